@@ -1,0 +1,142 @@
+"""The broker: configuration, topics, the Kafka listener and the background work.
+
+Background work mirrors Kafka's schedulers: retention every
+`log.retention.check.interval.ms`, the log cleaner every `log.cleaner.backoff.ms`
+(its heavy work in a separate process so produce and fetch keep being served), and the
+`flush.ms` scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+import uuid
+from pathlib import Path
+
+from broker.config import BrokerConfig
+from broker.producer_ids import ProducerIdManager
+from broker.server import KafkaServer
+from broker.storage.cleaner import run_clean
+from broker.topics import TopicManager
+
+# Importing the handler modules registers them with the API table.
+from broker.handlers import admin, fetch, metadata, offsets, produce, producer_ids  # noqa: F401
+
+log = logging.getLogger("schemabus.broker")
+
+
+def parse_listener(listen: str) -> tuple[str, int]:
+    """'127.0.0.1:9092' or 'PLAINTEXT://127.0.0.1:9092' -> (host, port)."""
+    if "://" in listen:
+        listen = listen.split("://", 1)[1]
+    host, _, port = listen.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+class Broker:
+    def __init__(self, data_dir: str | Path, listen: str = "127.0.0.1:9092", config: BrokerConfig | None = None):
+        self.config = config or BrokerConfig()
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.node_id = self.config["node.id"]
+        self.cluster_id = self._load_cluster_id()
+        host, port = parse_listener(listen)
+        self.server = KafkaServer(self, host, port, self.config["socket.request.max.bytes"])
+        self.topics: TopicManager | None = None
+        self.producer_ids = ProducerIdManager(self.data_dir)
+        self._tasks: list[asyncio.Task] = []
+        self._cleaner_pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def _load_cluster_id(self) -> str:
+        path = self.data_dir / "meta.properties"
+        if path.exists():
+            for line in path.read_text().splitlines():
+                if line.startswith("cluster.id="):
+                    return line.split("=", 1)[1]
+        cluster_id = uuid.uuid4().hex[:22]
+        path.write_text(f"version=1\ncluster.id={cluster_id}\nnode.id={self.node_id}\n")
+        return cluster_id
+
+    @property
+    def advertised(self) -> tuple[str, int]:
+        """Host and port returned in Metadata: advertised.listeners, else the listener."""
+        configured = self.config["advertised.listeners"]
+        if configured:
+            return parse_listener(configured.split(",")[0])
+        host = self.server.host
+        if host in ("0.0.0.0", "", "::"):
+            host = "127.0.0.1"
+        return host, self.server.port
+
+    async def start(self) -> None:
+        self.topics = TopicManager(self.data_dir, self.config)
+        await self.server.start()
+        self._tasks = [
+            asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"], self._apply_retention)),
+            asyncio.create_task(self._every(self.config["log.flush.scheduler.interval.ms"], self._flush_due)),
+        ]
+        if self.config["log.cleaner.enable"]:
+            self._tasks.append(asyncio.create_task(self._every(self.config["log.cleaner.backoff.ms"], self._clean)))
+        log.info("broker %s listening on %s:%s (cluster %s, data %s)",
+                 self.node_id, self.server.host, self.server.port, self.cluster_id, self.data_dir)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.server.stop()
+        if self._cleaner_pool is not None:
+            self._cleaner_pool.shutdown(wait=True, cancel_futures=True)
+        if self.topics is not None:
+            self.topics.close()
+        log.info("broker stopped")
+
+    # -- background work ----------------------------------------------------------
+
+    async def _every(self, interval_ms: int, job) -> None:
+        while True:
+            await asyncio.sleep(interval_ms / 1000)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background job %s failed", job.__name__)
+
+    def _partitions(self):
+        for topic in list(self.topics.topics.values()):
+            yield from topic.partitions
+
+    async def _apply_retention(self) -> None:
+        now = int(time.time() * 1000)
+        for partition in self._partitions():
+            deleted = partition.log.apply_retention(now)
+            if deleted:
+                log.info("retention deleted %d segment(s) of %s-%d", deleted, partition.topic, partition.index)
+
+    async def _flush_due(self) -> None:
+        now = int(time.time() * 1000)
+        for partition in self._partitions():
+            partition.log.flush_if_due(now)
+
+    async def _clean(self) -> None:
+        now = int(time.time() * 1000)
+        loop = asyncio.get_running_loop()
+        for partition in self._partitions():
+            job = partition.log.clean_job(now)
+            if job is None:
+                continue
+            if self._cleaner_pool is None:
+                self._cleaner_pool = concurrent.futures.ProcessPoolExecutor(max_workers=1)
+            result = await loop.run_in_executor(self._cleaner_pool, run_clean, job)
+            if partition.log.apply_clean(result):
+                log.info("compacted %s-%d", partition.topic, partition.index)
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,244 @@
+"""Broker and topic configuration, with Apache Kafka's names, types and defaults.
+
+A topic config without an explicit value takes the value of its broker synonym
+(`retention.ms` <- `log.retention.ms`), which takes Kafka's default. DescribeConfigs
+reports each value with its source, as Kafka does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from broker.storage.config import LogConfig
+
+LONG_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+
+# DescribeConfigs config types (KIP-336) and sources.
+BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST, CLASS, PASSWORD = 1, 2, 3, 4, 5, 6, 7, 8, 9
+SOURCE_TOPIC, SOURCE_STATIC_BROKER, SOURCE_DEFAULT = 1, 4, 5
+
+
+class ConfigError(ValueError):
+    """An unknown config name or an invalid value (INVALID_CONFIG)."""
+
+
+@dataclass(frozen=True)
+class ConfigDef:
+    name: str
+    type: int
+    default: object  # None = no value (null)
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+    def parse(self, raw: str | None) -> object:
+        if raw is None:
+            return None
+        raw = raw.strip()
+        try:
+            if self.type == BOOLEAN:
+                if raw.lower() not in ("true", "false"):
+                    raise ValueError
+                value = raw.lower() == "true"
+            elif self.type in (INT, SHORT, LONG):
+                value = int(raw)
+            elif self.type == DOUBLE:
+                value = float(raw)
+            elif self.type == LIST:
+                value = [item.strip() for item in raw.split(",") if item.strip()]
+            else:
+                value = raw
+        except ValueError:
+            raise ConfigError(f"Invalid value {raw} for configuration {self.name}") from None
+        if self.choices:
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if item not in self.choices:
+                    raise ConfigError(
+                        f"Invalid value {raw} for configuration {self.name}: String must be one of: "
+                        + ", ".join(self.choices))
+        if self.minimum is not None and isinstance(value, (int, float)) and value < self.minimum:
+            raise ConfigError(f"Invalid value {raw} for configuration {self.name}: Value must be at least {self.minimum}")
+        return value
+
+
+def render(value: object) -> str | None:
+    """A config value as Kafka prints it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(value)
+
+
+def _defs(*items: ConfigDef) -> dict[str, ConfigDef]:
+    return {d.name: d for d in items}
+
+
+BROKER_CONFIGS = _defs(
+    ConfigDef("node.id", INT, 1, "The node id of this broker."),
+    ConfigDef("broker.id", INT, 1, "Same as node.id."),
+    ConfigDef("listeners", STRING, "PLAINTEXT://127.0.0.1:9092"),
+    ConfigDef("advertised.listeners", STRING, None, "Address returned in Metadata; defaults to the listener."),
+    ConfigDef("log.dirs", STRING, "./schemabus-data/broker"),
+    ConfigDef("num.partitions", INT, 1, minimum=1),
+    ConfigDef("default.replication.factor", INT, 1, minimum=1),
+    ConfigDef("auto.create.topics.enable", BOOLEAN, True),
+    ConfigDef("delete.topic.enable", BOOLEAN, True),
+    ConfigDef("message.max.bytes", INT, 1048588, minimum=0),
+    ConfigDef("socket.request.max.bytes", INT, 104857600, minimum=1),
+    ConfigDef("min.insync.replicas", INT, 1, minimum=1),
+    ConfigDef("compression.type", STRING, "producer",
+              choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),
+    ConfigDef("log.cleanup.policy", LIST, ["delete"], choices=("compact", "delete")),
+    ConfigDef("log.retention.ms", LONG, 604800000),
+    ConfigDef("log.retention.bytes", LONG, -1),
+    ConfigDef("log.retention.check.interval.ms", LONG, 300000, minimum=1),
+    ConfigDef("log.segment.bytes", INT, 1073741824, minimum=14),
+    ConfigDef("log.roll.ms", LONG, 604800000, minimum=1),
+    ConfigDef("log.roll.jitter.ms", LONG, 0),
+    ConfigDef("log.segment.delete.delay.ms", LONG, 60000),
+    ConfigDef("log.index.interval.bytes", INT, 4096, minimum=0),
+    ConfigDef("log.index.size.max.bytes", INT, 10485760, minimum=4),
+    ConfigDef("log.flush.interval.messages", LONG, LONG_MAX, minimum=1),
+    ConfigDef("log.flush.interval.ms", LONG, LONG_MAX),
+    ConfigDef("log.flush.scheduler.interval.ms", LONG, 1000),
+    ConfigDef("log.preallocate", BOOLEAN, False),
+    ConfigDef("log.message.timestamp.type", STRING, "CreateTime", choices=("CreateTime", "LogAppendTime")),
+    ConfigDef("log.message.timestamp.before.max.ms", LONG, LONG_MAX, minimum=0),
+    ConfigDef("log.message.timestamp.after.max.ms", LONG, 3600000, minimum=0),
+    ConfigDef("log.cleaner.enable", BOOLEAN, True),
+    ConfigDef("log.cleaner.backoff.ms", LONG, 15000),
+    ConfigDef("log.cleaner.delete.retention.ms", LONG, 86400000, minimum=0),
+    ConfigDef("log.cleaner.min.cleanable.ratio", DOUBLE, 0.5, minimum=0),
+    ConfigDef("log.cleaner.min.compaction.lag.ms", LONG, 0, minimum=0),
+    ConfigDef("log.cleaner.max.compaction.lag.ms", LONG, LONG_MAX, minimum=1),
+    ConfigDef("unclean.leader.election.enable", BOOLEAN, False),
+    ConfigDef("offsets.topic.num.partitions", INT, 50, minimum=1),
+    ConfigDef("offsets.retention.minutes", INT, 10080, minimum=1),
+    ConfigDef("group.initial.rebalance.delay.ms", INT, 3000, minimum=0),
+    ConfigDef("group.min.session.timeout.ms", INT, 6000),
+    ConfigDef("group.max.session.timeout.ms", INT, 1800000),
+    ConfigDef("transaction.max.timeout.ms", INT, 900000, minimum=1),
+    ConfigDef("producer.id.expiration.ms", INT, 86400000, minimum=1),
+)
+
+# topic config -> (its definition, the broker config it falls back to)
+_TOPIC_SYNONYMS = {
+    "cleanup.policy": "log.cleanup.policy",
+    "compression.type": "compression.type",
+    "delete.retention.ms": "log.cleaner.delete.retention.ms",
+    "file.delete.delay.ms": "log.segment.delete.delay.ms",
+    "flush.messages": "log.flush.interval.messages",
+    "flush.ms": "log.flush.interval.ms",
+    "index.interval.bytes": "log.index.interval.bytes",
+    "max.compaction.lag.ms": "log.cleaner.max.compaction.lag.ms",
+    "max.message.bytes": "message.max.bytes",
+    "message.timestamp.type": "log.message.timestamp.type",
+    "message.timestamp.before.max.ms": "log.message.timestamp.before.max.ms",
+    "message.timestamp.after.max.ms": "log.message.timestamp.after.max.ms",
+    "min.cleanable.dirty.ratio": "log.cleaner.min.cleanable.ratio",
+    "min.compaction.lag.ms": "log.cleaner.min.compaction.lag.ms",
+    "min.insync.replicas": "min.insync.replicas",
+    "preallocate": "log.preallocate",
+    "retention.bytes": "log.retention.bytes",
+    "retention.ms": "log.retention.ms",
+    "segment.bytes": "log.segment.bytes",
+    "segment.index.bytes": "log.index.size.max.bytes",
+    "segment.jitter.ms": "log.roll.jitter.ms",
+    "segment.ms": "log.roll.ms",
+    "unclean.leader.election.enable": "unclean.leader.election.enable",
+}
+TOPIC_CONFIGS = {
+    name: ConfigDef(name, BROKER_CONFIGS[syn].type, BROKER_CONFIGS[syn].default,
+                    choices=BROKER_CONFIGS[syn].choices, minimum=BROKER_CONFIGS[syn].minimum)
+    for name, syn in _TOPIC_SYNONYMS.items()
+}
+# Topic-only configs (no broker synonym).
+TOPIC_CONFIGS.update(_defs(
+    ConfigDef("leader.replication.throttled.replicas", LIST, []),
+    ConfigDef("follower.replication.throttled.replicas", LIST, []),
+))
+TOPIC_SYNONYM = dict(_TOPIC_SYNONYMS)
+
+
+def validate_topic_configs(raw: dict[str, str | None]) -> dict[str, str]:
+    """Check names and values; returns the configs to store (None values dropped)."""
+    out = {}
+    for name, value in raw.items():
+        definition = TOPIC_CONFIGS.get(name)
+        if definition is None:
+            raise ConfigError(f"Unknown topic config name: {name}")
+        if value is None:
+            continue
+        definition.parse(value)
+        out[name] = value.strip()
+    return out
+
+
+class BrokerConfig:
+    """The broker's static configuration: Kafka names, overridden by `--config k=v`."""
+
+    def __init__(self, overrides: dict[str, str] | None = None):
+        self.explicit: dict[str, object] = {}
+        for name, raw in (overrides or {}).items():
+            definition = BROKER_CONFIGS.get(name)
+            if definition is None:
+                raise ConfigError(f"Unknown broker config: {name}")
+            self.explicit[name] = definition.parse(raw)
+        # Kafka accepts hours/minutes spellings of retention and roll; honour the common ones.
+        for hours, ms in (("log.retention.hours", "log.retention.ms"), ("log.roll.hours", "log.roll.ms")):
+            if overrides and hours in overrides and ms not in overrides:
+                self.explicit[ms] = int(overrides[hours]) * 3600000
+
+    def __getitem__(self, name: str):
+        if name in self.explicit:
+            return self.explicit[name]
+        return BROKER_CONFIGS[name].default
+
+    def source(self, name: str) -> int:
+        return SOURCE_STATIC_BROKER if name in self.explicit else SOURCE_DEFAULT
+
+    def topic_value(self, topic_configs: dict[str, str], name: str) -> tuple[object, int]:
+        """Effective value of a topic config and its DescribeConfigs source."""
+        definition = TOPIC_CONFIGS[name]
+        if name in topic_configs:
+            return definition.parse(topic_configs[name]), SOURCE_TOPIC
+        synonym = TOPIC_SYNONYM.get(name)
+        if synonym is not None:
+            return self[synonym], self.source(synonym)
+        return definition.default, SOURCE_DEFAULT
+
+    def log_config(self, topic_configs: dict[str, str]) -> LogConfig:
+        def value(name):
+            return self.topic_value(topic_configs, name)[0]
+
+        return LogConfig(
+            segment_bytes=value("segment.bytes"),
+            segment_ms=value("segment.ms"),
+            retention_ms=value("retention.ms"),
+            retention_bytes=value("retention.bytes"),
+            cleanup_policy=frozenset(value("cleanup.policy")),
+            delete_retention_ms=value("delete.retention.ms"),
+            min_cleanable_dirty_ratio=value("min.cleanable.dirty.ratio"),
+            min_compaction_lag_ms=value("min.compaction.lag.ms"),
+            index_interval_bytes=value("index.interval.bytes"),
+            segment_index_bytes=value("segment.index.bytes"),
+            flush_messages=value("flush.messages"),
+            flush_ms=value("flush.ms"),
+            file_delete_delay_ms=value("file.delete.delay.ms"),
+        )
+
+
+def parse_key_values(pairs: list[str] | None) -> dict[str, str]:
+    """`["a=1", "b=2"]` -> `{"a": "1", "b": "2"}` (for --config flags)."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ConfigError(f"expected key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+

@@ -1,0 +1,238 @@
+"""Topic administration: CreateTopics, DeleteTopics, CreatePartitions and the config APIs."""
+
+from __future__ import annotations
+
+from broker import config as cfg
+from broker.protocol import apis
+from broker.protocol.errors import code
+from broker.topics import TopicError
+
+RESOURCE_TOPIC, RESOURCE_BROKER = 2, 4
+OP_SET, OP_DELETE, OP_APPEND, OP_SUBTRACT = 0, 1, 2, 3
+
+
+def _described_topic_configs(broker, topic_configs: dict[str, str]) -> list[dict]:
+    out = []
+    for name, definition in sorted(cfg.TOPIC_CONFIGS.items()):
+        value, source = broker.config.topic_value(topic_configs, name)
+        out.append({"name": name, "value": cfg.render(value), "read_only": False,
+                    "config_source": source, "is_sensitive": False, "config_type": definition.type})
+    return out
+
+
+@apis.handler(19, 2, 7)
+async def create_topics(broker, ctx, request):
+    results = []
+    for t in request["topics"]:
+        name = t["name"]
+        configs = {c["name"]: c["value"] for c in t.get("configs") or []}
+        partitions = t["num_partitions"]
+        if t.get("assignments"):
+            partitions = len(t["assignments"]) if partitions == -1 else partitions
+        try:
+            if request.get("validate_only"):
+                count, rf, stored = broker.topics.check_new_topic(name, partitions, t["replication_factor"], configs)
+                topic_id, stored_configs = bytes(16), stored
+            else:
+                topic = broker.topics.create(name, partitions, t["replication_factor"], configs)
+                count, rf, topic_id, stored_configs = len(topic.partitions), 1, topic.topic_id, topic.configs
+        except TopicError as exc:
+            results.append({"name": name, "error_code": code(exc.error), "error_message": exc.message,
+                            "num_partitions": -1, "replication_factor": -1, "configs": None})
+            continue
+        results.append({
+            "name": name, "topic_id": topic_id, "error_code": 0, "error_message": None,
+            "num_partitions": count, "replication_factor": rf,
+            "configs": _described_topic_configs(broker, stored_configs),
+        })
+    return {"throttle_time": 0, "topics": results}
+
+
+@apis.handler(20, 1, 6)
+async def delete_topics(broker, ctx, request):
+    # v0-v5 send topic_names; v6 sends topics with a name or an id.
+    items = request.get("topics")
+    if items is None:
+        items = [{"name": n, "topic_id": bytes(16)} for n in request.get("topic_names", [])]
+    responses = []
+    for item in items:
+        name = item.get("name")
+        if name is None and item.get("topic_id"):
+            topic = broker.topics.by_id(item["topic_id"])
+            name = topic.name if topic else None
+        entry = {"name": name, "topic_id": item.get("topic_id") or bytes(16), "error_code": 0, "error_message": None}
+        try:
+            if name is None:
+                raise TopicError("UNKNOWN_TOPIC_ID", "This server does not host this topic ID.")
+            if not broker.config["delete.topic.enable"]:
+                raise TopicError("TOPIC_DELETION_DISABLED", "Topic deletion is disabled.")
+            topic = broker.topics.get(name)
+            if topic is not None:
+                entry["topic_id"] = topic.topic_id
+            broker.topics.delete(name)
+        except TopicError as exc:
+            entry.update(error_code=code(exc.error), error_message=exc.message)
+        responses.append(entry)
+    return {"throttle_time": 0, "responses": responses}
+
+
+@apis.handler(37, 0, 3)
+async def create_partitions(broker, ctx, request):
+    results = []
+    for t in request["topics"]:
+        try:
+            broker.topics.add_partitions(t["name"], t["count"], request.get("validate_only", False))
+            results.append({"name": t["name"], "error_code": 0, "error_message": None})
+        except TopicError as exc:
+            results.append({"name": t["name"], "error_code": code(exc.error), "error_message": exc.message})
+    return {"throttle_time": 0, "results": results}
+
+
+# -- configs ------------------------------------------------------------------------
+
+
+def _broker_entries(broker) -> list[dict]:
+    out = []
+    for name, definition in sorted(cfg.BROKER_CONFIGS.items()):
+        out.append({"name": name, "value": cfg.render(broker.config[name]), "read_only": True,
+                    "config_source": broker.config.source(name), "is_sensitive": False,
+                    "config_type": definition.type, "synonyms": [], "documentation": definition.doc or None})
+    return out
+
+
+def _topic_entries(broker, topic, include_synonyms: bool) -> list[dict]:
+    out = []
+    for entry in _described_topic_configs(broker, topic.configs):
+        name = entry["name"]
+        synonyms = []
+        if include_synonyms:
+            if name in topic.configs:
+                synonyms.append({"name": name, "value": topic.configs[name], "source": cfg.SOURCE_TOPIC})
+            broker_name = cfg.TOPIC_SYNONYM.get(name)
+            if broker_name:
+                synonyms.append({"name": broker_name, "value": cfg.render(broker.config[broker_name]),
+                                 "source": broker.config.source(broker_name)})
+        entry.update(synonyms=synonyms, documentation=None)
+        out.append(entry)
+    return out
+
+
+def _check_broker_name(broker, name: str) -> None:
+    if name not in ("", str(broker.node_id)):
+        raise TopicError("INVALID_REQUEST", f"Unexpected broker id, expected {broker.node_id} but received {name}")
+
+
+@apis.handler(32, 1, 4)
+async def describe_configs(broker, ctx, request):
+    results = []
+    for r in request["resources"]:
+        rtype, rname = r["resource_type"], r["resource_name"]
+        result = {"error_code": 0, "error_message": None, "resource_type": rtype, "resource_name": rname, "configs": []}
+        try:
+            if rtype == RESOURCE_TOPIC:
+                topic = broker.topics.get(rname)
+                if topic is None:
+                    raise TopicError("UNKNOWN_TOPIC_OR_PARTITION", f"Topic {rname} does not exist.")
+                entries = _topic_entries(broker, topic, request.get("include_synonyms", False))
+            elif rtype == RESOURCE_BROKER:
+                _check_broker_name(broker, rname)
+                entries = _broker_entries(broker)
+            else:
+                raise TopicError("INVALID_REQUEST", f"Unsupported resource type {rtype}")
+            keys = r.get("configuration_keys")
+            if keys is not None:
+                entries = [e for e in entries if e["name"] in keys]
+            result["configs"] = entries
+        except TopicError as exc:
+            result.update(error_code=code(exc.error), error_message=exc.message)
+        results.append(result)
+    return {"throttle_time": 0, "results": results}
+
+
+def _alter_topic(broker, name: str, new_configs: dict[str, str], validate_only: bool) -> None:
+    topic = broker.topics.get(name)
+    if topic is None:
+        raise TopicError("UNKNOWN_TOPIC_OR_PARTITION", f"Topic {name} does not exist.")
+    try:
+        stored = cfg.validate_topic_configs(new_configs)
+    except cfg.ConfigError as exc:
+        raise TopicError("INVALID_CONFIG", str(exc)) from None
+    if not validate_only:
+        broker.topics.set_configs(topic, stored)
+
+
+def _alter_response(rtype: int, rname: str, exc: TopicError | None = None) -> dict:
+    return {"error_code": code(exc.error) if exc else 0, "error_message": exc.message if exc else None,
+            "resource_type": rtype, "resource_name": rname}
+
+
+def _refuse_broker_changes(broker, rname: str) -> None:
+    _check_broker_name(broker, rname)
+    raise TopicError("INVALID_REQUEST", "Broker configs are static here: set them with --config at start.")
+
+
+@apis.handler(33, 0, 2)
+async def alter_configs(broker, ctx, request):
+    responses = []
+    for r in request["resources"]:
+        rtype, rname = r["resource_type"], r["resource_name"]
+        try:
+            if rtype == RESOURCE_TOPIC:
+                # AlterConfigs replaces the whole set of explicit configs.
+                configs = {c["name"]: c["value"] for c in r["configs"] if c["value"] is not None}
+                _alter_topic(broker, rname, configs, request.get("validate_only", False))
+            elif rtype == RESOURCE_BROKER:
+                _refuse_broker_changes(broker, rname)
+            else:
+                raise TopicError("INVALID_REQUEST", f"Unsupported resource type {rtype}")
+            responses.append(_alter_response(rtype, rname))
+        except TopicError as exc:
+            responses.append(_alter_response(rtype, rname, exc))
+    return {"throttle_time": 0, "responses": responses}
+
+
+def _apply_incremental(current: dict[str, str], changes: list[dict]) -> dict[str, str]:
+    configs = dict(current)
+    for change in changes:
+        name, op, value = change["name"], change["config_operation"], change["value"]
+        definition = cfg.TOPIC_CONFIGS.get(name)
+        if definition is None:
+            raise TopicError("INVALID_CONFIG", f"Unknown topic config name: {name}")
+        if op == OP_SET:
+            configs[name] = value
+        elif op == OP_DELETE:
+            configs.pop(name, None)
+        elif op in (OP_APPEND, OP_SUBTRACT):
+            if definition.type != cfg.LIST:
+                raise TopicError("INVALID_CONFIG", f"Config {name} is not a list: APPEND/SUBTRACT need a list")
+            items = [i for i in (configs.get(name) or "").split(",") if i]
+            if name not in configs:
+                items = list(definition.default or [])
+            extra = [i.strip() for i in (value or "").split(",") if i.strip()]
+            items = items + [i for i in extra if i not in items] if op == OP_APPEND else [i for i in items if i not in extra]
+            configs[name] = ",".join(items)
+        else:
+            raise TopicError("INVALID_REQUEST", f"Unknown config operation {op}")
+    return configs
+
+
+@apis.handler(44, 0, 1)
+async def incremental_alter_configs(broker, ctx, request):
+    responses = []
+    for r in request["resources"]:
+        rtype, rname = r["resource_type"], r["resource_name"]
+        try:
+            if rtype == RESOURCE_TOPIC:
+                topic = broker.topics.get(rname)
+                if topic is None:
+                    raise TopicError("UNKNOWN_TOPIC_OR_PARTITION", f"Topic {rname} does not exist.")
+                configs = _apply_incremental(topic.configs, r["configs"])
+                _alter_topic(broker, rname, configs, request.get("validate_only", False))
+            elif rtype == RESOURCE_BROKER:
+                _refuse_broker_changes(broker, rname)
+            else:
+                raise TopicError("INVALID_REQUEST", f"Unsupported resource type {rtype}")
+            responses.append(_alter_response(rtype, rname))
+        except TopicError as exc:
+            responses.append(_alter_response(rtype, rname, exc))
+    return {"throttle_time": 0, "responses": responses}

@@ -1,0 +1,83 @@
+"""Fetch: whole batches from the requested offsets, with long polling.
+
+A fetch answers at once when it has `min_bytes` of data or an error, otherwise it waits
+until an append to one of its partitions or `max_wait` ms. Sessions (KIP-227) are not
+kept: the response carries session id 0, so clients send full fetch requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from broker.protocol import apis
+from broker.protocol.errors import code
+from broker.storage.log import OffsetOutOfRange
+
+READ_COMMITTED = 1
+
+
+def _error(index: int, error: str, partition=None) -> dict:
+    return {
+        "partition_index": index, "error_code": code(error),
+        "high_watermark": partition.high_watermark if partition else -1,
+        "last_stable_offset": partition.last_stable_offset if partition else -1,
+        "log_start_offset": partition.log_start_offset if partition else -1,
+        "aborted_transactions": None, "records": None,
+    }
+
+
+def _read_once(broker, request) -> tuple[dict, int, bool, list]:
+    """One pass over the requested partitions: (response, bytes, any error, partitions)."""
+    committed = request.get("isolation_level", 0) == READ_COMMITTED
+    budget = request.get("max_bytes", 0x7FFFFFFF)
+    total = 0
+    failed = False
+    watched = []
+    responses = []
+    for t in request["topics"]:
+        topic = broker.topics.get(t["topic"])
+        parts = []
+        for p in t["partitions"]:
+            index = p["partition"]
+            partition = topic.partitions[index] if topic and 0 <= index < len(topic.partitions) else None
+            if partition is None:
+                parts.append(_error(index, "UNKNOWN_TOPIC_OR_PARTITION"))
+                failed = True
+                continue
+            watched.append(partition)
+            limit = min(p["partition_max_bytes"], max(budget - total, 0))
+            try:
+                data = partition.read(p["fetch_offset"], limit, committed_only=committed, min_one=total == 0)
+            except OffsetOutOfRange:
+                parts.append(_error(index, "OFFSET_OUT_OF_RANGE", partition))
+                failed = True
+                continue
+            total += len(data)
+            parts.append({
+                "partition_index": index, "error_code": 0,
+                "high_watermark": partition.high_watermark,
+                "last_stable_offset": partition.last_stable_offset,
+                "log_start_offset": partition.log_start_offset,
+                "aborted_transactions": [] if committed else None,
+                "preferred_read_replica": -1,
+                "records": data,
+            })
+        responses.append({"topic": t["topic"], "partitions": parts})
+    body = {"throttle_time": 0, "error_code": 0, "session_id": 0, "responses": responses}
+    return body, total, failed, watched
+
+
+@apis.handler(1, 4, 12)
+async def fetch(broker, ctx, request):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(request.get("max_wait", 0), 0) / 1000
+    min_bytes = request.get("min_bytes", 1)
+    while True:
+        body, total, failed, watched = _read_once(broker, request)
+        remaining = deadline - loop.time()
+        if total >= min_bytes or failed or remaining <= 0 or not watched:
+            return body
+        waiters = [p.wait_for_data() for p in watched]
+        await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        for fut in waiters:
+            fut.cancel()

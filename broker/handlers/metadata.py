@@ -1,0 +1,99 @@
+"""ApiVersions, Metadata and DescribeCluster: what the cluster looks like to a client."""
+
+from __future__ import annotations
+
+from broker.protocol import apis
+from broker.protocol.errors import code
+from broker.topics import TopicError, validate_topic_name
+
+# Metadata's "authorized operations" fields when not requested.
+AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
+
+
+@apis.handler(18, 0, 3)
+async def api_versions(broker, ctx, request):
+    return {
+        "error_code": 0,
+        "api_keys": [{"api_key": a.key, "min_version": a.min_version, "max_version": a.max_version}
+                     for a in sorted(apis.REGISTRY.values(), key=lambda a: a.key)],
+        # No finalized features: in particular no transaction.version, so the Java
+        # client keeps the classic transaction protocol.
+        "finalized_features_epoch": -1,
+    }
+
+
+def broker_entry(broker) -> dict:
+    host, port = broker.advertised
+    return {"node_id": broker.node_id, "host": host, "port": port, "rack": None}
+
+
+def partition_entries(broker, topic) -> list[dict]:
+    node = broker.node_id
+    return [{
+        "error_code": 0, "partition_index": p.index, "leader_id": node, "leader_epoch": 0,
+        "replica_nodes": [node], "isr_nodes": [node], "offline_replicas": [],
+    } for p in topic.partitions]
+
+
+def topic_entry(broker, topic) -> dict:
+    return {
+        "error_code": 0, "name": topic.name, "topic_id": topic.topic_id, "is_internal": topic.internal,
+        "partitions": partition_entries(broker, topic),
+        "topic_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
+    }
+
+
+def _missing_topic(broker, name: str, auto_create: bool) -> dict:
+    """Metadata for a topic that does not exist: create it when allowed, else an error."""
+    try:
+        validate_topic_name(name)
+    except TopicError as exc:
+        return {"error_code": code(exc.error), "name": name, "partitions": []}
+    if auto_create and broker.config["auto.create.topics.enable"]:
+        try:
+            return topic_entry(broker, broker.topics.create(name))
+        except TopicError as exc:
+            return {"error_code": code(exc.error), "name": name, "partitions": []}
+    return {"error_code": code("UNKNOWN_TOPIC_OR_PARTITION"), "name": name, "partitions": []}
+
+
+@apis.handler(3, 0, 12)
+async def metadata(broker, ctx, request):
+    requested = request.get("topics")
+    # v0: an empty list means all topics; v1+: null means all topics.
+    all_topics = requested is None or (ctx.api_version == 0 and not requested)
+    auto_create = request.get("allow_auto_topic_creation", True)
+    topics = []
+    if all_topics:
+        topics = [topic_entry(broker, t) for t in broker.topics.topics.values()]
+    else:
+        for item in requested:
+            name = item.get("name")
+            if name is None and item.get("topic_id"):
+                topic = broker.topics.by_id(item["topic_id"])
+                if topic is None:
+                    topics.append({"error_code": code("UNKNOWN_TOPIC_ID"), "name": None,
+                                   "topic_id": item["topic_id"], "partitions": []})
+                    continue
+                name = topic.name
+            topic = broker.topics.get(name)
+            topics.append(topic_entry(broker, topic) if topic else _missing_topic(broker, name, auto_create))
+    return {
+        "brokers": [broker_entry(broker)],
+        "cluster_id": broker.cluster_id,
+        "controller_id": broker.node_id,
+        "topics": topics,
+        "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
+    }
+
+
+@apis.handler(60, 0, 1)
+async def describe_cluster(broker, ctx, request):
+    return {
+        "error_code": 0, "error_message": None,
+        "endpoint_type": request.get("endpoint_type", 1),
+        "cluster_id": broker.cluster_id, "controller_id": broker.node_id,
+        "brokers": [{"broker_id": broker.node_id, "host": broker.advertised[0], "port": broker.advertised[1],
+                     "rack": None}],
+        "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
+    }

@@ -1,0 +1,93 @@
+"""ListOffsets, OffsetForLeaderEpoch and DeleteRecords."""
+
+from __future__ import annotations
+
+from broker.protocol import apis
+from broker.protocol.errors import code
+from broker.storage.log import OffsetOutOfRange
+
+LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
+READ_COMMITTED = 1
+LEADER_EPOCH = 0  # a single node that never changes leader: epoch 0 throughout
+
+
+def _list_offset(partition, timestamp: int, committed: bool) -> tuple[int, int]:
+    """(offset, timestamp) for one ListOffsets query, Kafka's answers for each special value."""
+    if timestamp == LATEST:
+        return (partition.last_stable_offset if committed else partition.high_watermark), -1
+    if timestamp == EARLIEST:
+        return partition.log_start_offset, -1
+    if timestamp == MAX_TIMESTAMP:
+        found = partition.log.offset_of_max_timestamp()
+        return found if found else (-1, -1)
+    found = partition.log.offset_for_timestamp(timestamp)
+    return (found[0], found[1]) if found else (-1, -1)
+
+
+@apis.handler(2, 1, 7)
+async def list_offsets(broker, ctx, request):
+    committed = request.get("isolation_level", 0) == READ_COMMITTED
+    topics = []
+    for t in request["topics"]:
+        parts = []
+        for p in t["partitions"]:
+            index = p["partition_index"]
+            partition = broker.topics.partition(t["name"], index)
+            if partition is None:
+                parts.append({"partition_index": index, "error_code": code("UNKNOWN_TOPIC_OR_PARTITION"),
+                              "timestamp": -1, "offset": -1, "leader_epoch": -1})
+                continue
+            offset, ts = _list_offset(partition, p["timestamp"], committed)
+            parts.append({"partition_index": index, "error_code": 0, "timestamp": ts, "offset": offset,
+                          "leader_epoch": LEADER_EPOCH if offset >= 0 else -1,
+                          "old_style_offsets": [offset] if offset >= 0 else []})
+        topics.append({"name": t["name"], "partitions": parts})
+    return {"throttle_time": 0, "topics": topics}
+
+
+@apis.handler(23, 2, 4)
+async def offset_for_leader_epoch(broker, ctx, request):
+    topics = []
+    for t in request["topics"]:
+        parts = []
+        for p in t["partitions"]:
+            index = p["partition"]
+            partition = broker.topics.partition(t["topic"], index)
+            if partition is None:
+                parts.append({"partition": index, "error_code": code("UNKNOWN_TOPIC_OR_PARTITION"),
+                              "leader_epoch": -1, "end_offset": -1})
+            elif p.get("current_leader_epoch", -1) > LEADER_EPOCH:
+                parts.append({"partition": index, "error_code": code("UNKNOWN_LEADER_EPOCH"),
+                              "leader_epoch": -1, "end_offset": -1})
+            else:
+                # Every offset was written in epoch 0, so epoch 0 ends at the log end.
+                parts.append({"partition": index, "error_code": 0, "leader_epoch": LEADER_EPOCH,
+                              "end_offset": partition.high_watermark})
+        topics.append({"topic": t["topic"], "partitions": parts})
+    return {"throttle_time": 0, "topics": topics}
+
+
+@apis.handler(21, 0, 2)
+async def delete_records(broker, ctx, request):
+    topics = []
+    for t in request["topics"]:
+        parts = []
+        for p in t["partitions"]:
+            index = p["partition_index"]
+            partition = broker.topics.partition(t["name"], index)
+            if partition is None:
+                parts.append({"partition_index": index, "low_watermark": -1,
+                              "error_code": code("UNKNOWN_TOPIC_OR_PARTITION")})
+                continue
+            offset = p["offset"]
+            if offset == -1:
+                offset = partition.high_watermark
+            try:
+                low = partition.log.delete_records_before(offset)
+            except OffsetOutOfRange:
+                parts.append({"partition_index": index, "low_watermark": -1,
+                              "error_code": code("OFFSET_OUT_OF_RANGE")})
+                continue
+            parts.append({"partition_index": index, "low_watermark": low, "error_code": 0})
+        topics.append({"name": t["name"], "partitions": parts})
+    return {"throttle_time": 0, "topics": topics}

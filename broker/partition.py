@@ -1,0 +1,129 @@
+"""One topic partition: validates produced batches, appends them to the log, serves reads.
+
+Layering as in Kafka: LogSegment -> Log (storage/) -> Partition (here) -> TopicManager.
+On a single node this broker is the only replica, so the high watermark is the log end
+offset and `acks=all` is satisfied once the batch is in the log file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from broker import records
+from broker.producer_state import Duplicate, ProducerStateManager, SequenceError
+from broker.storage.config import LogConfig
+from broker.storage.log import Log
+
+log = logging.getLogger("schemabus.broker")
+
+
+class ProduceError(Exception):
+    """A produce to this partition is refused with Kafka error `error`."""
+
+    def __init__(self, error: str, message: str, record_errors: list[tuple[int, str]] | None = None):
+        super().__init__(message)
+        self.error = error
+        self.message = message
+        self.record_errors = record_errors or []
+
+
+class Partition:
+    def __init__(self, topic: str, index: int, directory: Path, config: LogConfig):
+        self.topic = topic
+        self.index = index
+        self.log = Log(directory, config)
+        self.producers = ProducerStateManager()
+        for header in self.log.iter_headers(0):
+            self.producers.update(header)
+        self._waiters: list[asyncio.Future] = []
+
+    # -- offsets ----------------------------------------------------------------
+
+    @property
+    def log_start_offset(self) -> int:
+        return self.log.log_start_offset
+
+    @property
+    def high_watermark(self) -> int:
+        return self.log.log_end_offset
+
+    @property
+    def last_stable_offset(self) -> int:
+        return self.high_watermark
+
+    # -- produce ------------------------------------------------------------------
+
+    def append(self, data: bytes, *, max_message_bytes: int, log_append_time: bool,
+               compacted: bool) -> tuple[int, int]:
+        """Validate and append the one batch of a produce request.
+
+        Returns (base offset, log append time or -1). A retried duplicate returns the
+        offset it was first written at, without appending.
+        """
+        try:
+            header = records.check_batch(data)
+        except records.InvalidBatch as exc:
+            raise ProduceError(exc.error, str(exc)) from None
+        if header.size != len(data):
+            raise ProduceError("INVALID_RECORD", "a produce request must carry exactly one record batch per partition")
+        if header.size > max_message_bytes:
+            raise ProduceError(
+                "MESSAGE_TOO_LARGE",
+                f"The record batch is {header.size} bytes, larger than max.message.bytes {max_message_bytes}")
+        if compacted and not header.is_control:
+            self._check_keys(data)
+        try:
+            self.producers.check(header)
+        except Duplicate as dup:
+            return dup.base_offset, -1
+        except SequenceError as exc:
+            raise ProduceError(exc.error, str(exc)) from None
+
+        batch = bytearray(data)
+        append_time = -1
+        if log_append_time:
+            append_time = int(time.time() * 1000)
+            records.set_log_append_time(batch, append_time)
+        base_offset = self.log.append(batch)
+        self.producers.update(header._replace(base_offset=base_offset))
+        self._wake_fetchers()
+        return base_offset, append_time
+
+    @staticmethod
+    def _check_keys(data: bytes) -> None:
+        try:
+            recs = records.decode_records(data)
+        except records.InvalidBatch as exc:
+            raise ProduceError("CORRUPT_MESSAGE", str(exc)) from None
+        missing = [(i, "Compacted topic cannot accept message without key.")
+                   for i, r in enumerate(recs) if r.key is None]
+        if missing:
+            raise ProduceError("INVALID_RECORD", "Compacted topic cannot accept message without key.", missing)
+
+    # -- fetch --------------------------------------------------------------------
+
+    def read(self, offset: int, max_bytes: int, *, committed_only: bool = False, min_one: bool = True) -> bytes:
+        limit = self.last_stable_offset if committed_only else self.high_watermark
+        return self.log.read(offset, max_bytes, max_offset=limit, min_one=min_one)
+
+    def wait_for_data(self) -> asyncio.Future:
+        """A future resolved at the next append (long-poll fetches wait on it)."""
+        fut = asyncio.get_running_loop().create_future()
+        if len(self._waiters) > 64:  # drop futures of fetches that already timed out
+            self._waiters = [w for w in self._waiters if not w.done()]
+        self._waiters.append(fut)
+        return fut
+
+    def _wake_fetchers(self) -> None:
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    def close(self) -> None:
+        self._wake_fetchers()
+        self.log.close()

@@ -1,0 +1,121 @@
+"""The asyncio TCP server: Kafka framing, request dispatch, response framing.
+
+Each connection is served one request at a time, in order, as Kafka does (clients
+pipeline requests and match responses by correlation id and order). Anything malformed
+closes that one connection with a log line; the broker and every other connection go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from dataclasses import dataclass
+
+from broker.protocol import apis
+from broker.protocol.codec import (
+    DecodeError, RequestHeader, decode, decode_request_header, encode, response_header,
+)
+
+log = logging.getLogger("schemabus.broker")
+
+_SIZE = struct.Struct(">i")
+UNSUPPORTED_VERSION = 35
+
+
+class ProtocolError(Exception):
+    """The client broke the protocol; its connection is closed."""
+
+
+@dataclass(slots=True)
+class RequestContext:
+    header: RequestHeader
+    peer: str
+
+    @property
+    def api_version(self) -> int:
+        return self.header.api_version
+
+    @property
+    def client_id(self) -> str:
+        return self.header.client_id or ""
+
+
+def _api_versions_fallback(header: RequestHeader) -> list:
+    """ApiVersions asked at a version we do not speak: v0 layout, UNSUPPORTED_VERSION."""
+    body = {
+        "error_code": UNSUPPORTED_VERSION,
+        "api_keys": [{"api_key": a.key, "min_version": a.min_version, "max_version": a.max_version}
+                     for a in apis.REGISTRY.values()],
+    }
+    return [response_header(header.correlation_id, False)] + encode(apis.response_spec(apis.API_VERSIONS, 0), body)
+
+
+class KafkaServer:
+    def __init__(self, broker, host: str, port: int, max_request_bytes: int):
+        self.broker = broker
+        self.host = host
+        self.port = port
+        self.max_request_bytes = max_request_bytes
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=1 << 20)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
+        peer = "%s:%s" % writer.get_extra_info("peername")[:2]
+        try:
+            while True:
+                (size,) = _SIZE.unpack(await reader.readexactly(4))
+                if size < 0 or size > self.max_request_bytes:
+                    raise ProtocolError(
+                        f"request size {size} is outside 0..{self.max_request_bytes} (socket.request.max.bytes)")
+                frame = await reader.readexactly(size)
+                chunks = await self._dispatch(frame, peer)
+                if chunks is not None:
+                    total = sum(len(c) for c in chunks)
+                    writer.write(_SIZE.pack(total))
+                    writer.writelines(chunks)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client went away
+        except (ProtocolError, DecodeError) as exc:
+            log.warning("closing connection from %s: %s", peer, exc)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("closing connection from %s after an internal error", peer)
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    async def _dispatch(self, frame: bytes, peer: str) -> list | None:
+        header, pos = decode_request_header(frame, apis.request_is_flexible)
+        key, version = header.api_key, header.api_version
+        if not apis.supported(key, version):
+            if key == apis.API_VERSIONS:
+                return _api_versions_fallback(header)
+            raise ProtocolError(f"unsupported API key {key} version {version}")
+        request, _ = decode(apis.request_spec(key, version), frame, pos)
+        api = apis.REGISTRY[key]
+        response = await api.fn(self.broker, RequestContext(header, peer), request)
+        if response is None:
+            return None
+        spec = apis.response_spec(key, version)
+        # ApiVersions' response header is always v0, whatever the request version.
+        flexible_header = spec.flexible and key != apis.API_VERSIONS
+        return [response_header(header.correlation_id, flexible_header)] + encode(spec, response)

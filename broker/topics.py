@@ -1,0 +1,209 @@
+"""The broker's topics: names, ids, partition counts, configs, and their partitions.
+
+Topic metadata lives in `<data>/.topics/<name>.json` (written atomically), partition data
+in `<data>/<topic>-<partition>/` as in Kafka. Deleting a topic removes its metadata file
+first, so a crash half-way leaves only orphan directories, removed at the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from broker.config import BrokerConfig, ConfigError, validate_topic_configs
+from broker.partition import Partition
+
+log = logging.getLogger("schemabus.broker")
+
+_LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
+MAX_TOPIC_NAME = 249
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+
+
+class TopicError(Exception):
+    def __init__(self, error: str, message: str):
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+def validate_topic_name(name: str | None) -> None:
+    if not name:
+        raise TopicError("INVALID_TOPIC_EXCEPTION", "Topic name is illegal, it can't be empty")
+    if name in (".", ".."):
+        raise TopicError("INVALID_TOPIC_EXCEPTION", "Topic name cannot be \".\" or \"..\"")
+    if len(name) > MAX_TOPIC_NAME:
+        raise TopicError("INVALID_TOPIC_EXCEPTION",
+                         f"Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME} characters")
+    if not _LEGAL_TOPIC.match(name):
+        raise TopicError("INVALID_TOPIC_EXCEPTION",
+                         f"Topic name \"{name}\" is illegal, it contains a character other than "
+                         "ASCII alphanumerics, '.', '_' and '-'")
+
+
+@dataclass
+class Topic:
+    name: str
+    topic_id: bytes
+    configs: dict[str, str]
+    partitions: list[Partition] = field(default_factory=list)
+
+    @property
+    def internal(self) -> bool:
+        return self.name in INTERNAL_TOPICS
+
+
+def _write_json_atomically(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class TopicManager:
+    def __init__(self, data_dir: Path, config: BrokerConfig):
+        self.data_dir = Path(data_dir)
+        self.config = config
+        self.meta_dir = self.data_dir / ".topics"
+        self.meta_dir.mkdir(parents=True, exist_ok=True)
+        self.topics: dict[str, Topic] = {}
+        self._load()
+
+    # -- persistence --------------------------------------------------------------
+
+    def _load(self) -> None:
+        for path in sorted(self.meta_dir.glob("*.json")):
+            try:
+                meta = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                log.error("skipping unreadable topic metadata %s: %s", path, exc)
+                continue
+            topic = Topic(meta["name"], bytes.fromhex(meta["topic_id"]), meta.get("configs", {}))
+            self.topics[topic.name] = topic
+            self._open_partitions(topic, meta["partitions"])
+        self._remove_orphans()
+
+    def _remove_orphans(self) -> None:
+        known = {f"{t.name}-{p.index}" for t in self.topics.values() for p in t.partitions}
+        for entry in self.data_dir.iterdir():
+            if entry.is_dir() and not entry.name.startswith(".") and entry.name not in known \
+                    and re.match(r".+-\d+$", entry.name):
+                log.warning("removing partition directory of a deleted topic: %s", entry)
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def _save(self, topic: Topic) -> None:
+        _write_json_atomically(self.meta_dir / f"{topic.name}.json", {
+            "name": topic.name, "topic_id": topic.topic_id.hex(),
+            "partitions": len(topic.partitions), "configs": topic.configs,
+        })
+
+    def _open_partitions(self, topic: Topic, count: int) -> None:
+        log_config = self.config.log_config(topic.configs)
+        for index in range(len(topic.partitions), count):
+            directory = self.data_dir / f"{topic.name}-{index}"
+            topic.partitions.append(Partition(topic.name, index, directory, log_config))
+
+    # -- queries ------------------------------------------------------------------
+
+    def get(self, name: str) -> Topic | None:
+        return self.topics.get(name)
+
+    def partition(self, name: str, index: int) -> Partition | None:
+        topic = self.topics.get(name)
+        if topic is None or not 0 <= index < len(topic.partitions):
+            return None
+        return topic.partitions[index]
+
+    def by_id(self, topic_id: bytes) -> Topic | None:
+        for topic in self.topics.values():
+            if topic.topic_id == topic_id:
+                return topic
+        return None
+
+    def topic_value(self, topic: Topic, name: str):
+        return self.config.topic_value(topic.configs, name)[0]
+
+    # -- changes ------------------------------------------------------------------
+
+    def check_new_topic(self, name: str, num_partitions: int, replication_factor: int,
+                        configs: dict[str, str | None]) -> tuple[int, int, dict[str, str]]:
+        """Validate a CreateTopics entry; returns (partitions, replication factor, configs)."""
+        validate_topic_name(name)
+        if name in self.topics:
+            raise TopicError("TOPIC_ALREADY_EXISTS", f"Topic '{name}' already exists.")
+        if num_partitions == -1:
+            num_partitions = self.config["num.partitions"]
+        if num_partitions <= 0:
+            raise TopicError("INVALID_PARTITIONS", "Number of partitions must be larger than 0.")
+        if replication_factor == -1:
+            replication_factor = self.config["default.replication.factor"]
+        if replication_factor <= 0:
+            raise TopicError("INVALID_REPLICATION_FACTOR", "Replication factor must be larger than 0.")
+        if replication_factor > 1:
+            raise TopicError("INVALID_REPLICATION_FACTOR",
+                             f"Unable to replicate the partition {replication_factor} time(s): "
+                             "The target replication factor of "
+                             f"{replication_factor} cannot be reached because only 1 broker(s) are registered.")
+        try:
+            stored = validate_topic_configs(configs)
+        except ConfigError as exc:
+            raise TopicError("INVALID_CONFIG", str(exc)) from None
+        return num_partitions, replication_factor, stored
+
+    def create(self, name: str, num_partitions: int = -1, replication_factor: int = -1,
+               configs: dict[str, str | None] | None = None) -> Topic:
+        num_partitions, _, stored = self.check_new_topic(name, num_partitions, replication_factor, configs or {})
+        topic = Topic(name, uuid.uuid4().bytes, stored)
+        self._open_partitions(topic, num_partitions)
+        self._save(topic)
+        self.topics[name] = topic
+        log.info("created topic %s with %d partition(s)", name, num_partitions)
+        return topic
+
+    def delete(self, name: str) -> None:
+        topic = self.topics.pop(name, None)
+        if topic is None:
+            raise TopicError("UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition.")
+        (self.meta_dir / f"{name}.json").unlink(missing_ok=True)
+        for partition in topic.partitions:
+            partition.log.delete()
+            partition._wake_fetchers()
+        log.info("deleted topic %s", name)
+
+    def add_partitions(self, name: str, count: int, validate_only: bool = False) -> None:
+        topic = self.topics.get(name)
+        if topic is None:
+            raise TopicError("UNKNOWN_TOPIC_OR_PARTITION", f"The topic '{name}' does not exist.")
+        if count <= len(topic.partitions):
+            raise TopicError("INVALID_PARTITIONS",
+                             f"Topic currently has {len(topic.partitions)} partitions, which is higher than "
+                             f"or equal to the requested {count}.")
+        if validate_only:
+            return
+        self._open_partitions(topic, count)
+        self._save(topic)
+
+    def set_configs(self, topic: Topic, configs: dict[str, str]) -> None:
+        """Replace the topic's explicit configs and apply them to its logs."""
+        try:
+            stored = validate_topic_configs(configs)
+        except ConfigError as exc:
+            raise TopicError("INVALID_CONFIG", str(exc)) from None
+        topic.configs = stored
+        self._save(topic)
+        log_config = self.config.log_config(stored)
+        for partition in topic.partitions:
+            partition.log.update_config(log_config)
+
+    def close(self) -> None:
+        for topic in self.topics.values():
+            for partition in topic.partitions:
+                partition.close()

@@ -1,0 +1,126 @@
+"""Shared fixtures: a real broker process on a free loopback port, started as a user would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BrokerProcess:
+    """`schemabus broker` in a subprocess; restartable on the same port and data dir."""
+
+    def __init__(self, data_dir: Path, configs: dict[str, str] | None = None, port: int | None = None):
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.configs = dict(configs or {})
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.data_dir.parent / f"broker-{self.port}.log"
+        self._log_lines: list[str] = []
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "BrokerProcess":
+        cmd = [sys.executable, "-m", "cli.main", "broker", "--data-dir", str(self.data_dir),
+               "--listen", self.bootstrap]
+        for key, value in self.configs.items():
+            cmd += ["--config", f"{key}={value}"]
+        self._stderr = open(self.log_path, "a")
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+        ready = threading.Event()
+
+        def watch():
+            for line in self.proc.stdout:
+                if "ready" in line:
+                    ready.set()
+        threading.Thread(target=watch, daemon=True).start()
+        if not ready.wait(timeout):
+            self.kill()
+            raise RuntimeError(f"broker did not become ready within {timeout}s; log: {self.log_text()[-3000:]}")
+        return self
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text()
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        """kill -9: the crash the durability promise is about."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+
+    def restart(self) -> "BrokerProcess":
+        self.stop()
+        return self.start()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@pytest.fixture
+def broker_factory(tmp_path):
+    started: list[BrokerProcess] = []
+
+    def make(configs: dict[str, str] | None = None) -> BrokerProcess:
+        b = BrokerProcess(tmp_path / f"broker{len(started)}", configs)
+        started.append(b)
+        return b.start()
+
+    yield make
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_broker(tmp_path_factory):
+    """One broker for the tests that do not restart or kill it."""
+    b = BrokerProcess(tmp_path_factory.mktemp("shared") / "data")
+    b.start()
+    yield b
+    b.stop()
+
+
+def wait_until(predicate, timeout: float, message: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s: {message}")
+
+
+def unique_topic(prefix: str = "t") -> str:
+    return f"{prefix}-{os.getpid()}-{time.monotonic_ns()}"

@@ -1,0 +1,143 @@
+"""Topic administration through confluent_kafka.admin.AdminClient and offset queries."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource, NewPartitions, NewTopic,
+    OffsetSpec,
+)
+
+from tests.conftest import unique_topic
+
+
+@pytest.fixture
+def admin(shared_broker):
+    return AdminClient({"bootstrap.servers": shared_broker.bootstrap})
+
+
+def _describe(admin, topic: str):
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    return admin.describe_configs([res])[res].result(10)
+
+
+def test_create_list_delete_topic(admin):
+    topic = unique_topic("adm")
+    admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(10)
+    md = admin.list_topics(timeout=10)
+    assert topic in md.topics and len(md.topics[topic].partitions) == 4
+
+    with pytest.raises(KafkaException) as exc:
+        admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(10)
+    assert exc.value.args[0].name() == "TOPIC_ALREADY_EXISTS"
+
+    admin.delete_topics([topic])[topic].result(10)
+    assert topic not in admin.list_topics(timeout=10).topics
+    with pytest.raises(KafkaException) as exc:
+        admin.delete_topics([topic])[topic].result(10)
+    assert exc.value.args[0].name() == "UNKNOWN_TOPIC_OR_PART"
+
+
+def test_create_topic_errors(admin):
+    topic = unique_topic("bad")
+    with pytest.raises(KafkaException) as exc:
+        admin.create_topics([NewTopic(topic, 1, 3)])[topic].result(10)
+    assert exc.value.args[0].name() == "INVALID_REPLICATION_FACTOR"
+    with pytest.raises(KafkaException) as exc:
+        admin.create_topics([NewTopic(topic, 1, 1, config={"no.such.config": "1"})])[topic].result(10)
+    assert exc.value.args[0].name() == "INVALID_CONFIG"
+    with pytest.raises(KafkaException) as exc:
+        admin.create_topics([NewTopic(topic, 1, 1, config={"retention.ms": "soon"})])[topic].result(10)
+    assert exc.value.args[0].name() == "INVALID_CONFIG"
+    admin.create_topics([NewTopic(topic, 1, 1)], validate_only=True)[topic].result(10)
+    assert topic not in admin.list_topics(timeout=10).topics
+
+
+def test_describe_configs_reports_defaults_and_sources(admin):
+    topic = unique_topic("cfg")
+    admin.create_topics([NewTopic(topic, 1, 1, config={"retention.ms": "1000000"})])[topic].result(10)
+    configs = _describe(admin, topic)
+    assert configs["retention.ms"].value == "1000000"
+    assert configs["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    assert configs["segment.bytes"].value == "1073741824"
+    assert configs["segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value
+    assert configs["cleanup.policy"].value == "delete"
+    assert configs["max.message.bytes"].value == "1048588"
+
+    res = ConfigResource(ConfigResource.Type.BROKER, "1")
+    broker_configs = admin.describe_configs([res])[res].result(10)
+    assert broker_configs["num.partitions"].value == "1"
+    assert broker_configs["log.segment.bytes"].value == "1073741824"
+
+
+def test_alter_and_incremental_alter_configs(admin):
+    topic = unique_topic("alter")
+    admin.create_topics([NewTopic(topic, 1, 1, config={"retention.ms": "1000000"})])[topic].result(10)
+
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={"segment.ms": "3600000"})
+    admin.alter_configs([res])[res].result(10)
+    configs = _describe(admin, topic)
+    assert configs["segment.ms"].value == "3600000"
+    # AlterConfigs replaces the whole set: retention.ms is back to its default.
+    assert configs["retention.ms"].value == "604800000"
+
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.bytes", "123456", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("segment.ms", None, incremental_operation=AlterConfigOpType.DELETE),
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND),
+    ])
+    admin.incremental_alter_configs([res])[res].result(10)
+    configs = _describe(admin, topic)
+    assert configs["retention.bytes"].value == "123456"
+    assert configs["segment.ms"].value == "604800000"
+    assert configs["cleanup.policy"].value == "delete,compact"
+
+    bad = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.bytes", "lots", incremental_operation=AlterConfigOpType.SET)])
+    with pytest.raises(KafkaException) as exc:
+        admin.incremental_alter_configs([bad])[bad].result(10)
+    assert exc.value.args[0].name() == "INVALID_CONFIG"
+
+
+def test_create_partitions(admin, shared_broker):
+    topic = unique_topic("grow")
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(10)
+    admin.create_partitions([NewPartitions(topic, 5)])[topic].result(10)
+    assert len(admin.list_topics(topic, timeout=10).topics[topic].partitions) == 5
+    with pytest.raises(KafkaException) as exc:
+        admin.create_partitions([NewPartitions(topic, 3)])[topic].result(10)
+    assert exc.value.args[0].name() == "INVALID_PARTITIONS"
+    p = Producer({"bootstrap.servers": shared_broker.bootstrap})
+    p.produce(topic, value=b"to-new-partition", partition=4)
+    assert p.flush(10) == 0
+
+
+def test_list_offsets_earliest_latest_and_by_timestamp(admin, shared_broker):
+    topic = unique_topic("offsets")
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(10)
+    p = Producer({"bootstrap.servers": shared_broker.bootstrap, "linger.ms": 0})
+    for i in range(10):
+        p.produce(topic, value=b"%d" % i, timestamp=1_000_000 + i * 1000)
+        p.flush(10)
+    tp = TopicPartition(topic, 0)
+    result = admin.list_offsets({tp: OffsetSpec.earliest()})[tp].result(10)
+    assert result.offset == 0
+    result = admin.list_offsets({tp: OffsetSpec.latest()})[tp].result(10)
+    assert result.offset == 10
+    result = admin.list_offsets({tp: OffsetSpec.for_timestamp(1_004_500)})[tp].result(10)
+    assert result.offset == 5
+    result = admin.list_offsets({tp: OffsetSpec.max_timestamp()})[tp].result(10)
+    assert result.offset == 9
+
+    c = Consumer({"bootstrap.servers": shared_broker.bootstrap, "group.id": "ts"})
+    found = c.offsets_for_times([TopicPartition(topic, 0, 1_007_000)], timeout=10)
+    c.close()
+    assert found[0].offset == 7
+
+
+def test_describe_cluster(admin, shared_broker):
+    cluster = admin.describe_cluster().result(10)
+    assert len(cluster.nodes) == 1
+    assert cluster.nodes[0].port == shared_broker.port
+    assert cluster.cluster_id

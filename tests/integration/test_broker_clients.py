@@ -1,0 +1,173 @@
+"""Real Kafka clients against a real broker process: round trips with every codec.
+
+Consumers use assign() with explicit offsets and no commits (consumer groups arrive with
+the group coordinator).
+"""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as KPTopicPartition
+
+from tests.conftest import unique_topic
+
+CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
+PARTITIONS = 3
+
+
+def _create_topic(bootstrap: str, name: str, partitions: int = PARTITIONS, config: dict | None = None) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])[name].result(10)
+
+
+def expected_record(i: int) -> dict:
+    return {
+        "key": b"key-%d" % i if i % 7 else None,
+        "value": (b"value-%d-" % i) * (1 + i % 5) if i % 11 else None,
+        "headers": [("h1", b"x%d" % i), ("h2", None)] if i % 3 == 0 else [],
+        "timestamp": 1_700_000_000_000 + i,
+        "partition": i % PARTITIONS,
+    }
+
+
+def consume_all_confluent(bootstrap: str, topic: str, expected_total: int, partitions: int = PARTITIONS,
+                          extra: dict | None = None) -> list:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "assign-only",
+                         "enable.auto.commit": False, "enable.partition.eof": False, **(extra or {})})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    out = []
+    idle = 0
+    while len(out) < expected_total and idle < 50:
+        batch = consumer.consume(10000, 0.2)
+        idle = 0 if batch else idle + 1
+        for m in batch:
+            assert m.error() is None, m.error()
+            out.append(m)
+    consumer.close()
+    return out
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_confluent_kafka_round_trip_100k(shared_broker, codec):
+    topic = unique_topic(f"ck-{codec}")
+    _create_topic(shared_broker.bootstrap, topic)
+    n = 100_000
+    producer = Producer({"bootstrap.servers": shared_broker.bootstrap, "compression.type": codec,
+                         "linger.ms": 5, "acks": "all"})
+    failures = []
+    for i in range(n):
+        r = expected_record(i)
+        while True:
+            try:
+                producer.produce(topic, key=r["key"], value=r["value"], headers=r["headers"] or None,
+                                 timestamp=r["timestamp"], partition=r["partition"],
+                                 on_delivery=lambda err, msg: err and failures.append(err))
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(60) == 0
+    assert not failures
+
+    got = consume_all_confluent(shared_broker.bootstrap, topic, n)
+    assert len(got) == n
+    by_partition: dict[int, list] = {}
+    for m in got:
+        by_partition.setdefault(m.partition(), []).append(m)
+    for p, msgs in by_partition.items():
+        assert [m.offset() for m in msgs] == list(range(len(msgs)))  # in order, no gaps
+        for j, m in enumerate(msgs):
+            r = expected_record(j * PARTITIONS + p)
+            assert (m.key(), m.value(), m.timestamp()[1]) == (r["key"], r["value"], r["timestamp"])
+            assert (m.headers() or []) == r["headers"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("codec", CODECS)
+def test_kafka_python_round_trip_100k(shared_broker, codec):
+    topic = unique_topic(f"kp-{codec}")
+    _create_topic(shared_broker.bootstrap, topic)
+    n = 100_000
+    producer = KafkaProducer(bootstrap_servers=shared_broker.bootstrap,
+                             compression_type=None if codec == "none" else codec,
+                             linger_ms=5, acks="all", batch_size=256 * 1024)
+    futures = []
+    for i in range(n):
+        r = expected_record(i)
+        futures.append(producer.send(topic, key=r["key"], value=r["value"], headers=r["headers"],
+                                     timestamp_ms=r["timestamp"], partition=r["partition"]))
+    producer.flush(60)
+    for f in futures[-10:]:
+        f.get(10)
+    assert all(f.succeeded() for f in futures)
+    producer.close()
+
+    consumer = KafkaConsumer(bootstrap_servers=shared_broker.bootstrap, enable_auto_commit=False,
+                             group_id=None, consumer_timeout_ms=10_000, max_poll_records=10_000)
+    consumer.assign([KPTopicPartition(topic, p) for p in range(PARTITIONS)])
+    consumer.seek_to_beginning()
+    per_partition: dict[int, list] = {p: [] for p in range(PARTITIONS)}
+    count = 0
+    for m in consumer:
+        per_partition[m.partition].append(m)
+        count += 1
+        if count == n:
+            break
+    consumer.close()
+    assert count == n
+    for p, msgs in per_partition.items():
+        assert [m.offset for m in msgs] == list(range(len(msgs)))
+        for j, m in enumerate(msgs):
+            r = expected_record(j * PARTITIONS + p)
+            assert (m.key, m.value, m.timestamp) == (r["key"], r["value"], r["timestamp"])
+            assert list(m.headers) == r["headers"]
+
+
+def test_cross_client_reads(shared_broker):
+    """kafka-python reads what librdkafka wrote and the other way round."""
+    topic = unique_topic("cross")
+    _create_topic(shared_broker.bootstrap, topic, 1)
+    p = Producer({"bootstrap.servers": shared_broker.bootstrap, "compression.type": "lz4"})
+    for i in range(100):
+        p.produce(topic, key=b"c%d" % i, value=b"from-librdkafka-%d" % i)
+    p.flush(10)
+    kp = KafkaProducer(bootstrap_servers=shared_broker.bootstrap, compression_type="gzip")
+    for i in range(100):
+        kp.send(topic, key=b"k%d" % i, value=b"from-kafka-python-%d" % i)
+    kp.flush(10)
+    kp.close()
+
+    got = consume_all_confluent(shared_broker.bootstrap, topic, 200, partitions=1)
+    assert [m.value() for m in got] == [b"from-librdkafka-%d" % i for i in range(100)] + \
+        [b"from-kafka-python-%d" % i for i in range(100)]
+    consumer = KafkaConsumer(bootstrap_servers=shared_broker.bootstrap, enable_auto_commit=False,
+                             group_id=None, consumer_timeout_ms=5000)
+    consumer.assign([KPTopicPartition(topic, 0)])
+    consumer.seek(KPTopicPartition(topic, 0), 50)
+    values = [m.value for m in consumer]
+    consumer.close()
+    assert values[0] == b"from-librdkafka-50" and values[-1] == b"from-kafka-python-99" and len(values) == 150
+
+
+def test_metadata_auto_creates_topics(shared_broker):
+    topic = unique_topic("auto")
+    p = Producer({"bootstrap.servers": shared_broker.bootstrap})
+    p.produce(topic, value=b"hello")
+    assert p.flush(15) == 0
+    md = AdminClient({"bootstrap.servers": shared_broker.bootstrap}).list_topics(topic, timeout=10)
+    assert len(md.topics[topic].partitions) == 1
+    broker = md.brokers[1]
+    assert (broker.host, broker.port) == ("127.0.0.1", shared_broker.port)
+
+
+def test_idempotent_producer(shared_broker):
+    topic = unique_topic("idem")
+    _create_topic(shared_broker.bootstrap, topic)
+    p = Producer({"bootstrap.servers": shared_broker.bootstrap, "enable.idempotence": True})
+    for i in range(3000):
+        p.produce(topic, value=b"%d" % i, partition=i % PARTITIONS)
+    assert p.flush(30) == 0
+    got = consume_all_confluent(shared_broker.bootstrap, topic, 3000)
+    assert sorted(int(m.value()) for m in got) == list(range(3000))
