@@ -22,7 +22,7 @@ def _error(index: int, error: str, partition=None) -> dict:
         "high_watermark": partition.high_watermark if partition else -1,
         "last_stable_offset": partition.last_stable_offset if partition else -1,
         "log_start_offset": partition.log_start_offset if partition else -1,
-        "aborted_transactions": None, "records": None,
+        "aborted_transactions": None, "records": b"",  # librdkafka rejects null records
     }
 
 

@@ -46,7 +46,7 @@ from ..records import (
     parse_header,
 )
 from .checkpoint import fsync_directory, read_text, write_atomically
-from .segment import INT32_MAX, SEGMENT_SUFFIXES, LogSegment, iter_batches_in_file, segment_file_name
+from .segment import SEGMENT_SUFFIXES, LogSegment, iter_batches_in_file, segment_file_name
 
 CLEANED_SUFFIX = ".cleaned"
 SWAP_MANIFEST = "cleaner-swap.json"
@@ -198,29 +198,29 @@ def run_clean(job: CleanJob) -> CleanResult:
     the broker never modifies, only deletes) and writes temp files; on failure those
     are removed again."""
     directory = Path(job.directory)
-    written: list[LogSegment] = []
+    writer = _CleanedWriter(job, directory)
     fds: list[int] = []
     try:
         for ref in job.segments:
             fds.append(os.open(directory / segment_file_name(ref.base_offset, ".log"), os.O_RDONLY))
         scan = _scan_keys(job, fds)
-        cleaned = []
-        kept = written_bytes = 0
-        for group in _group_segments(job):
-            segment, n_kept = _write_group(job, directory, group, fds, scan, written)
-            cleaned.append(CleanedSegment(segment.base_offset, segment.size, segment.next_offset))
-            kept += n_kept
-            written_bytes += segment.size
+        for ref, fd in zip(job.segments, fds):
+            for _, batch in iter_batches_in_file(fd, 0, ref.size):
+                retained, kept = _retain(batch, parse_header(batch), job.tombstone_horizon_offset, scan)
+                if retained is not None:
+                    writer.append(retained, kept)
+        cleaned = writer.finish()
     except FileNotFoundError:
-        _remove_outputs(written)
+        writer.remove()
         return CleanResult(job, (), aborted=True)
     except BaseException:
-        _remove_outputs(written)
+        writer.remove()
         raise
     finally:
         for fd in fds:
             os.close(fd)
-    return CleanResult(job, tuple(cleaned), False, scan.records, kept, scan.bytes, written_bytes)
+    return CleanResult(job, cleaned, False, scan.records, writer.records, scan.bytes,
+                       sum(s.size for s in cleaned))
 
 
 def _scan_keys(job: CleanJob, fds: list[int]) -> _KeyScan:
@@ -262,52 +262,54 @@ def _end_transaction(scan: _KeyScan, txn: list[tuple[int, list[tuple[bytes, int]
                 latest[key] = offset
 
 
-def _group_segments(job: CleanJob) -> list[list[int]]:
-    """Indexes of job segments merged into one cleaned segment each: consecutive runs
-    whose original size fits segment.bytes, whose offsets fit int32 relative to the
-    run's base, and whose index entries fit segment.index.bytes."""
-    max_entries = job.segment_index_bytes // 12  # the time index has the bigger entries
-    interval = max(1, job.index_interval_bytes)
-    groups: list[list[int]] = []
-    current: list[int] = []
-    size = 0
-    for i, ref in enumerate(job.segments):
-        if current:
-            base = job.segments[current[0]].base_offset
-            if (size + ref.size > job.segment_bytes
-                    or ref.next_offset - 1 - base > INT32_MAX
-                    or (size + ref.size) // interval >= max_entries):
-                groups.append(current)
-                current, size = [], 0
-        current.append(i)
-        size += ref.size
-    if current:
-        groups.append(current)
-    return groups
+class _CleanedWriter:
+    """Packs surviving batches into as few new segments as segment.bytes, int32 relative
+    offsets and the index size allow; so small leftovers of many segments merge."""
 
+    def __init__(self, job: CleanJob, directory: Path):
+        self.job = job
+        self.directory = directory
+        self.outputs: list[LogSegment] = []
+        self.records = 0
 
-def _write_group(job, directory, group, fds, scan, written) -> tuple[LogSegment, int]:
-    first = job.segments[group[0]]
-    # An output is written even if nothing survives: an empty segment keeps the base
-    # offsets (and so the log start offset) where they were.
-    out = LogSegment.create(
-        directory, first.base_offset, file_suffix=CLEANED_SUFFIX,
-        index_interval_bytes=job.index_interval_bytes, segment_index_bytes=job.segment_index_bytes,
-        created_ms=job.now_ms)
-    written.append(out)
-    kept = 0
-    for i in group:
-        for _, batch in iter_batches_in_file(fds[i], 0, job.segments[i].size):
-            retained, n = _retain(batch, parse_header(batch), job.tombstone_horizon_offset, scan)
-            if retained is None:
-                continue
-            header = parse_header(retained)  # a rebuilt batch may have a smaller max timestamp
-            out.append(retained, header.base_offset, header.last_offset_delta, header.max_timestamp)
-            kept += n
-    out.seal()
-    out.flush()  # durable before the main thread may commit the swap
-    out.close()
-    return out, kept
+    def _start(self, base_offset: int) -> LogSegment:
+        job = self.job
+        segment = LogSegment.create(
+            self.directory, base_offset, file_suffix=CLEANED_SUFFIX,
+            index_interval_bytes=job.index_interval_bytes, segment_index_bytes=job.segment_index_bytes,
+            created_ms=job.now_ms)
+        self.outputs.append(segment)
+        return segment
+
+    def append(self, batch, records: int) -> None:
+        header = parse_header(batch)  # a rebuilt batch may have a smaller max timestamp
+        out = self.outputs[-1] if self.outputs else None
+        if out is None:
+            # The first output keeps the first segment's base, and so the log start offset.
+            out = self._start(self.job.segments[0].base_offset)
+        elif not out.is_empty and (out.size + len(batch) > self.job.segment_bytes or out.indexes_full
+                                   or not out.relative_offset_fits(header.last_offset)):
+            self._close(out)
+            out = self._start(header.base_offset)
+        out.append(batch, header.base_offset, header.last_offset_delta, header.max_timestamp)
+        self.records += records
+
+    @staticmethod
+    def _close(segment: LogSegment) -> None:
+        segment.seal()
+        segment.flush()  # durable before the main thread may commit the swap
+        segment.close()
+
+    def finish(self) -> tuple[CleanedSegment, ...]:
+        if not self.outputs:
+            # Nothing survived: an empty segment still holds the log start offset in place.
+            self._start(self.job.segments[0].base_offset)
+        self._close(self.outputs[-1])
+        return tuple(CleanedSegment(s.base_offset, s.size, s.next_offset) for s in self.outputs)
+
+    def remove(self) -> None:
+        for segment in self.outputs:
+            segment.delete()
 
 
 def _retain(batch, header: BatchHeader, horizon_offset: int, scan: _KeyScan):
@@ -342,11 +344,6 @@ def _retain(batch, header: BatchHeader, horizon_offset: int, scan: _KeyScan):
         max_timestamp=header.max_timestamp if header.attributes & TIMESTAMP_TYPE_BIT else None,
     )
     return rebuilt, len(kept)
-
-
-def _remove_outputs(written: list[LogSegment]) -> None:
-    for segment in written:
-        segment.delete()
 
 
 # --------------------------------------------------------------------------

@@ -160,10 +160,8 @@ class TimeIndex(_IndexFile):
         data = self._read_file()
         if data is None:
             return False
-        timestamps, offsets = array("q"), array("i")
-        for ts, rel in self.ENTRY.iter_unpack(data):
-            timestamps.append(ts)
-            offsets.append(rel)
+        flat = struct.unpack(">" + "qi" * (len(data) // self.ENTRY.size), data)  # one C-level pass
+        timestamps, offsets = array("q", flat[0::2]), array("i", flat[1::2])
         if (offsets and offsets[0] < 0) or list(offsets) != sorted(offsets) or list(timestamps) != sorted(timestamps):
             raise CorruptIndex(f"{self.path.name}: entries are not ascending")
         self._timestamps, self._offsets = timestamps, offsets

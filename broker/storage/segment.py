@@ -296,16 +296,16 @@ class LogSegment:
         last_time = None if full_scan else self.time_index.last_entry()
         if last_time is not None:
             self.max_timestamp, self.offset_of_max_timestamp = last_time
-        pos = start
+        end = start
         next_offset = self.base_offset if start == 0 else last[0]
         for pos, header in iter_headers_in_file(self._fd, start, file_size):
             if header.base_offset < next_offset or not self.relative_offset_fits(header.last_offset):
-                return False
+                break
             if header.max_timestamp > self.max_timestamp:
                 self.max_timestamp, self.offset_of_max_timestamp = header.max_timestamp, header.base_offset
             next_offset = header.next_offset
-            pos += header.size
-        if pos != file_size or (last_time is not None and last_time[1] >= next_offset):
+            end = pos + header.size
+        if end != file_size or (last_time is not None and last_time[1] >= next_offset):
             self._reset_state()
             return False
         self._size = file_size

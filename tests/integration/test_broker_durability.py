@@ -6,11 +6,13 @@ import os
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
+from broker.protocol.errors import code
 from tests.conftest import unique_topic, wait_until
 from tests.integration.test_broker_clients import consume_all_confluent
+from tests.kafka_wire import RawClient
 
 
 def _admin(bootstrap: str) -> AdminClient:
@@ -18,12 +20,14 @@ def _admin(bootstrap: str) -> AdminClient:
 
 
 def _create(bootstrap: str, name: str, partitions: int = 1, config: dict | None = None) -> None:
-    _admin(bootstrap).create_topics([NewTopic(name, partitions, 1, config=config or {})])[name].result(10)
+    admin = _admin(bootstrap)  # keep the client alive until the future resolves
+    admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])[name].result(10)
 
 
 def _topic_configs(bootstrap: str, name: str) -> dict:
     res = ConfigResource(ConfigResource.Type.TOPIC, name)
-    return {k: v.value for k, v in _admin(bootstrap).describe_configs([res])[res].result(10).items()}
+    admin = _admin(bootstrap)
+    return {k: v.value for k, v in admin.describe_configs([res])[res].result(10).items()}
 
 
 def test_restart_keeps_data_topics_and_configs(broker_factory):
@@ -122,7 +126,7 @@ def test_retention_by_size_is_observable(broker_factory):
         if i % 10 == 0:
             p.flush(10)
     p.flush(10)
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "w"})
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "w", "auto.offset.reset": "earliest"})
     tp = TopicPartition(topic, 0)
 
     def low_watermark():
@@ -158,7 +162,7 @@ def test_compaction_keeps_latest_value_per_key(broker_factory):
     p.flush(10)
 
     def compacted():
-        got = consume_all_confluent(broker.bootstrap, topic, 0, partitions=1)
+        got = consume_all_confluent(broker.bootstrap, topic, 10**9, partitions=1, idle_polls=5)
         return got if len(got) < 100 else None
 
     got = wait_until(compacted, 30, "the cleaner compacted the topic", interval=0.5)
@@ -179,22 +183,25 @@ def test_delete_records_moves_log_start(shared_broker):
     p.flush(10)
     admin = _admin(shared_broker.bootstrap)
     result = admin.delete_records([TopicPartition(topic, 0, 40)])[TopicPartition(topic, 0, 40)].result(10)
-    assert result.offset == 40
+    assert result.low_watermark == 40
     got = consume_all_confluent(shared_broker.bootstrap, topic, 60, partitions=1,
                                 extra={"auto.offset.reset": "earliest"})
     assert [int(m.value()) for m in got] == list(range(40, 100))
 
 
-def test_unknown_partition_fetch_error(shared_broker):
+def test_fetch_and_list_offsets_of_unknown_partition(shared_broker):
     topic = unique_topic("oneparts")
     _create(shared_broker.bootstrap, topic)
-    c = Consumer({"bootstrap.servers": shared_broker.bootstrap, "group.id": "x"})
-    c.assign([TopicPartition(topic, 5, 0)])
-    err = None
-    for _ in range(30):
-        m = c.poll(0.2)
-        if m is not None and m.error():
-            err = m.error()
-            break
-    c.close()
-    assert err is not None and err.code() in (KafkaError.UNKNOWN_PARTITION, KafkaError._UNKNOWN_PARTITION)
+    client = RawClient(shared_broker.bootstrap)
+    resp = client.call(1, 12, {
+        "replica_id": -1, "max_wait": 100, "min_bytes": 1, "max_bytes": 1 << 20, "isolation_level": 0,
+        "session_id": 0, "session_epoch": -1, "forgotten_topics_data": [], "rack_id": "",
+        "topics": [{"topic": topic, "partitions": [
+            {"partition": p, "current_leader_epoch": -1, "fetch_offset": off, "last_fetched_epoch": -1,
+             "log_start_offset": -1, "partition_max_bytes": 1 << 20} for p, off in ((5, 0), (0, 99))]}],
+    })
+    errors = [p["error_code"] for p in resp["responses"][0]["partitions"]]
+    assert errors == [code("UNKNOWN_TOPIC_OR_PARTITION"), code("OFFSET_OUT_OF_RANGE")]
+    resp = client.call(2, 7, {"replica_id": -1, "isolation_level": 0, "topics": [
+        {"name": topic, "partitions": [{"partition_index": 5, "current_leader_epoch": -1, "timestamp": -1}]}]})
+    assert resp["topics"][0]["partitions"][0]["error_code"] == code("UNKNOWN_TOPIC_OR_PARTITION")
