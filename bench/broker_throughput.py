@@ -3,8 +3,10 @@
 Prints MB/s and records/s for produce and consume, and the broker's CPU-seconds per GB
 (measured from the broker process with psutil, so it does not depend on the client).
 
-    python bench/broker_throughput.py                      # starts a schemabus broker itself
-    python bench/broker_throughput.py --bootstrap HOST:PORT --broker-pid PID   # any broker
+    python bench/broker_throughput.py [--gib 1.0] [--consumers 2] [--no-kafka]
+
+Runs schemabus and then Apache Kafka 4.x (the peer, from Maven Central) on this machine
+and prints both with the ratio schemabus / Kafka.
 
 Not a test: nothing here asserts timings. Results go to docs/benchmarks.md.
 """
@@ -104,7 +106,8 @@ def consume(bootstrap: str, topic: str, count: int, processes: int) -> tuple[int
 
 def run_case(bootstrap: str, broker_pid: int | None, value_size: int, total_bytes: int, consumers: int) -> dict:
     topic = f"bench-{value_size}-{uuid.uuid4().hex[:8]}"
-    AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(30)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(30)
     cpu0 = cpu_seconds(broker_pid)
     count, produce_s = produce(bootstrap, topic, value_size, total_bytes)
     cpu1 = cpu_seconds(broker_pid)
@@ -120,39 +123,58 @@ def run_case(bootstrap: str, broker_pid: int | None, value_size: int, total_byte
     }
 
 
+CASES = [(1024, 1.0), (100, 0.25), (16384, 1.0)]  # (value bytes, share of --gib)
+METRICS = ["produce_MBps", "produce_rps", "consume_MBps", "consume_rps",
+           "broker_cpu_s_per_GB_produce", "broker_cpu_s_per_GB_consume"]
+
+
+def run_all(bootstrap: str, pid: int | None, gib: float, consumers: int) -> dict[int, dict]:
+    return {size: run_case(bootstrap, pid, size, int(gib * share * 1024**3), consumers) for size, share in CASES}
+
+
+def print_table(results: dict[str, dict[int, dict]]) -> None:
+    names = list(results)
+    print(f"{'value':>6} {'metric':<28}" + "".join(f"{n:>14}" for n in names)
+          + (f"{'ratio':>8}" if len(names) == 2 else ""))
+    for size, _ in CASES:
+        for metric in METRICS:
+            values = [results[n][size][metric] for n in names]
+            line = f"{size:>6} {metric:<28}" + "".join(f"{v:>14.2f}" for v in values)
+            if len(values) == 2 and values[1]:
+                line += f"{values[0] / values[1]:>8.2f}"
+            print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bootstrap", help="an already running broker (default: start schemabus)")
-    parser.add_argument("--broker-pid", type=int, help="pid of that broker, for CPU figures")
-    parser.add_argument("--gib", type=float, default=1.0, help="data volume per case in GiB")
+    parser.add_argument("--gib", type=float, default=1.0, help="data volume of the 1 KiB case in GiB")
     parser.add_argument("--consumers", type=int, default=2, help="consumer processes")
+    parser.add_argument("--no-kafka", action="store_true", help="skip the Apache Kafka peer")
     args = parser.parse_args()
 
-    tmp = None
-    proc = None
-    bootstrap, pid = args.bootstrap, args.broker_pid
-    if bootstrap is None:
-        tmp = tempfile.mkdtemp(prefix="schemabus-bench-")
-        port = 19092
-        proc = start_schemabus(tmp, port)
-        bootstrap, pid = f"127.0.0.1:{port}", proc.pid
+    results: dict[str, dict[int, dict]] = {}
+    tmp = tempfile.mkdtemp(prefix="schemabus-bench-")
     try:
-        total = int(args.gib * 1024**3)
-        print(f"broker {bootstrap}, {args.gib} GiB per case, {args.consumers} consumer process(es)")
-        print(f"{'value':>6} {'records':>10} {'prod MB/s':>10} {'prod rec/s':>11} {'cons MB/s':>10} "
-              f"{'cons rec/s':>11} {'cpu s/GB prod':>14} {'cpu s/GB cons':>14}")
-        for size in (1024, 100):
-            r = run_case(bootstrap, pid, size, total if size == 1024 else total // 4, args.consumers)
-            print(f"{size:>6} {r['records']:>10} {r['produce_MBps']:>10.1f} {r['produce_rps']:>11.0f} "
-                  f"{r['consume_MBps']:>10.1f} {r['consume_rps']:>11.0f} "
-                  f"{r['broker_cpu_s_per_GB_produce']:>14.2f} {r['broker_cpu_s_per_GB_consume']:>14.2f}", flush=True)
-    finally:
-        if proc is not None:
+        proc = start_schemabus(f"{tmp}/schemabus", 19092)
+        try:
+            results["schemabus"] = run_all("127.0.0.1:19092", proc.pid, args.gib, args.consumers)
+        finally:
             proc.terminate()
             proc.wait(60)
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if not args.no_kafka:
+            from tests.interop.apache_kafka import ApacheKafka
+
+            kafka = ApacheKafka(Path(tmp) / "kafka").start()
+            try:
+                results["kafka"] = run_all(kafka.bootstrap, kafka.pid, args.gib, args.consumers)
+            finally:
+                kafka.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{args.gib} GiB of 1 KiB values, {args.consumers} consumer process(es), acks=all, {PARTITIONS} partitions")
+    print_table(results)
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
     main()

@@ -130,7 +130,12 @@ class Broker:
                 continue
             if self._cleaner_pool is None:
                 self._cleaner_pool = concurrent.futures.ProcessPoolExecutor(max_workers=1)
-            result = await loop.run_in_executor(self._cleaner_pool, run_clean, job)
+            try:
+                result = await loop.run_in_executor(self._cleaner_pool, run_clean, job)
+            except Exception:
+                # e.g. a corrupt closed segment: skip this partition, keep cleaning the others
+                log.exception("compaction of %s-%d failed", partition.topic, partition.index)
+                continue
             if partition.log.apply_clean(result):
                 log.info("compacted %s-%d", partition.topic, partition.index)
 

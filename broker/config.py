@@ -181,17 +181,21 @@ def validate_topic_configs(raw: dict[str, str | None]) -> dict[str, str]:
 class BrokerConfig:
     """The broker's static configuration: Kafka names, overridden by `--config k=v`."""
 
+    # Kafka also accepts hours spellings of these; the ms config wins when both are set.
+    _HOURS_SPELLINGS = {"log.retention.hours": "log.retention.ms", "log.roll.hours": "log.roll.ms"}
+
     def __init__(self, overrides: dict[str, str] | None = None):
         self.explicit: dict[str, object] = {}
-        for name, raw in (overrides or {}).items():
+        overrides = dict(overrides or {})
+        for hours, ms in self._HOURS_SPELLINGS.items():
+            if hours in overrides:
+                raw = overrides.pop(hours)
+                overrides.setdefault(ms, str(BROKER_CONFIGS[ms].parse(raw) * 3600000))
+        for name, raw in overrides.items():
             definition = BROKER_CONFIGS.get(name)
             if definition is None:
                 raise ConfigError(f"Unknown broker config: {name}")
             self.explicit[name] = definition.parse(raw)
-        # Kafka accepts hours/minutes spellings of retention and roll; honour the common ones.
-        for hours, ms in (("log.retention.hours", "log.retention.ms"), ("log.roll.hours", "log.roll.ms")):
-            if overrides and hours in overrides and ms not in overrides:
-                self.explicit[ms] = int(overrides[hours]) * 3600000
 
     def __getitem__(self, name: str):
         if name in self.explicit:

@@ -1,32 +1,14 @@
-"""Per-partition log configuration with Kafka's topic-config names and defaults."""
+"""Per-partition log configuration: Kafka's topic-config semantics and defaults.
+
+broker/config.py maps Kafka's config names (and their broker synonyms) onto it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Mapping
+from dataclasses import dataclass, field
 
 MAX_LONG = 2**63 - 1
 
 CLEANUP_POLICIES = frozenset({"delete", "compact"})
-
-# Kafka topic-config name -> LogConfig attribute. The server maps CreateTopics /
-# AlterConfigs entries through this so the names people know keep their meaning.
-KAFKA_NAMES: dict[str, str] = {
-    "segment.bytes": "segment_bytes",
-    "segment.ms": "segment_ms",
-    "retention.ms": "retention_ms",
-    "retention.bytes": "retention_bytes",
-    "cleanup.policy": "cleanup_policy",
-    "delete.retention.ms": "delete_retention_ms",
-    "min.cleanable.dirty.ratio": "min_cleanable_dirty_ratio",
-    "min.compaction.lag.ms": "min_compaction_lag_ms",
-    "index.interval.bytes": "index_interval_bytes",
-    "segment.index.bytes": "segment_index_bytes",
-    "flush.messages": "flush_messages",
-    "flush.ms": "flush_ms",
-    "file.delete.delay.ms": "file_delete_delay_ms",
-}
-
 
 @dataclass(frozen=True)
 class LogConfig:
@@ -72,47 +54,6 @@ class LogConfig:
     def delete(self) -> bool:
         return "delete" in self.cleanup_policy
 
-    def with_topic_configs(self, configs: Mapping[str, str | None]) -> "LogConfig":
-        """A copy with Kafka-named overrides applied; None resets an entry to the default.
-
-        Raises ValueError (naming the config) for unknown names or bad values, which the
-        server answers as INVALID_CONFIG."""
-        changes: dict[str, object] = {}
-        defaults = LogConfig()
-        for name, raw in configs.items():
-            attr = KAFKA_NAMES.get(name)
-            if attr is None:
-                raise ValueError(f"unknown topic config {name!r}")
-            if raw is None:
-                changes[attr] = getattr(defaults, attr)
-                continue
-            try:
-                changes[attr] = _convert(attr, raw)
-            except ValueError as exc:
-                raise ValueError(f"invalid value {raw!r} for {name}: {exc}") from None
-        try:
-            return replace(self, **changes)
-        except ValueError as exc:
-            raise ValueError(str(exc)) from None
-
-    def topic_configs(self) -> dict[str, str]:
-        """Kafka-named string values, for DescribeConfigs."""
-        out = {}
-        for name, attr in KAFKA_NAMES.items():
-            value = getattr(self, attr)
-            if attr == "cleanup_policy":
-                value = ",".join(sorted(value))
-            out[name] = str(value)
-        return out
-
 
 def _parse_policy(raw: str) -> frozenset[str]:
     return frozenset(p.strip() for p in raw.split(",") if p.strip())
-
-
-def _convert(attr: str, raw: str) -> object:
-    if attr == "cleanup_policy":
-        return _parse_policy(raw)
-    if attr == "min_cleanable_dirty_ratio":
-        return float(raw)
-    return int(raw)

@@ -18,7 +18,6 @@ from broker.records import (
     set_log_append_time,
 )
 from broker.storage import Log, LogConfig, OffsetOutOfRange
-from broker.storage.config import KAFKA_NAMES
 
 
 class Clock:
@@ -303,16 +302,3 @@ def test_operations_after_close_fail(tmp_path, clock):
     log.close()  # idempotent
     with pytest.raises(RuntimeError):
         log.append(make_batch())
-
-
-def test_log_config_kafka_names():
-    config = LogConfig().with_topic_configs({"cleanup.policy": "compact,delete", "retention.ms": "-1"})
-    assert config.cleanup_policy == frozenset({"compact", "delete"}) and config.retention_ms == -1
-    assert config.with_topic_configs({"retention.ms": None}).retention_ms == 604800000
-    assert set(config.topic_configs()) == set(KAFKA_NAMES)
-    with pytest.raises(ValueError):
-        LogConfig().with_topic_configs({"cleanup.policy": "shred"})
-    with pytest.raises(ValueError):
-        LogConfig().with_topic_configs({"no.such": "1"})
-    with pytest.raises(ValueError):
-        LogConfig().with_topic_configs({"segment.bytes": "many"})
