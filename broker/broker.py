@@ -110,11 +110,16 @@ class Broker:
             yield from topic.partitions
 
     async def _apply_retention(self) -> None:
+        """Kafka's log retention check, plus producer-state upkeep on the same schedule."""
         now = int(time.time() * 1000)
+        expiration = self.config["producer.id.expiration.ms"]
         for partition in self._partitions():
             deleted = partition.log.apply_retention(now)
             if deleted:
                 log.info("retention deleted %d segment(s) of %s-%d", deleted, partition.topic, partition.index)
+            partition.producers.truncate_before(partition.log_start_offset)
+            partition.producers.expire(now, expiration)
+            partition.snapshot_producer_state()
 
     async def _flush_due(self) -> None:
         now = int(time.time() * 1000)

@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 from broker import records
-from broker.producer_state import Duplicate, ProducerStateManager, SequenceError
+from broker.producer_state import (
+    Duplicate, ProducerStateManager, SequenceError, load_snapshot, write_snapshot,
+)
 from broker.storage.config import LogConfig
 from broker.storage.log import Log
 
@@ -34,11 +36,35 @@ class Partition:
     def __init__(self, topic: str, index: int, directory: Path, config: LogConfig):
         self.topic = topic
         self.index = index
-        self.log = Log(directory, config)
-        self.producers = ProducerStateManager()
-        for header in self.log.iter_headers(0):
-            self.producers.update(header)
+        self.directory = Path(directory)
+        self.log = Log(self.directory, config)
+        self.producers = self._recover_producer_state()
         self._waiters: list[asyncio.Future] = []
+
+    def _recover_producer_state(self) -> ProducerStateManager:
+        """Latest snapshot, then every batch header after it."""
+        start, state = load_snapshot(self.directory, self.log.log_end_offset)
+        for header in self.log.iter_headers(start):
+            if header.base_offset < start:
+                continue
+            if header.is_control:
+                marker = self._marker_type(header.base_offset)
+                if marker is not None:
+                    state.complete_transaction(header.producer_id, header.producer_epoch, header.base_offset,
+                                               marker == records.CONTROL_ABORT, header.max_timestamp)
+            else:
+                state.update(header)
+        state.truncate_before(self.log.log_start_offset)
+        return state
+
+    def _marker_type(self, offset: int) -> int | None:
+        data = self.log.read(offset, records.HEADER_SIZE, min_one=True)
+        recs = records.decode_records(data) if data else []
+        return records.control_marker(recs[0]) if recs else None
+
+    def snapshot_producer_state(self) -> None:
+        if self.producers.changed:
+            write_snapshot(self.directory, self.log.log_end_offset, self.producers)
 
     # -- offsets ----------------------------------------------------------------
 
@@ -52,7 +78,9 @@ class Partition:
 
     @property
     def last_stable_offset(self) -> int:
-        return self.high_watermark
+        """The first offset of the oldest open transaction, else the high watermark."""
+        first = self.producers.first_unstable_offset()
+        return self.high_watermark if first is None else first
 
     # -- produce ------------------------------------------------------------------
 
@@ -103,11 +131,32 @@ class Partition:
         if missing:
             raise ProduceError("INVALID_RECORD", "Compacted topic cannot accept message without key.", missing)
 
+    def append_marker(self, marker: int, producer_id: int, producer_epoch: int, coordinator_epoch: int) -> int:
+        """Append a transaction COMMIT/ABORT control batch; returns its offset."""
+        now = int(time.time() * 1000)
+        batch = records.encode_control_batch(marker, producer_id=producer_id, producer_epoch=producer_epoch,
+                                             coordinator_epoch=coordinator_epoch, timestamp=now)
+        offset = self.log.append(batch)
+        self.producers.complete_transaction(producer_id, producer_epoch, offset,
+                                            marker == records.CONTROL_ABORT, now)
+        self._wake_fetchers()
+        return offset
+
     # -- fetch --------------------------------------------------------------------
 
     def read(self, offset: int, max_bytes: int, *, committed_only: bool = False, min_one: bool = True) -> bytes:
         limit = self.last_stable_offset if committed_only else self.high_watermark
         return self.log.read(offset, max_bytes, max_offset=limit, min_one=min_one)
+
+    def aborted_transactions(self, fetch_offset: int, data: bytes) -> list[dict]:
+        """Aborted transactions overlapping the fetched range, for read_committed consumers."""
+        if not self.producers.aborted or not data:
+            return []
+        last = fetch_offset
+        for _, header in records.iter_batches(data):
+            last = header.last_offset
+        return [{"producer_id": t.producer_id, "first_offset": t.first_offset}
+                for t in self.producers.aborted_between(fetch_offset, last)]
 
     def wait_for_data(self) -> asyncio.Future:
         """A future resolved at the next append (long-poll fetches wait on it)."""
@@ -126,4 +175,5 @@ class Partition:
 
     def close(self) -> None:
         self._wake_fetchers()
+        self.snapshot_producer_state()
         self.log.close()

@@ -58,7 +58,7 @@ def _read_once(broker, request) -> tuple[dict, int, bool, list]:
                 "high_watermark": partition.high_watermark,
                 "last_stable_offset": partition.last_stable_offset,
                 "log_start_offset": partition.log_start_offset,
-                "aborted_transactions": [] if committed else None,
+                "aborted_transactions": partition.aborted_transactions(p["fetch_offset"], data) if committed else None,
                 "preferred_read_replica": -1,
                 "records": data,
             })
