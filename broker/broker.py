@@ -16,13 +16,14 @@ import uuid
 from pathlib import Path
 
 from broker.config import BrokerConfig
+from broker.coordinator.transaction import TransactionCoordinator
 from broker.producer_ids import ProducerIdManager
 from broker.server import KafkaServer
 from broker.storage.cleaner import run_clean
 from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
-from broker.handlers import admin, fetch, metadata, offsets, produce, producer_ids  # noqa: F401
+from broker.handlers import admin, fetch, metadata, offsets, produce, transactions  # noqa: F401
 
 log = logging.getLogger("schemabus.broker")
 
@@ -46,6 +47,7 @@ class Broker:
         self.server = KafkaServer(self, host, port, self.config["socket.request.max.bytes"])
         self.topics: TopicManager | None = None
         self.producer_ids = ProducerIdManager(self.data_dir)
+        self.transactions: TransactionCoordinator | None = None
         self._tasks: list[asyncio.Task] = []
         self._cleaner_pool: concurrent.futures.ProcessPoolExecutor | None = None
 
@@ -72,10 +74,14 @@ class Broker:
 
     async def start(self) -> None:
         self.topics = TopicManager(self.data_dir, self.config)
+        self.transactions = TransactionCoordinator(self, self.config["transaction.state.log.num.partitions"])
+        self.transactions.start()
         await self.server.start()
         self._tasks = [
             asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"], self._apply_retention)),
             asyncio.create_task(self._every(self.config["log.flush.scheduler.interval.ms"], self._flush_due)),
+            asyncio.create_task(self._every(self.config["transaction.abort.timed.out.transaction.cleanup.interval.ms"],
+                                            self._abort_timed_out_transactions)),
         ]
         if self.config["log.cleaner.enable"]:
             self._tasks.append(asyncio.create_task(self._every(self.config["log.cleaner.backoff.ms"], self._clean)))
@@ -120,6 +126,9 @@ class Broker:
             partition.producers.truncate_before(partition.log_start_offset)
             partition.producers.expire(now, expiration)
             partition.snapshot_producer_state()
+
+    async def _abort_timed_out_transactions(self) -> None:
+        self.transactions.abort_timed_out()
 
     async def _flush_due(self) -> None:
         now = int(time.time() * 1000)

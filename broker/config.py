@@ -122,6 +122,8 @@ BROKER_CONFIGS = _defs(
     ConfigDef("group.min.session.timeout.ms", INT, 6000),
     ConfigDef("group.max.session.timeout.ms", INT, 1800000),
     ConfigDef("transaction.max.timeout.ms", INT, 900000, minimum=1),
+    ConfigDef("transaction.state.log.num.partitions", INT, 50, minimum=1),
+    ConfigDef("transaction.abort.timed.out.transaction.cleanup.interval.ms", INT, 10000, minimum=1),
     ConfigDef("producer.id.expiration.ms", INT, 86400000, minimum=1),
 )
 

@@ -1,0 +1,278 @@
+"""The transaction coordinator: transactional ids, producer epochs, markers, timeouts.
+
+Kafka's classic transaction protocol (no `transaction.version` 2): a producer gets its
+id and epoch from InitProducerId, registers partitions (AddPartitionsToTxn) and consumer
+groups (AddOffsetsToTxn), then ends the transaction (EndTxn): the coordinator records
+PrepareCommit/PrepareAbort, writes a COMMIT/ABORT control batch to every partition, and
+records CompleteCommit/CompleteAbort.
+
+Every state change is a record in the compacted internal topic `__transaction_state`
+(key: Kafka's layout, int16 version 0 + the transactional id; value: JSON of the
+metadata), replayed on start; a transaction found half-way through its markers is
+finished then. On this single node markers are local appends, so Prepare* states are
+only ever seen on disk after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from broker import records
+
+log = logging.getLogger("schemabus.transactions")
+
+TOPIC = "__transaction_state"
+COORDINATOR_EPOCH = 0
+MAX_EPOCH = 32767
+
+EMPTY, ONGOING = "Empty", "Ongoing"
+PREPARE_COMMIT, PREPARE_ABORT = "PrepareCommit", "PrepareAbort"
+COMPLETE_COMMIT, COMPLETE_ABORT = "CompleteCommit", "CompleteAbort"
+
+
+class TxnError(Exception):
+    def __init__(self, error: str, message: str = ""):
+        super().__init__(message or error)
+        self.error = error
+
+
+@dataclass
+class TransactionMetadata:
+    transactional_id: str
+    producer_id: int
+    producer_epoch: int
+    timeout_ms: int
+    state: str = EMPTY
+    partitions: set[tuple[str, int]] = field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
+    start_ms: int = -1
+    last_update_ms: int = -1
+
+    def to_json(self) -> bytes:
+        return json.dumps({
+            "producerId": self.producer_id, "producerEpoch": self.producer_epoch, "timeoutMs": self.timeout_ms,
+            "state": self.state, "partitions": sorted([t, p] for t, p in self.partitions),
+            "groups": sorted(self.groups), "startMs": self.start_ms, "lastUpdateMs": self.last_update_ms,
+        }, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, transactional_id: str, data: bytes) -> "TransactionMetadata":
+        v = json.loads(data)
+        return cls(transactional_id, v["producerId"], v["producerEpoch"], v["timeoutMs"], v["state"],
+                   {(t, p) for t, p in v["partitions"]}, set(v.get("groups", [])), v["startMs"], v["lastUpdateMs"])
+
+
+def state_key(transactional_id: str) -> bytes:
+    raw = transactional_id.encode()
+    return struct.pack(">hh", 0, len(raw)) + raw
+
+
+def parse_state_key(key: bytes) -> str | None:
+    if key is None or len(key) < 4:
+        return None
+    version, length = struct.unpack_from(">hh", key)
+    return key[4:4 + length].decode() if version == 0 else None
+
+
+def java_string_hash(s: str) -> int:
+    """Java's String.hashCode, so ids map to the partition Kafka would choose."""
+    data = s.encode("utf-16-be")  # Java hashes UTF-16 code units
+    h = 0
+    for i in range(0, len(data), 2):
+        h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def partition_for(key: str, partitions: int) -> int:
+    return (java_string_hash(key) & 0x7FFFFFFF) % partitions
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+class TransactionCoordinator:
+    def __init__(self, broker, num_partitions: int):
+        self.broker = broker
+        self.num_partitions = num_partitions
+        self.transactions: dict[str, TransactionMetadata] = {}
+        # Set by the group coordinator: called with (group_id, producer_id, commit) at the
+        # end of a transaction that committed offsets, and to learn a group's offsets partition.
+        self.complete_group_offsets: Callable[[str, int, bool], None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        topics = self.broker.topics
+        if topics.get(TOPIC) is None:
+            topics.create(TOPIC, self.num_partitions, 1, {"cleanup.policy": "compact", "segment.bytes": "104857600"})
+        self._replay()
+        for meta in list(self.transactions.values()):
+            if meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
+                log.info("finishing transaction %s left in %s", meta.transactional_id, meta.state)
+                self._write_markers_and_complete(meta, meta.state == PREPARE_COMMIT)
+
+    def _replay(self) -> None:
+        topic = self.broker.topics.get(TOPIC)
+        for partition in topic.partitions:
+            offset = partition.log_start_offset
+            while offset < partition.high_watermark:
+                data = partition.read(offset, 1 << 20)
+                if not data:
+                    break
+                for pos, header in records.iter_batches(data):
+                    for rec in records.decode_records(data[pos:pos + header.size]):
+                        self._apply_record(rec)
+                    offset = header.next_offset
+
+    def _apply_record(self, rec: records.Record) -> None:
+        txn_id = parse_state_key(rec.key)
+        if txn_id is None:
+            return
+        if rec.value is None:
+            self.transactions.pop(txn_id, None)
+            return
+        try:
+            self.transactions[txn_id] = TransactionMetadata.from_json(txn_id, rec.value)
+        except (ValueError, KeyError) as exc:
+            log.error("skipping unreadable __transaction_state record for %s: %s", txn_id, exc)
+
+    def _persist(self, meta: TransactionMetadata) -> None:
+        meta.last_update_ms = _now()
+        partition = self.broker.topics.partition(TOPIC, partition_for(meta.transactional_id, self.num_partitions))
+        batch = records.encode_batch([records.Record(0, meta.last_update_ms, state_key(meta.transactional_id),
+                                                     meta.to_json())])
+        partition.append(bytes(batch), max_message_bytes=1 << 30, log_append_time=False, compacted=True)
+        self.transactions[meta.transactional_id] = meta
+
+    # -- checks ---------------------------------------------------------------------
+
+    def _active(self, transactional_id: str, producer_id: int, epoch: int, fenced_error: str) -> TransactionMetadata:
+        meta = self.transactions.get(transactional_id)
+        if meta is None or meta.producer_id != producer_id:
+            raise TxnError("INVALID_PRODUCER_ID_MAPPING",
+                           f"The producer id {producer_id} is not the current one of {transactional_id!r}")
+        if epoch != meta.producer_epoch:
+            raise TxnError(fenced_error, f"Producer epoch {epoch} of {transactional_id!r} is not the current "
+                                         f"epoch {meta.producer_epoch}: fenced by a newer producer")
+        if meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
+            raise TxnError("CONCURRENT_TRANSACTIONS", "The previous transaction is still completing")
+        return meta
+
+    # -- API operations -------------------------------------------------------------
+
+    def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int, epoch: int,
+                         fenced_error: str) -> tuple[int, int]:
+        if not 0 < timeout_ms <= self.broker.config["transaction.max.timeout.ms"]:
+            raise TxnError("INVALID_TRANSACTION_TIMEOUT",
+                           f"transaction.timeout.ms {timeout_ms} is outside 1..transaction.max.timeout.ms")
+        meta = self.transactions.get(transactional_id)
+        if meta is None:
+            meta = TransactionMetadata(transactional_id, self.broker.producer_ids.next_id(), 0, timeout_ms)
+            self._persist(meta)
+            return meta.producer_id, meta.producer_epoch
+        if producer_id >= 0 and (producer_id, epoch) != (meta.producer_id, meta.producer_epoch):
+            # KIP-360: only the current producer may bump its own epoch.
+            raise TxnError(fenced_error, f"Producer {producer_id} epoch {epoch} is not the current producer "
+                                         f"of {transactional_id!r}")
+        if meta.state == ONGOING:
+            # A new producer instance: abort what the old one left open, fencing it.
+            self._abort_with_bumped_epoch(meta)
+        elif meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
+            self._write_markers_and_complete(meta, meta.state == PREPARE_COMMIT)
+        self._bump_epoch(meta)
+        meta.timeout_ms = timeout_ms
+        meta.state = EMPTY
+        meta.partitions.clear()
+        meta.groups.clear()
+        self._persist(meta)
+        return meta.producer_id, meta.producer_epoch
+
+    def _bump_epoch(self, meta: TransactionMetadata) -> None:
+        if meta.producer_epoch + 1 >= MAX_EPOCH:
+            meta.producer_id, meta.producer_epoch = self.broker.producer_ids.next_id(), 0
+        else:
+            meta.producer_epoch += 1
+
+    def add_partitions(self, transactional_id: str, producer_id: int, epoch: int,
+                       partitions: list[tuple[str, int]], fenced_error: str) -> dict[tuple[str, int], str]:
+        """Per-partition error names ("NONE" on success); raises TxnError for the whole request."""
+        meta = self._active(transactional_id, producer_id, epoch, fenced_error)
+        unknown = {tp for tp in partitions if self.broker.topics.partition(*tp) is None}
+        if unknown:
+            return {tp: "UNKNOWN_TOPIC_OR_PARTITION" if tp in unknown else "OPERATION_NOT_ATTEMPTED"
+                    for tp in partitions}
+        self._begin(meta)
+        meta.partitions.update(partitions)
+        self._persist(meta)
+        return {tp: "NONE" for tp in partitions}
+
+    def add_offsets(self, transactional_id: str, producer_id: int, epoch: int, group_id: str,
+                    fenced_error: str) -> None:
+        meta = self._active(transactional_id, producer_id, epoch, fenced_error)
+        self._begin(meta)
+        meta.groups.add(group_id)
+        self._persist(meta)
+
+    def check_offset_commit(self, transactional_id: str, producer_id: int, epoch: int, group_id: str,
+                            fenced_error: str) -> None:
+        """TxnOffsetCommit is valid only inside an ongoing transaction that added the group."""
+        meta = self._active(transactional_id, producer_id, epoch, fenced_error)
+        if meta.state != ONGOING or group_id not in meta.groups:
+            raise TxnError("INVALID_TXN_STATE", f"Group {group_id!r} was not added to the transaction")
+
+    def _begin(self, meta: TransactionMetadata) -> None:
+        if meta.state != ONGOING:
+            meta.state = ONGOING
+            meta.partitions.clear()
+            meta.groups.clear()
+            meta.start_ms = _now()
+
+    def end_transaction(self, transactional_id: str, producer_id: int, epoch: int, commit: bool,
+                        fenced_error: str) -> None:
+        meta = self._active(transactional_id, producer_id, epoch, fenced_error)
+        if meta.state == (COMPLETE_COMMIT if commit else COMPLETE_ABORT):
+            return  # a retry of the request that completed it
+        if meta.state != ONGOING:
+            raise TxnError("INVALID_TXN_STATE",
+                           f"Cannot {'commit' if commit else 'abort'} {transactional_id!r} in state {meta.state}")
+        meta.state = PREPARE_COMMIT if commit else PREPARE_ABORT
+        self._persist(meta)
+        self._write_markers_and_complete(meta, commit)
+
+    def _write_markers_and_complete(self, meta: TransactionMetadata, commit: bool) -> None:
+        marker = records.CONTROL_COMMIT if commit else records.CONTROL_ABORT
+        for topic, index in sorted(meta.partitions):
+            partition = self.broker.topics.partition(topic, index)
+            if partition is not None:  # a topic deleted mid-transaction has nothing to mark
+                partition.append_marker(marker, meta.producer_id, meta.producer_epoch, COORDINATOR_EPOCH)
+        if self.complete_group_offsets is not None:
+            for group in sorted(meta.groups):
+                self.complete_group_offsets(group, meta.producer_id, commit)
+        meta.state = COMPLETE_COMMIT if commit else COMPLETE_ABORT
+        self._persist(meta)
+
+    def _abort_with_bumped_epoch(self, meta: TransactionMetadata) -> None:
+        """Abort an open transaction with epoch + 1, so its producer is fenced everywhere."""
+        self._bump_epoch(meta)
+        meta.state = PREPARE_ABORT
+        self._persist(meta)
+        self._write_markers_and_complete(meta, commit=False)
+
+    def abort_timed_out(self, now_ms: int | None = None) -> int:
+        """Abort transactions open longer than their transaction.timeout.ms."""
+        now_ms = _now() if now_ms is None else now_ms
+        expired = [m for m in self.transactions.values()
+                   if m.state == ONGOING and now_ms - m.start_ms > m.timeout_ms]
+        for meta in expired:
+            log.info("aborting transaction %s: open for more than %d ms", meta.transactional_id, meta.timeout_ms)
+            self._abort_with_bumped_epoch(meta)
+        return len(expired)
+
+    def describe(self, transactional_id: str) -> TransactionMetadata | None:
+        return self.transactions.get(transactional_id)

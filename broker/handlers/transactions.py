@@ -1,0 +1,70 @@
+"""InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn and EndTxn."""
+
+from __future__ import annotations
+
+from broker.coordinator.transaction import TxnError
+from broker.protocol import apis
+from broker.protocol.errors import code
+
+MAX_EPOCH = 32767
+
+
+def fenced_error(ctx, first_version_with_producer_fenced: int) -> str:
+    """KIP-588: newer request versions say PRODUCER_FENCED, older ones INVALID_PRODUCER_EPOCH."""
+    return "PRODUCER_FENCED" if ctx.api_version >= first_version_with_producer_fenced else "INVALID_PRODUCER_EPOCH"
+
+
+@apis.handler(22, 0, 4)
+async def init_producer_id(broker, ctx, request):
+    producer_id = request.get("producer_id", -1)
+    epoch = request.get("producer_epoch", -1)
+    transactional_id = request.get("transactional_id")
+    if transactional_id is None:
+        if producer_id >= 0 and 0 <= epoch < MAX_EPOCH - 1:
+            # KIP-360: an idempotent producer recovering from an error bumps its own epoch,
+            # which resets its sequence numbers on every partition.
+            return {"error_code": 0, "producer_id": producer_id, "producer_epoch": epoch + 1}
+        return {"error_code": 0, "producer_id": broker.producer_ids.next_id(), "producer_epoch": 0}
+    try:
+        pid, new_epoch = broker.transactions.init_producer_id(
+            transactional_id, request["transaction_timeout"], producer_id, epoch, fenced_error(ctx, 4))
+    except TxnError as exc:
+        return {"error_code": code(exc.error), "producer_id": -1, "producer_epoch": -1}
+    return {"error_code": 0, "producer_id": pid, "producer_epoch": new_epoch}
+
+
+@apis.handler(24, 0, 3)
+async def add_partitions_to_txn(broker, ctx, request):
+    topics = request["v3_and_below_topics"]
+    wanted = [(t["name"], p) for t in topics for p in t["partitions"]]
+    try:
+        errors = broker.transactions.add_partitions(
+            request["v3_and_below_transactional_id"], request["v3_and_below_producer_id"],
+            request["v3_and_below_producer_epoch"], wanted, fenced_error(ctx, 2))
+    except TxnError as exc:
+        errors = {tp: exc.error for tp in wanted}
+    return {"results_by_topic_v3_and_below": [
+        {"name": t["name"], "results_by_partition": [
+            {"partition_index": p, "partition_error_code": code(errors[(t["name"], p)])}
+            for p in t["partitions"]]}
+        for t in topics]}
+
+
+@apis.handler(25, 0, 3)
+async def add_offsets_to_txn(broker, ctx, request):
+    try:
+        broker.transactions.add_offsets(request["transactional_id"], request["producer_id"],
+                                        request["producer_epoch"], request["group_id"], fenced_error(ctx, 2))
+    except TxnError as exc:
+        return {"error_code": code(exc.error)}
+    return {"error_code": 0}
+
+
+@apis.handler(26, 0, 3)
+async def end_txn(broker, ctx, request):
+    try:
+        broker.transactions.end_transaction(request["transactional_id"], request["producer_id"],
+                                            request["producer_epoch"], request["committed"], fenced_error(ctx, 2))
+    except TxnError as exc:
+        return {"error_code": code(exc.error)}
+    return {"error_code": 0}
