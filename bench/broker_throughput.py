@@ -17,6 +17,7 @@ import argparse
 import multiprocessing as mp
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,12 @@ def start_schemabus(data_dir: str, port: int) -> subprocess.Popen:
         if "ready" in line:
             return proc
     raise RuntimeError("broker did not start")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -155,9 +162,10 @@ def main() -> None:
     results: dict[str, dict[int, dict]] = {}
     tmp = tempfile.mkdtemp(prefix="schemabus-bench-")
     try:
-        proc = start_schemabus(f"{tmp}/schemabus", 19092)
+        port = free_port()
+        proc = start_schemabus(f"{tmp}/schemabus", port)
         try:
-            results["schemabus"] = run_all("127.0.0.1:19092", proc.pid, args.gib, args.consumers)
+            results["schemabus"] = run_all(f"127.0.0.1:{port}", proc.pid, args.gib, args.consumers)
         finally:
             proc.terminate()
             proc.wait(60)

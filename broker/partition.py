@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -17,9 +18,12 @@ from broker.producer_state import (
     Duplicate, ProducerStateManager, SequenceError, load_snapshot, write_snapshot,
 )
 from broker.storage.config import LogConfig
-from broker.storage.log import Log
+from broker.storage.log import FileSpan, Log
 
 log = logging.getLogger("schemabus.broker")
+
+# Below this, copying through user space is cheaper than a sendfile round trip.
+SENDFILE_MIN_BYTES = 256 * 1024
 
 
 class ProduceError(Exception):
@@ -148,13 +152,30 @@ class Partition:
         limit = self.last_stable_offset if committed_only else self.high_watermark
         return self.log.read(offset, max_bytes, max_offset=limit, min_one=min_one)
 
-    def aborted_transactions(self, fetch_offset: int, data: bytes) -> list[dict]:
+    def read_for_fetch(self, offset: int, max_bytes: int, *, committed_only: bool,
+                       min_one: bool) -> bytes | FileSpan:
+        """Fetch data: a file range for sendfile when large, else the bytes themselves."""
+        if max_bytes < SENDFILE_MIN_BYTES:
+            return self.read(offset, max_bytes, committed_only=committed_only, min_one=min_one)
+        limit = self.last_stable_offset if committed_only else self.high_watermark
+        span = self.log.read_span(offset, max_bytes, max_offset=limit, min_one=min_one)
+        if span is None:
+            return b""
+        if span.size < SENDFILE_MIN_BYTES:
+            with span.file:
+                return os.pread(span.file.fileno(), span.size, span.position)
+        return span
+
+    def aborted_transactions(self, fetch_offset: int, data: bytes | FileSpan) -> list[dict]:
         """Aborted transactions overlapping the fetched range, for read_committed consumers."""
-        if not self.producers.aborted or not data:
+        if not self.producers.aborted or not len(data):
             return []
-        last = fetch_offset
-        for _, header in records.iter_batches(data):
-            last = header.last_offset
+        if isinstance(data, FileSpan):
+            last = data.last_offset
+        else:
+            last = fetch_offset
+            for _, header in records.iter_batches(data):
+                last = header.last_offset
         return [{"producer_id": t.producer_id, "first_offset": t.first_offset}
                 for t in self.producers.aborted_between(fetch_offset, last)]
 

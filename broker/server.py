@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from broker.protocol import apis
+from broker.storage.log import FileSpan
 from broker.protocol.codec import (
     DecodeError, RequestHeader, decode, decode_request_header, encode, response_header,
 )
@@ -87,10 +88,7 @@ class KafkaServer:
                 frame = await reader.readexactly(size)
                 chunks = await self._dispatch(frame, peer)
                 if chunks is not None:
-                    total = sum(len(c) for c in chunks)
-                    writer.write(_SIZE.pack(total))
-                    writer.writelines(chunks)
-                    await writer.drain()
+                    await self._send(writer, chunks)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the client went away
         except (ProtocolError, DecodeError) as exc:
@@ -102,6 +100,27 @@ class KafkaServer:
         finally:
             self._connections.discard(task)
             writer.close()
+
+    async def _send(self, writer: asyncio.StreamWriter, chunks: list) -> None:
+        """Write one response; FileSpan chunks (fetched record data) go out with sendfile."""
+        pending = [_SIZE.pack(sum(len(c) for c in chunks))]
+        try:
+            for chunk in chunks:
+                if isinstance(chunk, FileSpan):
+                    writer.write(b"".join(pending))
+                    pending = []
+                    await writer.drain()
+                    with chunk.file:
+                        await asyncio.get_running_loop().sendfile(
+                            writer.transport, chunk.file, chunk.position, chunk.size)
+                else:
+                    pending.append(chunk)
+            writer.write(b"".join(pending))
+            await writer.drain()
+        finally:
+            for chunk in chunks:
+                if isinstance(chunk, FileSpan):
+                    chunk.file.close()
 
     async def _dispatch(self, frame: bytes, peer: str) -> list | None:
         header, pos = decode_request_header(frame, apis.request_is_flexible)

@@ -47,7 +47,8 @@ def _read_once(broker, request) -> tuple[dict, int, bool, list]:
             watched.append(partition)
             limit = min(p["partition_max_bytes"], max(budget - total, 0))
             try:
-                data = partition.read(p["fetch_offset"], limit, committed_only=committed, min_one=total == 0)
+                data = partition.read_for_fetch(p["fetch_offset"], limit, committed_only=committed,
+                                                min_one=total == 0)
             except OffsetOutOfRange:
                 parts.append(_error(index, "OFFSET_OUT_OF_RANGE", partition))
                 failed = True

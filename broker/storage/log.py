@@ -19,8 +19,9 @@ import logging
 import shutil
 import time
 from bisect import bisect_right
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from ..records import BatchHeader, InvalidBatch, parse_header, set_base_offset
 from . import cleaner
@@ -35,6 +36,19 @@ CLEAN_SHUTDOWN_FILE = "clean-shutdown"
 LOG_START_OFFSET_FILE = "log-start-offset"
 # Leftovers of interrupted work; a committed compaction swap is finished before these go.
 TEMP_FILE_SUFFIXES = (cleaner.CLEANED_SUFFIX, ".swap", TEMP_SUFFIX, ".deleted")
+
+
+@dataclass
+class FileSpan:
+    """Whole batches at [position, position + size) of an open segment file."""
+
+    file: BinaryIO
+    position: int
+    size: int
+    last_offset: int
+
+    def __len__(self) -> int:
+        return self.size
 
 
 class OffsetOutOfRange(Exception):
@@ -268,6 +282,28 @@ class Log:
             if found is not None:
                 return segments[i].read(found[0], max_bytes, cap, min_one)
         return b""  # compaction left nothing at or after `offset`
+
+    def read_span(self, offset: int, max_bytes: int, *, max_offset: int | None = None,
+                  min_one: bool = True) -> FileSpan | None:
+        """Like read(), but describes the bytes as a file range to send with sendfile.
+
+        None when there is nothing to read. Same batch selection rules as read()."""
+        self._check_open()
+        end = self.log_end_offset
+        if offset < self._log_start_offset or offset > end:
+            raise OffsetOutOfRange(offset, self._log_start_offset, end)
+        cap = end if max_offset is None else min(max_offset, end)
+        if offset >= cap:
+            return None
+        segments = self._segments
+        for i in range(self._segment_index(offset), len(segments)):
+            found = segments[i].locate(offset)
+            if found is not None:
+                size, last = segments[i].span(found[0], max_bytes, cap, min_one)
+                if not size:
+                    return None
+                return FileSpan(segments[i].open_for_sending(), found[0], size, last)
+        return None
 
     def iter_headers(self, start_offset: int = 0) -> Iterator[BatchHeader]:
         """Headers of the batches from the one containing `start_offset` to the end.

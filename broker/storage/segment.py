@@ -43,6 +43,8 @@ NO_TIMESTAMP = -1
 LOCATE_CHUNK = 16 * 1024
 HEADER_SCAN_CHUNK = 256 * 1024
 BATCH_SCAN_CHUNK = 1024 * 1024
+# Header walks for sendfile spans: small reads, since the batch bodies are not needed.
+SPAN_CHUNK = 4096
 
 
 def segment_file_name(base_offset: int, suffix: str) -> str:
@@ -376,6 +378,26 @@ class LogSegment:
         if first.size <= len(data):
             return data[: first.size]
         return os.pread(self._fd, first.size, position)
+
+    def span(self, position: int, max_bytes: int, max_offset: int, min_one: bool) -> tuple[int, int]:
+        """(size, last offset) of the whole batches that read() would return from `position`,
+        found from their headers alone (the data is sent with sendfile, never read here)."""
+        size, last = 0, -1
+        for _, header in iter_headers_in_file(self._fd, position, self._size, SPAN_CHUNK):
+            if header.base_offset >= max_offset:
+                break
+            if size + header.size > max_bytes:
+                if size == 0 and min_one:
+                    size, last = header.size, header.last_offset
+                break
+            size += header.size
+            last = header.last_offset
+        return size, last
+
+    def open_for_sending(self):
+        """A private file object on this segment, valid even if the segment is deleted or
+        replaced by compaction while a response is still being sent."""
+        return os.fdopen(os.dup(self._fd), "rb", buffering=0)
 
     def read_at(self, position: int, size: int) -> bytes:
         return os.pread(self._fd, size, position)

@@ -179,3 +179,22 @@ def test_idempotent_producer(shared_broker):
     assert p.flush(30) == 0
     got = consume_all_confluent(shared_broker.bootstrap, topic, 3000)
     assert sorted(int(m.value()) for m in got) == list(range(3000))
+
+
+def test_log_append_time_topic_stamps_records(shared_broker):
+    import time
+
+    from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
+
+    topic = unique_topic("lat")
+    _create_topic(shared_broker.bootstrap, topic, 1, {"message.timestamp.type": "LogAppendTime"})
+    before = int(time.time() * 1000)
+    p = Producer({"bootstrap.servers": shared_broker.bootstrap, "compression.type": "zstd"})
+    for i in range(10):
+        p.produce(topic, value=b"%d" % i, timestamp=1_000)  # an old CreateTime, replaced by the broker
+    assert p.flush(10) == 0
+    got = consume_all_confluent(shared_broker.bootstrap, topic, 10, partitions=1)
+    assert [m.value() for m in got] == [b"%d" % i for i in range(10)]
+    for m in got:
+        kind, ts = m.timestamp()
+        assert kind == TIMESTAMP_LOG_APPEND_TIME and ts >= before
