@@ -112,6 +112,23 @@ def shared_broker(tmp_path_factory):
     b.stop()
 
 
+@pytest.fixture(scope="session")
+def apache_kafka(tmp_path_factory):
+    """Apache Kafka 4.x (single KRaft node) as the reference broker, once per session."""
+    from tests.interop.apache_kafka import ApacheKafka
+
+    kafka = ApacheKafka(tmp_path_factory.mktemp("apache-kafka")).start()
+    yield kafka
+    kafka.destroy()
+
+
+@pytest.fixture(params=["schemabus", "apache-kafka"])
+def any_broker(request):
+    """The same scenario against our broker and against Apache Kafka: behaviour that
+    differs shows up as a failing case."""
+    return request.getfixturevalue("shared_broker" if request.param == "schemabus" else "apache_kafka")
+
+
 def wait_until(predicate, timeout: float, message: str, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

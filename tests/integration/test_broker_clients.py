@@ -54,12 +54,13 @@ def consume_all_confluent(bootstrap: str, topic: str, expected_total: int, parti
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_confluent_kafka_round_trip_100k(shared_broker, codec):
+def test_confluent_kafka_round_trip_100k(any_broker, codec):
     topic = unique_topic(f"ck-{codec}")
-    _create_topic(shared_broker.bootstrap, topic)
+    _create_topic(any_broker.bootstrap, topic)
     n = 100_000
-    producer = Producer({"bootstrap.servers": shared_broker.bootstrap, "compression.type": codec,
-                         "linger.ms": 5, "acks": "all"})
+    # Idempotence keeps per-partition order even when a request is retried.
+    producer = Producer({"bootstrap.servers": any_broker.bootstrap, "compression.type": codec,
+                         "linger.ms": 5, "acks": "all", "enable.idempotence": True})
     failures = []
     for i in range(n):
         r = expected_record(i)
@@ -74,7 +75,7 @@ def test_confluent_kafka_round_trip_100k(shared_broker, codec):
     assert producer.flush(60) == 0
     assert not failures
 
-    got = consume_all_confluent(shared_broker.bootstrap, topic, n)
+    got = consume_all_confluent(any_broker.bootstrap, topic, n)
     assert len(got) == n
     by_partition: dict[int, list] = {}
     for m in got:
@@ -94,13 +95,13 @@ def _non_null(headers: list) -> list:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("codec", CODECS)
-def test_kafka_python_round_trip_100k(shared_broker, codec):
+def test_kafka_python_round_trip_100k(any_broker, codec):
     topic = unique_topic(f"kp-{codec}")
-    _create_topic(shared_broker.bootstrap, topic)
+    _create_topic(any_broker.bootstrap, topic)
     n = 100_000
-    producer = KafkaProducer(bootstrap_servers=shared_broker.bootstrap,
+    producer = KafkaProducer(bootstrap_servers=any_broker.bootstrap,
                              compression_type=None if codec == "none" else codec,
-                             linger_ms=5, acks="all", batch_size=256 * 1024)
+                             linger_ms=5, acks="all", batch_size=256 * 1024, enable_idempotence=True)
     futures = []
     for i in range(n):
         r = expected_record(i)
@@ -112,7 +113,7 @@ def test_kafka_python_round_trip_100k(shared_broker, codec):
     assert all(f.succeeded() for f in futures)
     producer.close()
 
-    consumer = KafkaConsumer(bootstrap_servers=shared_broker.bootstrap, enable_auto_commit=False,
+    consumer = KafkaConsumer(bootstrap_servers=any_broker.bootstrap, enable_auto_commit=False,
                              group_id=None, consumer_timeout_ms=10_000, max_poll_records=10_000)
     consumer.assign([KPTopicPartition(topic, p) for p in range(PARTITIONS)])
     consumer.seek_to_beginning()
@@ -133,24 +134,24 @@ def test_kafka_python_round_trip_100k(shared_broker, codec):
             assert list(m.headers) == _non_null(r["headers"])
 
 
-def test_cross_client_reads(shared_broker):
+def test_cross_client_reads(any_broker):
     """kafka-python reads what librdkafka wrote and the other way round."""
     topic = unique_topic("cross")
-    _create_topic(shared_broker.bootstrap, topic, 1)
-    p = Producer({"bootstrap.servers": shared_broker.bootstrap, "compression.type": "lz4"})
+    _create_topic(any_broker.bootstrap, topic, 1)
+    p = Producer({"bootstrap.servers": any_broker.bootstrap, "compression.type": "lz4"})
     for i in range(100):
         p.produce(topic, key=b"c%d" % i, value=b"from-librdkafka-%d" % i)
     p.flush(10)
-    kp = KafkaProducer(bootstrap_servers=shared_broker.bootstrap, compression_type="gzip")
+    kp = KafkaProducer(bootstrap_servers=any_broker.bootstrap, compression_type="gzip")
     for i in range(100):
         kp.send(topic, key=b"k%d" % i, value=b"from-kafka-python-%d" % i)
     kp.flush(10)
     kp.close()
 
-    got = consume_all_confluent(shared_broker.bootstrap, topic, 200, partitions=1)
+    got = consume_all_confluent(any_broker.bootstrap, topic, 200, partitions=1)
     assert [m.value() for m in got] == [b"from-librdkafka-%d" % i for i in range(100)] + \
         [b"from-kafka-python-%d" % i for i in range(100)]
-    consumer = KafkaConsumer(bootstrap_servers=shared_broker.bootstrap, enable_auto_commit=False,
+    consumer = KafkaConsumer(bootstrap_servers=any_broker.bootstrap, enable_auto_commit=False,
                              group_id=None, consumer_timeout_ms=5000)
     consumer.assign([KPTopicPartition(topic, 0)])
     consumer.seek(KPTopicPartition(topic, 0), 50)
@@ -159,41 +160,41 @@ def test_cross_client_reads(shared_broker):
     assert values[0] == b"from-librdkafka-50" and values[-1] == b"from-kafka-python-99" and len(values) == 150
 
 
-def test_metadata_auto_creates_topics(shared_broker):
+def test_metadata_auto_creates_topics(any_broker):
     topic = unique_topic("auto")
-    p = Producer({"bootstrap.servers": shared_broker.bootstrap})
+    p = Producer({"bootstrap.servers": any_broker.bootstrap})
     p.produce(topic, value=b"hello")
     assert p.flush(15) == 0
-    md = AdminClient({"bootstrap.servers": shared_broker.bootstrap}).list_topics(topic, timeout=10)
+    md = AdminClient({"bootstrap.servers": any_broker.bootstrap}).list_topics(topic, timeout=10)
     assert len(md.topics[topic].partitions) == 1
     broker = md.brokers[1]
-    assert (broker.host, broker.port) == ("127.0.0.1", shared_broker.port)
+    assert (broker.host, broker.port) == ("127.0.0.1", any_broker.port)
 
 
-def test_idempotent_producer(shared_broker):
+def test_idempotent_producer(any_broker):
     topic = unique_topic("idem")
-    _create_topic(shared_broker.bootstrap, topic)
-    p = Producer({"bootstrap.servers": shared_broker.bootstrap, "enable.idempotence": True})
+    _create_topic(any_broker.bootstrap, topic)
+    p = Producer({"bootstrap.servers": any_broker.bootstrap, "enable.idempotence": True})
     for i in range(3000):
         p.produce(topic, value=b"%d" % i, partition=i % PARTITIONS)
     assert p.flush(30) == 0
-    got = consume_all_confluent(shared_broker.bootstrap, topic, 3000)
+    got = consume_all_confluent(any_broker.bootstrap, topic, 3000)
     assert sorted(int(m.value()) for m in got) == list(range(3000))
 
 
-def test_log_append_time_topic_stamps_records(shared_broker):
+def test_log_append_time_topic_stamps_records(any_broker):
     import time
 
     from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
 
     topic = unique_topic("lat")
-    _create_topic(shared_broker.bootstrap, topic, 1, {"message.timestamp.type": "LogAppendTime"})
+    _create_topic(any_broker.bootstrap, topic, 1, {"message.timestamp.type": "LogAppendTime"})
     before = int(time.time() * 1000)
-    p = Producer({"bootstrap.servers": shared_broker.bootstrap, "compression.type": "zstd"})
+    p = Producer({"bootstrap.servers": any_broker.bootstrap, "compression.type": "zstd"})
     for i in range(10):
         p.produce(topic, value=b"%d" % i, timestamp=1_000)  # an old CreateTime, replaced by the broker
     assert p.flush(10) == 0
-    got = consume_all_confluent(shared_broker.bootstrap, topic, 10, partitions=1)
+    got = consume_all_confluent(any_broker.bootstrap, topic, 10, partitions=1)
     assert [m.value() for m in got] == [b"%d" % i for i in range(10)]
     for m in got:
         kind, ts = m.timestamp()

@@ -1,0 +1,130 @@
+"""Fixtures: `schemabus registry` started as a user would, on our broker (also a real process)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import REPO, free_port, unique_topic
+
+V1 = "application/vnd.schemaregistry.v1+json"
+
+
+class RegistryProcess:
+    """`schemabus registry` in a subprocess; restartable on the same port, topic and broker."""
+
+    def __init__(self, bootstrap: str, log_dir: Path, topic: str | None = None, port: int | None = None,
+                 group_id: str | None = None, extra_args: list[str] | None = None):
+        self.bootstrap = bootstrap
+        self.topic = topic or unique_topic("schemas")
+        self.port = port or free_port()
+        self.group_id = group_id or f"registry-{self.topic}"
+        self.extra_args = list(extra_args or [])
+        self.log_path = Path(log_dir) / f"registry-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+        self.ready_line = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "RegistryProcess":
+        cmd = [sys.executable, "-m", "cli.main", "registry", "--bootstrap-server", self.bootstrap,
+               "--listen", f"127.0.0.1:{self.port}", "--topic", self.topic, "--group-id", self.group_id,
+               "--init-timeout", str(timeout), *self.extra_args]
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True)
+        ready = threading.Event()
+
+        def watch(proc=self.proc):
+            for line in proc.stdout:
+                if "ready" in line:
+                    self.ready_line = line.strip()
+                    ready.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.1):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"registry did not become ready within {timeout}s; log:\n{self.log_text()[-4000:]}")
+        return self
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text()
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def restart(self) -> "RegistryProcess":
+        self.stop()
+        return self.start()
+
+    # --- HTTP helpers --------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, body=None, raw: bytes | None = None, headers=None, **params):
+        hdrs = {"Content-Type": V1, "Accept": V1, **(headers or {})}
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        return requests.request(method, self.url + path, data=data, headers=hdrs, params=params or None, timeout=30)
+
+    def register(self, subject: str, schema, **extra):
+        text = schema if isinstance(schema, str) else json.dumps(schema)
+        return self.call("POST", f"/subjects/{requests.utils.quote(subject, safe='')}/versions",
+                         {"schema": text, **extra})
+
+
+@pytest.fixture
+def registry_factory(tmp_path, shared_broker):
+    started: list[RegistryProcess] = []
+
+    def make(bootstrap: str | None = None, **kwargs) -> RegistryProcess:
+        reg = RegistryProcess(bootstrap or shared_broker.bootstrap, tmp_path, **kwargs)
+        started.append(reg)
+        return reg.start()
+
+    yield make
+    for reg in started:
+        reg.stop()
+
+
+@pytest.fixture
+def registry(registry_factory) -> RegistryProcess:
+    """A registry with its own schemas topic on the shared broker."""
+    return registry_factory()
+
+
+@pytest.fixture(scope="module")
+def module_registry(tmp_path_factory, shared_broker):
+    reg = RegistryProcess(shared_broker.bootstrap, tmp_path_factory.mktemp("registry")).start()
+    yield reg
+    reg.stop()
+
+
+def record_schema(name: str = "User", *fields) -> dict:
+    return {"type": "record", "name": name, "fields": list(fields) or [{"name": "name", "type": "string"}]}
