@@ -97,8 +97,8 @@ def test_api_versions_newer_than_ours_answers_unsupported_in_v0_layout(shared_br
     assert (18, 0, 3) in keys
 
 
-def test_invalid_topic_names_get_invalid_topic_exception(shared_broker):
-    client = RawClient(shared_broker.bootstrap)
+def test_invalid_topic_names_get_invalid_topic_exception(any_broker):
+    client = RawClient(any_broker.bootstrap)
     resp = client.call(19, 7, {"topics": [
         {"name": bad, "num_partitions": 1, "replication_factor": 1, "assignments": [], "configs": []}
         for bad in ("has space", "a" * 250, "..", "bad/slash")
@@ -106,10 +106,10 @@ def test_invalid_topic_names_get_invalid_topic_exception(shared_broker):
     assert [t["error_code"] for t in resp["topics"]] == [code("INVALID_TOPIC_EXCEPTION")] * 4
 
 
-def test_produce_errors_match_kafka(shared_broker):
+def test_produce_errors_match_kafka(any_broker):
     topic = unique_topic("errs")
-    _create(shared_broker.bootstrap, topic, 1, {"max.message.bytes": "2000"})
-    client = RawClient(shared_broker.bootstrap)
+    _create(any_broker.bootstrap, topic, 1, {"max.message.bytes": "2000"})
+    client = RawClient(any_broker.bootstrap)
 
     assert _produce_raw(client, "no-such-topic-xyz", 0, _batch())["error_code"] == code("UNKNOWN_TOPIC_OR_PARTITION")
     assert _produce_raw(client, topic, 7, _batch())["error_code"] == code("UNKNOWN_TOPIC_OR_PARTITION")
@@ -127,10 +127,10 @@ def test_produce_errors_match_kafka(shared_broker):
     assert _produce_raw(client, topic, 0, _batch())["base_offset"] == 3
 
 
-def test_keyless_record_on_compacted_topic_is_refused(shared_broker):
+def test_keyless_record_on_compacted_topic_is_refused(any_broker):
     topic = unique_topic("compact-keys")
-    _create(shared_broker.bootstrap, topic, 1, {"cleanup.policy": "compact"})
-    client = RawClient(shared_broker.bootstrap)
+    _create(any_broker.bootstrap, topic, 1, {"cleanup.policy": "compact"})
+    client = RawClient(any_broker.bootstrap)
     resp = _produce_raw(client, topic, 0, _batch(key=None))
     assert resp["error_code"] == code("INVALID_RECORD")
     assert [e["batch_index"] for e in resp["record_errors"]] == [0, 1, 2]
