@@ -1,0 +1,18 @@
+"""schemabus serdes: Schema Registry serializers in Confluent's wire format.
+
+    from serdes import SchemaRegistryClient, SerializationContext, MessageField, SerializationError
+    from serdes.avro import AvroSerializer, AvroDeserializer
+    from serdes.kafka import SerializingProducer, DeserializingConsumer
+"""
+
+from serdes.client import RegisteredSchema, Schema, SchemaReference, SchemaRegistryClient, SchemaRegistryError
+from serdes.serialization import (
+    MessageField, SerializationContext, SerializationError, record_subject_name_strategy,
+    topic_record_subject_name_strategy, topic_subject_name_strategy,
+)
+
+__all__ = [
+    "MessageField", "RegisteredSchema", "Schema", "SchemaReference", "SchemaRegistryClient", "SchemaRegistryError",
+    "SerializationContext", "SerializationError", "record_subject_name_strategy",
+    "topic_record_subject_name_strategy", "topic_subject_name_strategy",
+]

@@ -1,0 +1,138 @@
+"""The registry side of every serializer: which schema id to write, which schema to read.
+
+Serializer configs use Confluent's names: `auto.register.schemas` (default true),
+`normalize.schemas`, `use.schema.id`, `use.latest.version`, `subject.name.strategy`.
+Both sides cache per subject / per id, so the hot path is a dict lookup.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from serdes.client import RegisteredSchema, Schema, SchemaRegistryClient, SchemaRegistryError
+from serdes.serialization import SerializationContext, SerializationError, subject_name_strategy, \
+    topic_subject_name_strategy
+from serdes.wire import WireFormatError, read_header
+
+_BOOL_KEYS = ("auto.register.schemas", "normalize.schemas", "use.latest.version")
+
+
+def parse_serializer_conf(conf: dict | None) -> dict:
+    conf = dict(conf or {})
+    out = {
+        "auto.register.schemas": True, "normalize.schemas": False, "use.latest.version": False,
+        "use.schema.id": None, "subject.name.strategy": topic_subject_name_strategy,
+    }
+    for key in list(conf):
+        if key not in out:
+            raise ValueError(f"unrecognized serializer property: {key}")
+        value = conf.pop(key)
+        if key in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise ValueError(f"{key} must be a boolean value")
+        elif key == "use.schema.id":
+            if value is not None and not isinstance(value, int):
+                raise ValueError("use.schema.id must be an int value")
+        elif key == "subject.name.strategy":
+            value = subject_name_strategy(value)
+        out[key] = value
+    if out["use.latest.version"] and out["auto.register.schemas"]:
+        raise ValueError("cannot enable both use.latest.version and auto.register.schemas")
+    return out
+
+
+class SchemaIdResolver:
+    """Finds (and caches) the schema id a serializer writes for a subject."""
+
+    def __init__(self, client: SchemaRegistryClient, schema: Schema | None, conf: dict):
+        self.client = client
+        self.schema = schema
+        self.auto_register = conf["auto.register.schemas"]
+        self.normalize = conf["normalize.schemas"]
+        self.use_latest = conf["use.latest.version"]
+        self.use_schema_id = conf["use.schema.id"]
+        self.strategy: Callable = conf["subject.name.strategy"]
+        self._by_subject: dict[str, tuple[int, Schema]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, ctx: SerializationContext, record_name: str | None) -> tuple[int, Schema]:
+        """(schema id, the schema to write with) for this record's subject."""
+        subject = self.strategy(ctx, record_name)
+        found = self._by_subject.get(subject)
+        if found is not None:
+            return found
+        try:
+            found = self._lookup(subject)
+        except SchemaRegistryError as exc:
+            raise SerializationError(f"{ctx.describe()}: schema registry refused subject {subject!r}: "
+                                     f"{exc.error_message} (error code {exc.error_code})") from exc
+        if not self.use_latest:  # the latest version may change; everything else is fixed
+            with self._lock:
+                self._by_subject[subject] = found
+        return found
+
+    def _lookup(self, subject: str) -> tuple[int, Schema]:
+        if self.use_schema_id is not None:
+            return self.use_schema_id, self.client.get_schema(self.use_schema_id)
+        if self.use_latest:
+            latest: RegisteredSchema = self.client.get_latest_version(subject)
+            return latest.schema_id, latest.schema
+        if self.schema is None:
+            raise SerializationError("no schema given: set use.schema.id or use.latest.version")
+        if self.auto_register:
+            return self.client.register_schema(subject, self.schema, self.normalize), self.schema
+        return self.client.lookup_schema(subject, self.schema, self.normalize).schema_id, self.schema
+
+
+class WriterSchemaCache:
+    """Deserializers' cache: schema id -> a parsed writer schema (parsed once per id)."""
+
+    def __init__(self, client: SchemaRegistryClient, parse: Callable[[Schema], Any]):
+        self.client = client
+        self.parse = parse
+        self._parsed: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def schema_id_of(self, data: bytes, ctx: SerializationContext) -> int:
+        try:
+            return read_header(data)
+        except WireFormatError as exc:
+            raise SerializationError(f"{ctx.describe()}: {exc}") from None
+
+    def get(self, schema_id: int, ctx: SerializationContext):
+        parsed = self._parsed.get(schema_id)
+        if parsed is not None:
+            return parsed
+        try:
+            schema = self.client.get_schema(schema_id)
+        except SchemaRegistryError as exc:
+            raise SerializationError(f"{ctx.describe()}: cannot fetch writer schema id {schema_id}: "
+                                     f"{exc.error_message} (error code {exc.error_code})") from exc
+        parsed = self.parse(schema)
+        with self._lock:
+            self._parsed[schema_id] = parsed
+        return parsed
+
+
+def resolve_references(client: SchemaRegistryClient, schema: Schema) -> list[tuple[str, Schema]]:
+    """Every schema `schema` references, transitively, dependencies first, as (name, schema)."""
+    ordered: list[tuple[str, Schema]] = []
+    seen: set[tuple[str, int]] = set()
+
+    def visit(s: Schema) -> None:
+        for ref in s.references:
+            key = (ref.subject, ref.version)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                dep = client.get_version(ref.subject, ref.version).schema
+            except SchemaRegistryError as exc:
+                raise SerializationError(f"cannot resolve reference {ref.name!r} to {ref.subject} version "
+                                         f"{ref.version}: {exc.error_message}") from exc
+            visit(dep)
+            ordered.append((ref.name, dep))
+
+    visit(schema)
+    return ordered

@@ -1,0 +1,264 @@
+"""A Schema Registry client for Confluent's REST API v1, with the caches serializers need.
+
+Thread-safe (urllib3's pool is, and the caches take a lock), keep-alive connections,
+several base URLs with failover, retries with exponential backoff on 408/429/5xx and
+connection errors, basic auth and TLS options. Errors carry the registry's error_code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import urllib3
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+
+
+class SchemaRegistryError(Exception):
+    """An error answer from the registry (or no answer at all: http_status -1)."""
+
+    def __init__(self, http_status: int, error_code: int, message: str):
+        super().__init__(f"{message} (HTTP status code {http_status}, SR code {error_code})")
+        self.http_status = http_status
+        self.error_code = error_code
+        self.error_message = message
+
+
+@dataclass(frozen=True)
+class SchemaReference:
+    name: str
+    subject: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Schema:
+    schema_str: str
+    schema_type: str = "AVRO"
+    references: tuple[SchemaReference, ...] = ()
+
+    def request_body(self) -> dict:
+        body = {"schema": self.schema_str}
+        if self.schema_type != "AVRO":
+            body["schemaType"] = self.schema_type
+        if self.references:
+            body["references"] = [{"name": r.name, "subject": r.subject, "version": r.version}
+                                  for r in self.references]
+        return body
+
+    @classmethod
+    def from_response(cls, body: dict) -> "Schema":
+        return cls(body["schema"], body.get("schemaType") or "AVRO",
+                   tuple(SchemaReference(r["name"], r["subject"], r["version"]) for r in body.get("references") or ()))
+
+
+@dataclass(frozen=True)
+class RegisteredSchema:
+    schema_id: int
+    schema: Schema
+    subject: str
+    version: int
+
+
+@dataclass
+class _Cache:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    schemas_by_id: dict[int, Schema] = field(default_factory=dict)
+    ids_by_schema: dict[tuple[str, Schema, bool], int] = field(default_factory=dict)
+    latest: dict[str, tuple[float, RegisteredSchema]] = field(default_factory=dict)
+    versions: dict[tuple[str, int], RegisteredSchema] = field(default_factory=dict)
+
+
+def _path(*parts) -> str:
+    return "/" + "/".join(quote(str(p), safe="") for p in parts)
+
+
+class SchemaRegistryClient:
+    """`conf` uses Confluent's names: url (comma-separated for failover),
+    basic.auth.user.info ("user:password"), ssl.ca.location, ssl.certificate.location,
+    ssl.key.location, timeout (seconds), max.retries, retries.wait.ms, retries.max.wait.ms,
+    latest.cache.ttl.sec."""
+
+    def __init__(self, conf: dict):
+        conf = dict(conf)
+        urls = conf.pop("url", None)
+        if not urls:
+            raise ValueError("Missing required configuration property url")
+        self.urls = [u.strip().rstrip("/") for u in urls.split(",") if u.strip()]
+        for url in self.urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"Invalid url {url}: must start with http:// or https://")
+        self.timeout = float(conf.pop("timeout", 10))
+        self.max_retries = int(conf.pop("max.retries", 3))
+        self.retry_wait = int(conf.pop("retries.wait.ms", 100)) / 1000
+        self.retry_max_wait = int(conf.pop("retries.max.wait.ms", 5000)) / 1000
+        self.latest_ttl = float(conf.pop("latest.cache.ttl.sec", 60))
+        headers = {"Accept": CONTENT_TYPE, "Content-Type": CONTENT_TYPE}
+        auth = conf.pop("basic.auth.user.info", None)
+        if auth:
+            headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+        tls = {}
+        if "ssl.ca.location" in conf:
+            tls["ca_certs"] = conf.pop("ssl.ca.location")
+        if "ssl.certificate.location" in conf:
+            tls["cert_file"] = conf.pop("ssl.certificate.location")
+        if "ssl.key.location" in conf:
+            tls["key_file"] = conf.pop("ssl.key.location")
+        if conf:
+            raise ValueError(f"Unrecognized properties: {', '.join(sorted(conf))}")
+        self._http = urllib3.PoolManager(num_pools=4, maxsize=8, headers=headers, retries=False, **tls)
+        self._cache = _Cache()
+        self._preferred = 0  # index of the URL that answered last
+
+    # -- transport --------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, body=None, params: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        attempt = 0
+        while True:
+            url = self.urls[(self._preferred + attempt) % len(self.urls)]
+            try:
+                resp = self._http.request(method, url + path + _query(params), body=data, timeout=self.timeout)
+            except urllib3.exceptions.HTTPError as exc:
+                status, error_code, message = -1, -1, f"cannot reach the schema registry at {url}: {exc}"
+            else:
+                if resp.status < 400:
+                    self._preferred = (self._preferred + attempt) % len(self.urls)
+                    return json.loads(resp.data) if resp.data else None
+                status, error_code, message = _error_of(resp)
+                if status not in RETRY_STATUSES:
+                    raise SchemaRegistryError(status, error_code, message)
+            if attempt >= self.max_retries + len(self.urls) - 1:
+                raise SchemaRegistryError(status, error_code, message)
+            if attempt >= len(self.urls) - 1:  # every URL tried once: back off before retrying
+                delay = min(self.retry_max_wait, self.retry_wait * 2 ** (attempt - len(self.urls) + 1))
+                time.sleep(delay * random.uniform(0.5, 1.0))
+            attempt += 1
+
+    def close(self) -> None:
+        self._http.clear()
+
+    # -- schemas ------------------------------------------------------------------------
+
+    def register_schema(self, subject: str, schema: Schema, normalize_schemas: bool = False) -> int:
+        return self.register_schema_full_response(subject, schema, normalize_schemas).schema_id
+
+    def register_schema_full_response(self, subject: str, schema: Schema,
+                                      normalize_schemas: bool = False) -> RegisteredSchema:
+        key = (subject, schema, normalize_schemas)
+        with self._cache.lock:
+            known = self._cache.ids_by_schema.get(key)
+        if known is not None:
+            return RegisteredSchema(known, schema, subject, -1)
+        body = self._request("POST", _path("subjects", subject, "versions"), schema.request_body(),
+                             {"normalize": _flag(normalize_schemas)})
+        schema_id = body["id"]
+        with self._cache.lock:
+            self._cache.ids_by_schema[key] = schema_id
+            self._cache.schemas_by_id.setdefault(schema_id, schema)
+        return RegisteredSchema(schema_id, schema, subject, body.get("version", -1))
+
+    def get_schema(self, schema_id: int) -> Schema:
+        with self._cache.lock:
+            cached = self._cache.schemas_by_id.get(schema_id)
+        if cached is not None:
+            return cached
+        schema = Schema.from_response(self._request("GET", _path("schemas", "ids", schema_id)))
+        with self._cache.lock:
+            self._cache.schemas_by_id[schema_id] = schema
+        return schema
+
+    def lookup_schema(self, subject: str, schema: Schema, normalize_schemas: bool = False,
+                      deleted: bool = False) -> RegisteredSchema:
+        body = self._request("POST", _path("subjects", subject), schema.request_body(),
+                             {"normalize": _flag(normalize_schemas), "deleted": _flag(deleted)})
+        registered = _registered(body)
+        with self._cache.lock:
+            self._cache.ids_by_schema[(subject, schema, normalize_schemas)] = registered.schema_id
+        return registered
+
+    def get_latest_version(self, subject: str) -> RegisteredSchema:
+        now = time.monotonic()
+        with self._cache.lock:
+            cached = self._cache.latest.get(subject)
+        if cached is not None and now - cached[0] < self.latest_ttl:
+            return cached[1]
+        registered = _registered(self._request("GET", _path("subjects", subject, "versions", "latest")))
+        with self._cache.lock:
+            self._cache.latest[subject] = (now, registered)
+        return registered
+
+    def get_version(self, subject: str, version: int | str) -> RegisteredSchema:
+        if isinstance(version, int) and version > 0:
+            with self._cache.lock:
+                cached = self._cache.versions.get((subject, version))
+            if cached is not None:
+                return cached
+        registered = _registered(self._request("GET", _path("subjects", subject, "versions", version)))
+        if isinstance(version, int) and version > 0:
+            with self._cache.lock:
+                self._cache.versions[(subject, version)] = registered
+        return registered
+
+    def get_versions(self, subject: str) -> list[int]:
+        return self._request("GET", _path("subjects", subject, "versions"))
+
+    def get_subjects(self) -> list[str]:
+        return self._request("GET", "/subjects")
+
+    def get_subjects_by_schema_id(self, schema_id: int) -> list[str]:
+        return self._request("GET", _path("schemas", "ids", schema_id, "subjects"))
+
+    def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
+        with self._cache.lock:
+            self._cache.latest.pop(subject, None)
+        return self._request("DELETE", _path("subjects", subject), params={"permanent": _flag(permanent)})
+
+    def delete_version(self, subject: str, version: int, permanent: bool = False) -> int:
+        with self._cache.lock:
+            self._cache.latest.pop(subject, None)
+            self._cache.versions.pop((subject, version), None)
+        return self._request("DELETE", _path("subjects", subject, "versions", version),
+                             params={"permanent": _flag(permanent)})
+
+    def test_compatibility(self, subject: str, schema: Schema, version: int | str = "latest") -> bool:
+        body = self._request("POST", _path("compatibility", "subjects", subject, "versions", version),
+                             schema.request_body())
+        return body["is_compatible"]
+
+    def set_compatibility(self, subject: str | None = None, level: str | None = None) -> str:
+        path = _path("config", subject) if subject else "/config"
+        return self._request("PUT", path, {"compatibility": level})["compatibility"]
+
+    def get_compatibility(self, subject: str | None = None) -> str:
+        path = _path("config", subject) if subject else "/config"
+        return self._request("GET", path)["compatibilityLevel"]
+
+
+def _registered(body: dict) -> RegisteredSchema:
+    return RegisteredSchema(body["id"], Schema.from_response(body), body["subject"], body["version"])
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _query(params: dict | None) -> str:
+    if not params:
+        return ""
+    return "?" + "&".join(f"{quote(k)}={quote(str(v))}" for k, v in params.items())
+
+
+def _error_of(resp) -> tuple[int, int, str]:
+    try:
+        body = json.loads(resp.data)
+        return resp.status, int(body.get("error_code", resp.status)), str(body.get("message", ""))
+    except (ValueError, AttributeError):
+        return resp.status, resp.status, resp.data.decode("utf-8", "replace")[:200] or f"HTTP {resp.status}"
