@@ -15,7 +15,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from serdes.base import SchemaIdResolver, WriterSchemaCache, parse_serializer_conf, resolve_references
 from serdes.client import Schema, SchemaRegistryClient
 from serdes.serialization import SerializationContext, SerializationError
-from serdes.wire import HEADER_SIZE, header
+from serdes.wire import HEADER_SIZE
 
 
 def _as_schema(schema: str | Schema | None) -> Schema | None:
@@ -47,32 +47,22 @@ class AvroSerializer:
         self._client = schema_registry_client
         self._to_dict = to_dict
         schema = _as_schema(schema_str)
-        self._resolver = SchemaIdResolver(schema_registry_client, schema, parse_serializer_conf(conf))
-        self._parsed_by_schema: dict[Schema, dict] = {}
-        self._record_name = None
-        if schema is not None:
-            parsed = self._parsed(schema)
-            self._record_name = record_name(parsed)
-
-    def _parsed(self, schema: Schema) -> dict:
-        parsed = self._parsed_by_schema.get(schema)
-        if parsed is None:
-            parsed = self._parsed_by_schema[schema] = parse_avro(self._client, schema)
-        return parsed
+        self._resolver = SchemaIdResolver(schema_registry_client, schema, parse_serializer_conf(conf),
+                                          lambda s: parse_avro(schema_registry_client, s))
+        self._record_name = record_name(parse_avro(schema_registry_client, schema)) if schema else None
 
     def __call__(self, obj, ctx: SerializationContext) -> bytes | None:
         if obj is None:
             return None
-        schema_id, schema = self._resolver.resolve(ctx, self._record_name)
-        parsed = self._parsed(schema)
+        wire_header, parsed = self._resolver.resolve(ctx, self._record_name)
         value = self._to_dict(obj, ctx) if self._to_dict is not None else obj
         buf = io.BytesIO()
-        buf.write(header(schema_id))
+        buf.write(wire_header)
         try:
             schemaless_writer(buf, parsed, value)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            raise SerializationError(f"{ctx.describe()}: record does not match Avro schema id {schema_id}: "
-                                     f"{exc}") from exc
+            raise SerializationError(f"{ctx.describe()}: record does not match Avro schema id "
+                                     f"{int.from_bytes(wire_header[1:], 'big')}: {exc}") from exc
         return buf.getvalue()
 
 
@@ -96,8 +86,7 @@ class AvroDeserializer:
     def __call__(self, data: bytes | None, ctx: SerializationContext):
         if data is None:
             return None
-        schema_id = self._writers.schema_id_of(data, ctx)
-        writer = self._writers.get(schema_id, ctx)
+        schema_id, writer = self._writers.writer_of(data, ctx)
         buf = io.BytesIO(data)
         buf.seek(HEADER_SIZE)
         try:

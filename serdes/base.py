@@ -13,8 +13,11 @@ from typing import Any, Callable
 from serdes.client import RegisteredSchema, Schema, SchemaRegistryClient, SchemaRegistryError
 from serdes.serialization import SerializationContext, SerializationError, subject_name_strategy, \
     topic_subject_name_strategy
-from serdes.wire import WireFormatError, read_header
+import struct
 
+from serdes.wire import HEADER_SIZE, MAGIC_BYTE, WireFormatError, header, read_header
+
+_ID = struct.Struct(">I")
 _BOOL_KEYS = ("auto.register.schemas", "normalize.schemas", "use.latest.version")
 
 
@@ -43,30 +46,38 @@ def parse_serializer_conf(conf: dict | None) -> dict:
 
 
 class SchemaIdResolver:
-    """Finds (and caches) the schema id a serializer writes for a subject."""
+    """Finds (and caches per subject) the schema id a serializer writes, and the schema
+    prepared for writing (`prepare(schema)`, e.g. parsed by the format's codec)."""
 
-    def __init__(self, client: SchemaRegistryClient, schema: Schema | None, conf: dict):
+    def __init__(self, client: SchemaRegistryClient, schema: Schema | None, conf: dict,
+                 prepare: Callable[[Schema], Any]):
         self.client = client
         self.schema = schema
+        self.prepare = prepare
         self.auto_register = conf["auto.register.schemas"]
         self.normalize = conf["normalize.schemas"]
         self.use_latest = conf["use.latest.version"]
         self.use_schema_id = conf["use.schema.id"]
         self.strategy: Callable = conf["subject.name.strategy"]
-        self._by_subject: dict[str, tuple[int, Schema]] = {}
+        self._by_subject: dict[str, tuple[bytes, Any]] = {}
+        self._prepared_by_id: dict[int, Any] = {}
         self._lock = threading.Lock()
 
-    def resolve(self, ctx: SerializationContext, record_name: str | None) -> tuple[int, Schema]:
-        """(schema id, the schema to write with) for this record's subject."""
+    def resolve(self, ctx: SerializationContext, record_name: str | None) -> tuple[bytes, Any]:
+        """(5-byte wire header with the schema id, prepared schema) for this record's subject."""
         subject = self.strategy(ctx, record_name)
         found = self._by_subject.get(subject)
         if found is not None:
             return found
         try:
-            found = self._lookup(subject)
+            schema_id, schema = self._lookup(subject)
         except SchemaRegistryError as exc:
             raise SerializationError(f"{ctx.describe()}: schema registry refused subject {subject!r}: "
                                      f"{exc.error_message} (error code {exc.error_code})") from exc
+        prepared = self._prepared_by_id.get(schema_id)
+        if prepared is None:
+            prepared = self._prepared_by_id[schema_id] = self.prepare(schema)
+        found = (header(schema_id), prepared)
         if not self.use_latest:  # the latest version may change; everything else is fixed
             with self._lock:
                 self._by_subject[subject] = found
@@ -94,16 +105,20 @@ class WriterSchemaCache:
         self._parsed: dict[int, Any] = {}
         self._lock = threading.Lock()
 
-    def schema_id_of(self, data: bytes, ctx: SerializationContext) -> int:
+    def writer_of(self, data: bytes, ctx: SerializationContext) -> tuple[int, Any]:
+        """(schema id, parsed writer schema) of a framed payload."""
+        if len(data) >= HEADER_SIZE and data[0] == MAGIC_BYTE:  # the hot path: two checks, one lookup
+            schema_id = _ID.unpack_from(data, 1)[0]
+            parsed = self._parsed.get(schema_id)
+            if parsed is not None:
+                return schema_id, parsed
         try:
-            return read_header(data)
+            schema_id = read_header(data)
         except WireFormatError as exc:
             raise SerializationError(f"{ctx.describe()}: {exc}") from None
+        return schema_id, self._fetch(schema_id, ctx)
 
-    def get(self, schema_id: int, ctx: SerializationContext):
-        parsed = self._parsed.get(schema_id)
-        if parsed is not None:
-            return parsed
+    def _fetch(self, schema_id: int, ctx: SerializationContext):
         try:
             schema = self.client.get_schema(schema_id)
         except SchemaRegistryError as exc:
