@@ -129,6 +129,19 @@ def any_broker(request):
     return request.getfixturevalue("shared_broker" if request.param == "schemabus" else "apache_kafka")
 
 
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory):
+    """A real broker and a real registry on it (what `schemabus up` runs), once per session."""
+    from tests.registry.conftest import RegistryProcess
+
+    base = tmp_path_factory.mktemp("platform")
+    broker = BrokerProcess(base / "broker", {"group.initial.rebalance.delay.ms": "0"}).start()
+    registry = RegistryProcess(broker.bootstrap, base).start()
+    yield broker, registry
+    registry.stop()
+    broker.stop()
+
+
 def wait_until(predicate, timeout: float, message: str, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,31 +1,24 @@
-"""A real broker and a real registry for the serdes tests (session-scoped)."""
+"""Registry clients (ours and confluent-kafka's) on the session's real broker and registry."""
 
 from __future__ import annotations
 
 import pytest
 
 from serdes import SchemaRegistryClient
-from tests.conftest import BrokerProcess
-from tests.registry.conftest import RegistryProcess
 
 
 @pytest.fixture(scope="session")
-def serdes_platform(tmp_path_factory):
-    base = tmp_path_factory.mktemp("serdes")
-    broker = BrokerProcess(base / "broker", {"group.initial.rebalance.delay.ms": "0"}).start()
-    registry = RegistryProcess(broker.bootstrap, base).start()
-    yield broker, registry
-    registry.stop()
-    broker.stop()
+def serdes_platform(platform):
+    return platform
 
 
 @pytest.fixture
-def client(serdes_platform):
-    return SchemaRegistryClient({"url": serdes_platform[1].url})
+def client(platform):
+    return SchemaRegistryClient({"url": platform[1].url})
 
 
 @pytest.fixture
-def confluent_client(serdes_platform):
+def confluent_client(platform):
     from confluent_kafka.schema_registry import SchemaRegistryClient as ConfluentClient
 
-    return ConfluentClient({"url": serdes_platform[1].url})
+    return ConfluentClient({"url": platform[1].url})

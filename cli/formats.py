@@ -1,0 +1,110 @@
+"""How the console tools read and print records of each format.
+
+A format turns one line of text into the object its serializer takes (Avro's JSON
+encoding, protobuf's JSON mapping, a JSON document, or a plain string) and turns a
+deserialized object back into one line.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from serdes import Schema, SchemaRegistryClient
+
+
+class LineError(ValueError):
+    """A line that does not parse or does not match its schema."""
+
+
+@dataclass
+class Codec:
+    """The serializer, the line parser and the printer for one side (key or value)."""
+
+    serialize: Callable[[Any, Any], bytes | None]
+    parse_line: Callable[[str], Any]
+
+
+@dataclass
+class Printer:
+    deserialize: Callable[[bytes | None, Any], Any]
+    render: Callable[[Any], str]
+
+
+# -- string ----------------------------------------------------------------------------------
+
+
+def string_codec(client, schema_text, schema_id, props) -> Codec:
+    return Codec(lambda obj, ctx: None if obj is None else obj.encode("utf-8"), lambda line: line)
+
+
+def string_printer(client, schema_text, props) -> Printer:
+    return Printer(lambda data, ctx: None if data is None else data.decode("utf-8", "replace"),
+                   lambda obj: "null" if obj is None else obj)
+
+
+# -- avro ------------------------------------------------------------------------------------
+
+
+def _avro_schema(client, schema_text, schema_id) -> Schema:
+    if schema_id is not None:
+        return client.get_schema(schema_id)
+    return Schema(schema_text, "AVRO")
+
+
+def avro_codec(client: SchemaRegistryClient, schema_text: str | None, schema_id: int | None, props: dict) -> Codec:
+    from fastavro import json_reader
+
+    from serdes.avro import AvroSerializer, parse_avro
+
+    schema = _avro_schema(client, schema_text, schema_id)
+    parsed = parse_avro(client, schema)
+    conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else \
+        {"auto.register.schemas": props.get("auto.register.schemas", "true").lower() == "true"}
+    serializer = AvroSerializer(client, schema, conf=conf)
+
+    def parse_line(line: str):
+        try:
+            return next(iter(json_reader(io.StringIO(line), parsed)))
+        except Exception as exc:  # fastavro reports mismatches with assorted exception types
+            raise LineError(f"not Avro JSON for the schema: {type(exc).__name__}: {exc}") from None
+
+    return Codec(serializer, parse_line)
+
+
+def avro_printer(client: SchemaRegistryClient, schema_text, props) -> Printer:
+    from fastavro import json_writer
+
+    from serdes.avro import AvroDeserializer, parse_avro
+    from serdes.base import WriterSchemaCache
+
+    deserializer = AvroDeserializer(client)
+    # The writer schema of the last record, to print it in Avro's JSON encoding.
+    writers = WriterSchemaCache(client, lambda schema: parse_avro(client, schema))
+    state: dict = {}
+
+    def deserialize(data, ctx):
+        obj = deserializer(data, ctx)
+        if data is not None:
+            state["schema"] = writers.writer_of(data, ctx)[1]
+        return obj
+
+    def render(obj) -> str:
+        if obj is None:
+            return "null"
+        out = io.StringIO()
+        json_writer(out, state["schema"], [obj])
+        return out.getvalue().strip()
+
+    return Printer(deserialize, render)
+
+
+CODECS: dict[str, Callable[..., Codec]] = {"string": string_codec, "avro": avro_codec}
+PRINTERS: dict[str, Callable[..., Printer]] = {"string": string_printer, "avro": avro_printer}
+FORMATS = tuple(CODECS)
+
+
+def json_line(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"))

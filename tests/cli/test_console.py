@@ -1,0 +1,104 @@
+"""The console tools as subprocesses, as people type them, against a real broker and registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, unique_topic
+
+SCHEMAS = REPO / "schemas"
+
+
+def tool(name: str, *args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", f"import sys; from cli.console import {name}; {name}()", *args],
+                          input=stdin, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def test_avro_round_trip_with_keys_and_metadata(platform):
+    broker, registry = platform
+    topic = unique_topic("avro-console")
+    lines = ['{"id": 1, "name": "Ada", "email": {"string": "ada@example.com"}}',
+             '{"id": 2, "name": "Grace", "email": null}']
+    sent = "\n".join(f"user-{i}\t{line}" for i, line in enumerate(lines)) + "\n"
+    produced = tool("avro_producer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                    "--property", f"schema.registry.url={registry.url}",
+                    "--property", f"value.schema.file={SCHEMAS / 'user.avsc'}",
+                    "--property", "parse.key=true", stdin=sent)
+    assert produced.returncode == 0, produced.stderr
+
+    consumed = tool("avro_consumer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                    "--from-beginning", "--max-messages", "2", "--timeout-ms", "20000",
+                    "--property", f"schema.registry.url={registry.url}",
+                    "--property", "print.key=true", "--property", "print.offset=true",
+                    "--property", "print.schema.ids=true")
+    assert consumed.returncode == 0, consumed.stderr
+    out = consumed.stdout.splitlines()
+    assert len(out) == 2
+    offset, key, value, schema_id = out[0].split("\t")
+    assert (offset, key) == ("Offset:0", "user-0")
+    assert json.loads(value) == json.loads(lines[0])
+    assert int(schema_id) > 0
+    assert json.loads(out[1].split("\t")[2]) == json.loads(lines[1])
+    assert "Processed a total of 2 messages" in consumed.stderr
+
+
+def test_string_console_tools(platform):
+    broker, _ = platform
+    topic = unique_topic("plain")
+    produced = tool("string_producer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                    stdin="hello\nworld\n")
+    assert produced.returncode == 0, produced.stderr
+    consumed = tool("string_consumer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                    "--partition", "0", "--offset", "earliest", "--max-messages", "2", "--timeout-ms", "20000",
+                    "--property", "print.partition=true")
+    assert consumed.stdout.splitlines() == ["Partition:0\thello", "Partition:0\tworld"]
+
+
+def test_bad_line_stops_with_line_number_and_keeps_what_was_sent(platform):
+    broker, registry = platform
+    topic = unique_topic("badline")
+    stdin = '{"id": 1, "name": "ok", "email": null}\n{"id": "one"}\n{"id": 3, "name": "never", "email": null}\n'
+    produced = tool("avro_producer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                    "--property", f"schema.registry.url={registry.url}",
+                    "--property", f"value.schema.file={SCHEMAS / 'user.avsc'}", stdin=stdin)
+    assert produced.returncode != 0
+    assert "line 2" in produced.stderr and "Traceback" not in produced.stderr
+    consumed = tool("avro_consumer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                    "--from-beginning", "--timeout-ms", "3000",
+                    "--property", f"schema.registry.url={registry.url}")
+    assert [json.loads(x)["name"] for x in consumed.stdout.splitlines()] == ["ok"]
+
+    skipped = tool("avro_producer", "--bootstrap-server", broker.bootstrap, "--topic", topic, "--skip-bad-lines",
+                   "--property", f"schema.registry.url={registry.url}",
+                   "--property", f"value.schema.file={SCHEMAS / 'user.avsc'}", stdin=stdin)
+    assert skipped.returncode == 0 and "line 2" in skipped.stderr
+
+
+def test_unknown_schema_id_and_unreachable_services(platform):
+    broker, registry = platform
+    topic = unique_topic("unreachable")
+    unknown = tool("avro_producer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                   "--property", f"schema.registry.url={registry.url}", "--property", "value.schema.id=987654",
+                   stdin='{"id": 1}\n')
+    assert unknown.returncode != 0 and "40403" in unknown.stderr and "Traceback" not in unknown.stderr
+
+    no_registry = tool("avro_producer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                       "--property", "schema.registry.url=http://127.0.0.1:9",
+                       "--property", f"value.schema.file={SCHEMAS / 'user.avsc'}",
+                       stdin='{"id": 1, "name": "x", "email": null}\n')
+    assert no_registry.returncode == 3 and "unreachable" in no_registry.stderr
+    assert "Traceback" not in no_registry.stderr
+
+    no_broker = tool("string_producer", "--bootstrap-server", "127.0.0.1:9", "--topic", topic, stdin="x\n")
+    assert no_broker.returncode == 3 and "cannot reach the Kafka broker" in no_broker.stderr
+    assert "Traceback" not in no_broker.stderr
+
+
+@pytest.mark.parametrize("script", ["kafka-avro-console-producer", "kafka-console-consumer"])
+def test_console_scripts_are_installed(script):
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and "--bootstrap-server" in result.stdout
