@@ -20,24 +20,18 @@ from pathlib import Path
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
 from cli.formats import CODECS, FORMATS, PRINTERS, LineError
+from cli.admin import QUIET
+from cli.output import CommandError, Progress
 from serdes import MessageField, SchemaRegistryClient, SchemaRegistryError, SerializationContext, SerializationError
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 3, 2
-
-
-class ToolError(Exception):
-    """One clear line for the user, and an exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_BAD_INPUT):
-        super().__init__(message)
-        self.code = code
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     out = {}
     for item in values or []:
         if "=" not in item:
-            raise ToolError(f"{flag} expects key=value, got {item!r}", EXIT_USAGE)
+            raise CommandError(f"{flag} expects key=value, got {item!r}", EXIT_USAGE)
         key, value = item.split("=", 1)
         out[key.strip()] = value
     return out
@@ -49,7 +43,7 @@ def _config_file(path: str | None) -> dict[str, str]:
     try:
         lines = Path(path).read_text().splitlines()
     except OSError as exc:
-        raise ToolError(f"cannot read {path}: {exc.strerror}", EXIT_USAGE) from None
+        raise CommandError(f"cannot read {path}: {exc.strerror}", EXIT_USAGE) from None
     return _pairs([ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")], path)
 
 
@@ -102,7 +96,7 @@ def _registry(props: dict, fmt: str) -> SchemaRegistryClient | None:
         return None
     url = props.get("schema.registry.url")
     if not url:
-        raise ToolError("--property schema.registry.url=... is required for the "
+        raise CommandError("--property schema.registry.url=... is required for the "
                         f"{fmt} format", EXIT_USAGE)
     return SchemaRegistryClient({"url": url, "max.retries": 1, "timeout": 10})
 
@@ -115,7 +109,7 @@ def _schema_text(props: dict, side: str) -> str | None:
         try:
             return Path(path).read_text()
         except OSError as exc:
-            raise ToolError(f"cannot read {side}.schema.file {path}: {exc.strerror}", EXIT_USAGE) from None
+            raise CommandError(f"cannot read {side}.schema.file {path}: {exc.strerror}", EXIT_USAGE) from None
     return None
 
 
@@ -126,37 +120,38 @@ def _codec(fmt: str, client, props: dict, side: str, required: bool):
         return CODECS["string"](client, None, None, props)
     if text is None and schema_id is None:
         if required:
-            raise ToolError(f"--property {side}.schema=..., {side}.schema.file=... or {side}.schema.id=... "
+            raise CommandError(f"--property {side}.schema=..., {side}.schema.file=... or {side}.schema.id=... "
                             "is required", EXIT_USAGE)
     try:
         return CODECS[fmt](client, text, int(schema_id) if schema_id is not None else None, props)
     except SchemaRegistryError as exc:
         raise _registry_error(exc) from None
     except SerializationError as exc:
-        raise ToolError(str(exc), EXIT_USAGE) from None
+        raise CommandError(str(exc), EXIT_USAGE) from None
 
 
-def _registry_error(exc: SchemaRegistryError) -> ToolError:
+def _registry_error(exc: SchemaRegistryError) -> CommandError:
     if exc.http_status == -1:
-        return ToolError(f"schema registry unreachable: {exc.error_message}", EXIT_UNREACHABLE)
-    return ToolError(f"schema registry error {exc.error_code}: {exc.error_message}")
+        return CommandError(f"schema registry unreachable: {exc.error_message}", EXIT_UNREACHABLE)
+    return CommandError(f"schema registry error {exc.error_code}: {exc.error_message}")
 
 
 def _check_broker(conf: dict, topic: str) -> None:
     """Fail fast with one line when the broker cannot be reached."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({k: v for k, v in conf.items() if k == "bootstrap.servers" or k.startswith("security.")})
+    admin = AdminClient({**{k: v for k, v in conf.items() if k == "bootstrap.servers" or k.startswith("security.")},
+                         **QUIET})
     try:
         admin.list_topics(topic, timeout=10)
     except KafkaException as exc:
-        raise ToolError(f"cannot reach the Kafka broker at {conf['bootstrap.servers']}: {exc.args[0].str()}",
+        raise CommandError(f"cannot reach the Kafka broker at {conf['bootstrap.servers']}: {exc.args[0].str()}",
                         EXIT_UNREACHABLE) from None
 
 
 def run_producer(args, fmt: str) -> int:
     props = {**_pairs(args.property, "--property"), **_pairs(args.reader_property, "--reader-property")}
-    conf = {"bootstrap.servers": args.bootstrap_server, **_config_file(args.producer_config),
+    conf = {"bootstrap.servers": args.bootstrap_server, **QUIET, **_config_file(args.producer_config),
             **_pairs(args.producer_property, "--producer-property")}
     conf.setdefault("partitioner", "murmur2_random")
     client = _registry(props, fmt)
@@ -174,6 +169,7 @@ def run_producer(args, fmt: str) -> int:
 
     bad_lines = 0
     interrupted = False
+    progress = Progress("produced")
     try:
         for number, raw in enumerate(sys.stdin, start=1):
             line = raw.rstrip("\n")
@@ -192,11 +188,13 @@ def run_producer(args, fmt: str) -> int:
             except SchemaRegistryError as exc:
                 raise _registry_error(exc) from None
             _produce(producer, args.topic, key, value, delivered)
+            progress.advance()
     except KeyboardInterrupt:
         interrupted = True
+    progress.finish()
     remaining = producer.flush(30)
     if remaining or failures:
-        raise ToolError(f"{remaining + len(failures)} record(s) not delivered"
+        raise CommandError(f"{remaining + len(failures)} record(s) not delivered"
                         + (f": {failures[0]}" if failures else ""), EXIT_UNREACHABLE)
     if bad_lines and not args.skip_bad_lines:
         return EXIT_BAD_INPUT
@@ -228,7 +226,7 @@ def _produce(producer: Producer, topic: str, key, value, on_delivery) -> None:
 def run_consumer(args, fmt: str) -> int:
     props = {**_pairs(args.property, "--property"), **_pairs(args.formatter_property, "--formatter-property")}
     group = args.group or f"console-consumer-{os.getpid()}"
-    conf = {"bootstrap.servers": args.bootstrap_server, "group.id": group,
+    conf = {"bootstrap.servers": args.bootstrap_server, "group.id": group, **QUIET,
             "auto.offset.reset": "earliest" if args.from_beginning else "latest",
             "enable.auto.commit": args.group is not None, "isolation.level": args.isolation_level,
             **_config_file(args.consumer_config), **_pairs(args.consumer_property, "--consumer-property")}
@@ -243,7 +241,7 @@ def run_consumer(args, fmt: str) -> int:
             try:
                 offset = int(args.offset)
             except ValueError:
-                raise ToolError(f"--offset must be earliest, latest or a number, not {args.offset!r}", EXIT_USAGE)
+                raise CommandError(f"--offset must be earliest, latest or a number, not {args.offset!r}", EXIT_USAGE)
         if args.from_beginning:
             offset = OFFSET_BEGINNING
         consumer.assign([TopicPartition(args.topic, args.partition, offset)])
@@ -276,6 +274,7 @@ def _consume_loop(consumer: Consumer, args, props: dict, key_printer, value_prin
     printed = 0
     idle_ms = 0
     code = EXIT_OK
+    progress = Progress("consumed", args.max_messages)
     try:
         while args.max_messages is None or printed < args.max_messages:
             msg = consumer.poll(0.2)
@@ -287,7 +286,7 @@ def _consume_loop(consumer: Consumer, args, props: dict, key_printer, value_prin
             idle_ms = 0
             if msg.error() is not None:
                 if msg.error().fatal():
-                    raise ToolError(f"consumer error: {msg.error().str()}")
+                    raise CommandError(f"consumer error: {msg.error().str()}")
                 continue
             try:
                 print(_format(msg, props, key_printer, value_printer), flush=True)
@@ -298,9 +297,11 @@ def _consume_loop(consumer: Consumer, args, props: dict, key_printer, value_prin
             except SchemaRegistryError as exc:
                 raise _registry_error(exc) from None
             printed += 1
+            progress.advance()
     except KeyboardInterrupt:
         pass
     finally:
+        progress.finish()
         consumer.close()  # commits the group's position when it has one
     print(f"Processed a total of {printed} messages", file=sys.stderr)
     return code
@@ -346,7 +347,7 @@ def _entry(kind: str, fmt: str | None, argv: list[str] | None, prog: str) -> int
     try:
         chosen = fmt or args.format
         return run_producer(args, chosen) if kind == "producer" else run_consumer(args, chosen)
-    except ToolError as exc:
+    except CommandError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return exc.code
     except KafkaException as exc:
@@ -368,3 +369,20 @@ json_schema_producer = _script("producer", "json-schema", "kafka-json-schema-con
 json_schema_consumer = _script("consumer", "json-schema", "kafka-json-schema-console-consumer")
 string_producer = _script("producer", "string", "kafka-console-producer")
 string_consumer = _script("consumer", "string", "kafka-console-consumer")
+
+
+def add_console_commands(sub) -> None:
+    """`schemabus produce|consume --format ...`: the same tools as the kafka-*-console-* scripts."""
+    for kind, make in (("produce", producer_parser), ("consume", consumer_parser)):
+        template = make(f"schemabus {kind}", None)
+        p = sub.add_parser(kind, parents=[template], add_help=False, conflict_handler="resolve",
+                           help=f"the console {'producer' if kind == 'produce' else 'consumer'} for any format")
+        p.set_defaults(func=lambda args, kind=kind: _run_subcommand(args, kind))
+
+
+def _run_subcommand(args, kind: str) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return run_producer(args, args.format) if kind == "produce" else run_consumer(args, args.format)
+    except KafkaException as exc:
+        raise CommandError(f"Kafka error: {exc.args[0].str()}", EXIT_UNREACHABLE) from None

@@ -1,4 +1,4 @@
-"""The `schemabus` command: `up`, `broker` (and, as they arrive, `registry` and admin tools)."""
+"""The `schemabus` command: `up`, `broker`, `registry` (and, as they arrive, admin tools)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 from broker.config import BrokerConfig, ConfigError, parse_key_values
+from cli.admin import add_admin_commands
+from cli.console import add_console_commands
+from cli.output import CommandError
 
 DEFAULT_DATA_DIR = "./schemabus-data"
 
@@ -47,12 +50,91 @@ def cmd_broker(args) -> int:
     return 0
 
 
+def cmd_registry(args) -> int:
+    from registry.server import RegistryOptions, run
+
+    options = RegistryOptions(bootstrap_servers=args.bootstrap_server, listen=args.listen, topic=args.topic,
+                              compatibility=args.compatibility, group_id=args.group_id, threads=args.threads,
+                              init_timeout_s=args.init_timeout, write_timeout_s=args.write_timeout,
+                              hello_endpoint=args.hello_endpoint, read_cache=not args.no_read_cache)
+    try:
+        return run(options)
+    except ValueError as exc:
+        print(f"schemabus registry: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _start_registry_child(bootstrap: str, listen: str, timeout: float = 120.0):
+    """`schemabus registry` as a child process pointed at the broker; its URL once it is ready."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli.main", "registry", "--bootstrap-server", bootstrap, "--listen", listen,
+        stdout=asyncio.subprocess.PIPE)
+
+    async def ready_url():
+        while True:
+            line = await proc.stdout.readline()
+            if not line:
+                return None
+            text = line.decode(errors="replace").strip()
+            if "ready" in text:
+                return text.split("ready:", 1)[-1].split()[0]
+
+    try:
+        url = await asyncio.wait_for(ready_url(), timeout)
+    except asyncio.TimeoutError:
+        url = None
+    return proc, url
+
+
+async def _stop_child(proc, timeout: float = 15.0) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_listen: str) -> int:
+    from broker.broker import Broker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    broker = Broker(data_dir, listen, config)
+    await broker.start()
+    host, port = broker.advertised
+    bootstrap = f"{host}:{port}"
+    proc = None
+    try:
+        proc, url = await _start_registry_child(bootstrap, registry_listen)
+        if url is None:
+            print("schemabus up: the schema registry did not start (see its log above)", file=sys.stderr, flush=True)
+            return 1
+        print(f"schemabus up: broker at {bootstrap}, schema registry at {url} (Ctrl-C stops)", flush=True)
+        child_exit = asyncio.ensure_future(proc.wait())
+        drain = asyncio.ensure_future(proc.stdout.read())
+        stopped = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({child_exit, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopped, drain):
+            task.cancel()
+        if child_exit in done and not stop.is_set():
+            print(f"schemabus up: the schema registry exited with code {proc.returncode}", file=sys.stderr,
+                  flush=True)
+            return 1
+        return 0
+    finally:
+        if proc is not None:
+            await _stop_child(proc)
+        await broker.stop()
+
+
 def cmd_up(args) -> int:
     config = BrokerConfig(parse_key_values(args.config))
     data_dir = Path(args.data_dir)
-    asyncio.run(_run_broker(data_dir / "broker", args.listen, config,
-                            "schemabus up: broker at {bootstrap} (Ctrl-C stops)"))
-    return 0
+    return asyncio.run(_run_up(data_dir / "broker", args.listen, config, args.registry_listen))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,7 +153,27 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     up.add_argument("--listen", default="127.0.0.1:9092", help="broker host:port")
     up.add_argument("--config", action="append", metavar="KEY=VALUE", help="a Kafka broker config (repeatable)")
+    up.add_argument("--registry-listen", default="127.0.0.1:8081", help="schema registry host:port")
     up.set_defaults(func=cmd_up)
+
+    reg = sub.add_parser("registry", help="run the Confluent-compatible Schema Registry")
+    reg.add_argument("--bootstrap-server", required=True, metavar="HOST:PORT",
+                     help="Kafka bootstrap servers holding the schemas topic (comma-separated)")
+    reg.add_argument("--listen", default="127.0.0.1:8081", help="host:port to serve the REST API on")
+    reg.add_argument("--topic", default="_schemas", help="the schemas topic (created if missing)")
+    reg.add_argument("--compatibility", default="BACKWARD", help="default compatibility level")
+    reg.add_argument("--group-id", default="schema-registry",
+                     help="consumer group used to elect the writer among registry instances")
+    reg.add_argument("--threads", type=int, default=8, help="HTTP worker threads")
+    reg.add_argument("--init-timeout", type=float, default=60.0,
+                     help="seconds to wait for the broker and the replay at start")
+    reg.add_argument("--write-timeout", type=float, default=10.0,
+                     help="seconds a write may take to be acknowledged and read back (then 50002)")
+    reg.add_argument("--hello-endpoint", action="store_true", help=argparse.SUPPRESS)
+    reg.add_argument("--no-read-cache", action="store_true", help=argparse.SUPPRESS)
+    reg.set_defaults(func=cmd_registry)
+    add_admin_commands(sub)
+    add_console_commands(sub)
     return parser
 
 
@@ -79,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.log_level)
     try:
-        return args.func(args)
+        return args.func(args) or 0
+    except CommandError as exc:
+        print(f"schemabus: {exc}", file=sys.stderr)
+        return exc.code
     except ConfigError as exc:
         print(f"schemabus: {exc}", file=sys.stderr)
         return 2

@@ -242,6 +242,18 @@ class SchemaRegistryClient:
         return self._request("GET", path)["compatibilityLevel"]
 
 
+    def get_mode(self, subject: str | None = None) -> str:
+        path = _path("mode", subject) if subject else "/mode"
+        return self._request("GET", path)["mode"]
+
+    def set_mode(self, mode: str, subject: str | None = None, force: bool = False) -> str:
+        path = _path("mode", subject) if subject else "/mode"
+        return self._request("PUT", path, {"mode": mode}, {"force": _flag(force)})["mode"]
+
+    def get_schema_types(self) -> list[str]:
+        return self._request("GET", "/schemas/types")
+
+
 def _registered(body: dict) -> RegisteredSchema:
     return RegisteredSchema(body["id"], Schema.from_response(body), body["subject"], body["version"])
 
