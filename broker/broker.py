@@ -16,14 +16,16 @@ import uuid
 from pathlib import Path
 
 from broker.config import BrokerConfig
+from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import TransactionCoordinator
 from broker.producer_ids import ProducerIdManager
+from broker.schema_validation import SchemaValidator
 from broker.server import KafkaServer
 from broker.storage.cleaner import run_clean
 from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
-from broker.handlers import admin, fetch, metadata, offsets, produce, transactions  # noqa: F401
+from broker.handlers import admin, fetch, groups, metadata, offsets, offsets_commit, produce, transactions  # noqa: F401
 
 log = logging.getLogger("schemabus.broker")
 
@@ -46,7 +48,9 @@ class Broker:
         host, port = parse_listener(listen)
         self.server = KafkaServer(self, host, port, self.config["socket.request.max.bytes"])
         self.topics: TopicManager | None = None
+        self.group_coordinator: GroupCoordinator | None = None
         self.producer_ids = ProducerIdManager(self.data_dir)
+        self.validator = SchemaValidator(self.config["confluent.schema.registry.url"])
         self.transactions: TransactionCoordinator | None = None
         self._tasks: list[asyncio.Task] = []
         self._cleaner_pool: concurrent.futures.ProcessPoolExecutor | None = None
@@ -74,6 +78,9 @@ class Broker:
 
     async def start(self) -> None:
         self.topics = TopicManager(self.data_dir, self.config)
+        # Groups and offsets are rebuilt from __consumer_offsets before the first client connects.
+        self.group_coordinator = GroupCoordinator(self.topics, self.config)
+        self.group_coordinator.start()
         self.transactions = TransactionCoordinator(self, self.config["transaction.state.log.num.partitions"])
         self.transactions.start()
         await self.server.start()
@@ -83,6 +90,8 @@ class Broker:
             asyncio.create_task(self._every(self.config["transaction.abort.timed.out.transaction.cleanup.interval.ms"],
                                             self._abort_timed_out_transactions)),
         ]
+        self._tasks.append(asyncio.create_task(self._every(
+            self.config["offsets.retention.check.interval.ms"], self.group_coordinator.expire_offsets)))
         if self.config["log.cleaner.enable"]:
             self._tasks.append(asyncio.create_task(self._every(self.config["log.cleaner.backoff.ms"], self._clean)))
         log.info("broker %s listening on %s:%s (cluster %s, data %s)",
@@ -93,10 +102,13 @@ class Broker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.server.stop()
+        if self.group_coordinator is not None:
+            self.group_coordinator.stop()
         if self._cleaner_pool is not None:
             self._cleaner_pool.shutdown(wait=True, cancel_futures=True)
         if self.topics is not None:
             self.topics.close()
+        self.validator.close()
         log.info("broker stopped")
 
     # -- background work ----------------------------------------------------------

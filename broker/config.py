@@ -118,9 +118,15 @@ BROKER_CONFIGS = _defs(
     ConfigDef("unclean.leader.election.enable", BOOLEAN, False),
     ConfigDef("offsets.topic.num.partitions", INT, 50, minimum=1),
     ConfigDef("offsets.retention.minutes", INT, 10080, minimum=1),
+    ConfigDef("offsets.retention.check.interval.ms", LONG, 600000, minimum=1),
+    ConfigDef("offsets.topic.segment.bytes", INT, 104857600, minimum=1),
+    ConfigDef("offset.metadata.max.bytes", INT, 4096),
+    ConfigDef("group.max.size", INT, INT_MAX, minimum=1),
     ConfigDef("group.initial.rebalance.delay.ms", INT, 3000, minimum=0),
     ConfigDef("group.min.session.timeout.ms", INT, 6000),
     ConfigDef("group.max.session.timeout.ms", INT, 1800000),
+    ConfigDef("confluent.schema.registry.url", STRING, None,
+              "Schema Registry used to validate schema-governed topics (schema.registry.url is accepted too)."),
     ConfigDef("transaction.max.timeout.ms", INT, 900000, minimum=1),
     ConfigDef("transaction.state.log.num.partitions", INT, 50, minimum=1),
     ConfigDef("transaction.abort.timed.out.transaction.cleanup.interval.ms", INT, 10000, minimum=1),
@@ -159,7 +165,14 @@ TOPIC_CONFIGS = {
     for name, syn in _TOPIC_SYNONYMS.items()
 }
 # Topic-only configs (no broker synonym).
+TOPIC_STRATEGY = "io.confluent.kafka.serializers.subject.TopicNameStrategy"
+STRATEGY_NAMES = ("TopicNameStrategy", "RecordNameStrategy", "TopicRecordNameStrategy")
 TOPIC_CONFIGS.update(_defs(
+    ConfigDef("confluent.value.schema.validation", BOOLEAN, False),
+    ConfigDef("confluent.key.schema.validation", BOOLEAN, False),
+    ConfigDef("confluent.value.subject.name.strategy", STRING, TOPIC_STRATEGY),
+    ConfigDef("confluent.key.subject.name.strategy", STRING, TOPIC_STRATEGY),
+    ConfigDef("schemabus.schema.validation.mode", STRING, "id", choices=("id", "payload")),
     ConfigDef("leader.replication.throttled.replicas", LIST, []),
     ConfigDef("follower.replication.throttled.replicas", LIST, []),
 ))
@@ -176,6 +189,8 @@ def validate_topic_configs(raw: dict[str, str | None]) -> dict[str, str]:
         if value is None:
             continue
         definition.parse(value)
+        if name.endswith(".subject.name.strategy") and value.strip().rsplit(".", 1)[-1] not in STRATEGY_NAMES:
+            raise ConfigError(f"Invalid value {value} for configuration {name}: one of " + ", ".join(STRATEGY_NAMES))
         out[name] = value.strip()
     return out
 
@@ -189,6 +204,8 @@ class BrokerConfig:
     def __init__(self, overrides: dict[str, str] | None = None):
         self.explicit: dict[str, object] = {}
         overrides = dict(overrides or {})
+        if "schema.registry.url" in overrides:  # Confluent Server accepts both spellings
+            overrides.setdefault("confluent.schema.registry.url", overrides.pop("schema.registry.url"))
         for hours, ms in self._HOURS_SPELLINGS.items():
             if hours in overrides:
                 raw = overrides.pop(hours)

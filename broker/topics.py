@@ -53,6 +53,8 @@ class Topic:
     topic_id: bytes
     configs: dict[str, str]
     partitions: list[Partition] = field(default_factory=list)
+    # Derived from configs on first use (e.g. schema validation rules); cleared when they change.
+    derived: dict = field(default_factory=dict)
 
     @property
     def internal(self) -> bool:
@@ -198,6 +200,7 @@ class TopicManager:
         except ConfigError as exc:
             raise TopicError("INVALID_CONFIG", str(exc)) from None
         topic.configs = stored
+        topic.derived.clear()
         self._save(topic)
         log_config = self.config.log_config(stored)
         for partition in topic.partitions:

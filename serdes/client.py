@@ -216,6 +216,10 @@ class SchemaRegistryClient:
     def get_subjects_by_schema_id(self, schema_id: int) -> list[str]:
         return self._request("GET", _path("schemas", "ids", schema_id, "subjects"))
 
+    def get_versions_by_schema_id(self, schema_id: int) -> list[dict]:
+        """[{"subject": ..., "version": ...}] under which the schema id is registered."""
+        return self._request("GET", _path("schemas", "ids", schema_id, "versions"))
+
     def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
         with self._cache.lock:
             self._cache.latest.pop(subject, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from broker.partition import ProduceError
 from broker.protocol import apis
 from broker.protocol.errors import code
+from broker.schema_validation import RegistryUnavailable, rules_for
 
 
 def _partition_error(index: int, error: str, message: str | None = None, record_errors=()) -> dict:
@@ -15,13 +16,20 @@ def _partition_error(index: int, error: str, message: str | None = None, record_
     }
 
 
-def _produce_partition(broker, topic, index: int, data: bytes | None, acks: int) -> dict:
+async def _produce_partition(broker, topic, index: int, data: bytes | None, acks: int) -> dict:
     partition = topic.partitions[index] if 0 <= index < len(topic.partitions) else None
     if partition is None:
         return _partition_error(index, "UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition.")
     if data is None:
         return _partition_error(index, "CORRUPT_MESSAGE", "The produce request carries no records.")
     value = broker.topics.topic_value
+    rules = topic.derived.get("validation_rules")
+    if rules is None:
+        rules = topic.derived["validation_rules"] = rules_for(lambda name: value(topic, name))
+    if rules:
+        refused = await _validate(broker, topic.name, index, rules, data)
+        if refused is not None:
+            return refused
     if acks == -1 and value(topic, "min.insync.replicas") > 1:
         return _partition_error(
             index, "NOT_ENOUGH_REPLICAS",
@@ -42,6 +50,22 @@ def _produce_partition(broker, topic, index: int, data: bytes | None, acks: int)
     }
 
 
+async def _validate(broker, topic_name: str, index: int, rules, data: bytes) -> dict | None:
+    """A governed topic's check: an error response for the partition, or None to append."""
+    try:
+        errors = await broker.validator.check_batch(topic_name, rules, data)
+    except RegistryUnavailable as exc:
+        # Retriable: the producer retries and nothing is lost; nothing unvalidated is appended.
+        return _partition_error(index, "REQUEST_TIMED_OUT",
+                                f"Schema validation of {topic_name} is unavailable: {exc}")
+    if not errors:
+        return None
+    first = errors[0][1]
+    return _partition_error(index, "INVALID_RECORD",
+                            f"{len(errors)} record(s) of the batch break the schema rules of topic {topic_name}; "
+                            f"record {errors[0][0]}: {first}", errors)
+
+
 @apis.handler(0, 3, 10)
 async def produce(broker, ctx, request):
     acks = request["acks"]
@@ -57,7 +81,7 @@ async def produce(broker, ctx, request):
                 parts.append(_partition_error(pdata["index"], "UNKNOWN_TOPIC_OR_PARTITION",
                                               "This server does not host this topic-partition."))
             else:
-                parts.append(_produce_partition(broker, topic, pdata["index"], pdata["records"], acks))
+                parts.append(await _produce_partition(broker, topic, pdata["index"], pdata["records"], acks))
         responses.append({"name": name, "partition_responses": parts})
     if acks == 0:
         return None

@@ -1,0 +1,196 @@
+"""Groups and their committed offsets: the in-memory state and its `__consumer_offsets` records.
+
+Kafka's GroupMetadataManager: every change is appended to the log first and applied in
+memory after the append succeeded, so what a client was told is always what a restart
+rebuilds. At start the whole topic is replayed (tombstones delete), groups with members
+come back Stable with their last stored generation and assignment, groups with only
+offsets come back as Empty "simple" groups.
+
+Expiry (`offsets.retention.minutes`, checked every `offsets.retention.check.interval.ms`)
+follows Kafka (KIP-211): an Empty group's offsets expire all at once, counted from when
+the group became Empty; a simple group's offsets (no protocol type) each from its commit;
+a Stable consumer group's offsets for topics it no longer subscribes to from their commit.
+An Empty group left without offsets is removed (group tombstone). Offsets of topics that
+no longer exist are dropped at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from broker.coordinator import messages as m
+from broker.coordinator.group import CONSUMER_PROTOCOL_TYPE, DEAD, EMPTY, STABLE, Group, Member
+from broker.coordinator.metadata_log import GroupMetadataLog, WriteError
+from broker.coordinator.offsets import OffsetStore, TopicPartition
+
+log = logging.getLogger("schemabus.coordinator")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class GroupMetadataManager:
+    def __init__(self, topics, config):
+        self.topics = topics
+        self.config = config
+        self.log = GroupMetadataLog(topics, config)
+        self.offsets = OffsetStore()
+        self.groups: dict[str, Group] = {}
+
+    # -- groups -------------------------------------------------------------------------
+
+    def get(self, group_id: str) -> Group | None:
+        return self.groups.get(group_id)
+
+    def create(self, group_id: str) -> Group:
+        group = self.groups.get(group_id)
+        if group is None:
+            group = self.groups[group_id] = Group(group_id, now_ms())
+        return group
+
+    # -- loading ------------------------------------------------------------------------
+
+    def load(self) -> list[Group]:
+        """Rebuild groups and offsets from the log; returns the groups that have members."""
+        group_values: dict[str, m.GroupValue] = {}
+        skipped = 0
+        for key, value in self.log.replay():
+            try:
+                k = m.decode_key(key)
+                if isinstance(k, m.OffsetKey):
+                    if value is None:
+                        self.offsets.remove(k.group, k.topic, k.partition)
+                    else:
+                        self.offsets.put(k.group, k.topic, k.partition, m.decode_offset_value(value))
+                elif isinstance(k, m.GroupKey):
+                    if value is None:
+                        group_values.pop(k.group, None)
+                    else:
+                        group_values[k.group] = m.decode_group_value(value)
+            except m.FormatError as exc:
+                skipped += 1
+                log.warning("skipping an unreadable record of __consumer_offsets: %s", exc)
+        for group_id, value in group_values.items():
+            self.groups[group_id] = self._group_from_value(group_id, value)
+        for group_id in self.offsets.groups():
+            self.create(group_id)
+        if self.groups or skipped:
+            log.info("loaded %d group(s) from __consumer_offsets (%d unreadable record(s) skipped)",
+                     len(self.groups), skipped)
+        return [g for g in self.groups.values() if g.members]
+
+    @staticmethod
+    def _group_from_value(group_id: str, value: m.GroupValue) -> Group:
+        state = STABLE if value.members and value.protocol else EMPTY
+        timestamp = value.current_state_timestamp if value.current_state_timestamp >= 0 else now_ms()
+        group = Group(group_id, timestamp, state)
+        group.generation_id = value.generation
+        group.protocol_type = value.protocol_type or None
+        group.protocol_name = value.protocol if state == STABLE else None
+        if state == STABLE:
+            for mv in value.members:
+                member = Member(mv.member_id, mv.group_instance_id, mv.client_id, mv.client_host,
+                                mv.rebalance_timeout, mv.session_timeout, group.protocol_type or "",
+                                [(value.protocol, mv.subscription)], mv.assignment)
+                group.members[member.member_id] = member
+                if member.group_instance_id is not None:
+                    group.static_members[member.group_instance_id] = member.member_id
+            group.leader_id = value.leader if value.leader in group.members else next(iter(group.members))
+            group.subscribed = group._compute_subscribed()
+        elif group.protocol_type == CONSUMER_PROTOCOL_TYPE:
+            group.subscribed = set()
+        return group
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def store_group(self, group: Group, assignments: dict[str, bytes]) -> None:
+        """Persist the group's generation, members and assignment (raises WriteError)."""
+        protocol = group.protocol_name
+        value = m.GroupValue(
+            protocol_type=group.protocol_type or "", generation=group.generation_id, protocol=protocol,
+            leader=group.leader_id if group.members else None, current_state_timestamp=group.state_timestamp,
+            members=[m.MemberValue(mem.member_id, mem.group_instance_id, mem.client_id, mem.client_host,
+                                   mem.rebalance_timeout_ms, mem.session_timeout_ms,
+                                   mem.metadata(protocol) if protocol else b"",
+                                   assignments.get(mem.member_id, b""))
+                     for mem in group.members.values()],
+        )
+        self.log.append(group.group_id, [(m.encode_group_key(group.group_id), m.encode_group_value(value))])
+
+    def store_offsets(self, group_id: str, offsets: dict[TopicPartition, m.OffsetValue]) -> None:
+        entries = [(m.encode_offset_key(group_id, topic, partition), m.encode_offset_value(value))
+                   for (topic, partition), value in offsets.items()]
+        self.log.append(group_id, entries)
+        for (topic, partition), value in offsets.items():
+            self.offsets.put(group_id, topic, partition, value)
+
+    def delete_group(self, group: Group) -> None:
+        """DeleteGroups: tombstones for the offsets and the group, then the group is Dead."""
+        entries = [(m.encode_offset_key(group.group_id, t, p), None) for t, p in self.offsets.of_group(group.group_id)]
+        entries.append((m.encode_group_key(group.group_id), None))
+        self.log.append(group.group_id, entries)
+        self.offsets.remove_group(group.group_id)
+        self._drop(group)
+
+    def delete_offsets(self, group: Group, partitions: list[TopicPartition]) -> None:
+        """Tombstones for `partitions`; an Empty group left without offsets goes too."""
+        present = [tp for tp in partitions if self.offsets.get(group.group_id, *tp) is not None]
+        self._remove_offsets(group, present)
+
+    def _remove_offsets(self, group: Group, partitions: list[TopicPartition]) -> None:
+        remaining = set(self.offsets.of_group(group.group_id)) - set(partitions)
+        dead = group.is_(EMPTY) and not remaining and not group.pending_members
+        entries = [(m.encode_offset_key(group.group_id, t, p), None) for t, p in partitions]
+        if dead:
+            entries.append((m.encode_group_key(group.group_id), None))
+        self.log.append(group.group_id, entries)
+        for topic, partition in partitions:
+            self.offsets.remove(group.group_id, topic, partition)
+        if dead:
+            self._drop(group)
+
+    def _drop(self, group: Group) -> None:
+        for member_id in list(group.pending_members):
+            group.remove_pending(member_id)
+        group.transition(DEAD, now_ms())
+        self.groups.pop(group.group_id, None)
+
+    # -- expiry ---------------------------------------------------------------------------
+
+    def expire(self, now: int | None = None) -> tuple[int, int]:
+        """One retention pass; returns (offsets removed, groups removed)."""
+        now = now_ms() if now is None else now
+        retention_ms = self.config["offsets.retention.minutes"] * 60_000
+        removed_offsets = removed_groups = 0
+        for group in list(self.groups.values()):
+            expired = self._expired(group, now, retention_ms)
+            if not expired and not (group.is_(EMPTY) and not self.offsets.has_offsets(group.group_id)):
+                continue
+            if group.pending_members and not self.offsets.has_offsets(group.group_id):
+                continue  # a group someone is joining right now
+            try:
+                self._remove_offsets(group, expired)
+            except WriteError as exc:
+                log.error("offset expiry of group %s failed: %s", group.group_id, exc)
+                continue
+            removed_offsets += len(expired)
+            removed_groups += group.is_(DEAD)
+        if removed_offsets or removed_groups:
+            log.info("removed %d expired offset(s) and %d empty group(s)", removed_offsets, removed_groups)
+        return removed_offsets, removed_groups
+
+    def _expired(self, group: Group, now: int, retention_ms: int) -> list[TopicPartition]:
+        gid = group.group_id
+        gone = [(t, p) for t, p in self.offsets.of_group(gid) if self.topics.partition(t, p) is None]
+        if group.protocol_type is not None and group.is_(EMPTY):
+            # Counted from when the group became Empty, not from each commit.
+            expired = self.offsets.expired(gid, now, retention_ms, lambda v: group.state_timestamp)
+        elif group.protocol_type == CONSUMER_PROTOCOL_TYPE and group.subscribed is not None and group.is_(STABLE):
+            expired = self.offsets.expired(gid, now, retention_ms, lambda v: v.commit_timestamp, group.subscribed)
+        elif group.protocol_type is None:
+            expired = self.offsets.expired(gid, now, retention_ms, lambda v: v.commit_timestamp)
+        else:
+            expired = []
+        return sorted(set(expired) | set(gone))

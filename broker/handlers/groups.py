@@ -1,0 +1,158 @@
+"""Group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, ListGroups,
+DescribeGroups and DeleteGroups. The rules live in broker/coordinator/; here only the
+translation between each API version's fields and the coordinator.
+"""
+
+from __future__ import annotations
+
+from broker.coordinator.group import STABLE
+from broker.coordinator.group_coordinator import JoinRequest
+from broker.protocol import apis
+from broker.protocol.errors import code
+
+KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION = 0, 1
+AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
+# READ, DELETE and DESCRIBE (AclOperation codes 3, 6, 8): everything a group allows, no ACLs here.
+GROUP_AUTHORIZED_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
+
+
+def client_host(ctx) -> str:
+    """Kafka reports a member's host as Java's InetAddress.toString(): "/127.0.0.1"."""
+    return "/" + ctx.peer.rpartition(":")[0]
+
+
+# -- FindCoordinator ------------------------------------------------------------------------
+
+
+def _coordinator(broker, key: str, key_type: int) -> dict:
+    if key_type not in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION):
+        return {"key": key, "node_id": -1, "host": "", "port": -1,
+                "error_code": code("INVALID_REQUEST"), "error_message": f"Unknown coordinator type {key_type}"}
+    # One node: this broker leads every partition of __consumer_offsets and __transaction_state.
+    host, port = broker.advertised
+    return {"key": key, "node_id": broker.node_id, "host": host, "port": port, "error_code": 0, "error_message": None}
+
+
+@apis.handler(10, 0, 4)
+async def find_coordinator(broker, ctx, request):
+    key_type = request.get("key_type", KEY_TYPE_GROUP)
+    if ctx.api_version >= 4:
+        return {"throttle_time": 0,
+                "coordinators": [_coordinator(broker, key, key_type) for key in request["coordinator_keys"]]}
+    entry = _coordinator(broker, request["key"], key_type)
+    del entry["key"]
+    return {"throttle_time": 0, **entry}
+
+
+# -- JoinGroup / SyncGroup / Heartbeat / LeaveGroup -------------------------------------------
+
+
+@apis.handler(11, 0, 7)
+async def join_group(broker, ctx, request):
+    version = ctx.api_version
+    session_timeout = request["session_timeout"]
+    instance_id = request.get("group_instance_id")
+    result = await broker.group_coordinator.join_group(JoinRequest(
+        group_id=request["group_id"],
+        member_id=request["member_id"] or "",
+        group_instance_id=instance_id,
+        client_id=ctx.client_id,
+        client_host=client_host(ctx),
+        session_timeout_ms=session_timeout,
+        # v0 has no rebalance timeout: the session timeout served as both.
+        rebalance_timeout_ms=request.get("rebalance_timeout", session_timeout),
+        protocol_type=request["protocol_type"] or "",
+        protocols=[(p["name"], bytes(p["metadata"] or b"")) for p in request["protocols"] or []],
+        require_known_member_id=version >= 4 and instance_id is None,
+        reason=request.get("reason"),
+    ))
+    protocol_name = result.protocol_name
+    if protocol_name is None and version < 7:
+        protocol_name = ""  # not nullable before v7
+    return {
+        "throttle_time": 0, "error_code": code(result.error), "generation_id": result.generation_id,
+        "protocol_type": result.protocol_type, "protocol_name": protocol_name, "leader": result.leader_id,
+        "member_id": result.member_id,
+        "members": [{"member_id": mid, "group_instance_id": iid, "metadata": metadata}
+                    for mid, iid, metadata in result.members],
+    }
+
+
+@apis.handler(14, 0, 5)
+async def sync_group(broker, ctx, request):
+    assignments = {a["member_id"]: bytes(a["assignment"] or b"") for a in request["assignments"] or []}
+    result = await broker.group_coordinator.sync_group(
+        request["group_id"], request["generation_id"], request["member_id"], request.get("group_instance_id"),
+        request.get("protocol_type"), request.get("protocol_name"), assignments)
+    return {"throttle_time": 0, "error_code": code(result.error), "protocol_type": result.protocol_type,
+            "protocol_name": result.protocol_name, "assignment": result.assignment}
+
+
+@apis.handler(12, 0, 4)
+async def heartbeat(broker, ctx, request):
+    error = broker.group_coordinator.heartbeat(request["group_id"], request["generation_id"], request["member_id"],
+                                               request.get("group_instance_id"))
+    return {"throttle_time": 0, "error_code": code(error)}
+
+
+@apis.handler(13, 0, 5)
+async def leave_group(broker, ctx, request):
+    if ctx.api_version >= 3:
+        leaving = [(m["member_id"] or "", m.get("group_instance_id")) for m in request["members"] or []]
+    else:
+        leaving = [(request["member_id"] or "", None)]
+    group_error, member_errors = broker.group_coordinator.leave_group(request["group_id"], leaving)
+    if ctx.api_version < 3:
+        # One member: its error is the response's error.
+        error = group_error if group_error != "NONE" else (member_errors[0] if member_errors else "NONE")
+        return {"throttle_time": 0, "error_code": code(error)}
+    return {
+        "throttle_time": 0, "error_code": code(group_error),
+        "members": [{"member_id": mid, "group_instance_id": iid, "error_code": code(err)}
+                    for (mid, iid), err in zip(leaving, member_errors)],
+    }
+
+
+# -- ListGroups / DescribeGroups / DeleteGroups ------------------------------------------------
+
+
+@apis.handler(16, 0, 4)
+async def list_groups(broker, ctx, request):
+    groups = broker.group_coordinator.list_groups(request.get("states_filter") or None)
+    return {"throttle_time": 0, "error_code": 0,
+            "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": g.state}
+                       for g in groups]}
+
+
+def _describe(broker, group_id: str | None, include_operations: bool) -> dict:
+    operations = GROUP_AUTHORIZED_OPERATIONS if include_operations else AUTHORIZED_OPERATIONS_OMITTED
+    if group_id is None:
+        return {"error_code": code("INVALID_GROUP_ID"), "group_id": group_id, "group_state": "",
+                "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": operations}
+    group = broker.group_coordinator.groups.get(group_id)
+    if group is None:
+        return {"error_code": 0, "group_id": group_id, "group_state": "Dead", "protocol_type": "",
+                "protocol_data": "", "members": [], "authorized_operations": operations}
+    stable = group.is_(STABLE)
+    # Metadata and assignments are only meaningful (and only shown by Kafka) once Stable.
+    members = [{
+        "member_id": m.member_id, "group_instance_id": m.group_instance_id, "client_id": m.client_id,
+        "client_host": m.client_host,
+        "member_metadata": m.metadata(group.protocol_name) if stable else b"",
+        "member_assignment": m.assignment if stable else b"",
+    } for m in group.members.values()]
+    return {"error_code": 0, "group_id": group_id, "group_state": group.state,
+            "protocol_type": group.protocol_type or "", "protocol_data": (group.protocol_name or "") if stable else "",
+            "members": members, "authorized_operations": operations}
+
+
+@apis.handler(15, 0, 5)
+async def describe_groups(broker, ctx, request):
+    include = bool(request.get("include_authorized_operations"))
+    return {"throttle_time": 0, "groups": [_describe(broker, gid, include) for gid in request["groups"] or []]}
+
+
+@apis.handler(42, 0, 2)
+async def delete_groups(broker, ctx, request):
+    results = broker.group_coordinator.delete_groups(list(request["groups_names"] or []))
+    return {"throttle_time": 0, "results": [{"group_id": gid, "error_code": code(err)} for gid, err in results]}

@@ -1,0 +1,107 @@
+"""Committed offsets: OffsetCommit, OffsetFetch and OffsetDelete.
+
+As in Kafka, partitions of topics that do not exist are answered
+UNKNOWN_TOPIC_OR_PARTITION here, before the coordinator sees the rest; an empty group id
+is legal for OffsetCommit/OffsetFetch (old clients used it), not for OffsetDelete.
+"""
+
+from __future__ import annotations
+
+from broker.coordinator.messages import OffsetValue
+from broker.coordinator.metadata_manager import now_ms
+from broker.protocol import apis
+from broker.protocol.errors import code
+
+DEFAULT_RETENTION_TIME = -1
+INVALID_OFFSET = -1
+
+
+def _by_topic(order: list[tuple[str, int]], entry) -> list[dict]:
+    """[(topic, partition)] in request order -> [{"name", "partitions": [entry(tp)...]}]."""
+    topics: dict[str, list] = {}
+    for tp in order:
+        topics.setdefault(tp[0], []).append(entry(tp))
+    return [{"name": name, "partitions": parts} for name, parts in topics.items()]
+
+
+@apis.handler(8, 2, 8)
+async def offset_commit(broker, ctx, request):
+    group_id = request["group_id"]
+    now = now_ms()
+    retention = request.get("retention_time", DEFAULT_RETENTION_TIME)  # v2-v4 only
+    expire = now + retention if retention != DEFAULT_RETENTION_TIME else -1
+    order, errors, offsets = [], {}, {}
+    for t in request["topics"] or []:
+        for p in t["partitions"] or []:
+            tp = (t["name"], p["partition_index"])
+            order.append(tp)
+            if group_id is None:
+                errors[tp] = "INVALID_GROUP_ID"
+            elif broker.topics.partition(*tp) is None:
+                errors[tp] = "UNKNOWN_TOPIC_OR_PARTITION"
+            else:
+                offsets[tp] = OffsetValue(p["committed_offset"], p.get("committed_leader_epoch", -1),
+                                          p.get("committed_metadata") or "", now, expire)
+    if offsets:
+        errors.update(broker.group_coordinator.commit_offsets(
+            group_id, request.get("generation_id_or_member_epoch", -1), request.get("member_id") or "",
+            request.get("group_instance_id"), offsets))
+    return {"throttle_time": 0,
+            "topics": _by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}
+
+
+def _fetch_group(broker, group_id: str | None, topics: list | None) -> tuple[int, list[dict]]:
+    """(group error code, response topics) for one group of an OffsetFetch."""
+    if group_id is None:
+        return code("INVALID_GROUP_ID"), []
+    wanted = None if topics is None else [(t["name"], p) for t in topics for p in t["partition_indexes"] or []]
+    found = broker.group_coordinator.fetch_offsets(group_id, wanted)
+    values = {(t, p): v for t, p, v in found}
+
+    def entry(tp):
+        value = values[tp]
+        return {"partition_index": tp[1], "error_code": 0,
+                "committed_offset": value.offset if value else INVALID_OFFSET,
+                "committed_leader_epoch": value.leader_epoch if value else -1,
+                "metadata": value.metadata if value else ""}
+
+    return 0, _by_topic([(t, p) for t, p, _ in found], entry)
+
+
+@apis.handler(9, 1, 8)
+async def offset_fetch(broker, ctx, request):
+    # No transactional offsets yet, so every offset is stable (require_stable holds trivially).
+    if ctx.api_version >= 8:
+        groups = []
+        for g in request["groups"] or []:
+            error, topics = _fetch_group(broker, g["group_id"], g["topics"])
+            groups.append({"group_id": g["group_id"], "topics": topics, "error_code": error})
+        return {"throttle_time": 0, "groups": groups}
+    error, topics = _fetch_group(broker, request["group_id"], request["topics"])
+    if error and ctx.api_version < 2:  # v1 has no top-level error: every partition carries it
+        for t in topics:
+            for p in t["partitions"]:
+                p["error_code"] = error
+    return {"throttle_time": 0, "topics": topics, "error_code": error}
+
+
+@apis.handler(47, 0, 0)
+async def offset_delete(broker, ctx, request):
+    group_id = request["group_id"]
+    if not group_id:
+        return {"error_code": code("INVALID_GROUP_ID"), "throttle_time": 0, "topics": []}
+    order, errors, known = [], {}, []
+    for t in request["topics"] or []:
+        for p in t["partitions"] or []:
+            tp = (t["name"], p["partition_index"])
+            order.append(tp)
+            if broker.topics.partition(*tp) is None:
+                errors[tp] = "UNKNOWN_TOPIC_OR_PARTITION"
+            else:
+                known.append(tp)
+    group_error, deleted = broker.group_coordinator.delete_offsets(group_id, known)
+    if group_error != "NONE":
+        return {"error_code": code(group_error), "throttle_time": 0, "topics": []}
+    errors.update(deleted)
+    return {"error_code": 0, "throttle_time": 0,
+            "topics": _by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}

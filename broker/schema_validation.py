@@ -1,0 +1,218 @@
+"""Schema-governed topics: the broker checks produced records against the registry.
+
+Topic configs with Confluent Server's names: `confluent.value.schema.validation` and
+`confluent.key.schema.validation` (true/false), `confluent.value.subject.name.strategy`
+and `confluent.key.subject.name.strategy` (TopicNameStrategy, RecordNameStrategy,
+TopicRecordNameStrategy), plus `schemabus.schema.validation.mode`: `id` (the record is in
+the wire format with an id registered under its subject) or `payload` (also decode the
+payload against that schema).
+
+Registry calls run in a thread pool, never on the event loop, with short timeouts, and
+their answers are cached (positively and negatively). When the registry cannot be reached
+the check raises RegistryUnavailable: the produce gets a retriable error and nothing of
+the batch is appended (fail closed). Ungoverned topics never reach this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from broker import records
+from serdes.client import Schema, SchemaRegistryClient, SchemaRegistryError
+
+log = logging.getLogger("schemabus.validation")
+
+VALUE, KEY = "value", "key"
+_ID = struct.Struct(">I")
+# How long registry answers are trusted. A failed check ("id not under this subject")
+# refetches sooner, so a schema registered a moment ago is accepted at once.
+POSITIVE_TTL_S = 60.0
+RECHECK_AFTER_S = 1.0
+
+
+class RegistryUnavailable(Exception):
+    """The registry did not answer: the produce must be retried, not refused."""
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    field: str  # "key" or "value"
+    strategy: str  # short Confluent strategy name
+    payload: bool  # also validate the payload against the schema
+
+
+def rules_for(topic_value) -> list[FieldRule]:
+    """The validation rules of a topic, from its effective configs (empty = ungoverned)."""
+    rules = []
+    payload = topic_value("schemabus.schema.validation.mode") == "payload"
+    for field in (KEY, VALUE):
+        if topic_value(f"confluent.{field}.schema.validation"):
+            strategy = str(topic_value(f"confluent.{field}.subject.name.strategy")).rsplit(".", 1)[-1]
+            rules.append(FieldRule(field, strategy, payload))
+    return rules
+
+
+@dataclass
+class _Cached:
+    value: object
+    fetched: float
+
+
+class SchemaValidator:
+    def __init__(self, registry_url: str | None, timeout_s: float = 5.0):
+        self.registry_url = registry_url
+        self._client = SchemaRegistryClient({"url": registry_url, "max.retries": 0, "timeout": timeout_s}) \
+            if registry_url else None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="schema-registry")
+        self._subjects: dict[int, _Cached] = {}  # id -> set of subjects it is registered under
+        self._schemas: dict[int, _Cached] = {}  # id -> (Schema, record name, payload checker)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- registry access (off the event loop) --------------------------------------------
+
+    async def _call(self, fn, *args):
+        if self._client is None:
+            raise RegistryUnavailable("no schema registry configured (confluent.schema.registry.url)")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        except SchemaRegistryError as exc:
+            if exc.http_status == 404:
+                return None
+            raise RegistryUnavailable(f"schema registry error: {exc.error_message}") from None
+
+    async def _subjects_of(self, schema_id: int, fresh: bool = False) -> set[str]:
+        cached = self._subjects.get(schema_id)
+        now = time.monotonic()
+        if cached is not None and now - cached.fetched < (RECHECK_AFTER_S if fresh else POSITIVE_TTL_S):
+            return cached.value
+        versions = await self._call(self._client.get_versions_by_schema_id, schema_id)
+        subjects = {v["subject"] for v in versions or []}
+        self._subjects[schema_id] = _Cached(subjects, now)
+        return subjects
+
+    async def _schema(self, schema_id: int):
+        cached = self._schemas.get(schema_id)
+        if cached is not None:
+            return cached.value
+        schema = await self._call(self._client.get_schema, schema_id)
+        if schema is None:
+            return None
+        entry = (schema, record_name(schema), await asyncio.get_running_loop().run_in_executor(
+            self._pool, payload_checker, self._client, schema))
+        self._schemas[schema_id] = _Cached(entry, time.monotonic())
+        return entry
+
+    # -- the check -------------------------------------------------------------------------
+
+    async def check_batch(self, topic: str, rules: list[FieldRule], batch: bytes) -> list[tuple[int, str]]:
+        """(record index, reason) for every record that breaks a rule; [] if all pass."""
+        try:
+            recs = records.decode_records(batch)
+        except records.InvalidBatch as exc:
+            return [(0, f"the batch cannot be decoded: {exc}")]
+        errors = []
+        for index, rec in enumerate(recs):
+            for rule in rules:
+                data = rec.value if rule.field == VALUE else rec.key
+                reason = await self._check_field(topic, rule, data)
+                if reason:
+                    errors.append((index, f"{rule.field}: {reason}"))
+                    break
+        return errors
+
+    async def _check_field(self, topic: str, rule: FieldRule, data: bytes | None) -> str | None:
+        if data is None:
+            return None  # tombstones (and absent keys) pass, so governed compacted topics work
+        if len(data) < 5 or data[0] != 0:
+            return "no magic byte: the record was not written by a schema registry serializer"
+        schema_id = _ID.unpack_from(data, 1)[0]
+        name = None
+        if rule.strategy != "TopicNameStrategy" or rule.payload:
+            entry = await self._schema(schema_id)
+            if entry is None:
+                return f"unknown schema id {schema_id}"
+            name = entry[1]
+        subject = subject_for(topic, rule, name)
+        if subject is None:
+            return f"schema id {schema_id} has no record name for {rule.strategy}"
+        subjects = await self._subjects_of(schema_id)
+        if subject not in subjects:
+            subjects = await self._subjects_of(schema_id, fresh=True)
+        if not subjects:
+            return f"unknown schema id {schema_id}"
+        if subject not in subjects:
+            return f"schema id {schema_id} is not registered under subject {subject}"
+        if rule.payload:
+            problem = entry[2](data)
+            if problem:
+                return f"payload does not match schema id {schema_id}: {problem}"
+        return None
+
+
+def subject_for(topic: str, rule: FieldRule, record_name: str | None) -> str | None:
+    if rule.strategy == "RecordNameStrategy":
+        return record_name
+    if rule.strategy == "TopicRecordNameStrategy":
+        return f"{topic}-{record_name}" if record_name else None
+    return f"{topic}-{rule.field}"
+
+
+def record_name(schema: Schema) -> str | None:
+    """Avro record full name, JSON Schema title, or the first protobuf message's full name."""
+    try:
+        if schema.schema_type == "AVRO":
+            node = json.loads(schema.schema_str)
+            if isinstance(node, dict) and node.get("name"):
+                name, ns = node["name"], node.get("namespace")
+                return name if "." in name or not ns else f"{ns}.{name}"
+        elif schema.schema_type == "JSON":
+            return json.loads(schema.schema_str).get("title")
+    except (ValueError, AttributeError):
+        return None
+    return None
+
+
+def payload_checker(client: SchemaRegistryClient, schema: Schema):
+    """A function framed-bytes -> problem text or None, for `payload` mode."""
+    if schema.schema_type == "AVRO":
+        from fastavro import schemaless_reader
+
+        from serdes.avro import parse_avro
+
+        parsed = parse_avro(client, schema)
+
+        def check_avro(data: bytes) -> str | None:
+            buf = io.BytesIO(data)
+            buf.seek(5)
+            try:
+                schemaless_reader(buf, parsed, None)
+            except Exception as exc:  # fastavro raises assorted types on bad data
+                return f"{type(exc).__name__}: {exc}"
+            if buf.tell() != len(data):
+                return f"{len(data) - buf.tell()} bytes left over after the Avro record"
+            return None
+        return check_avro
+    if schema.schema_type == "JSON":
+        import jsonschema
+
+        validator_cls = jsonschema.validators.validator_for(json.loads(schema.schema_str))
+        validator = validator_cls(json.loads(schema.schema_str))
+
+        def check_json(data: bytes) -> str | None:
+            try:
+                doc = json.loads(data[5:])
+            except ValueError as exc:
+                return f"not JSON: {exc}"
+            error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+            return None if error is None else f"{error.message} at {'/'.join(map(str, error.absolute_path)) or '/'}"
+        return check_json
+    return lambda data: f"payload validation of {schema.schema_type} schemas is not supported yet"
