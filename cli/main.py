@@ -132,7 +132,11 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
 
 
 def cmd_up(args) -> int:
-    config = BrokerConfig(parse_key_values(args.config))
+    overrides = parse_key_values(args.config)
+    # The broker validates schema-governed topics against the registry that `up` starts.
+    if "schema.registry.url" not in overrides:
+        overrides.setdefault("confluent.schema.registry.url", f"http://{args.registry_listen}")
+    config = BrokerConfig(overrides)
     data_dir = Path(args.data_dir)
     return asyncio.run(_run_up(data_dir / "broker", args.listen, config, args.registry_listen))
 
