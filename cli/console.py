@@ -194,8 +194,10 @@ def run_producer(args, fmt: str) -> int:
     progress.finish()
     remaining = producer.flush(30)
     if remaining or failures:
+        # Records the broker refused are bad input; records it never answered for are not.
         raise CommandError(f"{remaining + len(failures)} record(s) not delivered"
-                        + (f": {failures[0]}" if failures else ""), EXIT_UNREACHABLE)
+                           + (f": {failures[0]}" if failures else ""),
+                           EXIT_UNREACHABLE if remaining else EXIT_BAD_INPUT)
     if bad_lines and not args.skip_bad_lines:
         return EXIT_BAD_INPUT
     return EXIT_OK if not interrupted else 130
