@@ -96,8 +96,7 @@ def _registry(props: dict, fmt: str) -> SchemaRegistryClient | None:
         return None
     url = props.get("schema.registry.url")
     if not url:
-        raise CommandError("--property schema.registry.url=... is required for the "
-                        f"{fmt} format", EXIT_USAGE)
+        raise CommandError(f"--property schema.registry.url=... is required for the {fmt} format", EXIT_USAGE)
     return SchemaRegistryClient({"url": url, "max.retries": 1, "timeout": 10})
 
 
@@ -136,17 +135,17 @@ def _registry_error(exc: SchemaRegistryError) -> CommandError:
     return CommandError(f"schema registry error {exc.error_code}: {exc.error_message}")
 
 
-def _check_broker(conf: dict, topic: str) -> None:
+def _check_broker(conf: dict) -> None:
     """Fail fast with one line when the broker cannot be reached."""
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({**{k: v for k, v in conf.items() if k == "bootstrap.servers" or k.startswith("security.")},
                          **QUIET})
     try:
-        admin.list_topics(topic, timeout=10)
+        admin.list_topics(timeout=10)  # all topics: naming one would auto-create it
     except KafkaException as exc:
         raise CommandError(f"cannot reach the Kafka broker at {conf['bootstrap.servers']}: {exc.args[0].str()}",
-                        EXIT_UNREACHABLE) from None
+                           EXIT_UNREACHABLE) from None
 
 
 def run_producer(args, fmt: str) -> int:
@@ -159,7 +158,7 @@ def run_producer(args, fmt: str) -> int:
     parse_key = _truthy(props, "parse.key")
     key_codec = _codec(fmt, client, props, "key", required=False) if parse_key else None
     separator = props.get("key.separator", "\t")
-    _check_broker(conf, args.topic)
+    _check_broker(conf)
     producer = Producer(conf)
     failures: list[str] = []
 
@@ -235,7 +234,7 @@ def run_consumer(args, fmt: str) -> int:
     client = _registry(props, fmt)
     value_printer = PRINTERS[fmt](client, None, props)
     key_printer = _key_printer(fmt, client, props)
-    _check_broker(conf, args.topic)
+    _check_broker(conf)
     consumer = Consumer(conf)
     if args.partition is not None:
         offset = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}.get(args.offset)
