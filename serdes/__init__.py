@@ -2,6 +2,8 @@
 
     from serdes import SchemaRegistryClient, SerializationContext, MessageField, SerializationError
     from serdes.avro import AvroSerializer, AvroDeserializer
+    from serdes.protobuf import ProtobufSerializer, ProtobufDeserializer
+    from serdes.json_schema import JSONSchemaSerializer, JSONSchemaDeserializer
     from serdes.kafka import SerializingProducer, DeserializingConsumer
 """
 

@@ -70,10 +70,10 @@ class RegisteredSchema:
 @dataclass
 class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    schemas_by_id: dict[int, Schema] = field(default_factory=dict)
+    schemas_by_id: dict[object, Schema] = field(default_factory=dict)
     ids_by_schema: dict[tuple[str, Schema, bool], int] = field(default_factory=dict)
     latest: dict[str, tuple[float, RegisteredSchema]] = field(default_factory=dict)
-    versions: dict[tuple[str, int], RegisteredSchema] = field(default_factory=dict)
+    versions: dict[tuple, RegisteredSchema] = field(default_factory=dict)
 
 
 def _path(*parts) -> str:
@@ -165,14 +165,17 @@ class SchemaRegistryClient:
             self._cache.schemas_by_id.setdefault(schema_id, schema)
         return RegisteredSchema(schema_id, schema, subject, body.get("version", -1))
 
-    def get_schema(self, schema_id: int) -> Schema:
+    def get_schema(self, schema_id: int, fmt: str | None = None) -> Schema:
+        """The schema of an id; `fmt="serialized"` asks for protobuf's base64 descriptor form."""
+        key = schema_id if fmt is None else (schema_id, fmt)
         with self._cache.lock:
-            cached = self._cache.schemas_by_id.get(schema_id)
+            cached = self._cache.schemas_by_id.get(key)
         if cached is not None:
             return cached
-        schema = Schema.from_response(self._request("GET", _path("schemas", "ids", schema_id)))
+        params = {"format": fmt} if fmt else None
+        schema = Schema.from_response(self._request("GET", _path("schemas", "ids", schema_id), params=params))
         with self._cache.lock:
-            self._cache.schemas_by_id[schema_id] = schema
+            self._cache.schemas_by_id[key] = schema
         return schema
 
     def lookup_schema(self, subject: str, schema: Schema, normalize_schemas: bool = False,
@@ -195,16 +198,20 @@ class SchemaRegistryClient:
             self._cache.latest[subject] = (now, registered)
         return registered
 
-    def get_version(self, subject: str, version: int | str) -> RegisteredSchema:
-        if isinstance(version, int) and version > 0:
+    def get_version(self, subject: str, version: int | str, fmt: str | None = None) -> RegisteredSchema:
+        cacheable = isinstance(version, int) and version > 0
+        key = (subject, version, fmt)
+        if cacheable:
             with self._cache.lock:
-                cached = self._cache.versions.get((subject, version))
+                cached = self._cache.versions.get(key)
             if cached is not None:
                 return cached
-        registered = _registered(self._request("GET", _path("subjects", subject, "versions", version)))
-        if isinstance(version, int) and version > 0:
+        params = {"format": fmt} if fmt else None
+        registered = _registered(self._request("GET", _path("subjects", subject, "versions", version),
+                                               params=params))
+        if cacheable:
             with self._cache.lock:
-                self._cache.versions[(subject, version)] = registered
+                self._cache.versions[key] = registered
         return registered
 
     def get_versions(self, subject: str) -> list[int]:
@@ -228,7 +235,8 @@ class SchemaRegistryClient:
     def delete_version(self, subject: str, version: int, permanent: bool = False) -> int:
         with self._cache.lock:
             self._cache.latest.pop(subject, None)
-            self._cache.versions.pop((subject, version), None)
+            for key in [k for k in self._cache.versions if k[0] == subject and k[1] == version]:
+                del self._cache.versions[key]
         return self._request("DELETE", _path("subjects", subject, "versions", version),
                              params={"permanent": _flag(permanent)})
 
