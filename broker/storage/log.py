@@ -263,31 +263,9 @@ class Log:
 
     # ------------------------------------------------------------------ read
 
-    def read(self, offset: int, max_bytes: int, *, max_offset: int | None = None, min_one: bool = True) -> bytes:
-        """Whole batches starting with the one that contains `offset`.
-
-        At most `max_bytes`, except that with `min_one` the first batch is returned
-        whole even if larger; no batch whose base offset is >= `max_offset` (the high
-        watermark or last stable offset). Reads within one segment per call."""
-        self._check_open()
-        end = self.log_end_offset
-        if offset < self._log_start_offset or offset > end:
-            raise OffsetOutOfRange(offset, self._log_start_offset, end)
-        cap = end if max_offset is None else min(max_offset, end)
-        if offset >= cap:
-            return b""
-        segments = self._segments
-        for i in range(self._segment_index(offset), len(segments)):
-            found = segments[i].locate(offset)
-            if found is not None:
-                return segments[i].read(found[0], max_bytes, cap, min_one)
-        return b""  # compaction left nothing at or after `offset`
-
-    def read_span(self, offset: int, max_bytes: int, *, max_offset: int | None = None,
-                  min_one: bool = True) -> FileSpan | None:
-        """Like read(), but describes the bytes as a file range to send with sendfile.
-
-        None when there is nothing to read. Same batch selection rules as read()."""
+    def _locate_read(self, offset: int, max_offset: int | None) -> tuple[LogSegment, int, int] | None:
+        """(segment, position of the first batch to return, offset cap) for a read, or None
+        when there is nothing at or after `offset` below the cap."""
         self._check_open()
         end = self.log_end_offset
         if offset < self._log_start_offset or offset > end:
@@ -299,11 +277,34 @@ class Log:
         for i in range(self._segment_index(offset), len(segments)):
             found = segments[i].locate(offset)
             if found is not None:
-                size, last = segments[i].span(found[0], max_bytes, cap, min_one)
-                if not size:
-                    return None
-                return FileSpan(segments[i].open_for_sending(), found[0], size, last)
-        return None
+                return segments[i], found[0], cap
+        return None  # compaction left nothing at or after `offset`
+
+    def read(self, offset: int, max_bytes: int, *, max_offset: int | None = None, min_one: bool = True) -> bytes:
+        """Whole batches starting with the one that contains `offset`.
+
+        At most `max_bytes`, except that with `min_one` the first batch is returned
+        whole even if larger; no batch whose base offset is >= `max_offset` (the high
+        watermark or last stable offset). Reads within one segment per call."""
+        located = self._locate_read(offset, max_offset)
+        if located is None:
+            return b""
+        segment, position, cap = located
+        return segment.read(position, max_bytes, cap, min_one)
+
+    def read_span(self, offset: int, max_bytes: int, *, max_offset: int | None = None,
+                  min_one: bool = True) -> FileSpan | None:
+        """Like read(), but describes the bytes as a file range to send with sendfile.
+
+        None when there is nothing to read. Same batch selection rules as read()."""
+        located = self._locate_read(offset, max_offset)
+        if located is None:
+            return None
+        segment, position, cap = located
+        size, last = segment.span(position, max_bytes, cap, min_one)
+        if not size:
+            return None
+        return FileSpan(segment.open_for_sending(), position, size, last)
 
     def iter_headers(self, start_offset: int = 0) -> Iterator[BatchHeader]:
         """Headers of the batches from the one containing `start_offset` to the end.
