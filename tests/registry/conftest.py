@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO, free_port, unique_topic
+from tests.conftest import REPO, BrokerProcess, free_port, unique_topic
 
 V1 = "application/vnd.schemaregistry.v1+json"
 
@@ -99,12 +99,25 @@ class RegistryProcess:
                          {"schema": text, **extra})
 
 
+# Our broker with groups answering at once (Kafka's default waits 3 s before the first rebalance).
+FAST_GROUPS = {"group.initial.rebalance.delay.ms": "0"}
+
+
+@pytest.fixture(scope="session")
+def registry_broker(tmp_path_factory):
+    """One broker for the registry tests that do not restart or kill it."""
+    broker = BrokerProcess(tmp_path_factory.mktemp("registry-broker") / "data", FAST_GROUPS)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
 @pytest.fixture
-def registry_factory(tmp_path, shared_broker):
+def registry_factory(tmp_path, registry_broker):
     started: list[RegistryProcess] = []
 
     def make(bootstrap: str | None = None, **kwargs) -> RegistryProcess:
-        reg = RegistryProcess(bootstrap or shared_broker.bootstrap, tmp_path, **kwargs)
+        reg = RegistryProcess(bootstrap or registry_broker.bootstrap, tmp_path, **kwargs)
         started.append(reg)
         return reg.start()
 
@@ -120,8 +133,8 @@ def registry(registry_factory) -> RegistryProcess:
 
 
 @pytest.fixture(scope="module")
-def module_registry(tmp_path_factory, shared_broker):
-    reg = RegistryProcess(shared_broker.bootstrap, tmp_path_factory.mktemp("registry")).start()
+def module_registry(tmp_path_factory, registry_broker):
+    reg = RegistryProcess(registry_broker.bootstrap, tmp_path_factory.mktemp("registry")).start()
     yield reg
     reg.stop()
 

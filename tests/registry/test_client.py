@@ -75,7 +75,6 @@ def test_register_lookup_and_read_back(client, subject):
     assert again.get_subjects_by_schema_id(schema_id) == [subject]
     versions = again.get_schema_versions(schema_id)
     assert [(v.subject, v.version) for v in versions] == [(subject, 1)]
-    fresh = {"type": "record", "name": "Fresh", "fields": [{"name": "n", "type": "long"}]}
     assert "AVRO" in again.get_schema_types()
     expect_error(404, 40403, again.get_schema, 987654)
     expect_error(404, 40402, again.get_version, subject, 99)
@@ -127,20 +126,26 @@ def test_config_calls(client, subject):
                                           "FORWARD_TRANSITIVE", "FULL_TRANSITIVE")
 
 
+def uncached(client) -> SchemaRegistryClient:
+    """The client caches versions and ids; reads after a delete need a fresh one."""
+    return SchemaRegistryClient({"url": client._rest_client.base_urls[0]})
+
+
 def test_soft_and_hard_delete(client, subject):
     first = client.register_schema(subject, avro(USER_V1))
     client.register_schema(subject, avro(USER_V2))
     assert client.delete_version(subject, 1) == 1
     assert client.get_versions(subject) == [2]
     assert client.get_versions(subject, deleted=True) == [1, 2]
-    assert client.get_version(subject, 1, deleted=True).schema_id == first
-    expect_error(404, 40402, client.get_version, subject, 1)
-    fresh = SchemaRegistryClient({"url": client._rest_client.base_urls[0]})
-    assert json.loads(fresh.get_schema(first).schema_str) == USER_V1  # soft-deleted ids stay readable
+    assert uncached(client).get_version(subject, 1, deleted=True).schema_id == first
+    expect_error(404, 40402, uncached(client).get_version, subject, 1)
+    assert json.loads(uncached(client).get_schema(first).schema_str) == USER_V1  # soft-deleted ids stay readable
     expect_error(404, 40407, client.delete_version, subject, 2, permanent=True)
+    expect_error(404, 40406, client.delete_version, subject, 1)
     assert client.delete_version(subject, 1, permanent=True) == 1
-    expect_error(404, 40402, client.get_version, subject, 1, deleted=True)
+    expect_error(404, 40402, uncached(client).get_version, subject, 1, deleted=True)
 
+    expect_error(404, 40405, client.delete_subject, subject, permanent=True)
     assert client.delete_subject(subject) == [2]
     assert subject not in client.get_subjects()
     assert subject in client.get_subjects(deleted=True)
@@ -241,3 +246,12 @@ def test_confluent_serializers_work_against_it(client, subject):
     schema_id = int.from_bytes(payload[1:5], "big")
     assert client.get_latest_version(f"{topic}-value").schema_id == schema_id
     assert deserializer(payload, ctx) == {"name": "Ada", "age": 36}
+
+
+def test_subject_names_with_slashes(client, subject):
+    subject = "team/" + subject
+    schema_id = client.register_schema(subject, avro(USER_V1))
+    assert subject in client.get_subjects()
+    assert uncached(client).get_version(subject, 1).schema_id == schema_id
+    assert uncached(client).lookup_schema(subject, avro(USER_V1)).version == 1
+    assert client.delete_version(subject, 1) == 1
