@@ -158,8 +158,9 @@ def test_compaction_keeps_latest_value_per_key(broker_factory):
         p.flush(10)
     p.produce(topic, key=b"key-0", value=None)  # tombstone
     for k in range(5):
-        p.produce(topic, key=b"filler-%d" % k, value=b"f" * 1000)  # roll past the tombstone
-    p.flush(10)
+        # Incompressible, so the segment surely rolls past the tombstone whatever the batching.
+        p.produce(topic, key=b"filler-%d" % k, value=os.urandom(2000))
+        p.flush(10)
 
     def compacted():
         got = consume_all_confluent(broker.bootstrap, topic, 10**9, partitions=1, idle_polls=5)
