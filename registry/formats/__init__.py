@@ -5,6 +5,8 @@ from __future__ import annotations
 from registry.formats.avro import AvroProvider
 from registry.formats.base import (Incompatibility, InvalidSchemaError, ParsedSchema, SchemaProvider,
                                    SchemaReference)
+from registry.formats.json_schema import JsonSchemaProvider
+from registry.formats.protobuf import ProtobufProvider
 
 DEFAULT_SCHEMA_TYPE = "AVRO"
 
@@ -29,6 +31,8 @@ def schema_types() -> list[str]:
 
 
 register_provider(AvroProvider())
+register_provider(ProtobufProvider())
+register_provider(JsonSchemaProvider())
 
 __all__ = ["DEFAULT_SCHEMA_TYPE", "Incompatibility", "InvalidSchemaError", "ParsedSchema", "SchemaProvider",
            "SchemaReference", "provider", "register_provider", "schema_types"]

@@ -54,7 +54,8 @@ MIN_CONTAINS_ADDED MIN_CONTAINS_REMOVED MIN_CONTAINS_INCREASED MIN_CONTAINS_DECR
 UNIQUE_ITEMS_REMOVED ADDITIONAL_ITEMS_ADDED ADDITIONAL_ITEMS_REMOVED ADDITIONAL_ITEMS_EXTENDED
 ADDITIONAL_ITEMS_NARROWED UNEVALUATED_ITEMS_ADDED UNEVALUATED_ITEMS_REMOVED UNEVALUATED_ITEMS_EXTENDED
 UNEVALUATED_ITEMS_NARROWED ITEM_ADDED_TO_OPEN_CONTENT_MODEL ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL
-ITEM_ADDED_TO_CLOSED_CONTENT_MODEL ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL
+ITEM_ADDED_TO_CLOSED_CONTENT_MODEL ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL
+ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL
 ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
 ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
 ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL ENUM_ARRAY_EXTENDED ENUM_ARRAY_NARROWED ENUM_ARRAY_CHANGED
@@ -62,7 +63,6 @@ COMBINED_TYPE_EXTENDED COMBINED_TYPE_CHANGED PRODUCT_TYPE_EXTENDED PRODUCT_TYPE_
 SUM_TYPE_NARROWED COMBINED_TYPE_SUBSCHEMAS_CHANGED NOT_TYPE_EXTENDED NOT_TYPE_NARROWED
 """
 DIFFERENCE_TYPES = tuple(_TYPES.split())
-globals().update({name: name for name in DIFFERENCE_TYPES})
 
 COMPATIBLE_CHANGES = frozenset("""
 ID_CHANGED DESCRIPTION_CHANGED TITLE_CHANGED DEFAULT_CHANGED SCHEMA_REMOVED TYPE_EXTENDED MAX_LENGTH_INCREASED
@@ -82,6 +82,15 @@ ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL ITEM_ADDED_TO_CLOSED_CONTENT_
 ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL
 ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
 ENUM_ARRAY_EXTENDED COMBINED_TYPE_EXTENDED PRODUCT_TYPE_NARROWED SUM_TYPE_EXTENDED NOT_TYPE_NARROWED
+""".split())
+
+# Confluent's LENIENT policy (`compatibilityPolicy`) also accepts these.
+COMPATIBLE_CHANGES_LENIENT = COMPATIBLE_CHANGES | frozenset("""
+ADDITIONAL_PROPERTIES_NARROWED ADDITIONAL_PROPERTIES_REMOVED UNEVALUATED_PROPERTIES_NARROWED
+UNEVALUATED_PROPERTIES_REMOVED REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL
+OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL
+PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
 """.split())
 
 _KEYWORD = {"MAXIMUM_ADDED", "MINIMUM_ADDED", "EXCLUSIVE_MAXIMUM_ADDED", "EXCLUSIVE_MINIMUM_ADDED", "MULTIPLE_OF_ADDED",
@@ -151,7 +160,8 @@ class JsonSchemaDifference(Incompatibility):
         return _template(self.kind).format(reader, writer, path=self.path)
 
     def render(self, reader: str, writer: str) -> str:
-        return f'{{errorType:"{self.kind}", description:"{self.description(reader, writer)}"}}'
+        # Byte for byte Confluent's Difference.toString, whose description closes with a quote: '
+        return f'{{errorType:"{self.kind}", description:"{self.description(reader, writer)}\'}}'
 
     def __eq__(self, other) -> bool:
         return isinstance(other, JsonSchemaDifference) and (self.kind, self.path) == (other.kind, other.path)
@@ -273,11 +283,21 @@ class ConditionalSchema(Schema):
     pass
 
 
+class _Target:
+    """The schema a `$ref` points to; several references (and cycles) share one."""
+
+    schema: Schema | None = None
+
+
 class ReferenceSchema(Schema):
-    def __init__(self, raw, ref: str):
+    def __init__(self, raw, ref: str, target: _Target):
         super().__init__(raw)
         self.ref = ref
-        self.referred: Schema | None = None
+        self.target = target
+
+    @property
+    def referred(self) -> Schema | None:
+        return self.target.schema
 
 
 # ------------------------------------------------------------------ loading (everit's rules)
@@ -342,23 +362,19 @@ class SchemaLoader:
         return schema
 
     def _reference(self, node, ref: str, scope) -> ReferenceSchema:
-        target, target_scope, key = self.lookup(ref, scope)
-        found = self.refs.get(key)
-        schema = ReferenceSchema(node, ref)
-        if found is not None:
-            schema.referred = found.referred
-            found_holder = found
-            if schema.referred is None:  # the target is still being built: share its holder
-                return found_holder
-            return schema
-        self.refs[key] = schema
-        schema.referred = self.load(target, target_scope)
-        return schema
+        contents, target_scope, key = self.lookup(ref, scope)
+        target = self.refs.get(key)
+        if target is None:
+            target = self.refs[key] = _Target()
+            target.schema = self.load(contents, target_scope)
+        return ReferenceSchema(node, ref, target)
 
     def _common(self, schema: Schema, remaining: dict) -> None:
         id_keyword = "id" if self.draft == DRAFT4 else "$id"
         if isinstance(remaining.get(id_keyword), str):
-            schema.id = remaining.pop(id_keyword)
+            identifier = remaining.pop(id_keyword)
+            # Confluent's 2019-09/2020-12 loader does not keep `$id`, so it is never compared there.
+            schema.id = None if self.draft in _MODERN else identifier
         for name in ("title", "description"):
             if isinstance(remaining.get(name), str):
                 setattr(schema, name, remaining.pop(name))
@@ -392,6 +408,10 @@ class SchemaLoader:
             out.append(self._typed(node, remaining, scope))
         if any(k in remaining for k in self.array_keywords):
             out.append(self._array(node, remaining, scope))
+        if self.draft in _MODERN:
+            for keyword in ("properties", "patternProperties"):
+                if remaining.get(keyword) == {}:  # constrains nothing: Confluent's 2020-12 loader drops it
+                    remaining.pop(keyword)
         if any(k in remaining for k in self.object_keywords):
             out.append(self._object(node, remaining, scope))
         if any(k in remaining for k in _NUMBER):
@@ -406,7 +426,8 @@ class SchemaLoader:
     def _typed(self, node, remaining: dict, scope) -> Schema:
         kind = remaining.pop("type")
         if isinstance(kind, list):
-            return CombinedSchema(node, "anyOf", [self._explicit(node, k, remaining, scope) for k in kind])
+            return CombinedSchema(node, "anyOf", [self._explicit({**node, "type": k}, k, remaining, scope)
+                                                  for k in kind])
         return self._explicit(node, kind, remaining, scope)
 
     def _explicit(self, node, kind, remaining: dict, scope) -> Schema:
@@ -478,15 +499,25 @@ class SchemaLoader:
         schema.min_items = _integer(values.get("minItems"))
         schema.max_items = _integer(values.get("maxItems"))
         schema.unique_items = values.get("uniqueItems") is True
-        schema.min_contains = _integer(values.get("minContains", node.get("minContains")))
-        schema.max_contains = _integer(values.get("maxContains", node.get("maxContains")))
         items = values.get("items", MISSING)
-        prefix = values.get("prefixItems") if self.draft == DRAFT2020 else None
         extra = values.get("additionalItems", True)
-        if isinstance(prefix, list):
-            schema.item_schemas = [self.load(s, scope) for s in prefix]
-            extra = True if items is MISSING else items
-        elif isinstance(items, list):
+        if self.draft in _MODERN:
+            if "contains" in values:  # as Confluent's 2020-12 loader: minContains defaults to 1
+                schema.min_contains = _integer(values.get("minContains", 1))
+                schema.max_contains = _integer(values.get("maxContains"))
+            prefix = values.get("prefixItems") if self.draft == DRAFT2020 else None
+            if isinstance(prefix, list):
+                schema.item_schemas = [self.load(s, scope) for s in prefix]
+            if items is True or items is MISSING:
+                items = MISSING
+            elif items is False:
+                extra, items = False, MISSING
+            elif isinstance(prefix, list):
+                extra, items = items, MISSING
+        else:
+            schema.min_contains = _integer(values.get("minContains", node.get("minContains")))
+            schema.max_contains = _integer(values.get("maxContains", node.get("maxContains")))
+        if isinstance(items, list):
             schema.item_schemas = [self.load(s, scope) for s in items]
         elif items is not MISSING:
             schema.all_items = self.load(items, scope)
@@ -619,8 +650,12 @@ def differences(original: Schema, update: Schema,
 
 
 def _deref(schema: Schema) -> Schema:
+    seen = 0
     while isinstance(schema, ReferenceSchema):
         schema = schema.referred
+        seen += 1
+        if schema is None or seen > 100:  # a reference to nothing but itself accepts anything
+            return EmptySchema(True)
     return schema
 
 
@@ -628,10 +663,10 @@ def compare(ctx: Context, original: Schema | None, update: Schema | None) -> Non
     if original is None and update is None:
         return
     if original is None:
-        ctx.add(SCHEMA_ADDED)  # noqa: F821 - names come from DIFFERENCE_TYPES
+        ctx.add("SCHEMA_ADDED")
         return
     if update is None:
-        ctx.add(SCHEMA_REMOVED)  # noqa: F821
+        ctx.add("SCHEMA_REMOVED")
         return
     o, u = _deref(original), _deref(update)
     ctx.add_rebased(ctx.memoized(o, u, lambda sub: _compare_types(sub, o, u)))
@@ -800,9 +835,9 @@ def _criteria_change(ctx: Context, original: CombinedSchema, update: CombinedSch
 
 
 def _distinct(schemas: list[Schema]) -> list[Schema]:
-    seen: dict[str, Schema] = {}
+    seen: dict[tuple, Schema] = {}
     for schema in schemas:
-        seen.setdefault(json_key(schema.raw), schema)
+        seen.setdefault((type(schema).__name__, json_key(schema.raw)), schema)
     return list(seen.values())
 
 

@@ -126,7 +126,7 @@ def test_union_default_may_match_any_branch():
 
 
 def test_providers_by_schema_type():
-    assert schema_types() == ["AVRO"]
+    assert schema_types() == ["AVRO", "JSON", "PROTOBUF"]
     assert provider(None) is AVRO
     with pytest.raises(InvalidSchemaError):
         provider("XML")

@@ -146,6 +146,6 @@ def test_confluent_client_quirks(reg):
         response = reg.call("POST", "/subjects/bad-input", {"schema": GOOD}, headers={"Content-Type": content_type})
         assert response.status_code == 200, content_type
     response = reg.call("GET", "/schemas/types", headers={"Accept": "application/json"})
-    assert response.headers["Content-Type"].startswith("application/json") and response.json() == ["AVRO"]
+    assert response.headers["Content-Type"].startswith("application/json") and response.json() == ["AVRO", "JSON", "PROTOBUF"]
     response = reg.call("GET", "/schemas/types")
     assert response.headers["Content-Type"].startswith("application/vnd.schemaregistry.v1+json")

@@ -223,6 +223,13 @@ def _collect(types: list, prefix: str, package: str, ref, out: dict[str, TypeInf
 
 def type_infos(schema) -> tuple[dict[str, TypeInfo], FileModel]:
     """Every message and enum the schema can name, by full name, and the schema's own model."""
+    cached = getattr(schema, "_compat_model", None)
+    if cached is None:
+        cached = schema._compat_model = _type_infos(schema)
+    return cached
+
+
+def _type_infos(schema) -> tuple[dict[str, TypeInfo], FileModel]:
     refs = {r.name: (r.subject, r.version) for r in schema.references}
     out: dict[str, TypeInfo] = {}
     for dep in schema.dependencies():

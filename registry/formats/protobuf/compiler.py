@@ -30,6 +30,7 @@ from registry.formats.base import InvalidSchemaError
 MAIN_FILE = "default"  # the name Confluent gives a schema's own file in its serialized form
 _BASE64 = re.compile(r"[A-Za-z0-9+/\s]+={0,2}\s*\Z")
 _LOCK = threading.Lock()  # protoc's in-process entry point is not documented as thread-safe
+_KNOWN_LOCK = threading.Lock()
 _known_dir: str | None = None
 
 
@@ -71,9 +72,14 @@ def _safe_path(name: str) -> PurePosixPath:
 
 def _known_imports_dir() -> str:
     """google/type/*.proto and confluent/*.proto, written once per process."""
-    global _known_dir
-    if _known_dir is not None:
+    with _KNOWN_LOCK:
+        if _known_dir is None:
+            _write_known_imports()
         return _known_dir
+
+
+def _write_known_imports() -> None:
+    global _known_dir
     root = tempfile.mkdtemp(prefix="schemabus-proto-")
     atexit.register(shutil.rmtree, root, True)
     try:
@@ -90,7 +96,6 @@ def _known_imports_dir() -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     _known_dir = root
-    return root
 
 
 def _confluent_protos() -> dict[str, str]:

@@ -153,4 +153,7 @@ class ProtobufProvider(SchemaProvider):
         descriptor = descriptor_pb2.FileDescriptorProto.FromString(descriptor.SerializeToString())
         descriptor.name = main
         pool = build_pool(deps + [descriptor])
-        return render_file(descriptor, OptionReader(pool))
+        try:
+            return render_file(descriptor, OptionReader(pool))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise InvalidSchemaError(f"Invalid descriptor: {exc}") from None
