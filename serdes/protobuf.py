@@ -125,20 +125,25 @@ class ProtobufDeserializer:
         self._classes: dict[tuple[int, tuple[int, ...]], type[Message]] = {}
         self._pool = descriptor_pool.DescriptorPool()
 
-    def _build_file(self, schema: Schema) -> FileDescriptor:
-        """Add the writer's file and, first, its references to our pool (a dynamic schema)."""
+    def _build_file(self, schema: Schema, file_name: str) -> FileDescriptor:
+        """Add the writer's file and, first, its references to our pool (a dynamic schema).
+
+        The registry names every serialized file "default", so files are renamed: a
+        reference by its import path (what the importing file's dependency list says),
+        the top-level schema by its id."""
         for ref in schema.references:
             if not ref.name.startswith(WELL_KNOWN_PREFIX) and not self._in_pool(ref.name):
-                self._build_file(self._client.get_version(ref.subject, ref.version, "serialized").schema)
+                self._build_file(self._client.get_version(ref.subject, ref.version, "serialized").schema, ref.name)
         proto = descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(schema.schema_str))
+        proto.name = file_name
         for dep_name in proto.dependency:
             if dep_name.startswith(WELL_KNOWN_PREFIX) and not self._in_pool(dep_name):
                 well_known = descriptor_pb2.FileDescriptorProto()
                 descriptor_pool.Default().FindFileByName(dep_name).CopyToProto(well_known)
                 self._pool.Add(well_known)
-        if not self._in_pool(proto.name):
+        if not self._in_pool(file_name):
             self._pool.Add(proto)
-        return self._pool.FindFileByName(proto.name)
+        return self._pool.FindFileByName(file_name)
 
     def _in_pool(self, name: str) -> bool:
         try:
@@ -154,7 +159,8 @@ class ProtobufDeserializer:
             file = self._files.get(schema_id)
             if file is None:
                 try:
-                    file = self._build_file(self._client.get_schema(schema_id, "serialized"))
+                    file = self._build_file(self._client.get_schema(schema_id, "serialized"),
+                                            f"schema-id-{schema_id}.proto")
                 except SchemaRegistryError as exc:
                     raise SerializationError(f"{ctx.describe()}: cannot fetch writer schema id {schema_id}: "
                                              f"{exc.error_message} (error code {exc.error_code})") from exc
