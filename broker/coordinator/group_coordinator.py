@@ -522,7 +522,8 @@ class GroupCoordinator:
         return {**result, **{tp: "NONE" for tp in accepted}}
 
     @staticmethod
-    def _validate_offset_commit(group: Group, generation_id: int, member_id: str, instance_id: str | None) -> str | None:
+    def _validate_offset_commit(group: Group, generation_id: int, member_id: str,
+                                instance_id: str | None) -> str | None:
         if group.is_(DEAD):
             return "COORDINATOR_NOT_AVAILABLE"
         if generation_id < 0 and group.is_(EMPTY):

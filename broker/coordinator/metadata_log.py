@@ -70,7 +70,11 @@ class GroupMetadataLog:
             raise WriteError("COORDINATOR_NOT_AVAILABLE", f"cannot write group {group_id}: {exc}") from None
 
     def replay(self) -> Iterator[tuple[bytes, bytes | None]]:
-        """Every (key, value) record of every partition, oldest first per partition."""
+        """Every (key, value) record of every partition, oldest first per partition.
+
+        Nothing writes transactional batches here yet. When TxnOffsetCommit arrives (the
+        transactions issue), records of a transactional batch must be held per producer id
+        until its COMMIT marker (dropped on ABORT) instead of being applied at once."""
         for partition in self._topic().partitions:
             offset = partition.log_start_offset
             while offset < partition.high_watermark:

@@ -50,7 +50,8 @@ class OffsetStore:
         return list(self._by_group.pop(group_id, {}))
 
     def expired(self, group_id: str, now_ms: int, retention_ms: int,
-                base_timestamp: Callable[[OffsetValue], int], keep_topics: set[str] = frozenset()) -> list[TopicPartition]:
+                base_timestamp: Callable[[OffsetValue], int],
+                keep_topics: set[str] = frozenset()) -> list[TopicPartition]:
         """Offsets past retention: an explicit expire timestamp (OffsetCommit v2-v4
         retention_time) wins, else `base_timestamp(offset) + retention_ms`."""
         out = []

@@ -1,0 +1,59 @@
+"""The consumer-group scenario (groups_scenario.py) with kafka-python, aiokafka and KafkaJS.
+
+Each member runs in its own process: Python clients via groups_member.py, KafkaJS via
+tests/js/group_member.js. KafkaJS is installed from the npm registry into tests/js/node_modules
+by the fixture below the first time it is needed (CI starts from a clean clone).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import REPO, BrokerProcess, unique_topic
+from tests.integration.groups_scenario import MemberProcess, python_member, run_membership_scenario
+from tests.integration.test_groups import create_topic
+
+JS_DIR = REPO / "tests" / "js"
+
+
+@pytest.fixture(scope="module")
+def fast_broker(tmp_path_factory):
+    b = BrokerProcess(tmp_path_factory.mktemp("groups-clients") / "data", {"group.initial.rebalance.delay.ms": "0"})
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session")
+def kafkajs() -> str:
+    """Path of `node`, with KafkaJS installed in tests/js (npm install on first use)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    assert node and npm, "node and npm are needed for the KafkaJS tests"
+    if not (JS_DIR / "node_modules" / "kafkajs" / "package.json").exists():
+        result = subprocess.run([npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"],
+                                cwd=JS_DIR, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"npm install failed in {JS_DIR}: {result.stdout}\n{result.stderr}"
+    return node
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "aiokafka"])
+def test_python_clients_share_fail_over_and_resume(fast_broker, tmp_path, client):
+    topic = unique_topic(f"grp-{client}")
+    create_topic(fast_broker.bootstrap, topic)
+    group = f"group-{topic}"
+    run_membership_scenario(
+        lambda name: python_member(client, fast_broker.bootstrap, group, topic, tmp_path, name),
+        fast_broker.bootstrap, topic)
+
+
+def test_kafkajs_shares_fails_over_and_resumes(fast_broker, tmp_path, kafkajs):
+    topic = unique_topic("grp-kafkajs")
+    create_topic(fast_broker.bootstrap, topic)
+    group = f"group-{topic}"
+    run_membership_scenario(
+        lambda name: MemberProcess(
+            name, [kafkajs, str(JS_DIR / "group_member.js"), fast_broker.bootstrap, group, topic], tmp_path),
+        fast_broker.bootstrap, topic)
