@@ -82,7 +82,9 @@ class Broker:
         self.group_coordinator = GroupCoordinator(self.topics, self.config)
         self.group_coordinator.start()
         self.transactions = TransactionCoordinator(self, self.config["transaction.state.log.num.partitions"])
-        self.transactions.start()
+        self.transactions.offsets_partition_for = self.group_coordinator.manager.log.partition_for
+        self.transactions.complete_group_offsets = self.group_coordinator.complete_transaction
+        self.transactions.start()  # after the groups: it may finish transactions that hold offsets
         await self.server.start()
         self._tasks = [
             asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"], self._apply_retention)),

@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Iterator
 
 from broker import records
 from broker.producer_state import (
@@ -178,6 +179,28 @@ class Partition:
                 last = header.last_offset
         return [{"producer_id": t.producer_id, "first_offset": t.first_offset}
                 for t in self.producers.aborted_between(fetch_offset, last)]
+
+    def scan(self, chunk: int = 1 << 20) -> Iterator[tuple[records.BatchHeader, list[records.Record]]]:
+        """Every batch from the log start with its decoded records, for the startup replay of
+        internal topics. Unreadable batches are logged and skipped."""
+        offset = self.log_start_offset
+        while offset < self.high_watermark:
+            data = self.read(offset, chunk)
+            if not data:
+                return  # compaction left nothing at or after `offset`
+            before = offset
+            for pos, header in records.iter_batches(data):
+                offset = header.next_offset
+                try:
+                    decoded = records.decode_records(data, pos)
+                except records.InvalidBatch as exc:
+                    log.error("skipping an unreadable batch of %s-%d at offset %d: %s",
+                              self.topic, self.index, header.base_offset, exc)
+                    continue
+                yield header, decoded
+            if offset == before:
+                log.error("cannot read past offset %d of %s-%d", offset, self.topic, self.index)
+                return
 
     def wait_for_data(self) -> asyncio.Future:
         """A future resolved at the next append (long-poll fetches wait on it)."""

@@ -99,6 +99,8 @@ class ProducerStateManager:
             raise SequenceError(
                 "INVALID_PRODUCER_EPOCH",
                 f"Producer {pid}'s epoch {epoch} is older than the current epoch {entry.epoch}")
+        if seq == NO_SEQUENCE:
+            return  # written by a coordinator (transactional offsets): fenced by epoch, no sequence
         if epoch > entry.epoch or not entry.batches:
             if epoch > entry.epoch and seq != 0:
                 raise SequenceError(

@@ -521,6 +521,29 @@ class GroupCoordinator:
             return {**result, **{tp: exc.error for tp in accepted}}
         return {**result, **{tp: "NONE" for tp in accepted}}
 
+    def txn_commit_offsets(self, group_id: str, producer_id: int, producer_epoch: int, generation_id: int,
+                           member_id: str, instance_id: str | None,
+                           offsets: dict[TopicPartition, OffsetValue]) -> dict[TopicPartition, str]:
+        """TxnOffsetCommit's group side: offsets pending until the transaction ends."""
+        group = self.groups.get(group_id) or self.manager.create(group_id)
+        if generation_id >= 0 or member_id:
+            # v3+ sends the consumer's generation and member id: a zombie is fenced here.
+            error = self._validate_offset_commit(group, generation_id, member_id, instance_id)
+            if error is not None:
+                return {tp: error for tp in offsets}
+        try:
+            self.manager.store_pending_offsets(group_id, producer_id, producer_epoch, offsets)
+        except WriteError as exc:
+            return {tp: exc.error for tp in offsets}
+        return {tp: "NONE" for tp in offsets}
+
+    def complete_transaction(self, group_id: str, producer_id: int, commit: bool) -> None:
+        self.manager.offsets.complete_pending(group_id, producer_id, commit)
+
+    def unstable(self, group_id: str, topic: str, partition: int) -> bool:
+        """A transaction holds an uncommitted offset for this partition."""
+        return self.manager.offsets.is_pending(group_id, topic, partition)
+
     @staticmethod
     def _validate_offset_commit(group: Group, generation_id: int, member_id: str,
                                 instance_id: str | None) -> str | None:

@@ -51,15 +51,18 @@ class GroupMetadataLog:
         # An existing topic keeps its partition count, whatever the config says now (as Kafka).
         return partition_for(group_id, len(self._topic().partitions))
 
-    def append(self, group_id: str, entries: list[tuple[bytes, bytes | None]]) -> None:
-        """Append (key, value) records for `group_id` (value None = tombstone) as one batch."""
+    def append(self, group_id: str, entries: list[tuple[bytes, bytes | None]],
+               producer_id: int = -1, producer_epoch: int = -1) -> None:
+        """Append (key, value) records for `group_id` (value None = tombstone) as one batch;
+        with a producer id, as part of that producer's transaction (TxnOffsetCommit)."""
         if not entries:
             return
         topic = self._topic()
         partition = topic.partitions[partition_for(group_id, len(topic.partitions))]
         now = int(time.time() * 1000)
         batch = records.encode_batch([records.Record(i, now, key, value) for i, (key, value) in enumerate(entries)],
-                                     base_offset=0)
+                                     base_offset=0, producer_id=producer_id, producer_epoch=producer_epoch,
+                                     attributes=records.TRANSACTIONAL_BIT if producer_id >= 0 else 0)
         try:
             partition.append(bytes(batch), max_message_bytes=self.topics.topic_value(topic, "max.message.bytes"),
                              log_append_time=False, compacted=True)
@@ -69,32 +72,24 @@ class GroupMetadataLog:
         except (OSError, ValueError) as exc:  # ValueError: the log was closed under us
             raise WriteError("COORDINATOR_NOT_AVAILABLE", f"cannot write group {group_id}: {exc}") from None
 
-    def replay(self) -> Iterator[tuple[bytes, bytes | None]]:
-        """Every (key, value) record of every partition, oldest first per partition.
+    def replay(self) -> Iterator[tuple[bytes, bytes | None, int]]:
+        """(key, value, producer id) of every record, oldest first per partition.
 
-        Nothing writes transactional batches here yet. When TxnOffsetCommit arrives (the
-        transactions issue), records of a transactional batch must be held per producer id
-        until its COMMIT marker (dropped on ABORT) instead of being applied at once."""
+        Records of a transactional batch are held until their producer's COMMIT marker
+        (dropped on ABORT); those of transactions still open at the end come last, with
+        their producer id (pending offsets). Committed records carry producer id -1."""
         for partition in self._topic().partitions:
-            offset = partition.log_start_offset
-            while offset < partition.high_watermark:
-                data = partition.read(offset, READ_CHUNK)
-                if not data:
-                    break  # compaction left nothing at or after `offset`
-                before = offset
-                for pos, header in records.iter_batches(data):
-                    offset = header.next_offset
-                    if header.is_control:
-                        continue
-                    try:
-                        batch = records.decode_records(data, pos)
-                    except records.InvalidBatch as exc:
-                        log.error("skipping an unreadable batch of %s-%d at offset %d: %s",
-                                  OFFSETS_TOPIC, partition.index, header.base_offset, exc)
-                        continue
-                    for record in batch:
-                        if record.key is not None:
-                            yield record.key, record.value
-                if offset == before:
-                    log.error("cannot read past offset %d of %s-%d", offset, OFFSETS_TOPIC, partition.index)
-                    break
+            held: dict[int, list[tuple[bytes, bytes | None]]] = {}
+            for header, batch in partition.scan(READ_CHUNK):
+                if header.is_control:
+                    entries = held.pop(header.producer_id, [])
+                    if batch and records.control_marker(batch[0]) == records.CONTROL_COMMIT:
+                        yield from ((key, value, -1) for key, value in entries)
+                    continue
+                pairs = [(r.key, r.value) for r in batch if r.key is not None]
+                if header.is_transactional:
+                    held.setdefault(header.producer_id, []).extend(pairs)
+                else:
+                    yield from ((key, value, -1) for key, value in pairs)
+            for producer_id, entries in held.items():
+                yield from ((key, value, producer_id) for key, value in entries)

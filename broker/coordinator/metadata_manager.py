@@ -56,10 +56,14 @@ class GroupMetadataManager:
         """Rebuild groups and offsets from the log; returns the groups that have members."""
         group_values: dict[str, m.GroupValue] = {}
         skipped = 0
-        for key, value in self.log.replay():
+        for key, value, producer_id in self.log.replay():
             try:
                 k = m.decode_key(key)
-                if isinstance(k, m.OffsetKey):
+                if isinstance(k, m.OffsetKey) and producer_id >= 0:
+                    if value is not None:  # an offset of a transaction still open
+                        self.offsets.put_pending(k.group, producer_id, k.topic, k.partition,
+                                                 m.decode_offset_value(value))
+                elif isinstance(k, m.OffsetKey):
                     if value is None:
                         self.offsets.remove(k.group, k.topic, k.partition)
                     else:
@@ -125,6 +129,15 @@ class GroupMetadataManager:
         self.log.append(group_id, entries)
         for (topic, partition), value in offsets.items():
             self.offsets.put(group_id, topic, partition, value)
+
+    def store_pending_offsets(self, group_id: str, producer_id: int, producer_epoch: int,
+                              offsets: dict[TopicPartition, m.OffsetValue]) -> None:
+        """TxnOffsetCommit: the records go into the producer's transaction."""
+        entries = [(m.encode_offset_key(group_id, topic, partition), m.encode_offset_value(value))
+                   for (topic, partition), value in offsets.items()]
+        self.log.append(group_id, entries, producer_id, producer_epoch)
+        for (topic, partition), value in offsets.items():
+            self.offsets.put_pending(group_id, producer_id, topic, partition, value)
 
     def delete_group(self, group: Group) -> None:
         """DeleteGroups: tombstones for the offsets and the group, then the group is Dead."""

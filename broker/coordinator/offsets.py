@@ -3,10 +3,9 @@
 The store only holds what is durable: the coordinator writes the records first and
 applies them here after the append succeeded (or while replaying the log at start).
 
-Room for transactions (a later issue): TxnOffsetCommit will keep *pending* offsets per
-producer id beside these, invisible to OffsetFetch (UNSTABLE_OFFSET_COMMIT with
-require_stable), and move them here when the COMMIT marker is written. Nothing below
-assumes that every stored offset came from a plain OffsetCommit.
+TxnOffsetCommit keeps *pending* offsets per producer id beside these, invisible to
+OffsetFetch (UNSTABLE_OFFSET_COMMIT with require_stable), and moves them here when the
+transaction commits (dropped when it aborts).
 """
 
 from __future__ import annotations
@@ -21,6 +20,30 @@ TopicPartition = tuple[str, int]
 class OffsetStore:
     def __init__(self) -> None:
         self._by_group: dict[str, dict[TopicPartition, OffsetValue]] = {}
+        # Offsets committed inside open transactions: group -> producer id -> offsets.
+        # Invisible to OffsetFetch until the transaction commits.
+        self._pending: dict[str, dict[int, dict[TopicPartition, OffsetValue]]] = {}
+
+    # -- transactional offsets (TxnOffsetCommit) -------------------------------------
+
+    def put_pending(self, group_id: str, producer_id: int, topic: str, partition: int, value: OffsetValue) -> None:
+        self._pending.setdefault(group_id, {}).setdefault(producer_id, {})[(topic, partition)] = value
+
+    def complete_pending(self, group_id: str, producer_id: int, commit: bool) -> None:
+        """The producer's transaction ended: its offsets become committed, or vanish."""
+        by_producer = self._pending.get(group_id, {})
+        offsets = by_producer.pop(producer_id, {})
+        if not by_producer:
+            self._pending.pop(group_id, None)
+        if commit:
+            for (topic, partition), value in offsets.items():
+                self.put(group_id, topic, partition, value)
+
+    def is_pending(self, group_id: str, topic: str, partition: int) -> bool:
+        return any((topic, partition) in offsets for offsets in self._pending.get(group_id, {}).values())
+
+    def has_pending(self, group_id: str) -> bool:
+        return bool(self._pending.get(group_id))
 
     def get(self, group_id: str, topic: str, partition: int) -> OffsetValue | None:
         return self._by_group.get(group_id, {}).get((topic, partition))

@@ -27,6 +27,7 @@ from broker import records
 log = logging.getLogger("schemabus.transactions")
 
 TOPIC = "__transaction_state"
+OFFSETS_TOPIC = "__consumer_offsets"
 COORDINATOR_EPOCH = 0
 MAX_EPOCH = 32767
 
@@ -101,8 +102,10 @@ class TransactionCoordinator:
         self.broker = broker
         self.num_partitions = num_partitions
         self.transactions: dict[str, TransactionMetadata] = {}
-        # Set by the group coordinator: called with (group_id, producer_id, commit) at the
-        # end of a transaction that committed offsets, and to learn a group's offsets partition.
+        # Set by the broker from the group coordinator: the __consumer_offsets partition of a
+        # group (its markers go there too), and what to do with a group's pending offsets
+        # when a transaction ends: (group_id, producer_id, commit).
+        self.offsets_partition_for: Callable[[str], int] | None = None
         self.complete_group_offsets: Callable[[str, int, bool], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------
@@ -118,17 +121,10 @@ class TransactionCoordinator:
                 self._write_markers_and_complete(meta, meta.state == PREPARE_COMMIT)
 
     def _replay(self) -> None:
-        topic = self.broker.topics.get(TOPIC)
-        for partition in topic.partitions:
-            offset = partition.log_start_offset
-            while offset < partition.high_watermark:
-                data = partition.read(offset, 1 << 20)
-                if not data:
-                    break
-                for pos, header in records.iter_batches(data):
-                    for rec in records.decode_records(data[pos:pos + header.size]):
-                        self._apply_record(rec)
-                    offset = header.next_offset
+        for partition in self.broker.topics.get(TOPIC).partitions:
+            for _, batch in partition.scan():
+                for rec in batch:
+                    self._apply_record(rec)
 
     def _apply_record(self, rec: records.Record) -> None:
         txn_id = parse_state_key(rec.key)
@@ -217,6 +213,8 @@ class TransactionCoordinator:
         meta = self._active(transactional_id, producer_id, epoch, fenced_error)
         self._begin(meta)
         meta.groups.add(group_id)
+        if self.offsets_partition_for is not None:
+            meta.partitions.add((OFFSETS_TOPIC, self.offsets_partition_for(group_id)))
         self._persist(meta)
 
     def check_offset_commit(self, transactional_id: str, producer_id: int, epoch: int, group_id: str,

@@ -50,7 +50,8 @@ async def offset_commit(broker, ctx, request):
             "topics": _by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}
 
 
-def _fetch_group(broker, group_id: str | None, topics: list | None) -> tuple[int, list[dict]]:
+def _fetch_group(broker, group_id: str | None, topics: list | None,
+                 require_stable: bool = False) -> tuple[int, list[dict]]:
     """(group error code, response topics) for one group of an OffsetFetch."""
     if group_id is None:
         return code("INVALID_GROUP_ID"), []
@@ -60,6 +61,9 @@ def _fetch_group(broker, group_id: str | None, topics: list | None) -> tuple[int
 
     def entry(tp):
         value = values[tp]
+        if require_stable and broker.group_coordinator.unstable(group_id, *tp):
+            return {"partition_index": tp[1], "error_code": code("UNSTABLE_OFFSET_COMMIT"),
+                    "committed_offset": INVALID_OFFSET, "committed_leader_epoch": -1, "metadata": ""}
         return {"partition_index": tp[1], "error_code": 0,
                 "committed_offset": value.offset if value else INVALID_OFFSET,
                 "committed_leader_epoch": value.leader_epoch if value else -1,
@@ -70,14 +74,15 @@ def _fetch_group(broker, group_id: str | None, topics: list | None) -> tuple[int
 
 @apis.handler(9, 1, 8)
 async def offset_fetch(broker, ctx, request):
-    # No transactional offsets yet, so every offset is stable (require_stable holds trivially).
+    # require_stable (v7+): offsets still pending in a transaction answer UNSTABLE_OFFSET_COMMIT.
+    stable = bool(request.get("require_stable", False))
     if ctx.api_version >= 8:
         groups = []
         for g in request["groups"] or []:
-            error, topics = _fetch_group(broker, g["group_id"], g["topics"])
+            error, topics = _fetch_group(broker, g["group_id"], g["topics"], stable)
             groups.append({"group_id": g["group_id"], "topics": topics, "error_code": error})
         return {"throttle_time": 0, "groups": groups}
-    error, topics = _fetch_group(broker, request["group_id"], request["topics"])
+    error, topics = _fetch_group(broker, request["group_id"], request["topics"], stable)
     if error and ctx.api_version < 2:  # v1 has no top-level error: every partition carries it
         for t in topics:
             for p in t["partitions"]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from broker.coordinator.messages import OffsetValue
+from broker.coordinator.metadata_manager import now_ms
 from broker.coordinator.transaction import TxnError
 from broker.protocol import apis
 from broker.protocol.errors import code
@@ -68,3 +70,33 @@ async def end_txn(broker, ctx, request):
     except TxnError as exc:
         return {"error_code": code(exc.error)}
     return {"error_code": 0}
+
+
+@apis.handler(28, 0, 3)
+async def txn_offset_commit(broker, ctx, request):
+    group_id = request["group_id"]
+    order, errors, offsets = [], {}, {}
+    now = now_ms()
+    for t in request["topics"] or []:
+        for p in t["partitions"] or []:
+            tp = (t["name"], p["partition_index"])
+            order.append(tp)
+            if broker.topics.partition(*tp) is None:
+                errors[tp] = "UNKNOWN_TOPIC_OR_PARTITION"
+            else:
+                offsets[tp] = OffsetValue(p["committed_offset"], p.get("committed_leader_epoch", -1),
+                                          p.get("committed_metadata") or "", now, -1)
+    try:
+        broker.transactions.check_offset_commit(request["transactional_id"], request["producer_id"],
+                                                request["producer_epoch"], group_id, fenced_error(ctx, 3))
+    except TxnError as exc:
+        errors.update({tp: exc.error for tp in offsets})
+    else:
+        if offsets:
+            errors.update(broker.group_coordinator.txn_commit_offsets(
+                group_id, request["producer_id"], request["producer_epoch"], request.get("generation_id", -1),
+                request.get("member_id") or "", request.get("group_instance_id"), offsets))
+    topics: dict[str, list] = {}
+    for topic, partition in order:
+        topics.setdefault(topic, []).append({"partition_index": partition, "error_code": code(errors[(topic, partition)])})
+    return {"throttle_time": 0, "topics": [{"name": n, "partitions": parts} for n, parts in topics.items()]}

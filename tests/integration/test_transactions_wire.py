@@ -152,3 +152,47 @@ def test_transaction_state_survives_restart(broker_factory):
     assert [r.value for h, recs in batches if not h.is_control for r in recs] == [b"open"]
     # Deduplication survives the restart too: a retry of sequence 0 is answered, not appended.
     assert _produce(client, topic, pid, epoch, 0, [b"open"], transactional=False)["base_offset"] == 0
+
+
+def _offset_fetch(client, group, topic, require_stable=True):
+    resp = client.call(9, 7, {"group_id": group, "topics": [{"name": topic, "partition_indexes": [0]}],
+                              "require_stable": require_stable})
+    return resp["topics"][0]["partitions"][0]
+
+
+def test_txn_offset_commit_is_pending_until_the_transaction_commits(broker_factory):
+    broker = broker_factory()
+    client = RawClient(broker.bootstrap)
+    topic, group, txn = unique_topic("txoff"), unique_topic("txgroup"), unique_topic("txid")
+    _create(client, topic)
+    init = _init(client, txn)
+    pid, epoch = init["producer_id"], init["producer_epoch"]
+
+    def commit_offset(offset):
+        resp = client.call(28, 3, {"transactional_id": txn, "group_id": group, "producer_id": pid,
+                                   "producer_epoch": epoch, "generation_id": -1, "member_id": "",
+                                   "group_instance_id": None, "topics": [{"name": topic, "partitions": [
+                                       {"partition_index": 0, "committed_offset": offset,
+                                        "committed_leader_epoch": -1, "committed_metadata": "m"}]}]})
+        return resp["topics"][0]["partitions"][0]["error_code"]
+
+    assert commit_offset(5) == code("INVALID_TXN_STATE")  # the group was not added to the transaction
+    assert client.call(25, 3, {"transactional_id": txn, "producer_id": pid, "producer_epoch": epoch,
+                               "group_id": group})["error_code"] == 0
+    assert commit_offset(5) == 0
+    assert _offset_fetch(client, group, topic)["error_code"] == code("UNSTABLE_OFFSET_COMMIT")
+    assert _offset_fetch(client, group, topic, require_stable=False)["committed_offset"] == -1
+    assert _end(client, txn, pid, epoch, True) == 0
+    assert _offset_fetch(client, group, topic)["committed_offset"] == 5
+
+    # An aborted transaction's offsets never become visible, also after a crash and replay.
+    assert client.call(25, 3, {"transactional_id": txn, "producer_id": pid, "producer_epoch": epoch,
+                               "group_id": group})["error_code"] == 0
+    assert commit_offset(9) == 0
+    assert _end(client, txn, pid, epoch, False) == 0
+    client.close()
+    broker.kill()
+    broker.start()
+    client = RawClient(broker.bootstrap)
+    fetched = _offset_fetch(client, group, topic)
+    assert (fetched["error_code"], fetched["committed_offset"]) == (0, 5)
