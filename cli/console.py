@@ -125,7 +125,7 @@ def _codec(fmt: str, client, props: dict, side: str, required: bool):
         return CODECS[fmt](client, text, int(schema_id) if schema_id is not None else None, props)
     except SchemaRegistryError as exc:
         raise _registry_error(exc) from None
-    except SerializationError as exc:
+    except (SerializationError, LineError) as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
 
 

@@ -101,10 +101,88 @@ def avro_printer(client: SchemaRegistryClient, schema_text, props) -> Printer:
     return Printer(deserialize, render)
 
 
-CODECS: dict[str, Callable[..., Codec]] = {"string": string_codec, "avro": avro_codec}
-PRINTERS: dict[str, Callable[..., Printer]] = {"string": string_printer, "avro": avro_printer}
+# -- protobuf --------------------------------------------------------------------------------
+
+
+def _protobuf_message_class(client: SchemaRegistryClient, schema: Schema):
+    """The first message type of a .proto schema, compiled (imports through its references)."""
+    from registry.formats import InvalidSchemaError, SchemaReference, provider
+    from serdes.base import resolve_references
+
+    resolved = {name: dep.schema_str for name, dep in resolve_references(client, schema)}
+    refs = [SchemaReference(r.name, r.subject, r.version) for r in schema.references]
+    try:
+        return provider("PROTOBUF").parse(schema.schema_str, refs, resolved).message_class()
+    except InvalidSchemaError as exc:
+        raise LineError(f"invalid .proto schema: {exc}") from None
+
+
+def protobuf_codec(client: SchemaRegistryClient, schema_text: str | None, schema_id: int | None,
+                   props: dict) -> Codec:
+    from google.protobuf import json_format
+
+    from serdes.protobuf import ProtobufSerializer
+
+    schema = client.get_schema(schema_id) if schema_id is not None else Schema(schema_text, "PROTOBUF")
+    message_class = _protobuf_message_class(client, schema)
+    conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else {}
+    serializer = ProtobufSerializer(message_class, client, conf)
+
+    def parse_line(line: str):
+        try:
+            return json_format.Parse(line, message_class())
+        except json_format.ParseError as exc:
+            raise LineError(f"not protobuf JSON for {message_class.DESCRIPTOR.full_name}: {exc}") from None
+
+    return Codec(serializer, parse_line)
+
+
+def protobuf_printer(client: SchemaRegistryClient, schema_text, props) -> Printer:
+    from google.protobuf import json_format
+
+    from serdes.protobuf import ProtobufDeserializer
+
+    deserializer = ProtobufDeserializer(schema_registry_client=client)
+
+    def render(message) -> str:
+        if message is None:
+            return "null"
+        return json_format.MessageToJson(message, indent=None, preserving_proto_field_name=True)
+
+    return Printer(deserializer, render)
+
+
+# -- JSON Schema -----------------------------------------------------------------------------
+
+
+def json_schema_codec(client: SchemaRegistryClient, schema_text: str | None, schema_id: int | None,
+                      props: dict) -> Codec:
+    from serdes.json_schema import JSONSerializer
+
+    schema = client.get_schema(schema_id) if schema_id is not None else Schema(schema_text, "JSON")
+    conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else {}
+    serializer = JSONSerializer(schema, client, conf=conf)
+
+    def parse_line(line: str):
+        try:
+            return json.loads(line)
+        except ValueError as exc:
+            raise LineError(f"not JSON: {exc}") from None
+
+    return Codec(serializer, parse_line)
+
+
+def json_schema_printer(client: SchemaRegistryClient, schema_text, props) -> Printer:
+    from serdes.json_schema import JSONDeserializer
+
+    return Printer(JSONDeserializer(schema_registry_client=client), lambda obj: json.dumps(obj))
+
+
+CODECS: dict[str, Callable[..., Codec]] = {
+    "string": string_codec, "avro": avro_codec, "protobuf": protobuf_codec, "json-schema": json_schema_codec,
+}
+PRINTERS: dict[str, Callable[..., Printer]] = {
+    "string": string_printer, "avro": avro_printer, "protobuf": protobuf_printer,
+    "json-schema": json_schema_printer,
+}
 FORMATS = tuple(CODECS)
-
-
-def json_line(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"))

@@ -11,6 +11,7 @@ consumer needs no generated code.
 from __future__ import annotations
 
 import base64
+import importlib
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -50,6 +51,14 @@ def _message_at(file: FileDescriptor, indexes: list[int]) -> Descriptor:
         return d
     except IndexError:
         raise SerializationError(f"message index path {indexes} does not exist in {file.name}") from None
+
+
+def _well_known_file(name: str) -> descriptor_pb2.FileDescriptorProto:
+    """google/protobuf/x.proto from the protobuf package (its _pb2 module registers it)."""
+    importlib.import_module(name[: -len(".proto")].replace("/", ".") + "_pb2")
+    proto = descriptor_pb2.FileDescriptorProto()
+    descriptor_pool.Default().FindFileByName(name).CopyToProto(proto)
+    return proto
 
 
 class ProtobufSerializer:
@@ -138,9 +147,7 @@ class ProtobufDeserializer:
         proto.name = file_name
         for dep_name in proto.dependency:
             if dep_name.startswith(WELL_KNOWN_PREFIX) and not self._in_pool(dep_name):
-                well_known = descriptor_pb2.FileDescriptorProto()
-                descriptor_pool.Default().FindFileByName(dep_name).CopyToProto(well_known)
-                self._pool.Add(well_known)
+                self._pool.Add(_well_known_file(dep_name))
         if not self._in_pool(file_name):
             self._pool.Add(proto)
         return self._pool.FindFileByName(file_name)

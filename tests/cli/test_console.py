@@ -102,3 +102,39 @@ def test_unknown_schema_id_and_unreachable_services(platform):
 def test_console_scripts_are_installed(script):
     result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and "--bootstrap-server" in result.stdout
+
+
+ORDER_PROTO = """syntax = "proto3";
+package tour;
+import "google/protobuf/timestamp.proto";
+message Order {
+  int64 id = 1;
+  string item = 2;
+  google.protobuf.Timestamp at = 3;
+}
+"""
+
+
+@pytest.mark.parametrize("fmt, schema, lines", [
+    ("protobuf", ORDER_PROTO, ['{"id": "1", "item": "book", "at": "2026-11-25T10:00:00Z"}', '{"id": "2", "item": "pen"}']),
+    ("json_schema", (SCHEMAS / "address.json").read_text(),
+     ['{"street": "1 Rua Direita", "city": "Porto", "postcode": "4000-123"}', '{"city": "Lisbon"}']),
+])
+def test_protobuf_and_json_schema_round_trips(platform, tmp_path, fmt, schema, lines):
+    broker, registry = platform
+    topic = unique_topic(fmt.replace("_", "-"))
+    schema_file = tmp_path / ("schema.proto" if fmt == "protobuf" else "schema.json")
+    schema_file.write_text(schema)
+    common = ["--bootstrap-server", broker.bootstrap, "--topic", topic,
+              "--property", f"schema.registry.url={registry.url}"]
+    produced = tool(f"{fmt}_producer", *common, "--property", f"value.schema.file={schema_file}",
+                    stdin="\n".join(lines) + "\n")
+    assert produced.returncode == 0, produced.stderr
+    consumed = tool(f"{fmt}_consumer", *common, "--from-beginning", "--max-messages", "2", "--timeout-ms", "20000")
+    assert consumed.returncode == 0, consumed.stderr
+    out = [json.loads(x) for x in consumed.stdout.splitlines()]
+    assert [json.loads(x) for x in lines] == out
+
+    bad = tool(f"{fmt}_producer", *common, "--property", f"value.schema.file={schema_file}",
+               stdin='{"id": "x", "item": 5}\n' if fmt == "protobuf" else '{"city": 7}\n')
+    assert bad.returncode == 1 and "line 1" in bad.stderr and "Traceback" not in bad.stderr
