@@ -106,8 +106,12 @@ class SchemaValidator:
         schema = await self._call(self._client.get_schema, schema_id)
         if schema is None:
             return None
-        entry = (schema, record_name(schema), await asyncio.get_running_loop().run_in_executor(
-            self._pool, payload_checker, self._client, schema))
+        try:
+            name, checker = await asyncio.get_running_loop().run_in_executor(
+                self._pool, inspect_schema, self._client, schema, schema_id)
+        except Exception as exc:  # the registry went away mid-way, or the schema does not compile
+            raise RegistryUnavailable(f"cannot prepare schema id {schema_id}: {exc}") from None
+        entry = (schema, name, checker)
         self._schemas[schema_id] = _Cached(entry, time.monotonic())
         return entry
 
@@ -166,8 +170,16 @@ def subject_for(topic: str, rule: FieldRule, record_name: str | None) -> str | N
     return f"{topic}-{rule.field}"
 
 
+def inspect_schema(client: SchemaRegistryClient, schema: Schema, schema_id: int):
+    """(record name for the name strategies, payload checker); runs on a worker thread."""
+    if schema.schema_type == "PROTOBUF":
+        checker, first_message = _protobuf_checker(client, schema_id)
+        return first_message, checker
+    return record_name(schema), payload_checker(client, schema)
+
+
 def record_name(schema: Schema) -> str | None:
-    """Avro record full name, JSON Schema title, or the first protobuf message's full name."""
+    """Avro record full name or JSON Schema title (protobuf: see inspect_schema)."""
     try:
         if schema.schema_type == "AVRO":
             node = json.loads(schema.schema_str)
@@ -202,17 +214,35 @@ def payload_checker(client: SchemaRegistryClient, schema: Schema):
             return None
         return check_avro
     if schema.schema_type == "JSON":
-        import jsonschema
+        from serdes.json_schema import compile_validator
 
-        validator_cls = jsonschema.validators.validator_for(json.loads(schema.schema_str))
-        validator = validator_cls(json.loads(schema.schema_str))
+        validate = compile_validator(client, schema)  # resolves references to other subjects
 
         def check_json(data: bytes) -> str | None:
             try:
                 doc = json.loads(data[5:])
             except ValueError as exc:
                 return f"not JSON: {exc}"
-            error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-            return None if error is None else f"{error.message} at {'/'.join(map(str, error.absolute_path)) or '/'}"
+            return validate(doc)
         return check_json
-    return lambda data: f"payload validation of {schema.schema_type} schemas is not supported yet"
+    return lambda data: f"unknown schema type {schema.schema_type}"
+
+
+def _protobuf_checker(client: SchemaRegistryClient, schema_id: int):
+    """(checker, full name of the schema's first message type)."""
+    from serdes.protobuf import ProtobufDeserializer
+    from serdes.serialization import MessageField, SerializationContext, SerializationError
+
+    deserializer = ProtobufDeserializer(schema_registry_client=client)
+    ctx = SerializationContext("", MessageField.VALUE)
+    # Build the writer's file now (we are on a worker thread): later checks only compile
+    # message classes from it, with no registry call on the event loop.
+    first_message = deserializer.prepare(schema_id, ctx)
+
+    def check_protobuf(data: bytes) -> str | None:
+        try:
+            deserializer(data, ctx)
+        except SerializationError as exc:
+            return str(exc).split(": ", 2)[-1]
+        return None
+    return check_protobuf, first_message

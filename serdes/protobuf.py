@@ -159,6 +159,11 @@ class ProtobufDeserializer:
         except KeyError:
             return False
 
+    def prepare(self, schema_id: int, ctx: SerializationContext) -> str:
+        """Fetch and build the writer schema of `schema_id` ahead of the first record;
+        returns the full name of its first message type."""
+        return self._class_for(schema_id, [0], ctx).DESCRIPTOR.full_name
+
     def _class_for(self, schema_id: int, indexes: list[int], ctx: SerializationContext) -> type[Message]:
         key = (schema_id, tuple(indexes))
         cls = self._classes.get(key)

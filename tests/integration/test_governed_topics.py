@@ -151,3 +151,33 @@ def test_configs_survive_restart_and_alter(governed):
     assert configs["confluent.value.schema.validation"].value == "true"
     assert _send(broker.bootstrap, topic, [b"raw"])[0].code() == KafkaError.INVALID_RECORD
     assert _send(broker.bootstrap, topic, [value]) == [None]
+
+
+def test_payload_mode_json_and_protobuf(governed, tmp_path):
+    from serdes.json_schema import JSONSerializer
+
+    broker, registry = governed
+    client = SchemaRegistryClient({"url": registry.url})
+    topic = unique_topic("gov-json")
+    _create(broker.bootstrap, topic, {"confluent.value.schema.validation": "true",
+                                      "schemabus.schema.validation.mode": "payload"})
+    schema = json.dumps({"type": "object", "properties": {"qty": {"type": "integer", "minimum": 1}},
+                         "required": ["qty"]})
+    good = JSONSerializer(schema, client)({"qty": 2}, SerializationContext(topic, MessageField.VALUE))
+    breaks = good[:5] + b'{"qty": 0}'
+    not_json = good[:5] + b"{qty"
+    errors = _send(broker.bootstrap, topic, [good, breaks, not_json])
+    assert errors[0] is None
+    assert errors[1].code() == KafkaError.INVALID_RECORD and errors[2].code() == KafkaError.INVALID_RECORD
+
+    proto_topic = unique_topic("gov-proto")
+    _create(broker.bootstrap, proto_topic, {"confluent.value.schema.validation": "true",
+                                            "schemabus.schema.validation.mode": "payload"})
+    from registry.formats import provider
+    from serdes.protobuf import ProtobufSerializer
+
+    cls = provider("PROTOBUF").parse('syntax = "proto3"; package gov; message Ping { int64 n = 1; }').message_class()
+    good = ProtobufSerializer(cls, client)(cls(n=5), SerializationContext(proto_topic, MessageField.VALUE))
+    corrupt = good[:6] + b"\x08\xff\xff"  # a varint that never ends
+    errors = _send(broker.bootstrap, proto_topic, [good, corrupt])
+    assert errors[0] is None and errors[1].code() == KafkaError.INVALID_RECORD
