@@ -19,18 +19,16 @@ import asyncio
 import io
 import json
 import logging
-import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from broker import records
+from broker import records, recordscan
 from serdes.client import Schema, SchemaRegistryClient, SchemaRegistryError
 
 log = logging.getLogger("schemabus.validation")
 
 VALUE, KEY = "value", "key"
-_ID = struct.Struct(">I")
 # How long registry answers are trusted. A failed check ("id not under this subject")
 # refetches sooner, so a schema registered a moment ago is accepted at once.
 POSITIVE_TTL_S = 60.0
@@ -118,27 +116,41 @@ class SchemaValidator:
     # -- the check -------------------------------------------------------------------------
 
     async def check_batch(self, topic: str, rules: list[FieldRule], batch: bytes) -> list[tuple[int, str]]:
-        """(record index, reason) for every record that breaks a rule; [] if all pass."""
+        """(record index, reason) for every record that breaks a rule; [] if all pass.
+
+        The schema ids are read in C (recordscan) and each distinct id is checked once,
+        so the cost per record stays small; payload mode also decodes every payload."""
+        errors: dict[int, str] = {}
         try:
-            recs = records.decode_records(batch)
+            for rule in rules:
+                ids = recordscan.schema_ids(batch, rule.field == KEY)
+                verdicts = {schema_id: await self._check_id(topic, rule, schema_id) for schema_id in set(ids)}
+                if any(verdicts.values()):
+                    for index, schema_id in enumerate(ids):
+                        if verdicts[schema_id] and index not in errors:
+                            errors[index] = f"{rule.field}: {verdicts[schema_id]}"
+                if rule.payload:
+                    await self._check_payloads(rule, batch, ids, errors)
         except records.InvalidBatch as exc:
             return [(0, f"the batch cannot be decoded: {exc}")]
-        errors = []
-        for index, rec in enumerate(recs):
-            for rule in rules:
-                data = rec.value if rule.field == VALUE else rec.key
-                reason = await self._check_field(topic, rule, data)
-                if reason:
-                    errors.append((index, f"{rule.field}: {reason}"))
-                    break
-        return errors
+        return sorted(errors.items())
 
-    async def _check_field(self, topic: str, rule: FieldRule, data: bytes | None) -> str | None:
-        if data is None:
+    async def _check_payloads(self, rule: FieldRule, batch: bytes, ids: list[int], errors: dict[int, str]) -> None:
+        for index, rec in enumerate(records.decode_records(batch)):
+            data = rec.key if rule.field == KEY else rec.value
+            if index in errors or data is None:
+                continue
+            entry = await self._schema(ids[index])
+            problem = entry[2](data) if entry is not None else "unknown schema"
+            if problem:
+                errors[index] = f"{rule.field}: payload does not match schema id {ids[index]}: {problem}"
+
+    async def _check_id(self, topic: str, rule: FieldRule, schema_id: int) -> str | None:
+        """Why records framed with `schema_id` break the rule, or None if they pass."""
+        if schema_id == recordscan.NULL:
             return None  # tombstones (and absent keys) pass, so governed compacted topics work
-        if len(data) < 5 or data[0] != 0:
+        if schema_id == recordscan.NOT_FRAMED:
             return "no magic byte: the record was not written by a schema registry serializer"
-        schema_id = _ID.unpack_from(data, 1)[0]
         name = None
         if rule.strategy != "TopicNameStrategy" or rule.payload:
             entry = await self._schema(schema_id)
@@ -155,10 +167,6 @@ class SchemaValidator:
             return f"unknown schema id {schema_id}"
         if subject not in subjects:
             return f"schema id {schema_id} is not registered under subject {subject}"
-        if rule.payload:
-            problem = entry[2](data)
-            if problem:
-                return f"payload does not match schema id {schema_id}: {problem}"
         return None
 
 
