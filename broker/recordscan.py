@@ -10,37 +10,40 @@ from broker import records
 
 NULL, NOT_FRAMED = -1, -2
 
+def scan_python(body, count: int, want_key: bool) -> list[int]:
+    """The record walk in Python: the reference for the C version, and its fallback."""
+    out = []
+    pos = 0
+    for _ in range(count):
+        length, pos = records.read_varint(body, pos)
+        end = pos + length
+        if length < 0 or end > len(body):
+            raise ValueError("record framing runs past the end of the batch")
+        pos += 1
+        _, pos = records.read_varint(body, pos)
+        _, pos = records.read_varint(body, pos)
+        flen, pos = records.read_varint(body, pos)
+        fpos = pos
+        if not want_key:
+            pos += max(flen, 0)
+            flen, pos = records.read_varint(body, pos)
+            fpos = pos
+        if flen < 0:
+            out.append(NULL)
+        elif flen < 5 or body[fpos] != 0:
+            out.append(NOT_FRAMED)
+        else:
+            out.append(int.from_bytes(body[fpos + 1:fpos + 5], "big"))
+        pos = end
+    return out
+
+
 try:
     from broker._recordscan import schema_ids as _scan
     NATIVE = True
 except ImportError:  # pragma: no cover - the build of the C helper is optional
+    _scan = scan_python
     NATIVE = False
-
-    def _scan(body: bytes, count: int, want_key: bool) -> list[int]:
-        out = []
-        pos = 0
-        for _ in range(count):
-            length, pos = records.read_varint(body, pos)
-            end = pos + length
-            if length < 0 or end > len(body):
-                raise ValueError("record framing runs past the end of the batch")
-            pos += 1
-            _, pos = records.read_varint(body, pos)
-            _, pos = records.read_varint(body, pos)
-            flen, pos = records.read_varint(body, pos)
-            fpos = pos
-            if not want_key:
-                pos += max(flen, 0)
-                flen, pos = records.read_varint(body, pos)
-                fpos = pos
-            if flen < 0:
-                out.append(NULL)
-            elif flen < 5 or body[fpos] != 0:
-                out.append(NOT_FRAMED)
-            else:
-                out.append(int.from_bytes(body[fpos + 1:fpos + 5], "big"))
-            pos = end
-        return out
 
 
 def schema_ids(batch: bytes, want_key: bool) -> list[int]:
