@@ -1,8 +1,10 @@
 """Serdes throughput: ours vs confluent-kafka's serdes vs the raw codec, same run.
 
-Records/s to serialize and to deserialize a 10-field record and a 50-field nested record.
-The raw codec runs with the same buffer handling as the serializers (a fresh BytesIO per
-record, the 5-byte header written first), so the ratio shows the serializer's own cost.
+Records/s to serialize and to deserialize a 10-field record and a 50-field nested record,
+for Avro, Protobuf and JSON Schema. The raw codecs: fastavro schemaless writer/reader with
+the same buffer handling as the serializers (a fresh BytesIO per record, the 5-byte header
+written first); protobuf SerializeToString/ParseFromString; json dumps/loads + jsonschema
+validation. JSON runs fewer records (it is the slowest).
 Starts a schemabus broker and registry for the schema ids.
 
     python bench/serdes.py [--records 50000]
@@ -77,22 +79,125 @@ def bench_avro(url: str, name: str, schema: dict, value: dict, n: int) -> dict:
     header = ours_ser(value, ctx)[:5]
     data = ours_ser(value, ctx)
 
-    def raw_write():
+    # Called like the serializers, (value, ctx) through a lambda, so call overhead is equal.
+    def raw_write(obj, _ctx):
         buf = io.BytesIO()
         buf.write(header)
-        schemaless_writer(buf, parsed, value)
+        schemaless_writer(buf, parsed, obj)
         return buf.getvalue()
 
-    def raw_read():
-        buf = io.BytesIO(data)
+    def raw_read(raw, _ctx):
+        buf = io.BytesIO(raw)
         buf.seek(5)
         return schemaless_reader(buf, parsed, None)
 
     return {
         "serialize": {"ours": rate(lambda: ours_ser(value, ctx), n), "confluent": rate(lambda: their_ser(value, cctx), n),
-                      "raw": rate(raw_write, n)},
+                      "raw": rate(lambda: raw_write(value, ctx), n)},
         "deserialize": {"ours": rate(lambda: ours_de(data, ctx), n), "confluent": rate(lambda: their_de(data, cctx), n),
-                        "raw": rate(raw_read, n)},
+                        "raw": rate(lambda: raw_read(data, ctx), n)},
+    }
+
+
+def _proto_source() -> str:
+    scalar = {"long": "int64", "string": "string", "double": "double", "boolean": "bool", "int": "int32",
+              "float": "float", "bytes": "bytes"}
+    fields = "".join(f"  {scalar[t]} {n} = {i};\n" for i, (n, t, _) in enumerate(FLAT_FIELDS, start=1))
+    parts = "".join(f"  Flat part{k} = {k + 1};\n" for k in range(5))
+    return f'syntax = "proto3";\npackage bench;\nmessage Flat {{\n{fields}}}\nmessage Nested {{\n{parts}}}\n'
+
+
+def generated_classes(tmp: Path):
+    """protoc-generated Flat and Nested classes (what applications use)."""
+    import importlib
+
+    import grpc_tools
+    from grpc_tools import protoc
+
+    (tmp / "bench_serdes.proto").write_text(_proto_source())
+    include = str(importlib.resources.files(grpc_tools) / "_proto")
+    if protoc.main(["protoc", f"-I{tmp}", f"-I{include}", f"--python_out={tmp}", str(tmp / "bench_serdes.proto")]):
+        raise RuntimeError("protoc failed")
+    sys.path.insert(0, str(tmp))
+    module = importlib.import_module("bench_serdes_pb2")
+    return module.Flat, module.Nested
+
+
+def bench_protobuf(url: str, name: str, msg_type, message, n: int) -> dict:
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer as CDeserializer
+    from confluent_kafka.schema_registry.protobuf import ProtobufSerializer as CSerializer
+
+    from serdes.protobuf import ProtobufDeserializer, ProtobufSerializer
+
+    topic = f"bench-pb-{name}"
+    ctx, cctx = SerializationContext(topic, MessageField.VALUE), CContext(topic, CField.VALUE)
+    ours_ser = ProtobufSerializer(msg_type, SchemaRegistryClient({"url": url}))
+    their_ser = CSerializer(msg_type, CClient({"url": url}), {"use.deprecated.format": False})
+    ours_de = ProtobufDeserializer(msg_type)
+    their_de = CDeserializer(msg_type, {"use.deprecated.format": False})
+    data = ours_ser(message, ctx)
+    payload = message.SerializeToString()
+
+    def raw_read():
+        m = msg_type()
+        m.ParseFromString(payload)
+        return m
+
+    return {
+        "serialize": {"ours": rate(lambda: ours_ser(message, ctx), n),
+                      "confluent": rate(lambda: their_ser(message, cctx), n),
+                      "raw": rate(lambda: message.SerializeToString(), n)},
+        "deserialize": {"ours": rate(lambda: ours_de(data, ctx), n),
+                        "confluent": rate(lambda: their_de(data, cctx), n),
+                        "raw": rate(lambda: raw_read(), n)},
+    }
+
+
+def json_case(nested: bool) -> tuple[dict, dict]:
+    kinds = {"long": "integer", "int": "integer", "string": "string", "double": "number", "float": "number",
+             "boolean": "boolean", "bytes": "string"}
+    flat_schema = {"type": "object", "properties": {n: {"type": kinds[t]} for n, t, _ in FLAT_FIELDS},
+                   "required": [n for n, _, _ in FLAT_FIELDS]}
+    flat_value = {n: (v.hex() if isinstance(v, bytes) else v) for n, _, v in FLAT_FIELDS}
+    if not nested:
+        return {"$schema": "http://json-schema.org/draft-07/schema#", "title": "Flat", **flat_schema}, flat_value
+    return ({"$schema": "http://json-schema.org/draft-07/schema#", "title": "Nested", "type": "object",
+             "properties": {f"part{k}": flat_schema for k in range(5)}},
+            {f"part{k}": flat_value for k in range(5)})
+
+
+def bench_json(url: str, name: str, schema: dict, value: dict, n: int) -> dict:
+    import jsonschema
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer as CDeserializer
+    from confluent_kafka.schema_registry.json_schema import JSONSerializer as CSerializer
+
+    from serdes.json_schema import JSONDeserializer, JSONSerializer
+
+    topic = f"bench-json-{name}"
+    text = json.dumps(schema)
+    ctx, cctx = SerializationContext(topic, MessageField.VALUE), CContext(topic, CField.VALUE)
+    ours_ser = JSONSerializer(text, SchemaRegistryClient({"url": url}))
+    their_client = CClient({"url": url})
+    their_ser = CSerializer(text, their_client)
+    ours_de = JSONDeserializer(text)
+    their_de = CDeserializer(text, schema_registry_client=their_client)
+    data = ours_ser(value, ctx)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+
+    def raw_write():
+        validator.validate(value)
+        return json.dumps(value).encode()
+
+    def raw_read():
+        doc = json.loads(data[5:])
+        validator.validate(doc)
+        return doc
+
+    return {
+        "serialize": {"ours": rate(lambda: ours_ser(value, ctx), n),
+                      "confluent": rate(lambda: their_ser(value, cctx), n), "raw": rate(lambda: raw_write(), n)},
+        "deserialize": {"ours": rate(lambda: ours_de(data, ctx), n),
+                        "confluent": rate(lambda: their_de(data, cctx), n), "raw": rate(lambda: raw_read(), n)},
     }
 
 
@@ -110,6 +215,14 @@ def main() -> None:
         try:
             results = {f"avro {name}": bench_avro(registry.url, name, *case(), args.records)
                        for name, case in (("10-field", flat_case), ("50-field nested", nested_case))}
+            flat_cls, nested_cls = generated_classes(Path(tmp))
+            flat_msg = flat_cls(**{n: v for n, _, v in FLAT_FIELDS})
+            nested_msg = nested_cls(**{f"part{k}": flat_msg for k in range(5)})
+            results["protobuf 10-field"] = bench_protobuf(registry.url, "flat", flat_cls, flat_msg, args.records)
+            results["protobuf 50-field nested"] = bench_protobuf(registry.url, "nested", nested_cls, nested_msg,
+                                                                 args.records)
+            results["json 10-field"] = bench_json(registry.url, "flat", *json_case(False), args.records // 5)
+            results["json 50-field nested"] = bench_json(registry.url, "nested", *json_case(True), args.records // 10)
         finally:
             registry.stop()
             broker.stop()
