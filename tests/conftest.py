@@ -129,17 +129,23 @@ def any_broker(request):
     return request.getfixturevalue("shared_broker" if request.param == "schemabus" else "apache_kafka")
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory):
-    """A real broker and a real registry on it (what `schemabus up` runs), once per session."""
+@pytest.fixture(scope="session", params=["schemabus", "apache-kafka"])
+def platform(request, tmp_path_factory):
+    """A real broker and a real registry on it, once per session: our broker (what
+    `schemabus up` runs) and Apache Kafka (the scale-out path), so every registry, serdes
+    and console scenario also runs unchanged on Kafka."""
     from tests.registry.conftest import RegistryProcess
 
-    base = tmp_path_factory.mktemp("platform")
-    broker = BrokerProcess(base / "broker", {"group.initial.rebalance.delay.ms": "0"}).start()
+    base = tmp_path_factory.mktemp(f"platform-{request.param}")
+    if request.param == "schemabus":
+        broker = BrokerProcess(base / "broker", {"group.initial.rebalance.delay.ms": "0"}).start()
+    else:
+        broker = request.getfixturevalue("apache_kafka")
     registry = RegistryProcess(broker.bootstrap, base).start()
     yield broker, registry
     registry.stop()
-    broker.stop()
+    if request.param == "schemabus":
+        broker.stop()
 
 
 def wait_until(predicate, timeout: float, message: str, interval: float = 0.1):

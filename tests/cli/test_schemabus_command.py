@@ -8,7 +8,7 @@ import sys
 
 from confluent_kafka import Consumer, Producer
 
-from tests.conftest import REPO, unique_topic
+from tests.conftest import REPO, unique_topic, wait_until
 
 SCHEMAS = REPO / "schemas"
 
@@ -48,8 +48,10 @@ def test_topics_lifecycle(platform):
     assert described["configs"]["retention.ms"] == "120000" and len(described["partitions"]) == 4
 
     as_json(schemabus("topics", "delete", topic, *b, "--output", "json"))
-    missing = schemabus("topics", "describe", topic, *b)
-    assert missing.returncode != 0 and "unknown topic" in missing.stderr and "Traceback" not in missing.stderr
+    # Apache Kafka removes a deleted topic from its metadata asynchronously.
+    missing = wait_until(lambda: (lambda r: r if r.returncode != 0 else None)(schemabus("topics", "describe", topic, *b)),
+                         20, "the deleted topic is gone")
+    assert "unknown topic" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_schemas_commands_and_the_compatibility_story(platform):

@@ -130,3 +130,16 @@ def test_produce_and_consume_through_broker_and_registry(serdes_platform, client
             break
     consumer.close()
     assert got == [(f"user-{i}", {**USER, "id": i, "age": -1}) for i in range(200)]
+
+
+def test_client_fails_over_to_the_next_url(serdes_platform):
+    _, registry = serdes_platform
+    client = SchemaRegistryClient({"url": f"http://127.0.0.1:9,{registry.url}", "max.retries": 1})
+    subject = unique_topic("failover")
+    schema_id = client.register_schema(subject, Schema(json.dumps(USER_V1)))
+    assert client.get_schema(schema_id).schema_str  # cached, and the live URL is now preferred
+    assert client.get_latest_version(subject).schema_id == schema_id
+    dead = SchemaRegistryClient({"url": "http://127.0.0.1:9", "max.retries": 1, "retries.wait.ms": 10})
+    with pytest.raises(Exception) as exc:
+        dead.get_subjects()
+    assert exc.value.http_status == -1 and "cannot reach" in str(exc.value)
