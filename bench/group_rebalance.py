@@ -36,9 +36,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import psutil  # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+from bench.broker_throughput import cpu_seconds, free_port  # noqa: E402
 
 PARTITIONS = 6
 VALUE_SIZE = 16384
@@ -47,14 +48,6 @@ DELAYS = (0, 3000)
 
 
 # -- brokers -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Schemabus:
@@ -81,11 +74,6 @@ def start_kafka(work_dir: Path, delay_ms: int):
     from tests.interop.apache_kafka import ApacheKafka
 
     return ApacheKafka(work_dir, extra={"group.initial.rebalance.delay.ms": str(delay_ms)}).start()
-
-
-def cpu_seconds(pid: int) -> float:
-    t = psutil.Process(pid).cpu_times()
-    return t.user + t.system
 
 
 def create_topic(bootstrap: str, name: str) -> None:

@@ -26,7 +26,8 @@ def _setup_logging(level: str) -> None:
     )
 
 
-async def _run_broker(data_dir: Path, listen: str, config: BrokerConfig, ready_line: str) -> None:
+async def _start_broker(data_dir: Path, listen: str, config: BrokerConfig):
+    """(started broker, event set by SIGINT/SIGTERM)."""
     from broker.broker import Broker
 
     stop = asyncio.Event()
@@ -35,6 +36,11 @@ async def _run_broker(data_dir: Path, listen: str, config: BrokerConfig, ready_l
         loop.add_signal_handler(sig, stop.set)
     broker = Broker(data_dir, listen, config)
     await broker.start()
+    return broker, stop
+
+
+async def _run_broker(data_dir: Path, listen: str, config: BrokerConfig, ready_line: str) -> None:
+    broker, stop = await _start_broker(data_dir, listen, config)
     host, port = broker.advertised
     print(ready_line.format(bootstrap=f"{host}:{port}"), flush=True)
     try:
@@ -97,14 +103,7 @@ async def _stop_child(proc, timeout: float = 15.0) -> None:
 
 
 async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_listen: str) -> int:
-    from broker.broker import Broker
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    broker = Broker(data_dir, listen, config)
-    await broker.start()
+    broker, stop = await _start_broker(data_dir, listen, config)
     host, port = broker.advertised
     bootstrap = f"{host}:{port}"
     proc = None

@@ -22,38 +22,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class BrokerProcess:
-    """`schemabus broker` in a subprocess; restartable on the same port and data dir."""
+class ServiceProcess:
+    """A `schemabus` subcommand in a subprocess, started as a user would: ready once it
+    prints its "ready" line; its stderr goes to `log_path`."""
 
-    def __init__(self, data_dir: Path, configs: dict[str, str] | None = None, port: int | None = None):
-        self.data_dir = Path(data_dir)
-        self.port = port or free_port()
-        self.configs = dict(configs or {})
-        self.proc: subprocess.Popen | None = None
-        self.log_path = self.data_dir.parent / f"broker-{self.port}.log"
-        self._log_lines: list[str] = []
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    ready_line: str = ""
 
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+    def command(self) -> list[str]:
+        raise NotImplementedError
 
-    def start(self, timeout: float = 30.0) -> "BrokerProcess":
-        cmd = [sys.executable, "-m", "cli.main", "broker", "--data-dir", str(self.data_dir),
-               "--listen", self.bootstrap]
-        for key, value in self.configs.items():
-            cmd += ["--config", f"{key}={value}"]
-        self._stderr = open(self.log_path, "a")
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+    def start(self, timeout: float = 60.0):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(self.command(), cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True)
         ready = threading.Event()
 
-        def watch():
-            for line in self.proc.stdout:
+        def watch(proc=self.proc):
+            for line in proc.stdout:
                 if "ready" in line:
+                    self.ready_line = line.strip()
                     ready.set()
         threading.Thread(target=watch, daemon=True).start()
-        if not ready.wait(timeout):
-            self.kill()
-            raise RuntimeError(f"broker did not become ready within {timeout}s; log: {self.log_text()[-3000:]}")
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.1):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"{self.command()[3]} did not become ready within {timeout}s; "
+                                   f"log:\n{self.log_text()[-4000:]}")
         return self
 
     def log_text(self) -> str:
@@ -75,18 +71,42 @@ class BrokerProcess:
         return code
 
     def kill(self) -> None:
-        """kill -9: the crash the durability promise is about."""
+        """kill -9: the crash the durability promises are about."""
         if self.proc is not None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
             self.proc = None
 
-    def restart(self) -> "BrokerProcess":
+    def restart(self):
         self.stop()
         return self.start()
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+class BrokerProcess(ServiceProcess):
+    """`schemabus broker`; restartable on the same port and data dir."""
+
+    def __init__(self, data_dir: Path, configs: dict[str, str] | None = None, port: int | None = None):
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.configs = dict(configs or {})
+        self.log_path = self.data_dir.parent / f"broker-{self.port}.log"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "cli.main", "broker", "--data-dir", str(self.data_dir),
+               "--listen", self.bootstrap]
+        for key, value in self.configs.items():
+            cmd += ["--config", f"{key}={value}"]
+        return cmd
+
+    def start(self, timeout: float = 30.0) -> "BrokerProcess":
+        return super().start(timeout)
 
 
 @pytest.fixture

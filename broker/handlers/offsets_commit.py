@@ -16,7 +16,7 @@ DEFAULT_RETENTION_TIME = -1
 INVALID_OFFSET = -1
 
 
-def _by_topic(order: list[tuple[str, int]], entry) -> list[dict]:
+def by_topic(order: list[tuple[str, int]], entry) -> list[dict]:
     """[(topic, partition)] in request order -> [{"name", "partitions": [entry(tp)...]}]."""
     topics: dict[str, list] = {}
     for tp in order:
@@ -47,7 +47,7 @@ async def offset_commit(broker, ctx, request):
             group_id, request.get("generation_id_or_member_epoch", -1), request.get("member_id") or "",
             request.get("group_instance_id"), offsets))
     return {"throttle_time": 0,
-            "topics": _by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}
+            "topics": by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}
 
 
 def _fetch_group(broker, group_id: str | None, topics: list | None,
@@ -69,7 +69,7 @@ def _fetch_group(broker, group_id: str | None, topics: list | None,
                 "committed_leader_epoch": value.leader_epoch if value else -1,
                 "metadata": value.metadata if value else ""}
 
-    return 0, _by_topic([(t, p) for t, p, _ in found], entry)
+    return 0, by_topic([(t, p) for t, p, _ in found], entry)
 
 
 @apis.handler(9, 1, 8)
@@ -109,4 +109,4 @@ async def offset_delete(broker, ctx, request):
         return {"error_code": code(group_error), "throttle_time": 0, "topics": []}
     errors.update(deleted)
     return {"error_code": 0, "throttle_time": 0,
-            "topics": _by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}
+            "topics": by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}

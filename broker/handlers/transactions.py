@@ -5,6 +5,7 @@ from __future__ import annotations
 from broker.coordinator.messages import OffsetValue
 from broker.coordinator.metadata_manager import now_ms
 from broker.coordinator.transaction import TxnError
+from broker.handlers.offsets_commit import by_topic
 from broker.protocol import apis
 from broker.protocol.errors import code
 
@@ -96,7 +97,5 @@ async def txn_offset_commit(broker, ctx, request):
             errors.update(broker.group_coordinator.txn_commit_offsets(
                 group_id, request["producer_id"], request["producer_epoch"], request.get("generation_id", -1),
                 request.get("member_id") or "", request.get("group_instance_id"), offsets))
-    topics: dict[str, list] = {}
-    for topic, partition in order:
-        topics.setdefault(topic, []).append({"partition_index": partition, "error_code": code(errors[(topic, partition)])})
-    return {"throttle_time": 0, "topics": [{"name": n, "partitions": parts} for n, parts in topics.items()]}
+    return {"throttle_time": 0,
+            "topics": by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}

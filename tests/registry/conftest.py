@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import REPO, BrokerProcess, free_port, unique_topic
+from tests.conftest import BrokerProcess, ServiceProcess, free_port, unique_topic
 
 V1 = "application/vnd.schemaregistry.v1+json"
 
 
-class RegistryProcess:
-    """`schemabus registry` in a subprocess; restartable on the same port, topic and broker."""
+class RegistryProcess(ServiceProcess):
+    """`schemabus registry`; restartable on the same port, topic and broker."""
 
     def __init__(self, bootstrap: str, log_dir: Path, topic: str | None = None, port: int | None = None,
                  group_id: str | None = None, extra_args: list[str] | None = None):
@@ -29,62 +25,23 @@ class RegistryProcess:
         self.group_id = group_id or f"registry-{self.topic}"
         self.extra_args = list(extra_args or [])
         self.log_path = Path(log_dir) / f"registry-{self.port}.log"
-        self.proc: subprocess.Popen | None = None
-        self.ready_line = ""
+        self.init_timeout = 60.0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "cli.main", "registry", "--bootstrap-server", self.bootstrap,
+                "--listen", f"127.0.0.1:{self.port}", "--topic", self.topic, "--group-id", self.group_id,
+                "--init-timeout", str(self.init_timeout), *self.extra_args]
+
     def start(self, timeout: float = 60.0) -> "RegistryProcess":
-        cmd = [sys.executable, "-m", "cli.main", "registry", "--bootstrap-server", self.bootstrap,
-               "--listen", f"127.0.0.1:{self.port}", "--topic", self.topic, "--group-id", self.group_id,
-               "--init-timeout", str(timeout), *self.extra_args]
-        log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True)
-        ready = threading.Event()
-
-        def watch(proc=self.proc):
-            for line in proc.stdout:
-                if "ready" in line:
-                    self.ready_line = line.strip()
-                    ready.set()
-
-        threading.Thread(target=watch, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while not ready.wait(0.1):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"registry did not become ready within {timeout}s; log:\n{self.log_text()[-4000:]}")
-        return self
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text()
-        except OSError:
-            return ""
+        self.init_timeout = timeout
+        return super().start(timeout)
 
     def stop(self, timeout: float = 20.0) -> int:
-        if self.proc is None:
-            return 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self.proc = None
-        return code
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def restart(self) -> "RegistryProcess":
-        self.stop()
-        return self.start()
+        return super().stop(timeout)
 
     # --- HTTP helpers --------------------------------------------------------------------------
 
