@@ -39,8 +39,7 @@ async def list_offsets(broker, ctx, request):
                 continue
             offset, ts = _list_offset(partition, p["timestamp"], committed)
             parts.append({"partition_index": index, "error_code": 0, "timestamp": ts, "offset": offset,
-                          "leader_epoch": LEADER_EPOCH if offset >= 0 else -1,
-                          "old_style_offsets": [offset] if offset >= 0 else []})
+                          "leader_epoch": LEADER_EPOCH if offset >= 0 else -1})
         topics.append({"name": t["name"], "partitions": parts})
     return {"throttle_time": 0, "topics": topics}
 
