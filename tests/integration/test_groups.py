@@ -21,10 +21,15 @@ from tests.integration.groups_scenario import PARTITIONS, produce, python_member
 FAST = {"group.initial.rebalance.delay.ms": "0"}
 
 
-@pytest.fixture(scope="module")
-def fast_broker(tmp_path_factory):
+@pytest.fixture(scope="module", params=["schemabus", "apache-kafka"])
+def fast_broker(request, tmp_path_factory):
+    """Our broker, and Apache Kafka (also with group.initial.rebalance.delay.ms=0): the same
+    group scenarios run on both, so behaviour that differs shows up as a failing case."""
     from tests.conftest import BrokerProcess
 
+    if request.param == "apache-kafka":
+        yield request.getfixturevalue("apache_kafka")
+        return
     b = BrokerProcess(tmp_path_factory.mktemp("groups") / "data", FAST)
     b.start()
     yield b

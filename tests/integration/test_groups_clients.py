@@ -19,8 +19,13 @@ from tests.integration.test_groups import create_topic
 JS_DIR = REPO / "tests" / "js"
 
 
-@pytest.fixture(scope="module")
-def fast_broker(tmp_path_factory):
+@pytest.fixture(scope="module", params=["schemabus", "apache-kafka"])
+def fast_broker(request, tmp_path_factory):
+    """Our broker, and Apache Kafka (also with group.initial.rebalance.delay.ms=0), so the
+    same group scenario shows any behaviour that differs."""
+    if request.param == "apache-kafka":
+        yield request.getfixturevalue("apache_kafka")
+        return
     b = BrokerProcess(tmp_path_factory.mktemp("groups-clients") / "data", {"group.initial.rebalance.delay.ms": "0"})
     b.start()
     yield b
