@@ -12,6 +12,7 @@ record. Errors are one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -19,10 +20,13 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
-from cli.formats import CODECS, FORMATS, PRINTERS, LineError
+from cli.formats import CODECS, FORMATS, PRINTERS, SCHEMA_TYPES, LineError
 from cli.admin import QUIET
 from cli.output import CommandError, Progress
-from serdes import MessageField, SchemaRegistryClient, SchemaRegistryError, SerializationContext, SerializationError
+from serdes import (
+    MessageField, Schema, SchemaReference, SchemaRegistryClient, SchemaRegistryError, SerializationContext,
+    SerializationError,
+)
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 3, 2
 
@@ -120,13 +124,26 @@ def _codec(fmt: str, client, props: dict, side: str, required: bool):
     if text is None and schema_id is None:
         if required:
             raise CommandError(f"--property {side}.schema=..., {side}.schema.file=... or {side}.schema.id=... "
-                            "is required", EXIT_USAGE)
+                               "is required", EXIT_USAGE)
+    schema = Schema(text, SCHEMA_TYPES[fmt], _references(props, side)) if text is not None else None
     try:
-        return CODECS[fmt](client, text, int(schema_id) if schema_id is not None else None, props)
+        return CODECS[fmt](client, schema, int(schema_id) if schema_id is not None else None, props)
     except SchemaRegistryError as exc:
         raise _registry_error(exc) from None
     except (SerializationError, LineError) as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
+
+
+def _references(props: dict, side: str) -> tuple[SchemaReference, ...]:
+    """`value.refs` (Confluent's property): a JSON list of {"name", "subject", "version"}."""
+    raw = props.get(f"{side}.refs")
+    if not raw:
+        return ()
+    try:
+        return tuple(SchemaReference(r["name"], r["subject"], int(r["version"])) for r in json.loads(raw))
+    except (ValueError, KeyError, TypeError):
+        raise CommandError(f"{side}.refs must be a JSON list of {{\"name\", \"subject\", \"version\"}}, "
+                           f"got {raw!r}", EXIT_USAGE) from None
 
 
 def _registry_error(exc: SchemaRegistryError) -> CommandError:

@@ -33,10 +33,14 @@ class Printer:
     render: Callable[[Any], str]
 
 
+# Schema types by console format.
+SCHEMA_TYPES = {"avro": "AVRO", "protobuf": "PROTOBUF", "json-schema": "JSON"}
+
+
 # -- string ----------------------------------------------------------------------------------
 
 
-def string_codec(client, schema_text, schema_id, props) -> Codec:
+def string_codec(client, schema, schema_id, props) -> Codec:
     return Codec(lambda obj, ctx: None if obj is None else obj.encode("utf-8"), lambda line: line)
 
 
@@ -48,18 +52,12 @@ def string_printer(client, schema_text, props) -> Printer:
 # -- avro ------------------------------------------------------------------------------------
 
 
-def _avro_schema(client, schema_text, schema_id) -> Schema:
-    if schema_id is not None:
-        return client.get_schema(schema_id)
-    return Schema(schema_text, "AVRO")
-
-
-def avro_codec(client: SchemaRegistryClient, schema_text: str | None, schema_id: int | None, props: dict) -> Codec:
+def avro_codec(client: SchemaRegistryClient, schema: Schema | None, schema_id: int | None, props: dict) -> Codec:
     from fastavro import json_reader
 
     from serdes.avro import AvroSerializer, parse_avro
 
-    schema = _avro_schema(client, schema_text, schema_id)
+    schema = client.get_schema(schema_id) if schema_id is not None else schema
     parsed = parse_avro(client, schema)
     conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else \
         {"auto.register.schemas": props.get("auto.register.schemas", "true").lower() == "true"}
@@ -117,13 +115,13 @@ def _protobuf_message_class(client: SchemaRegistryClient, schema: Schema):
         raise LineError(f"invalid .proto schema: {exc}") from None
 
 
-def protobuf_codec(client: SchemaRegistryClient, schema_text: str | None, schema_id: int | None,
+def protobuf_codec(client: SchemaRegistryClient, schema: Schema | None, schema_id: int | None,
                    props: dict) -> Codec:
     from google.protobuf import json_format
 
     from serdes.protobuf import ProtobufSerializer
 
-    schema = client.get_schema(schema_id) if schema_id is not None else Schema(schema_text, "PROTOBUF")
+    schema = client.get_schema(schema_id) if schema_id is not None else schema
     message_class = _protobuf_message_class(client, schema)
     conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else {}
     serializer = ProtobufSerializer(message_class, client, conf)
@@ -155,11 +153,11 @@ def protobuf_printer(client: SchemaRegistryClient, schema_text, props) -> Printe
 # -- JSON Schema -----------------------------------------------------------------------------
 
 
-def json_schema_codec(client: SchemaRegistryClient, schema_text: str | None, schema_id: int | None,
+def json_schema_codec(client: SchemaRegistryClient, schema: Schema | None, schema_id: int | None,
                       props: dict) -> Codec:
     from serdes.json_schema import JSONSerializer
 
-    schema = client.get_schema(schema_id) if schema_id is not None else Schema(schema_text, "JSON")
+    schema = client.get_schema(schema_id) if schema_id is not None else schema
     conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else {}
     serializer = JSONSerializer(schema, client, conf=conf)
 

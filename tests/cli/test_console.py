@@ -138,3 +138,24 @@ def test_protobuf_and_json_schema_round_trips(platform, tmp_path, fmt, schema, l
     bad = tool(f"{fmt}_producer", *common, "--property", f"value.schema.file={schema_file}",
                stdin='{"id": "x", "item": 5}\n' if fmt == "protobuf" else '{"city": 7}\n')
     assert bad.returncode == 1 and "line 1" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_schema_file_with_references(platform):
+    """value.refs (Confluent's property) resolves a .proto import from a schema file."""
+    from serdes import Schema, SchemaRegistryClient
+
+    broker, registry = platform
+    client = SchemaRegistryClient({"url": registry.url})
+    client.register_schema("address.proto", Schema((SCHEMAS / "address.proto").read_text(), "PROTOBUF"))
+    version = client.lookup_schema("address.proto",
+                                   Schema((SCHEMAS / "address.proto").read_text(), "PROTOBUF")).version
+    refs = json.dumps([{"name": "address.proto", "subject": "address.proto", "version": version}])
+    topic = unique_topic("proto-refs")
+    common = ["--bootstrap-server", broker.bootstrap, "--topic", topic,
+              "--property", f"schema.registry.url={registry.url}"]
+    line = '{"id": "3", "name": "Grace", "address": {"city": "Arlington"}}'
+    produced = tool("protobuf_producer", *common, "--property", f"value.schema.file={SCHEMAS / 'user.proto'}",
+                    "--property", f"value.refs={refs}", stdin=line + "\n")
+    assert produced.returncode == 0, produced.stderr
+    consumed = tool("protobuf_consumer", *common, "--from-beginning", "--max-messages", "1", "--timeout-ms", "20000")
+    assert json.loads(consumed.stdout) == json.loads(line)
