@@ -159,3 +159,29 @@ def test_schema_file_with_references(platform):
     assert produced.returncode == 0, produced.stderr
     consumed = tool("protobuf_consumer", *common, "--from-beginning", "--max-messages", "1", "--timeout-ms", "20000")
     assert json.loads(consumed.stdout) == json.loads(line)
+
+
+def test_ctrl_c_commits_the_group_position_and_exits_cleanly(platform):
+    import signal
+    import time
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    broker, _ = platform
+    topic, group = unique_topic("ctrl-c"), unique_topic("console-group")
+    produced = tool("string_producer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                    stdin="".join(f"line-{i}\n" for i in range(5)))
+    assert produced.returncode == 0, produced.stderr
+    proc = subprocess.Popen([sys.executable, "-c", "from cli.console import string_consumer; string_consumer()",
+                             "--bootstrap-server", broker.bootstrap, "--topic", topic, "--group", group,
+                             "--from-beginning"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = [proc.stdout.readline().strip() for _ in range(5)]
+    assert lines == [f"line-{i}" for i in range(5)]
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err and "Processed a total of 5 messages" in err
+    check = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    committed = check.committed([TopicPartition(topic, 0)], timeout=10)
+    check.close()
+    assert committed[0].offset == 5
