@@ -139,17 +139,21 @@ def run_all(bootstrap: str, pid: int | None, gib: float, consumers: int) -> dict
     return {size: run_case(bootstrap, pid, size, int(gib * share * 1024**3), consumers) for size, share in CASES}
 
 
+def ratio_row(label: str, values: list, width: int = 14, digits: int = 2) -> str:
+    """One table row: the label, each broker's figure, and ours/peer when there are two."""
+    line = label + "".join(f"{v:>{width}.{digits}f}" for v in values)
+    if len(values) == 2 and values[1]:
+        line += f"{values[0] / values[1]:>8.2f}"
+    return line
+
+
 def print_table(results: dict[str, dict[int, dict]]) -> None:
     names = list(results)
     print(f"{'value':>6} {'metric':<28}" + "".join(f"{n:>14}" for n in names)
           + (f"{'ratio':>8}" if len(names) == 2 else ""))
     for size, _ in CASES:
         for metric in METRICS:
-            values = [results[n][size][metric] for n in names]
-            line = f"{size:>6} {metric:<28}" + "".join(f"{v:>14.2f}" for v in values)
-            if len(values) == 2 and values[1]:
-                line += f"{values[0] / values[1]:>8.2f}"
-            print(line)
+            print(ratio_row(f"{size:>6} {metric:<28}", [results[n][size][metric] for n in names]))
 
 
 def main() -> None:

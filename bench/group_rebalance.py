@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from bench.broker_throughput import cpu_seconds, free_port  # noqa: E402
+from bench.broker_throughput import cpu_seconds, free_port, ratio_row  # noqa: E402
 
 PARTITIONS = 6
 VALUE_SIZE = 16384
@@ -237,11 +237,7 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
     metrics = list(results[names[0]])
     print(f"{'metric':<30}" + "".join(f"{n:>12}" for n in names) + (f"{'ratio':>8}" if len(names) == 2 else ""))
     for metric in metrics:
-        values = [results[n].get(metric, float("nan")) for n in names]
-        line = f"{metric:<30}" + "".join(f"{v:>12.3f}" for v in values)
-        if len(values) == 2 and values[1]:
-            line += f"{values[0] / values[1]:>8.2f}"
-        print(line)
+        print(ratio_row(f"{metric:<30}", [results[n].get(metric, float("nan")) for n in names], 12, 3))
 
 
 def main() -> None:
