@@ -2,14 +2,14 @@
 
 Background work mirrors Kafka's schedulers: retention every
 `log.retention.check.interval.ms`, the log cleaner every `log.cleaner.backoff.ms`
-(its heavy work in a separate process so produce and fetch keep being served), and the
+(its heavy work in a spawned worker process, broker/storage/cleaner_worker.py, so
+produce and fetch keep being served), and the
 `flush.ms` scheduler.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import time
 import uuid
@@ -21,7 +21,7 @@ from broker.coordinator.transaction import TransactionCoordinator
 from broker.producer_ids import ProducerIdManager
 from broker.schema_validation import SchemaValidator
 from broker.server import KafkaServer
-from broker.storage.cleaner import run_clean
+from broker.storage.cleaner_worker import CleanerWorker
 from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
@@ -53,7 +53,7 @@ class Broker:
         self.validator = SchemaValidator(self.config["confluent.schema.registry.url"])
         self.transactions: TransactionCoordinator | None = None
         self._tasks: list[asyncio.Task] = []
-        self._cleaner_pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._cleaner = CleanerWorker()
 
     def _load_cluster_id(self) -> str:
         path = self.data_dir / "meta.properties"
@@ -106,8 +106,7 @@ class Broker:
         await self.server.stop()
         if self.group_coordinator is not None:
             self.group_coordinator.stop()
-        if self._cleaner_pool is not None:
-            self._cleaner_pool.shutdown(wait=True, cancel_futures=True)
+        self._cleaner.close()
         if self.topics is not None:
             self.topics.close()
         self.validator.close()
@@ -151,15 +150,12 @@ class Broker:
 
     async def _clean(self) -> None:
         now = int(time.time() * 1000)
-        loop = asyncio.get_running_loop()
         for partition in self._partitions():
             job = partition.log.clean_job(now)
             if job is None:
                 continue
-            if self._cleaner_pool is None:
-                self._cleaner_pool = concurrent.futures.ProcessPoolExecutor(max_workers=1)
             try:
-                result = await loop.run_in_executor(self._cleaner_pool, run_clean, job)
+                result = await self._cleaner.run(job)
             except Exception:
                 # e.g. a corrupt closed segment: skip this partition, keep cleaning the others
                 log.exception("compaction of %s-%d failed", partition.topic, partition.index)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -27,6 +25,7 @@ from broker.records import (
 )
 from broker.storage import Log, LogConfig, run_clean
 from broker.storage import cleaner
+from broker.storage.cleaner_worker import CleanerWorker
 
 DAY = 86_400_000
 T0 = 100 * DAY
@@ -330,21 +329,75 @@ def test_crash_before_swap_commit_discards_output(tmp_path):
     log.close()
 
 
-def test_clean_in_a_real_process_pool(tmp_path):
+def test_clean_in_the_cleaner_worker_process(tmp_path):
     log = Log(tmp_path / "c-0", compacted_config(), now_ms=Clock())
     latest = fill_versions(log, codec=GZIP)
     log.roll()
+    worker = CleanerWorker()
 
-    async def broker_side(pool):
-        loop = asyncio.get_running_loop()
-        job = log.clean_job()
-        result = await loop.run_in_executor(pool, run_clean, job)
-        return log.apply_clean(result)
+    async def broker_side():
+        return log.apply_clean(await worker.run(log.clean_job()))
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        assert asyncio.run(broker_side(pool))
+    try:
+        assert asyncio.run(broker_side())
+    finally:
+        worker.close()
     assert {r.key: (r.offset, r.value) for r in all_records(log)} == latest
     log.close()
+
+
+# A parent that starts the worker, listens on a socket, runs a job, prints the worker's
+# pid and waits to be killed: what the broker does, reduced to what matters here.
+_PARENT = """
+import asyncio, os, socket, sys, time
+import psutil
+from broker.storage import Log
+from broker.storage.cleaner_worker import CleanerWorker
+sys.path.insert(0, {tests!r})
+from tests.unit.test_storage_cleaner import Clock, compacted_config, fill_versions
+listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen()
+log = Log({directory!r}, compacted_config(), now_ms=Clock())
+fill_versions(log)
+log.roll()
+worker = CleanerWorker()
+asyncio.run(worker.run(log.clean_job()))
+print(listener.getsockname()[1], *[c.pid for c in psutil.Process().children()], flush=True)
+time.sleep(600)
+"""
+
+
+def test_cleaner_worker_inherits_nothing_and_dies_with_the_broker(tmp_path):
+    """kill -9 of the broker must not leave the worker holding its port (issue 13)."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import psutil
+
+    code = _PARENT.format(tests=str(Path(__file__).parents[2]), directory=str(tmp_path / "c-0"))
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        port, *children = map(int, parent.stdout.readline().split())
+        assert children, "the worker process did not start"
+        for pid in children:
+            held = {c.laddr.port for c in psutil.Process(pid).net_connections() if c.laddr}
+            assert port not in held, f"worker {pid} inherited the listening socket"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                  for pid in children):
+            assert time.monotonic() < deadline, f"worker(s) {children} outlived their parent"
+            time.sleep(0.05)
+        with socket.socket() as again:  # the port is free again at once
+            again.bind(("127.0.0.1", port))
+    finally:
+        if parent.poll() is None:
+            parent.kill()
 
 
 def test_compact_and_delete_policies_together(tmp_path):
