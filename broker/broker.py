@@ -46,7 +46,8 @@ class Broker:
         self.node_id = self.config["node.id"]
         self.cluster_id = self._load_cluster_id()
         host, port = parse_listener(listen)
-        self.server = KafkaServer(self, host, port, self.config["socket.request.max.bytes"])
+        self.server = KafkaServer(self, host, port, self.config["socket.request.max.bytes"],
+                                  self.config["schemabus.request.max.array.entries"])
         self.topics: TopicManager | None = None
         self.group_coordinator: GroupCoordinator | None = None
         self.producer_ids = ProducerIdManager(self.data_dir)

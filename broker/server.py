@@ -3,25 +3,39 @@
 Each connection is served one request at a time, in order, as Kafka does (clients
 pipeline requests and match responses by correlation id and order). Anything malformed
 closes that one connection with a log line; the broker and every other connection go on.
+
+One request must not stall the others, however many array entries it carries (a
+4 MB Metadata request holds two million topic names). So: a request may hold at most
+`schemabus.request.max.array.entries` array elements (more closes the connection, like
+a request over `socket.request.max.bytes`); one with more than LARGE_REQUEST_ENTRIES is
+decoded and its response encoded in a worker thread, off the event loop; and handlers
+walk request arrays with `ctx.paced(...)`, which hands the loop back every
+PACE_ENTRIES entries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from broker.protocol import apis
 from broker.storage.log import FileSpan
 from broker.protocol.codec import (
-    DecodeError, RequestHeader, decode, decode_request_header, encode, response_header,
+    DecodeError, LargeRequest, RequestHeader, decode, decode_request_header, encode, response_header,
 )
 
 log = logging.getLogger("schemabus.broker")
 
 _SIZE = struct.Struct(">i")
 UNSUPPORTED_VERSION = 35
+# A request with more array elements than this is decoded and answered off the loop
+# (a few milliseconds of decoding on the loop at most).
+LARGE_REQUEST_ENTRIES = 2000
+# Handlers give the loop back to other connections after this many request entries.
+PACE_ENTRIES = 500
 
 
 class ProtocolError(Exception):
@@ -32,6 +46,16 @@ class ProtocolError(Exception):
 class RequestContext:
     header: RequestHeader
     peer: str
+    entries_seen: int = field(default=0)
+
+    async def paced(self, items):
+        """Iterate a request array, yielding to the event loop every PACE_ENTRIES entries
+        of this request (all its arrays together), so a huge request is served in slices."""
+        for item in items or ():
+            self.entries_seen += 1
+            if self.entries_seen % PACE_ENTRIES == 0:
+                await asyncio.sleep(0)
+            yield item
 
     @property
     def api_version(self) -> int:
@@ -52,14 +76,21 @@ def _api_versions_fallback(header: RequestHeader) -> list:
     return [response_header(header.correlation_id, False)] + encode(apis.response_spec(apis.API_VERSIONS, 0), body)
 
 
+def _encode_joined(spec, response: dict) -> bytes:
+    return b"".join(encode(spec, response))
+
+
 class KafkaServer:
-    def __init__(self, broker, host: str, port: int, max_request_bytes: int):
+    def __init__(self, broker, host: str, port: int, max_request_bytes: int, max_array_entries: int):
         self.broker = broker
         self.host = host
         self.port = port
         self.max_request_bytes = max_request_bytes
+        self.max_array_entries = max_array_entries
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.Task] = set()
+        # One thread for large requests: they queue behind each other, not ahead of the loop.
+        self._large_requests = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="large-request")
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=1 << 20)
@@ -74,6 +105,7 @@ class KafkaServer:
             await asyncio.gather(*self._connections, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+        self._large_requests.shutdown(wait=False, cancel_futures=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -129,12 +161,28 @@ class KafkaServer:
             if key == apis.API_VERSIONS:
                 return _api_versions_fallback(header)
             raise ProtocolError(f"unsupported API key {key} version {version}")
-        request, _ = decode(apis.request_spec(key, version), frame, pos)
         api = apis.REGISTRY[key]
+        request_spec = apis.request_spec(key, version)
+        large = False
+        try:
+            try:
+                request, _ = decode(request_spec, frame, pos, self.max_array_entries, LARGE_REQUEST_ENTRIES)
+            except LargeRequest:
+                large = True
+                request, _ = await self._off_loop(decode, request_spec, frame, pos, self.max_array_entries)
+        except DecodeError as exc:
+            raise ProtocolError(f"malformed {api.name} v{version} request: {exc}") from None
         response = await api.fn(self.broker, RequestContext(header, peer), request)
         if response is None:
             return None
         spec = apis.response_spec(key, version)
         # ApiVersions' response header is always v0, whatever the request version.
         flexible_header = spec.flexible and key != apis.API_VERSIONS
-        return [response_header(header.correlation_id, flexible_header)] + encode(spec, response)
+        if large:  # encoded and joined off the loop: a response of a million small chunks
+            body = [await self._off_loop(_encode_joined, spec, response)]
+        else:
+            body = encode(spec, response)
+        return [response_header(header.correlation_id, flexible_header)] + body
+
+    async def _off_loop(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._large_requests, fn, *args)

@@ -26,7 +26,20 @@ def _error(index: int, error: str, partition=None) -> dict:
     }
 
 
-def _read_once(broker, request) -> tuple[dict, int, bool, list]:
+async def _distinct_partitions(ctx, topics) -> dict[str, list[dict]]:
+    """Topic -> its partition entries, each partition once: Kafka keys a fetch by partition
+    (a map), so a partition asked for twice is read once, with its last entry."""
+    wanted = {}
+    async for t in ctx.paced(topics):
+        async for p in ctx.paced(t["partitions"]):
+            wanted[(t["topic"], p["partition"])] = p
+    grouped: dict[str, list[dict]] = {}
+    for (name, _), p in wanted.items():
+        grouped.setdefault(name, []).append(p)
+    return grouped
+
+
+async def _read_once(broker, ctx, wanted: dict[str, list[dict]], request) -> tuple[dict, int, bool, list]:
     """One pass over the requested partitions: (response, bytes, any error, partitions)."""
     committed = request.get("isolation_level", 0) == READ_COMMITTED
     budget = request.get("max_bytes", 0x7FFFFFFF)
@@ -34,10 +47,10 @@ def _read_once(broker, request) -> tuple[dict, int, bool, list]:
     failed = False
     watched = []
     responses = []
-    for t in request["topics"]:
-        topic = broker.topics.get(t["topic"])
+    for name, partitions in wanted.items():
+        topic = broker.topics.get(name)
         parts = []
-        for p in t["partitions"]:
+        async for p in ctx.paced(partitions):
             index = p["partition"]
             partition = topic.partitions[index] if topic and 0 <= index < len(topic.partitions) else None
             if partition is None:
@@ -63,7 +76,7 @@ def _read_once(broker, request) -> tuple[dict, int, bool, list]:
                 "preferred_read_replica": -1,
                 "records": data,
             })
-        responses.append({"topic": t["topic"], "partitions": parts})
+        responses.append({"topic": name, "partitions": parts})
     body = {"throttle_time": 0, "error_code": 0, "session_id": 0, "responses": responses}
     return body, total, failed, watched
 
@@ -73,8 +86,9 @@ async def fetch(broker, ctx, request):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(request.get("max_wait", 0), 0) / 1000
     min_bytes = request.get("min_bytes", 1)
+    wanted = await _distinct_partitions(ctx, request["topics"])
     while True:
-        body, total, failed, watched = _read_once(broker, request)
+        body, total, failed, watched = await _read_once(broker, ctx, wanted, request)
         remaining = deadline - loop.time()
         if total >= min_bytes or failed or remaining <= 0 or not watched:
             return body

@@ -37,8 +37,9 @@ def _coordinator(broker, key: str, key_type: int) -> dict:
 async def find_coordinator(broker, ctx, request):
     key_type = request.get("key_type", KEY_TYPE_GROUP)
     if ctx.api_version >= 4:
-        return {"throttle_time": 0,
-                "coordinators": [_coordinator(broker, key, key_type) for key in request["coordinator_keys"]]}
+        # Each key is answered once however often it is asked for.
+        return {"throttle_time": 0, "coordinators": [
+            _coordinator(broker, key, key_type) async for key in ctx.paced(dict.fromkeys(request["coordinator_keys"]))]}
     entry = _coordinator(broker, request["key"], key_type)
     del entry["key"]
     return {"throttle_time": 0, **entry}
@@ -149,7 +150,9 @@ def _describe(broker, group_id: str | None, include_operations: bool) -> dict:
 @apis.handler(15, 0, 5)
 async def describe_groups(broker, ctx, request):
     include = bool(request.get("include_authorized_operations"))
-    return {"throttle_time": 0, "groups": [_describe(broker, gid, include) for gid in request["groups"] or []]}
+    # Each group is described once however often it is named.
+    return {"throttle_time": 0, "groups": [
+        _describe(broker, gid, include) async for gid in ctx.paced(dict.fromkeys(request["groups"] or []))]}
 
 
 @apis.handler(42, 0, 2)

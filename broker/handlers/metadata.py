@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from broker.protocol import apis
 from broker.protocol.errors import code
 from broker.topics import TopicError, validate_topic_name
@@ -43,13 +45,22 @@ def topic_entry(broker, topic) -> dict:
     }
 
 
-def _missing_topic(broker, name: str, auto_create: bool) -> dict:
+# Topics one Metadata request may auto-create; the rest are answered LEADER_NOT_AVAILABLE
+# (retriable, as Kafka answers a topic still being created) and created by the client's
+# next refresh. Without a bound, one request naming 100,000 topics creates them all.
+AUTO_CREATE_PER_REQUEST = 100
+
+
+def _missing_topic(broker, name: str, auto_create: bool, created: list) -> dict:
     """Metadata for a topic that does not exist: create it when allowed, else an error."""
     try:
         validate_topic_name(name)
     except TopicError as exc:
         return {"error_code": code(exc.error), "name": name, "partitions": []}
     if auto_create and broker.config["auto.create.topics.enable"]:
+        if len(created) >= AUTO_CREATE_PER_REQUEST:
+            return {"error_code": code("LEADER_NOT_AVAILABLE"), "name": name, "partitions": []}
+        created.append(name)
         try:
             return topic_entry(broker, broker.topics.create(name))
         except TopicError as exc:
@@ -64,10 +75,14 @@ async def metadata(broker, ctx, request):
     all_topics = requested is None or (ctx.api_version == 0 and not requested)
     auto_create = request.get("allow_auto_topic_creation", True)
     topics = []
+    created: list[str] = []
     if all_topics:
         topics = [topic_entry(broker, t) for t in broker.topics.topics.values()]
     else:
-        for item in requested:
+        # Each topic is answered once however often it is asked for, as Kafka does
+        # (it reads the request's topics into a set).
+        requested = {(item.get("name"), item.get("topic_id")): item for item in requested}.values()
+        async for item in ctx.paced(requested):
             name = item.get("name")
             if name is None and item.get("topic_id"):
                 topic = broker.topics.by_id(item["topic_id"])
@@ -77,7 +92,13 @@ async def metadata(broker, ctx, request):
                     continue
                 name = topic.name
             topic = broker.topics.get(name)
-            topics.append(topic_entry(broker, topic) if topic else _missing_topic(broker, name, auto_create))
+            if topic is not None:
+                topics.append(topic_entry(broker, topic))
+                continue
+            before = len(created)
+            topics.append(_missing_topic(broker, name, auto_create, created))
+            if len(created) > before:
+                await asyncio.sleep(0)  # creating a topic touches the disk: let others in between
     return {
         "brokers": [broker_entry(broker)],
         "cluster_id": broker.cluster_id,

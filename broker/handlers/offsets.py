@@ -28,9 +28,9 @@ def _list_offset(partition, timestamp: int, committed: bool) -> tuple[int, int]:
 async def list_offsets(broker, ctx, request):
     committed = request.get("isolation_level", 0) == READ_COMMITTED
     topics = []
-    for t in request["topics"]:
+    async for t in ctx.paced(request["topics"]):
         parts = []
-        for p in t["partitions"]:
+        async for p in ctx.paced(t["partitions"]):
             index = p["partition_index"]
             partition = broker.topics.partition(t["name"], index)
             if partition is None:
@@ -47,9 +47,9 @@ async def list_offsets(broker, ctx, request):
 @apis.handler(23, 2, 4)
 async def offset_for_leader_epoch(broker, ctx, request):
     topics = []
-    for t in request["topics"]:
+    async for t in ctx.paced(request["topics"]):
         parts = []
-        for p in t["partitions"]:
+        async for p in ctx.paced(t["partitions"]):
             index = p["partition"]
             partition = broker.topics.partition(t["topic"], index)
             if partition is None:
@@ -69,9 +69,9 @@ async def offset_for_leader_epoch(broker, ctx, request):
 @apis.handler(21, 0, 2)
 async def delete_records(broker, ctx, request):
     topics = []
-    for t in request["topics"]:
+    async for t in ctx.paced(request["topics"]):
         parts = []
-        for p in t["partitions"]:
+        async for p in ctx.paced(t["partitions"]):
             index = p["partition_index"]
             partition = broker.topics.partition(t["name"], index)
             if partition is None:

@@ -16,10 +16,11 @@ DEFAULT_RETENTION_TIME = -1
 INVALID_OFFSET = -1
 
 
-def by_topic(order: list[tuple[str, int]], entry) -> list[dict]:
-    """[(topic, partition)] in request order -> [{"name", "partitions": [entry(tp)...]}]."""
+async def by_topic(ctx, order: list[tuple[str, int]], entry) -> list[dict]:
+    """[(topic, partition)] in request order -> [{"name", "partitions": [entry(tp)...]}],
+    each partition once however often the request named it."""
     topics: dict[str, list] = {}
-    for tp in order:
+    async for tp in ctx.paced(dict.fromkeys(order)):
         topics.setdefault(tp[0], []).append(entry(tp))
     return [{"name": name, "partitions": parts} for name, parts in topics.items()]
 
@@ -31,8 +32,8 @@ async def offset_commit(broker, ctx, request):
     retention = request.get("retention_time", DEFAULT_RETENTION_TIME)  # v2-v4 only
     expire = now + retention if retention != DEFAULT_RETENTION_TIME else -1
     order, errors, offsets = [], {}, {}
-    for t in request["topics"] or []:
-        for p in t["partitions"] or []:
+    async for t in ctx.paced(request["topics"]):
+        async for p in ctx.paced(t["partitions"]):
             tp = (t["name"], p["partition_index"])
             order.append(tp)
             if group_id is None:
@@ -47,15 +48,21 @@ async def offset_commit(broker, ctx, request):
             group_id, request.get("generation_id_or_member_epoch", -1), request.get("member_id") or "",
             request.get("group_instance_id"), offsets))
     return {"throttle_time": 0,
-            "topics": by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}
+            "topics": await by_topic(ctx, order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}
 
 
-def _fetch_group(broker, group_id: str | None, topics: list | None,
-                 require_stable: bool = False) -> tuple[int, list[dict]]:
+async def _fetch_group(broker, ctx, group_id: str | None, topics: list | None,
+                       require_stable: bool = False) -> tuple[int, list[dict]]:
     """(group error code, response topics) for one group of an OffsetFetch."""
     if group_id is None:
         return code("INVALID_GROUP_ID"), []
-    wanted = None if topics is None else [(t["name"], p) for t in topics for p in t["partition_indexes"] or []]
+    wanted = None
+    if topics is not None:
+        wanted = {}
+        async for t in ctx.paced(topics):
+            async for p in ctx.paced(t["partition_indexes"]):
+                wanted[(t["name"], p)] = None
+        wanted = list(wanted)
     found = broker.group_coordinator.fetch_offsets(group_id, wanted)
     values = {(t, p): v for t, p, v in found}
 
@@ -69,7 +76,7 @@ def _fetch_group(broker, group_id: str | None, topics: list | None,
                 "committed_leader_epoch": value.leader_epoch if value else -1,
                 "metadata": value.metadata if value else ""}
 
-    return 0, by_topic([(t, p) for t, p, _ in found], entry)
+    return 0, await by_topic(ctx, [(t, p) for t, p, _ in found], entry)
 
 
 @apis.handler(9, 1, 8)
@@ -78,11 +85,11 @@ async def offset_fetch(broker, ctx, request):
     stable = bool(request.get("require_stable", False))
     if ctx.api_version >= 8:
         groups = []
-        for g in request["groups"] or []:
-            error, topics = _fetch_group(broker, g["group_id"], g["topics"], stable)
+        async for g in ctx.paced(request["groups"]):
+            error, topics = await _fetch_group(broker, ctx, g["group_id"], g["topics"], stable)
             groups.append({"group_id": g["group_id"], "topics": topics, "error_code": error})
         return {"throttle_time": 0, "groups": groups}
-    error, topics = _fetch_group(broker, request["group_id"], request["topics"], stable)
+    error, topics = await _fetch_group(broker, ctx, request["group_id"], request["topics"], stable)
     if error and ctx.api_version < 2:  # v1 has no top-level error: every partition carries it
         for t in topics:
             for p in t["partitions"]:
@@ -96,8 +103,8 @@ async def offset_delete(broker, ctx, request):
     if not group_id:
         return {"error_code": code("INVALID_GROUP_ID"), "throttle_time": 0, "topics": []}
     order, errors, known = [], {}, []
-    for t in request["topics"] or []:
-        for p in t["partitions"] or []:
+    async for t in ctx.paced(request["topics"]):
+        async for p in ctx.paced(t["partitions"]):
             tp = (t["name"], p["partition_index"])
             order.append(tp)
             if broker.topics.partition(*tp) is None:
@@ -109,4 +116,4 @@ async def offset_delete(broker, ctx, request):
         return {"error_code": code(group_error), "throttle_time": 0, "topics": []}
     errors.update(deleted)
     return {"error_code": 0, "throttle_time": 0,
-            "topics": by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}
+            "topics": await by_topic(ctx, order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}

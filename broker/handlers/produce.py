@@ -70,11 +70,11 @@ async def _validate(broker, topic_name: str, index: int, rules, data: bytes) -> 
 async def produce(broker, ctx, request):
     acks = request["acks"]
     responses = []
-    for topic_data in request["topic_data"]:
+    async for topic_data in ctx.paced(request["topic_data"]):
         name = topic_data["name"]
         topic = broker.topics.get(name)
         parts = []
-        for pdata in topic_data["partition_data"]:
+        async for pdata in ctx.paced(topic_data["partition_data"]):
             if acks not in (0, 1, -1):
                 parts.append(_partition_error(pdata["index"], "INVALID_REQUIRED_ACKS"))
             elif topic is None:

@@ -39,18 +39,21 @@ async def init_producer_id(broker, ctx, request):
 @apis.handler(24, 0, 3)
 async def add_partitions_to_txn(broker, ctx, request):
     topics = request["v3_and_below_topics"]
-    wanted = [(t["name"], p) for t in topics for p in t["partitions"]]
+    wanted = {}
+    async for t in ctx.paced(topics):
+        async for p in ctx.paced(t["partitions"]):
+            wanted[(t["name"], p)] = None
+    wanted = list(wanted)
     try:
         errors = broker.transactions.add_partitions(
             request["v3_and_below_transactional_id"], request["v3_and_below_producer_id"],
             request["v3_and_below_producer_epoch"], wanted, fenced_error(ctx, 2))
     except TxnError as exc:
         errors = {tp: exc.error for tp in wanted}
-    return {"results_by_topic_v3_and_below": [
-        {"name": t["name"], "results_by_partition": [
-            {"partition_index": p, "partition_error_code": code(errors[(t["name"], p)])}
-            for p in t["partitions"]]}
-        for t in topics]}
+    results = await by_topic(ctx, wanted, lambda tp: {"partition_index": tp[1],
+                                                      "partition_error_code": code(errors[tp])})
+    return {"results_by_topic_v3_and_below": [{"name": r["name"], "results_by_partition": r["partitions"]}
+                                              for r in results]}
 
 
 @apis.handler(25, 0, 3)
@@ -78,8 +81,8 @@ async def txn_offset_commit(broker, ctx, request):
     group_id = request["group_id"]
     order, errors, offsets = [], {}, {}
     now = now_ms()
-    for t in request["topics"] or []:
-        for p in t["partitions"] or []:
+    async for t in ctx.paced(request["topics"]):
+        async for p in ctx.paced(t["partitions"]):
             tp = (t["name"], p["partition_index"])
             order.append(tp)
             if broker.topics.partition(*tp) is None:
@@ -98,4 +101,4 @@ async def txn_offset_commit(broker, ctx, request):
                 group_id, request["producer_id"], request["producer_epoch"], request.get("generation_id", -1),
                 request.get("member_id") or "", request.get("group_instance_id"), offsets))
     return {"throttle_time": 0,
-            "topics": by_topic(order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}
+            "topics": await by_topic(ctx, order, lambda tp: {"partition_index": tp[1], "error_code": code(errors[tp])})}

@@ -56,6 +56,9 @@ class FieldSpec:
     tag: int | None
     default: Any
     struct: "MessageSpec | None" = None
+    # The fewest bytes one value (one element, for an array) can take on the wire: an
+    # array's claimed length is checked against it before anything is allocated.
+    min_item_size: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,12 @@ class MessageSpec:
     flexible: bool
     fields: tuple[FieldSpec, ...]
     tagged: tuple[FieldSpec, ...]
+
+    @property
+    def min_size(self) -> int:
+        """Fewest bytes a message of this spec takes: its fields at their smallest."""
+        fixed = sum(f.min_item_size if not f.is_array else (1 if self.flexible else 4) for f in self.fields)
+        return fixed + (1 if self.flexible else 0)  # the tagged-field count
 
 
 def _unwrap_optional(tp) -> tuple[Any, bool]:
@@ -90,6 +99,20 @@ def _plain_default(field: dataclasses.Field) -> Any:
     return dataclasses.MISSING
 
 
+_FIXED_SIZES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "uint8": 1, "uint16": 2, "uint32": 4,
+                "uint64": 8, "float64": 8, "bool": 1, "uuid": 16}
+
+
+def _min_item_size(kind: str, nullable_struct: bool, sub: "MessageSpec | None", flexible: bool) -> int:
+    if kind in _FIXED_SIZES:
+        return _FIXED_SIZES[kind]
+    if kind == "string":
+        return 1 if flexible else 2
+    if kind in ("bytes", "records"):
+        return 1 if flexible else 4
+    return 1 if nullable_struct else sub.min_size
+
+
 def _compile_field(field: dataclasses.Field, flexible: bool) -> FieldSpec:
     tag = field.metadata.get("tag")
     tp, nullable = _unwrap_optional(field.type)
@@ -103,7 +126,9 @@ def _compile_field(field: dataclasses.Field, flexible: bool) -> FieldSpec:
         if kind not in _PRIMITIVE_KINDS:
             raise TypeError(f"unsupported kafka type {kind!r} in {field.name}")
         sub = None
-    return FieldSpec(field.name, kind, is_array, nullable, tag, _plain_default(field), sub)
+    # Array elements are never null (a nullable array's items are not nullable structs).
+    min_size = _min_item_size(kind, nullable and not is_array, sub, flexible)
+    return FieldSpec(field.name, kind, is_array, nullable, tag, _plain_default(field), sub, min_size)
 
 
 @lru_cache(maxsize=None)
@@ -265,12 +290,34 @@ def encode(spec: MessageSpec, msg: dict) -> list:
 # ---------------------------------------------------------------------------
 
 
-class Reader:
-    __slots__ = ("buf", "pos")
+class TooManyEntries(DecodeError):
+    """The request's arrays hold more elements than the broker takes in one request."""
 
-    def __init__(self, buf, pos: int = 0):
+
+class LargeRequest(Exception):
+    """Raised by decode() when `large_entries` is passed: this message has more array
+    elements than that. The caller decodes it again off the event loop."""
+
+
+class Reader:
+    __slots__ = ("buf", "pos", "entries", "max_entries", "large_entries")
+
+    def __init__(self, buf, pos: int = 0, max_entries: int | None = None, large_entries: int | None = None):
         self.buf = buf
         self.pos = pos
+        self.entries = 0  # array elements decoded so far, all arrays of the message together
+        self.max_entries = max_entries
+        self.large_entries = large_entries
+
+    def count_entries(self, n: int, spec: "FieldSpec") -> None:
+        if n * spec.min_item_size > len(self.buf) - self.pos:
+            raise DecodeError(f"{spec.name}: {n} elements cannot fit in the {len(self.buf) - self.pos} bytes left")
+        self.entries += n
+        if self.max_entries is not None and self.entries > self.max_entries:
+            raise TooManyEntries(f"more than {self.max_entries} array elements in one request "
+                                 "(schemabus.request.max.array.entries)")
+        if self.large_entries is not None and self.entries > self.large_entries:
+            raise LargeRequest()
 
     def take(self, n: int):
         end = self.pos + n
@@ -322,14 +369,14 @@ def _decode_scalar(r: Reader, kind: str, flexible: bool, spec: FieldSpec) -> Any
     if kind == "string":
         n = r.length(flexible, int16=True)
         if n is None:
-            return None
+            return _null(spec)
         try:
             return bytes(r.take(n)).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DecodeError(f"invalid UTF-8 in {spec.name}") from exc
     if kind in ("bytes", "records"):
         n = r.length(flexible)
-        return None if n is None else bytes(r.take(n))
+        return _null(spec) if n is None else bytes(r.take(n))
     if kind == "bool":
         return r.take(1)[0] != 0
     if kind == "uuid":
@@ -342,11 +389,20 @@ def _decode_scalar(r: Reader, kind: str, flexible: bool, spec: FieldSpec) -> Any
     raise TypeError(kind)  # pragma: no cover
 
 
+def _null(spec: FieldSpec) -> None:
+    """A null on the wire: fine where the spec allows it, a malformed message elsewhere
+    (Kafka's generated readers reject it the same way)."""
+    if not spec.nullable:
+        raise DecodeError(f"non-nullable field {spec.name} was serialized as null")
+    return None
+
+
 def _decode_field(r: Reader, spec: FieldSpec, flexible: bool) -> Any:
     if spec.is_array:
         n = r.length(flexible)
         if n is None:
-            return None
+            return _null(spec)
+        r.count_entries(n, spec)
         kind = spec.kind
         return [_decode_scalar(r, kind, flexible, spec) for _ in range(n)]
     return _decode_scalar(r, spec.kind, flexible, spec)
@@ -362,8 +418,10 @@ def _skip_tagged(r: Reader, spec: MessageSpec, msg: dict) -> None:
         if field is None:
             r.take(size)  # unknown tags are skipped, as Kafka does
             continue
-        sub = Reader(r.take(size))
+        sub = Reader(r.take(size), 0, r.max_entries, r.large_entries)
+        sub.entries = r.entries
         msg[field.name] = _decode_field(sub, field, True)
+        r.entries = sub.entries
 
 
 def _decode_message(r: Reader, spec: MessageSpec) -> dict:
@@ -374,9 +432,14 @@ def _decode_message(r: Reader, spec: MessageSpec) -> dict:
     return msg
 
 
-def decode(spec: MessageSpec, buf, pos: int = 0) -> tuple[dict, int]:
-    """Decode one message at `pos`; returns (message, position after it)."""
-    r = Reader(buf, pos)
+def decode(spec: MessageSpec, buf, pos: int = 0, max_entries: int | None = None,
+           large_entries: int | None = None) -> tuple[dict, int]:
+    """Decode one message at `pos`; returns (message, position after it).
+
+    `max_entries` bounds the array elements of the whole message (TooManyEntries past
+    it); past `large_entries` decoding stops with LargeRequest, so that the caller can
+    finish big messages in a thread instead of on the event loop."""
+    r = Reader(buf, pos, max_entries, large_entries)
     try:
         msg = _decode_message(r, spec)
     except (IndexError, struct.error) as exc:

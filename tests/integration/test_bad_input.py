@@ -191,3 +191,51 @@ def test_fuzzed_frames_never_take_the_broker_down(shared_broker, choice, flips, 
 def test_broker_serves_normally_after_fuzzing(shared_broker):
     _create(shared_broker.bootstrap, unique_topic("post-fuzz"))
     _round_trip(shared_broker.bootstrap)
+
+
+def _frame(api_key: int, version: int, body: bytes, client_id: bytes = b"raw-test") -> bytes:
+    payload = struct.pack(">hhih", api_key, version, 7, len(client_id)) + client_id + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def test_null_where_the_spec_forbids_it_closes_the_connection_with_one_log_line(broker_factory):
+    broker = broker_factory()
+    bad = RawClient(broker.bootstrap)
+    # CreateTopics v2 whose (non-nullable) topics array is null, then a timeout and validate_only.
+    bad.send_raw(_frame(19, 2, b"\xff\xff\xff\xff" + b"\x00\x00\x00\x00\x00"))
+    assert bad.closed_by_peer()
+    _round_trip(broker.bootstrap)
+    lines = [line for line in broker.log_text().splitlines() if "closing connection" in line]
+    assert len(lines) == 1 and "create_topics v2" in lines[0] and "non-nullable field topics" in lines[0], lines
+    assert "Traceback" not in broker.log_text()
+
+
+def test_a_request_over_the_array_entry_limit_is_refused_before_decoding(broker_factory):
+    broker = broker_factory({"schemabus.request.max.array.entries": "1000"})
+    bad = RawClient(broker.bootstrap)
+    bad.send_raw(_frame(3, 1, struct.pack(">i", 1001) + b"\x00\x01x" * 1001))
+    assert bad.closed_by_peer()
+    assert "schemabus.request.max.array.entries" in broker.log_text()
+    ok = RawClient(broker.bootstrap).call(3, 1, {"topics": [{"name": "x"}] * 1000})
+    assert len(ok["topics"]) == 1  # within the limit: answered, each topic once
+    assert "Traceback" not in broker.log_text()
+
+
+def test_metadata_answers_each_topic_once_however_often_it_is_named(any_broker):
+    # 50,000 empty names: Kafka reads them into a set and answers one INVALID_TOPIC_EXCEPTION.
+    response = RawClient(any_broker.bootstrap, timeout=60).call(3, 1, {"topics": [{"name": ""}] * 50_000})
+    assert [(t["name"], t["error_code"]) for t in response["topics"]] == [("", code("INVALID_TOPIC_EXCEPTION"))]
+
+
+def test_metadata_auto_creates_a_bounded_number_of_topics_per_request(broker_factory):
+    from broker.handlers.metadata import AUTO_CREATE_PER_REQUEST
+
+    broker = broker_factory()
+    names = [unique_topic("auto") for _ in range(AUTO_CREATE_PER_REQUEST + 20)]
+    client = RawClient(broker.bootstrap, timeout=60)
+    first = {t["name"]: t["error_code"] for t in client.call(3, 4, {
+        "topics": [{"name": n} for n in names], "allow_auto_topic_creation": True})["topics"]}
+    assert sum(1 for e in first.values() if e == 0) == AUTO_CREATE_PER_REQUEST
+    assert sum(1 for e in first.values() if e == code("LEADER_NOT_AVAILABLE")) == 20
+    again = client.call(3, 4, {"topics": [{"name": n} for n in names], "allow_auto_topic_creation": True})
+    assert all(t["error_code"] == 0 for t in again["topics"])  # the retry creates the rest

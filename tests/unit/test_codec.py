@@ -67,3 +67,52 @@ def test_request_header_v2_skips_tagged_fields():
     header, pos = decode_request_header(frame, lambda k, v: True)
     assert (header.api_key, header.api_version, header.correlation_id, header.client_id) == (3, 12, 9, "id")
     assert frame[pos:] == b"rest"
+
+
+# -- what a request may not do (issue 13) ---------------------------------------------------
+
+def _metadata_v1(count: int, item: bytes = b"\x00\x00") -> bytes:
+    """Metadata v1: int32 array length, then `count` topic names of two bytes each."""
+    return count.to_bytes(4, "big", signed=True) + item * max(count, 0)
+
+
+def test_null_array_where_the_spec_forbids_null_is_malformed():
+    # CreateTopics v2: "topics" is not nullable.
+    with pytest.raises(DecodeError, match="non-nullable field topics"):
+        decode(message_spec(19, 2, "request"), b"\xff\xff\xff\xff" + b"\x00\x00\x00\x00\x00")
+
+
+def test_null_string_where_the_spec_forbids_null_is_malformed():
+    with pytest.raises(DecodeError, match="non-nullable field name"):
+        decode(message_spec(3, 1, "request"), _metadata_v1(1, b"\xff\xff"))
+
+
+def test_null_where_the_spec_allows_it_still_decodes():
+    msg, _ = decode(message_spec(3, 1, "request"), b"\xff\xff\xff\xff")  # v1+: null = all topics
+    assert msg["topics"] is None
+
+
+def test_array_length_is_checked_against_the_bytes_left_per_element():
+    # 1000 topic names need at least 2000 bytes; 1999 are there.
+    with pytest.raises(DecodeError, match="cannot fit"):
+        decode(message_spec(3, 1, "request"), _metadata_v1(1000)[:-1])
+
+
+def test_array_elements_are_bounded_per_request():
+    from broker.protocol.codec import TooManyEntries
+
+    spec = message_spec(3, 1, "request")
+    msg, _ = decode(spec, _metadata_v1(100), max_entries=100)
+    assert len(msg["topics"]) == 100
+    with pytest.raises(TooManyEntries):
+        decode(spec, _metadata_v1(101), max_entries=100)
+
+
+def test_large_requests_are_flagged_before_being_decoded():
+    from broker.protocol.codec import LargeRequest
+
+    spec = message_spec(3, 1, "request")
+    with pytest.raises(LargeRequest):
+        decode(spec, _metadata_v1(2001), large_entries=2000)
+    msg, _ = decode(spec, _metadata_v1(2000), large_entries=2000)
+    assert len(msg["topics"]) == 2000
