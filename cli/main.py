@@ -13,6 +13,7 @@ from pathlib import Path
 from broker.config import BrokerConfig, ConfigError, parse_key_values
 from cli.admin import add_admin_commands
 from cli.console import add_console_commands
+from cli.log_tool import add_log_commands
 from cli.output import CommandError
 
 DEFAULT_DATA_DIR = "./schemabus-data"
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg.set_defaults(func=cmd_registry)
     add_admin_commands(sub)
     add_console_commands(sub)
+    add_log_commands(sub)
     return parser
 
 

@@ -139,6 +139,14 @@ class OffsetIndex(_IndexFile):
             return self.base_offset, 0
         return self.base_offset + self._offsets[i], self._positions[i]
 
+    def lookup_position(self, position: int) -> tuple[int, int] | None:
+        """(offset, position) of the last entry at or below file position `position`;
+        None if there is none (the scan then starts at the segment's beginning)."""
+        i = bisect_right(self._positions, position) - 1
+        if i < 0:
+            return None
+        return self.base_offset + self._offsets[i], self._positions[i]
+
 
 class TimeIndex(_IndexFile):
     """Entries (max timestamp so far i64, relative offset of the batch that set it i32).

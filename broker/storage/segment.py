@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import crc32c
+
 from ..records import (
+    CRC_COVERED_FROM,
     HEADER_SIZE,
     LOG_OVERHEAD,
     TIMESTAMP_TYPE_BIT,
@@ -45,6 +50,10 @@ HEADER_SCAN_CHUNK = 256 * 1024
 BATCH_SCAN_CHUNK = 1024 * 1024
 # Header walks for sendfile spans: small reads, since the batch bodies are not needed.
 SPAN_CHUNK = 4096
+
+# The header fields check_batch looks at: baseOffset, length, partitionLeaderEpoch, magic,
+# crc, attributes, lastOffsetDelta, (30 bytes skipped) recordCount.
+_CHECKED_FIELDS = struct.Struct(">qiibIhi30xi")
 
 
 def segment_file_name(base_offset: int, suffix: str) -> str:
@@ -111,6 +120,73 @@ def iter_batches_in_file(fd: int, start: int, end: int, chunk: int = BATCH_SCAN_
                 return
         yield pos, memoryview(buf)[off : off + size]
         pos += size
+
+
+def describe_broken_batch(fd: int, position: int, end: int) -> str:
+    """Why no whole batch starts at `position` of a file that ends at `end` (the place
+    where iter_headers_in_file / iter_batches_in_file stopped short of `end`)."""
+    remaining = end - position
+    if remaining < HEADER_SIZE:
+        return f"{remaining} trailing bytes, too few for a batch header (a torn write)"
+    head = os.pread(fd, LOG_OVERHEAD, position)
+    if len(head) < LOG_OVERHEAD:
+        return "the file is shorter than it was a moment ago (it is being truncated)"
+    size = batch_size_at(head, 0)
+    if size < HEADER_SIZE:
+        return f"impossible batch length {size - LOG_OVERHEAD}"
+    return f"a batch of {size} bytes runs past the end of the file ({remaining} bytes left: a torn write)"
+
+
+def first_invalid_batch(fd: int, start: int, end: int, next_offset: int,
+                        chunk: int = BATCH_SCAN_CHUNK) -> tuple[int, str] | None:
+    """Check every batch in [start, end) as records.check_batch does (sizes, magic, counts,
+    CRC) and that offsets never go back below `next_offset`: (position, what is wrong) of
+    the first bad batch, or of bytes that are no whole batch; None if all are good.
+
+    A lean loop (about 0.5 us a batch plus the CRC) for start-up; check_batch itself only
+    runs on a batch that fails, to say why."""
+    unpack = _CHECKED_FIELDS.unpack_from
+    crc = crc32c.crc32c
+    pos = start
+    while end - pos >= HEADER_SIZE:
+        buf = os.pread(fd, min(chunk, end - pos), pos)
+        if len(buf) >= LOG_OVERHEAD and len(buf) < batch_size_at(buf, 0) <= end - pos:
+            buf = os.pread(fd, batch_size_at(buf, 0), pos)  # one batch bigger than a chunk
+        view = memoryview(buf)
+        n = len(view)
+        off = 0
+        while n - off >= HEADER_SIZE:
+            base, length, _, magic, stored, _, delta, count = unpack(view, off)
+            size = length + LOG_OVERHEAD
+            if size < HEADER_SIZE or pos + off + size > end:
+                return pos + off, describe_broken_batch(fd, pos + off, end)
+            if off + size > n:
+                break  # continues in the next chunk
+            if magic != 2 or delta < 0 or count < 0 or crc(view[off + CRC_COVERED_FROM: off + size]) != stored:
+                try:
+                    check_batch(view[off: off + size])
+                except InvalidBatch as exc:
+                    return pos + off, str(exc)
+            if base < next_offset:
+                return pos + off, f"batch offset {base} does not follow offset {next_offset - 1}"
+            next_offset = base + delta + 1
+            off += size
+        if off == 0:
+            return pos, "the file changed while it was being read"
+        pos += off
+    if pos != end:
+        return pos, describe_broken_batch(fd, pos, end)
+    return None
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """What recovery cut off the end of a segment file, and why."""
+
+    position: int  # where the file now ends (the start of the first bad batch)
+    offset: int  # the segment's next offset after the cut: the first offset lost
+    dropped: int  # bytes removed
+    reason: str  # what was wrong with the batch at `position`
 
 
 def record_timestamps(batch, header: BatchHeader) -> Iterator[tuple[int, int]]:
@@ -260,17 +336,25 @@ class LogSegment:
 
     # ------------------------------------------------------------------- load
 
-    def load(self, *, validate: bool) -> int:
-        """Bring in-memory state in line with the files; returns bytes truncated.
+    def load(self, *, validate: bool, check_tail_bytes: int = 0) -> Truncation | None:
+        """Bring in-memory state in line with the files; says what was truncated, if anything.
 
         validate=True checks every batch's CRC (after an unclean shutdown). Otherwise the
         indexes are trusted after a sanity check and only the tail after the last index
         entry is scanned; a missing or implausible index, or a tail that does not end
-        exactly at the file's end, falls back to the full validating recovery."""
+        exactly at the file's end, falls back to the full validating recovery. With
+        `check_tail_bytes` (the active segment after a clean shutdown) the batches in the
+        last `check_tail_bytes` of the file, and always the last batch, are CRC-checked as
+        well; a bad one also means the full recovery, which cuts at the first bad batch."""
         if not validate:
             try:
                 if self._load_indexes() and self._load_tail():
-                    return 0
+                    if not check_tail_bytes:
+                        return None
+                    problem = self._check_tail(check_tail_bytes)
+                    if problem is None:
+                        return None
+                    log.info("%s: %s: %s; recovering the segment", self.directory.name, self.log_path.name, problem)
             except CorruptIndex as exc:
                 log.info("%s: rebuilding indexes (%s)", self.directory.name, exc)
         return self.recover()
@@ -316,26 +400,50 @@ class LogSegment:
         self._first_batch_timestamp = NO_TIMESTAMP if file_size else None  # unknown: clock from open
         return True
 
-    def recover(self) -> int:
+    def _check_tail(self, min_bytes: int) -> str | None:
+        """CRC-check whole batches from the offset-index entry at or before the last
+        `min_bytes` of the file (so the last batch is always covered) to its end, after
+        _load_tail has set the in-memory state. What is wrong, or None if all is well."""
+        entry = self.offset_index.lookup_position(max(0, self._size - min_bytes))
+        if entry is None:
+            start, next_offset = 0, self.base_offset
+        else:
+            (next_offset, start) = entry
+            head = os.pread(self._fd, HEADER_SIZE, start)
+            if len(head) < HEADER_SIZE or parse_header(head).base_offset != next_offset:
+                return f"{self.offset_index.path.name}: the entry for offset {next_offset} does not point at its batch"
+        problem = first_invalid_batch(self._fd, start, self._size, next_offset)
+        return None if problem is None else "position %d: %s" % problem
+
+    def recover(self) -> Truncation | None:
         """Validate every batch, rebuild both indexes, cut the file at the first bad batch."""
         self.offset_index.reset()
         self.time_index.reset()
         self._reset_state()
         file_size = os.fstat(self._fd).st_size
+        reason = None
         for pos, batch in iter_batches_in_file(self._fd, 0, file_size):
             try:
                 header = check_batch(batch)
-            except InvalidBatch:
+            except InvalidBatch as exc:
+                reason = str(exc)
                 break
-            if header.base_offset < self._next_offset or not self.relative_offset_fits(header.last_offset):
+            if header.base_offset < self._next_offset:
+                reason = f"batch offset {header.base_offset} does not follow offset {self._next_offset - 1}"
+                break
+            if not self.relative_offset_fits(header.last_offset):
+                reason = f"batch offset {header.last_offset} is too far above the segment's base offset"
                 break
             self._track_batch(pos, header.size, header.base_offset, header.last_offset_delta, header.max_timestamp)
         dropped = file_size - self._size
-        if dropped:
-            os.ftruncate(self._fd, self._size)
         if self._size:
             self._first_batch_timestamp = NO_TIMESTAMP
-        return dropped
+        if not dropped:
+            return None
+        if reason is None:
+            reason = describe_broken_batch(self._fd, self._size, file_size)
+        os.ftruncate(self._fd, self._size)
+        return Truncation(self._size, self._next_offset, dropped, reason)
 
     # ------------------------------------------------------------------- read
 
