@@ -1,4 +1,4 @@
-"""The `schemabus` command: `up`, `broker`, `registry` (and, as they arrive, admin tools)."""
+"""The `schemabus` command: `up`, `broker`, `registry`, the admin tools and `log verify|dump`."""
 
 from __future__ import annotations
 

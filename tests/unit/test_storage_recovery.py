@@ -91,7 +91,7 @@ def _positions(data):
         pos += header.size
 
 
-def test_clean_shutdown_skips_validation_but_catches_tail_damage(directory, caplog):
+def test_clean_shutdown_still_truncates_a_torn_tail(directory, caplog):
     log = Log(directory, CONFIG)
     for _ in range(10):
         log.append(make_batch())
