@@ -1,9 +1,11 @@
 """Who may write: leader election among registry instances sharing one `_schemas` topic.
 
 Instances join the consumer group `--group-id` on a one-partition coordination topic; the member
-that is assigned its partition is the writer, the others serve reads and answer writes with
-50004. Brokers without a group coordinator (one that does not advertise FindCoordinator and
-JoinGroup) cannot elect: there a single instance makes itself the writer and says so in its log.
+that is assigned its partition is the writer, the others serve reads and answer writes with 50004.
+Each instance is a static member (group.instance.id) so that a restart after a crash takes its
+slot back at once, and a writer that only loses its session keeps writing (see GroupElection).
+Brokers without a group coordinator (one that does not advertise FindCoordinator and JoinGroup)
+cannot elect: there a single instance makes itself the writer and says so in its log.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from registry import errors
-from registry.store import RECONNECT
+from registry.store import RECONNECT, StoreError
 
 log = logging.getLogger("registry.election")
 
@@ -62,7 +64,7 @@ class Election:
 
     leader = False
 
-    def start(self, on_elected: Callable[[], None]) -> None:
+    def start(self, on_elected: Callable[[], None], foreign_writes: Callable[[], int] | None = None) -> None:
         raise NotImplementedError
 
     def wait_settled(self, timeout_s: float) -> bool:
@@ -92,7 +94,7 @@ class SingleWriter(Election):
     def __init__(self, reason: str):
         self.reason = reason
 
-    def start(self, on_elected: Callable[[], None]) -> None:
+    def start(self, on_elected: Callable[[], None], foreign_writes: Callable[[], int] | None = None) -> None:
         on_elected()
         self.leader = True
         log.warning("%s; this registry instance is the single writer of the schemas topic "
@@ -103,37 +105,61 @@ class SingleWriter(Election):
 
 
 class GroupElection(Election):
-    """The member assigned partition 0 of the coordination topic is the writer."""
+    """The member assigned partition 0 of the coordination topic is the writer.
+
+    Like Confluent's registry, an instance keeps its writer role until a rebalance names another
+    member: when it merely loses its group session (the broker is away, or answers that the
+    session is gone), it goes on being the writer, "unconfirmed", until the group answers again.
+    Unconfirmed, each write first reads the schemas topic to its end (so ids are handed out
+    knowing everything written so far), and the role is given up as soon as a record written by
+    another instance shows up there. With `instance_id` the instance is a static member
+    (group.instance.id, KIP-345): started again after a crash, it takes back its slot and
+    assignment at once instead of waiting for the dead session to time out.
+    """
 
     def __init__(self, bootstrap_servers: str, group_id: str, topic: str, client_id: str = "schemabus-registry",
-                 session_timeout_ms: int = 10000):
+                 session_timeout_ms: int = 10000, heartbeat_interval_ms: int = 1000, instance_id: str | None = None):
         self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
         self.topic = topic
         self.client_id = client_id
         self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.instance_id = instance_id
         self._owns_partition = False
+        self.confirmed = False           # the group currently assigns this instance the partition
+        self._lost_foreign_mark = -1     # the store's last foreign write when the session was lost
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._on_elected: Callable[[], None] | None = None
+        self._foreign_writes: Callable[[], int] = lambda: -1
         self._settled = threading.Event()
+        self._role_lock = threading.RLock()
+        self._failed = False             # a fatal consumer error: this instance no longer takes part
 
-    def start(self, on_elected: Callable[[], None]) -> None:
+    def start(self, on_elected: Callable[[], None], foreign_writes: Callable[[], int] | None = None) -> None:
+        """`on_elected` reads the schemas topic to its end (raising if it cannot); `foreign_writes`
+        is the offset of the last record another writer wrote."""
         self._on_elected = on_elected
+        if foreign_writes is not None:
+            self._foreign_writes = foreign_writes
         self._ensure_topic()
-        self._consumer = Consumer({
+        config = {
             "bootstrap.servers": self.bootstrap_servers,
             "group.id": self.group_id,
             "client.id": self.client_id,
             "enable.auto.commit": False,
             "session.timeout.ms": self.session_timeout_ms,
-            "heartbeat.interval.ms": max(500, self.session_timeout_ms // 5),
+            "heartbeat.interval.ms": self.heartbeat_interval_ms,
             "partition.assignment.strategy": "range",
             **RECONNECT,
-        })
+        }
+        if self.instance_id:
+            config["group.instance.id"] = self.instance_id
+        self._consumer = Consumer(config)
         self._consumer.subscribe([self.topic], on_assign=self._assigned, on_revoke=self._revoked,
-                                 on_lost=self._revoked)
+                                 on_lost=self._lost)
         self._thread = threading.Thread(target=self._loop, name="leader-election", daemon=True)
         self._thread.start()
 
@@ -154,35 +180,103 @@ class GroupElection(Election):
         return self._settled.wait(timeout_s)
 
     def _assigned(self, consumer, partitions) -> None:
-        self._owns_partition = any(p.partition == 0 for p in partitions)
+        owns = any(p.partition == 0 for p in partitions)
         log.info("group %s assigned %s to this instance", self.group_id, [p.partition for p in partitions])
-        if not self._owns_partition:
-            self._settled.set()  # a follower: another member writes
+        with self._role_lock:
+            self._owns_partition = owns
+            if not owns:
+                if self.leader:
+                    log.warning("the group %s named another writer; this instance now answers writes with 50004",
+                                self.group_id)
+                self.leader = False
+                self.confirmed = False
+                self._settled.set()  # a follower: another member writes
 
     def _revoked(self, consumer, partitions) -> None:
-        if self.leader:
-            log.warning("lost the writer role in group %s", self.group_id)
-        self.leader = False
-        self._owns_partition = False
+        """A rebalance: like Confluent's, the leader is unknown until it completes."""
+        with self._role_lock:
+            if self.leader:
+                log.warning("group %s is rebalancing; writes answer 50004 until it completes", self.group_id)
+            self.leader = False
+            self.confirmed = False
+            self._owns_partition = False
+
+    def _lost(self, consumer, partitions) -> None:
+        """The session is gone (broker away, or it no longer knows this member): no other writer is
+        known, so the writer stays the writer, unconfirmed, until the group answers again."""
+        with self._role_lock:
+            self._owns_partition = False
+            if self.leader and self.confirmed:  # (lost again before it was back: keep the first mark)
+                self.confirmed = False
+                self._lost_foreign_mark = self._foreign_writes()
+                log.warning("lost the session in group %s; still the writer until the group names another "
+                            "(meanwhile each write first reads the schemas topic to its end)", self.group_id)
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._failed:
             try:
-                self._consumer.poll(0.2)
+                msg = self._consumer.poll(0.2)
             except KafkaException as exc:
-                log.warning("leader election: %s", exc)
+                self._error(exc.args[0])
                 time.sleep(0.5)
-            if self._owns_partition and not self.leader:
+                continue
+            if msg is not None and msg.error() is not None:
+                self._error(msg.error())
+            if self._failed:
+                return
+            if self._owns_partition and not (self.leader and self.confirmed):
                 try:
                     # Read everything the previous writer wrote before handing out ids.
                     self._on_elected()
-                    self.leader = self._owns_partition
-                    if self.leader:
-                        log.info("this instance is now the writer (group %s, topic %s)", self.group_id, self.topic)
+                    with self._role_lock:
+                        if self._owns_partition:
+                            if not self.leader:
+                                log.info("this instance is now the writer (group %s, topic %s)",
+                                         self.group_id, self.topic)
+                            else:
+                                log.info("back in group %s: still the writer", self.group_id)
+                            self.leader = self.confirmed = True
                     self._settled.set()
                 except Exception as exc:  # the store is unreachable: retry on the next turn
                     log.warning("elected but could not catch up with the schemas topic: %s", exc)
                     time.sleep(0.5)
+
+    def _error(self, error) -> None:
+        """An error from the consumer: fatal ones (which poll() hands out as _FATAL) end its part."""
+        if not (error.fatal() or error.code() == KafkaError._FATAL):
+            log.debug("leader election: %s", error)  # librdkafka retries (and logs) these itself
+            return
+        # e.g. FENCED_INSTANCE_ID: another process joined with this instance's group.instance.id.
+        log.error("leader election stopped: %s; this instance serves reads only (is another registry instance "
+                  "running with group.instance.id %r?)", error, self.instance_id)
+        with self._role_lock:
+            self._failed = True
+            self._owns_partition = False
+            self.leader = self.confirmed = False
+        self._settled.set()
+
+    def check_writer(self) -> None:
+        with self._role_lock:
+            leader, confirmed, mark = self.leader, self.confirmed, self._lost_foreign_mark
+        if not leader:
+            raise errors.unknown_leader(self.not_leader_message())
+        if confirmed:
+            return
+        # Unconfirmed: catch up with the topic, and give way if another instance has written.
+        try:
+            self._on_elected()
+        except StoreError as exc:
+            if exc.timeout:
+                raise errors.timeout_error(f"Kafka store timed out: {exc}") from None
+            raise errors.store_error(f"Error while reading from the Kafka store: {exc}") from None
+        if self._foreign_writes() > mark:
+            with self._role_lock:
+                if not self.confirmed:
+                    self.leader = False
+            log.warning("another instance wrote to the schemas topic while this one had lost its session in group "
+                        "%s; no longer the writer", self.group_id)
+            raise errors.unknown_leader("Another instance took over writing while this one had lost its session "
+                                        f"in group '{self.group_id}'. " + self.not_leader_message())
 
     def close(self) -> None:
         self._stop.set()
@@ -200,14 +294,18 @@ class GroupElection(Election):
                 f"partition 0 of '{self.topic}') takes writes. Leader not known.")
 
     def describe(self) -> str:
-        return f"{'leader' if self.leader else 'follower'} in group {self.group_id}"
+        role = "leader" if self.leader else "follower"
+        if self.leader and not self.confirmed:
+            role = "leader (group session lost)"
+        static = f", group.instance.id {self.instance_id}" if self.instance_id else ""
+        return f"{role} in group {self.group_id}{static}"
 
 
-def choose_election(bootstrap_servers: str, group_id: str, topic: str) -> Election:
+def choose_election(bootstrap_servers: str, group_id: str, topic: str, instance_id: str | None = None) -> Election:
     """Group election where the broker can coordinate groups; a single writer where it cannot."""
     keys = advertised_api_keys(bootstrap_servers)
     if keys is not None and FIND_COORDINATOR in keys and JOIN_GROUP in keys:
-        return GroupElection(bootstrap_servers, group_id, topic)
+        return GroupElection(bootstrap_servers, group_id, topic, instance_id=instance_id)
     reason = ("the broker does not advertise FindCoordinator/JoinGroup in ApiVersions, so there is no group "
               "coordinator for leader election" if keys is not None
               else "could not ask the broker for its API versions")

@@ -2,17 +2,27 @@
 
 Start-up: reach the broker, create `_schemas` if missing, replay it, elect (or become) the writer,
 then listen. SIGINT/SIGTERM stop the HTTP server, the election and the store cleanly.
+
+Request bodies are limited (Confluent's `size.limit.filter.max.request.body.size`): a larger
+Content-Length is answered 413 with a JSON error body as soon as the headers are read, and a
+chunked body is cut off at the limit, so an oversize request never reaches memory.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 
 import waitress
 from confluent_kafka import KafkaException
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from registry.app import create_app
 from registry.cache import ReadCache
@@ -23,6 +33,17 @@ from registry.state import RegistryState
 from registry.store import KafkaStore, StoreConfig, StoreError
 
 log = logging.getLogger("registry.server")
+
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+MAX_REQUEST_BYTES_PROPERTY = "size.limit.filter.max.request.body.size"
+INSTANCE_ID_PROPERTY = "group.instance.id"
+ERROR_TYPE = "application/vnd.schemaregistry.v1+json"
+
+
+def property_from_env(name: str) -> str | None:
+    """A registry property given the way Confluent's images take them: `group.instance.id` is
+    SCHEMA_REGISTRY_GROUP_INSTANCE_ID."""
+    return os.environ.get("SCHEMA_REGISTRY_" + name.upper().replace(".", "_"))
 
 
 @dataclass
@@ -37,6 +58,92 @@ class RegistryOptions:
     write_timeout_s: float = 10.0
     hello_endpoint: bool = False  # a bare WSGI /_hello, the benchmark's ceiling
     read_cache: bool = True       # off only to measure the uncached path
+    # The election's group.instance.id; None: SCHEMA_REGISTRY_GROUP_INSTANCE_ID, else derived from
+    # the host name and the listener (stable across restarts); "": no static membership.
+    instance_id: str | None = None
+    # Largest request body; None: SCHEMA_REGISTRY_SIZE_LIMIT_FILTER_MAX_REQUEST_BODY_SIZE, else 4 MiB:
+    # four times the largest schema record (42209 beyond it), so escaping never turns a schema that
+    # fits into a 413 (Confluent's filter, off by default, and Karapace's limit default to 1 MiB).
+    max_request_bytes: int | None = None
+
+
+def resolve_instance_id(options: RegistryOptions, host: str, port: int) -> str | None:
+    value = options.instance_id if options.instance_id is not None else property_from_env(INSTANCE_ID_PROPERTY)
+    if value is not None:
+        return value.strip() or None
+    if port == 0:
+        return None  # an ephemeral port names nothing stable
+    parts = [socket.gethostname()] + ([] if host in ("", "0.0.0.0", "::") else [host]) + [str(port)]
+    # Kafka allows ASCII alphanumerics, '.', '_' and '-' in a group.instance.id.
+    return re.sub(r"[^A-Za-z0-9._-]", "_", "-".join(["schemabus-registry", *parts]))[:249]
+
+
+def resolve_max_request_bytes(options: RegistryOptions) -> int:
+    value = options.max_request_bytes
+    if value is None:
+        text = property_from_env(MAX_REQUEST_BYTES_PROPERTY)
+        if text is None:
+            return DEFAULT_MAX_REQUEST_BYTES
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{MAX_REQUEST_BYTES_PROPERTY} must be a number of bytes, not {text!r}") from None
+    if value < 1024:
+        raise ValueError(f"{MAX_REQUEST_BYTES_PROPERTY} must be at least 1024 bytes, not {value}")
+    return value
+
+
+def _too_large(limit: int, length: int | None = None) -> bytes:
+    size = f"of {length} bytes " if length is not None else ""
+    return json.dumps({"error_code": 413, "message": f"Request body {size}is larger than the {limit} bytes this "
+                                                     f"registry accepts ({MAX_REQUEST_BYTES_PROPERTY})"},
+                      separators=(",", ":")).encode()
+
+
+class _BodyLimit:
+    """WSGI middleware: a declared Content-Length over the limit is a 413 without reading the body."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ, start_response):
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > self.limit:
+            body = _too_large(self.limit, length)
+            start_response("413 Request Entity Too Large", [("Content-Type", ERROR_TYPE),
+                                                            ("Content-Length", str(len(body)))])
+            return [body]
+        return self.app(environ, start_response)
+
+
+def _json_error_channel(limit: int) -> type:
+    """A waitress channel whose own errors (413 from max_request_body_size, 400 for a malformed
+    request, ...) are answered with Confluent's JSON error body rather than waitress's text."""
+
+    class JsonErrorTask(ErrorTask):
+        def execute(self):
+            error = self.request.error
+            if error.code == 413:
+                chunked = self.request.chunked or not self.request.content_length
+                body = _too_large(limit, None if chunked else self.request.content_length)
+            else:
+                body = json.dumps({"error_code": error.code, "message": f"HTTP {error.code} {error.reason}: "
+                                                                        f"{error.body}"},
+                                  separators=(",", ":")).encode()
+            self.status = f"{error.code} {error.reason}"
+            self.response_headers.append(("Content-Type", ERROR_TYPE))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class JsonErrorChannel(HTTPChannel):
+        error_task_class = JsonErrorTask
+
+    return JsonErrorChannel
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -67,6 +174,8 @@ class RegistryServer:
                              f"FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE; not {options.compatibility!r}")
         self.options = options
         self.host, self.port = split_listen(options.listen)
+        self.instance_id = resolve_instance_id(options, self.host, self.port)
+        self.max_request_bytes = resolve_max_request_bytes(options)
         self.state = RegistryState()
         self.store = KafkaStore(StoreConfig(options.bootstrap_servers, options.topic, options.write_timeout_s,
                                             options.init_timeout_s), self.state)
@@ -77,25 +186,39 @@ class RegistryServer:
     def start(self) -> None:
         self.store.start()
         self.election = choose_election(self.options.bootstrap_servers, self.options.group_id,
-                                        f"{self.options.topic}-leader")
+                                        f"{self.options.topic}-leader", instance_id=self.instance_id)
+        self.service = SchemaRegistry(self.state, self.store, self.election, parse_level(self.options.compatibility),
+                                      self.options.group_id)
+        # Listen before joining the group: a second instance started on a taken port (same derived
+        # group.instance.id) must fail here, not fence the running one out of the group first.
+        # Connections made meanwhile wait in the backlog until the election has settled.
+        self._listen()
         try:
-            self.election.start(self.store.sync)
+            self.election.start(self.store.sync, lambda: self.store.last_foreign_offset)
         except KafkaException as exc:
             raise StoreError(f"could not join leader election group {self.options.group_id} at "
                              f"{self.options.bootstrap_servers}: {exc}") from None
         if not self.election.wait_settled(self.options.init_timeout_s):
             log.warning("leader election has not settled within %.0fs; serving reads, writes answer 50004 until "
                         "this instance is elected", self.options.init_timeout_s)
-        self.service = SchemaRegistry(self.state, self.store, self.election, parse_level(self.options.compatibility),
-                                      self.options.group_id)
+
+    def _listen(self) -> None:
         wsgi = create_app(self.service)
         if self.options.read_cache:
             wsgi = ReadCache(wsgi, self.state)
         if self.options.hello_endpoint:
             wsgi = _Hello(wsgi)
+        wsgi = _BodyLimit(wsgi, self.max_request_bytes)
+        # waitress refuses a Content-Length >= max_request_body_size before reading the body, and
+        # stops a chunked body there: the limit itself is still accepted.
         self.http = waitress.create_server(wsgi, host=self.host, port=self.port, threads=self.options.threads,
                                            connection_limit=2000, backlog=2048, channel_timeout=60,
-                                           asyncore_use_poll=True, ident="schemabus-registry")
+                                           asyncore_use_poll=True, ident="schemabus-registry",
+                                           max_request_body_size=self.max_request_bytes + 1)
+        channel = _json_error_channel(self.max_request_bytes)
+        for server in [self.http, *getattr(self.http, "map", {}).values()]:
+            if hasattr(server, "channel_class"):
+                server.channel_class = channel
         self.port = self.http.effective_port
 
     @property
@@ -134,6 +257,9 @@ def run(options: RegistryOptions, ready_line: str = "schemabus registry ready: {
         server.serve_forever()
     except StoreError as exc:
         print(f"schemabus registry: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as exc:  # the listener
+        print(f"schemabus registry: cannot listen on {options.listen}: {exc}", file=sys.stderr, flush=True)
         return 1
     except SystemExit:
         pass

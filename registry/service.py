@@ -438,7 +438,7 @@ class SchemaRegistry:
             schema_id = self.state.max_id + 1
         elif explicit_id is not None:
             self._check_id_free(explicit_id, key)
-        return self._write_version(subject, version, schema_id, parsed, request, all_versions)
+        return self._write_version(subject, version, schema_id, parsed, request, all_versions, key)
 
     def _populate_from_previous(self, subject: str, request: SchemaRequest, live, importing: bool) -> SchemaRequest:
         previous = self.state.contents.get(live[-1][1].id) if live else None
@@ -476,7 +476,7 @@ class SchemaRegistry:
                                                  f"is not permitted.")
 
     def _write_version(self, subject: str, version: int, schema_id: int, parsed: ParsedSchema,
-                       request: SchemaRequest, all_versions) -> dict:
+                       request: SchemaRequest, all_versions, key: tuple) -> dict:
         batch = []
         for old_version, entry in all_versions:
             # A soft-deleted earlier version of the same schema gives way to the new one (Confluent).
@@ -489,6 +489,15 @@ class SchemaRegistry:
         batch.append((records.schema_key(subject, version), value))
         self._write(batch, "Register schema operation failed while writing to the Kafka store",
                     "Register operation timed out")
+        # What was read back is what every instance sees: if another writer's record got there first
+        # (this id or this version taken by another schema), the registration did not happen.
+        entry = self.state.versions(subject).get(version)
+        content = self.state.contents.get(schema_id)
+        if entry is None or entry.id != schema_id or content is None or content.key != key:
+            taken = f"id {schema_id}" if entry is not None and entry.id == schema_id else \
+                f"version {version} of subject '{subject}'"
+            raise errors.store_error(f"Register schema operation failed: another registry instance wrote {taken} "
+                                     f"concurrently; retry")
         return self._register_answer(subject, version, schema_id)
 
     def _register_answer(self, subject: str, version: int, schema_id: int) -> dict:

@@ -5,13 +5,21 @@ applies each record to the in-memory state. A write produces with an idempotent 
 (acks=all) and is answered only once the reader has read its own record back, so what a client
 is told was written is what every instance reads. A NOOP record written at start tells the
 reader where the end of the topic was: replay is complete once it has read past it.
+
+Every record this process writes carries a `schemabus.writer` header with a per-process id
+(readers that do not know it, Confluent's included, ignore headers). After replay the reader
+remembers the offset of the last record some other writer wrote (NOOPs aside): the election
+uses it to notice that another instance has taken over while this one had lost its group
+session.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition, Consumer
@@ -22,8 +30,12 @@ from registry.state import RegistryState
 
 log = logging.getLogger("registry.store")
 
-# While the broker is down, retry connections calmly (and log about them less often).
-RECONNECT = {"reconnect.backoff.ms": 250, "reconnect.backoff.max.ms": 5000}
+# While the broker is down, retry connections a few times a second but never less often than once
+# a second, so that writes work again within about a second of its return (librdkafka's default
+# backoff grows to 10 s).
+RECONNECT = {"reconnect.backoff.ms": 250, "reconnect.backoff.max.ms": 1000}
+
+WRITER_HEADER = "schemabus.writer"
 
 
 @dataclass
@@ -57,6 +69,10 @@ class KafkaStore:
         self._producer_lock = threading.Lock()
         self.replay_seconds: float | None = None
         self.cluster_id: str | None = None
+        self.writer_id = uuid.uuid4().hex.encode()
+        self._headers = [(WRITER_HEADER, self.writer_id)]
+        self._track_foreign = False      # set once replay is complete
+        self.last_foreign_offset = -1    # the last non-NOOP record another writer wrote (after replay)
 
     # ------------------------------------------------------------------ start / stop
 
@@ -91,6 +107,7 @@ class KafkaStore:
                                      f"{self.config.bootstrap_servers}: {exc}") from None
                 log.warning("replay not complete yet (%s); retrying", exc)
         self.replay_seconds = time.monotonic() - started
+        self._track_foreign = True
         log.info("replayed %s up to offset %d in %.2fs", self.config.topic, self._read_offset, self.replay_seconds)
 
     def close(self) -> None:
@@ -177,10 +194,21 @@ class KafkaStore:
                     continue
                 self.state.apply(msg.key(), msg.value(), msg.offset())
                 last = msg.offset()
+                if self._track_foreign and not self._own(msg):
+                    self.last_foreign_offset = last
             if last is not None:
                 with self._offset_changed:
                     self._read_offset = last + 1
                     self._offset_changed.notify_all()
+
+    def _own(self, msg) -> bool:
+        """Whether this process wrote the record (or it is a NOOP, which every instance writes)."""
+        if (WRITER_HEADER, self.writer_id) in (msg.headers() or ()):
+            return True
+        try:
+            return json.loads(msg.key()).get("keytype") == "NOOP"
+        except (TypeError, ValueError, AttributeError):
+            return False
 
     @property
     def read_offset(self) -> int:
@@ -237,7 +265,8 @@ class KafkaStore:
 
         for index, (key, value) in enumerate(batch):
             try:
-                producer.produce(self.config.topic, key=key, value=value, partition=0, on_delivery=on_delivery(index))
+                producer.produce(self.config.topic, key=key, value=value, partition=0, headers=self._headers,
+                                 on_delivery=on_delivery(index))
             except (BufferError, KafkaException) as exc:
                 raise StoreError(f"could not send to {self.config.topic}: {exc}") from None
         deadline = time.monotonic() + self.config.timeout_s + 2

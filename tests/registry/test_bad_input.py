@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import requests
 
-from tests.registry.conftest import record_schema
+from tests.conftest import REPO, free_port
+from tests.registry.conftest import V1, record_schema
 
 GOOD = json.dumps(record_schema())
 
@@ -108,6 +111,57 @@ def test_subject_with_control_characters(reg, subject):
 def test_schema_too_large(reg):
     big = record_schema("Big", *[{"name": f"f{i}", "type": "string", "doc": "x" * 200} for i in range(5000)])
     expect(reg.call("POST", "/subjects/big/versions", {"schema": json.dumps(big)}), 422, 42209, "too large")
+
+
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+
+def _chunked(body: bytes, size: int = 65536):
+    return (body[i:i + size] for i in range(0, len(body), size))
+
+
+def test_request_body_over_the_limit(reg):
+    """size.limit.filter.max.request.body.size (4 MiB by default): refused from the Content-Length,
+    before the body is read; a chunked body is cut off at the limit."""
+    over = b'{"schema": "' + b"x" * DEFAULT_MAX_REQUEST_BYTES + b'"}'
+    for path in ("/subjects/bad-input/versions", "/subjects/bad-input", "/compatibility/subjects/bad-input/versions"):
+        expect(reg.call("POST", path, raw=over), 413, 413, f"larger than the {DEFAULT_MAX_REQUEST_BYTES} bytes")
+    response = requests.post(reg.url + "/subjects/bad-input/versions", data=_chunked(over),
+                             headers={"Content-Type": V1}, timeout=30)
+    expect(response, 413, 413, "size.limit.filter.max.request.body.size")
+    # At the limit the body is read, and answered for what it is.
+    at_limit = b'{"schema": "' + b"x" * (DEFAULT_MAX_REQUEST_BYTES - 14) + b'"}'
+    assert len(at_limit) == DEFAULT_MAX_REQUEST_BYTES
+    expect(reg.call("POST", "/subjects/bad-input/versions", raw=at_limit), 422, 42201)
+    assert reg.call("GET", "/subjects/bad-input/versions").json() == [1]
+
+
+def test_request_body_limit_is_configurable(registry_factory, monkeypatch):
+    monkeypatch.setenv("SCHEMA_REGISTRY_SIZE_LIMIT_FILTER_MAX_REQUEST_BODY_SIZE", "65536")
+    small = registry_factory()
+
+    def schema_body(size: int) -> bytes:
+        schema = record_schema("Sized", {"name": "a", "type": "string", "doc": "d" * (size - 120)})
+        body = json.dumps({"schema": json.dumps(schema)}).encode()
+        assert abs(len(body) - size) < 200, len(body)
+        return body
+
+    under, over = schema_body(64000), schema_body(67000)
+    assert small.call("POST", "/subjects/sized/versions", raw=under).status_code == 200
+    expect(small.call("POST", "/subjects/sized/versions", raw=over), 413, 413,
+           "Request body of 67")
+    expect(small.call("POST", "/subjects/sized", raw=over), 413, 413, "larger than the 65536 bytes")
+    response = requests.post(small.url + "/subjects/sized/versions", data=_chunked(over, 4096),
+                             headers={"Content-Type": V1}, timeout=30)
+    expect(response, 413, 413, "larger than the 65536 bytes")
+    assert small.call("POST", "/subjects/sized", raw=under).json()["version"] == 1
+
+    monkeypatch.setenv("SCHEMA_REGISTRY_SIZE_LIMIT_FILTER_MAX_REQUEST_BODY_SIZE", "lots")
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "registry", "--bootstrap-server", small.bootstrap,
+                           "--listen", f"127.0.0.1:{free_port()}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "size.limit.filter.max.request.body.size must be a number of bytes" in proc.stderr, proc.stderr
 
 
 def test_invalid_rule_set(reg):
