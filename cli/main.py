@@ -63,7 +63,8 @@ def cmd_registry(args) -> int:
     options = RegistryOptions(bootstrap_servers=args.bootstrap_server, listen=args.listen, topic=args.topic,
                               compatibility=args.compatibility, group_id=args.group_id, threads=args.threads,
                               init_timeout_s=args.init_timeout, write_timeout_s=args.write_timeout,
-                              hello_endpoint=args.hello_endpoint, read_cache=not args.no_read_cache)
+                              hello_endpoint=args.hello_endpoint, read_cache=not args.no_read_cache,
+                              instance_id=args.instance_id, max_request_bytes=args.max_request_body_size)
     try:
         return run(options)
     except ValueError as exc:
@@ -173,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds to wait for the broker and the replay at start")
     reg.add_argument("--write-timeout", type=float, default=10.0,
                      help="seconds a write may take to be acknowledged and read back (then 50002)")
+    reg.add_argument("--instance-id", default=None,
+                     help="group.instance.id for static membership in the writer election (default: derived "
+                          "from the host name and listener; '' turns it off)")
+    reg.add_argument("--max-request-body-size", type=int, default=None, metavar="BYTES",
+                     help="largest request body, larger ones get 413 "
+                          "(Confluent's size.limit.filter.max.request.body.size; default 4 MiB)")
     reg.add_argument("--hello-endpoint", action="store_true", help=argparse.SUPPRESS)
     reg.add_argument("--no-read-cache", action="store_true", help=argparse.SUPPRESS)
     reg.set_defaults(func=cmd_registry)
