@@ -244,7 +244,6 @@ class Case:
     damage: Callable[[Path, list[Batch]], list[Batch]]
     clean: bool  # clean shutdown (SIGTERM) before the damage, else kill -9
     logged: str | None  # regex the broker log must match after the start; None: nothing to say
-    topic_config: tuple = ()
 
 
 _DROPPED = r"dropped \d+ bytes|truncat"
@@ -408,7 +407,7 @@ def test_compaction_after_garbage_cleaner_checkpoint(broker_factory):
         if i % 10 == 9:
             p.flush(30)
     assert p.flush(30) == 0
-    wait_until(lambda: "compacted" in broker.log_text()[mark:], 30, "the cleaner compacted again after the damage")
+    wait_until(lambda: "compacted" in broker.log_text()[mark:], 20, "the cleaner compacted again after the damage")
     got, errors = read_to_end(broker.bootstrap, topic, 1, timeout=30)
     assert not errors, errors
     seen = {}

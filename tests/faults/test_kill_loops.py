@@ -190,6 +190,18 @@ def _account(plan: TopicPlan, acked: list[int], served: list[int]) -> dict:
             "unacked_present": len(present - set(acked))}
 
 
+def _for_kafka(config: dict) -> dict:
+    """Kafka 4 refuses segment.bytes below 1 MiB: bigger segments, rolled every second
+    (segment.ms) instead, so compaction and retention still have closed segments to work on."""
+    out = dict(config)
+    if "segment.bytes" in out:
+        out["segment.bytes"] = str(max(int(out["segment.bytes"]), 1 << 20))
+        out["segment.ms"] = "1000"
+    if "retention.bytes" in out:
+        out["retention.bytes"] = str(max(int(out["retention.bytes"]), 2 << 20))
+    return out
+
+
 def _leftovers_of_compaction(data_dir: Path, topic: str) -> tuple[bool, bool]:
     """(a pass's .cleaned output on disk, a swap manifest on disk) in the compacted topic."""
     cleaned = swap = False
@@ -204,7 +216,7 @@ def run_kill_loop(target, cycles: int, seed: int) -> dict:
     target.start()
     names = {plan.role: unique_topic(f"kill-{plan.role}") for plan in PLANS}
     for plan in PLANS:
-        config = dict(plan.config)
+        config = dict(plan.config) if target.name == "schemabus" else _for_kafka(plan.config)
         create_topic(target.bootstrap, names[plan.role], plan.partitions, config)
     load = Load(target.bootstrap, {names[p.role]: p for p in PLANS})
     load.thread.start()
