@@ -90,7 +90,7 @@ BROKER_CONFIGS = _defs(
     ConfigDef("message.max.bytes", INT, 1048588, minimum=0),
     ConfigDef("socket.request.max.bytes", INT, 104857600, minimum=1),
     # Ours, not Kafka's: array elements one request may hold, all its arrays together.
-    ConfigDef("schemabus.request.max.array.entries", INT, 100000, minimum=1),
+    ConfigDef("schemabus.request.max.array.entries", INT, 10000, minimum=1),
     ConfigDef("min.insync.replicas", INT, 1, minimum=1),
     ConfigDef("compression.type", STRING, "producer",
               choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),

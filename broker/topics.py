@@ -82,22 +82,28 @@ class TopicManager:
     # -- persistence --------------------------------------------------------------
 
     def _load(self) -> None:
+        unreadable = set()
         for path in sorted(self.meta_dir.glob("*.json")):
             try:
                 meta = json.loads(path.read_text())
-            except (OSError, ValueError) as exc:
-                log.error("skipping unreadable topic metadata %s: %s", path, exc)
+                topic = Topic(meta["name"], bytes.fromhex(meta["topic_id"]), meta.get("configs", {}))
+                count = int(meta["partitions"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                log.error("skipping unreadable topic metadata %s (its partition directories are kept): %s",
+                          path, exc)
+                unreadable.add(path.stem)
                 continue
-            topic = Topic(meta["name"], bytes.fromhex(meta["topic_id"]), meta.get("configs", {}))
             self.topics[topic.name] = topic
-            self._open_partitions(topic, meta["partitions"])
-        self._remove_orphans()
+            self._open_partitions(topic, count)
+        self._remove_orphans(unreadable)
 
-    def _remove_orphans(self) -> None:
+    def _remove_orphans(self, unreadable: set[str]) -> None:
+        """Delete the directories of deleted topics; never those of a topic whose metadata
+        file is there but unreadable (bit rot must not turn into data loss)."""
         known = {f"{t.name}-{p.index}" for t in self.topics.values() for p in t.partitions}
         for entry in self.data_dir.iterdir():
             if entry.is_dir() and not entry.name.startswith(".") and entry.name not in known \
-                    and re.match(r".+-\d+$", entry.name):
+                    and re.match(r".+-\d+$", entry.name) and entry.name.rpartition("-")[0] not in unreadable:
                 log.warning("removing partition directory of a deleted topic: %s", entry)
                 shutil.rmtree(entry, ignore_errors=True)
 

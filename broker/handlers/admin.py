@@ -8,6 +8,20 @@ from broker.protocol.errors import code
 from broker.topics import TopicError
 
 RESOURCE_TOPIC, RESOURCE_BROKER = 2, 4
+# Kafka's controller refuses to create more partitions than this in one request.
+MAX_PARTITIONS_PER_REQUEST = 10_000
+
+
+class _PartitionBudget:
+    """Partitions one CreateTopics/CreatePartitions request may still add (Kafka's rule)."""
+
+    def __init__(self) -> None:
+        self.left = MAX_PARTITIONS_PER_REQUEST
+
+    def take(self, count: int) -> None:
+        if count > self.left:
+            raise TopicError("POLICY_VIOLATION", "Excessively large number of partitions per request.")
+        self.left -= max(count, 0)
 OP_SET, OP_DELETE, OP_APPEND, OP_SUBTRACT = 0, 1, 2, 3
 
 
@@ -23,6 +37,7 @@ def _described_topic_configs(broker, topic_configs: dict[str, str]) -> list[dict
 @apis.handler(19, 2, 7)
 async def create_topics(broker, ctx, request):
     results = []
+    budget = _PartitionBudget()
     async for t in ctx.paced(request["topics"]):
         name = t["name"]
         configs = {c["name"]: c["value"] for c in t.get("configs") or []}
@@ -30,6 +45,7 @@ async def create_topics(broker, ctx, request):
         if t.get("assignments"):
             partitions = len(t["assignments"]) if partitions == -1 else partitions
         try:
+            budget.take(broker.config["num.partitions"] if partitions == -1 else partitions)
             if request.get("validate_only"):
                 count, rf, stored = broker.topics.check_new_topic(name, partitions, t["replication_factor"], configs)
                 topic_id, stored_configs = bytes(16), stored
@@ -79,8 +95,11 @@ async def delete_topics(broker, ctx, request):
 @apis.handler(37, 0, 3)
 async def create_partitions(broker, ctx, request):
     results = []
+    budget = _PartitionBudget()
     async for t in ctx.paced(request["topics"]):
         try:
+            topic = broker.topics.get(t["name"])
+            budget.take(t["count"] - (len(topic.partitions) if topic else 0))
             broker.topics.add_partitions(t["name"], t["count"], request.get("validate_only", False))
             results.append({"name": t["name"], "error_code": 0, "error_message": None})
         except TopicError as exc:

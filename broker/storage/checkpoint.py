@@ -7,6 +7,7 @@ never a torn mix. `.tmp` leftovers are removed when the log opens.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -37,9 +38,14 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def read_text(path: Path) -> str | None:
+    """The file's text, or None if it is missing or is not text at all (bit rot): callers
+    treat both as "no checkpoint" and fall back to what is safe without one."""
     try:
         return path.read_text()
     except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        logging.getLogger("schemabus.storage").warning("%s is not text; ignoring it", path)
         return None
 
 

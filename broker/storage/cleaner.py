@@ -30,6 +30,7 @@ Control batches are kept as they are. Batches left empty are dropped.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -375,18 +376,29 @@ def finish_swap(directory: Path) -> bool:
     text = read_text(directory / SWAP_MANIFEST)
     if text is None:
         return False
-    manifest = json.loads(text)
-    new_bases = [int(b) for b in manifest["new"]]
+    try:
+        manifest = json.loads(text)
+        new_bases = [int(b) for b in manifest["new"]]
+        old_bases = [int(b) for b in manifest["old"]]
+    except (ValueError, KeyError, TypeError):
+        # Written atomically, so only disk damage gets here: the swap cannot be finished
+        # without knowing its segments. Delete nothing; leftover .cleaned files are
+        # dropped when the log opens.
+        logging.getLogger("schemabus.storage").warning(
+            "%s: unreadable %s; the compaction it recorded is abandoned, segments left as they are",
+            directory, SWAP_MANIFEST)
+        (directory / SWAP_MANIFEST).unlink()
+        return False
     for base in new_bases:
         for suffix in SEGMENT_SUFFIXES:
             final = directory / segment_file_name(base, suffix)
             cleaned = final.with_name(final.name + CLEANED_SUFFIX)
             if cleaned.exists():
                 os.replace(cleaned, final)
-    for base in manifest["old"]:
-        if int(base) not in new_bases:
+    for base in old_bases:
+        if base not in new_bases:
             for suffix in SEGMENT_SUFFIXES:
-                (directory / segment_file_name(int(base), suffix)).unlink(missing_ok=True)
+                (directory / segment_file_name(base, suffix)).unlink(missing_ok=True)
     fsync_directory(directory)
     (directory / SWAP_MANIFEST).unlink()
     fsync_directory(directory)

@@ -142,3 +142,14 @@ def test_describe_cluster(admin, any_broker):
     assert len(cluster.nodes) == 1
     assert cluster.nodes[0].port == any_broker.port
     assert cluster.cluster_id
+
+
+def test_more_than_10000_partitions_in_one_request_is_a_policy_violation(shared_broker):
+    """Kafka's controller rule; without it one small request asks for 100,000 partitions."""
+    from tests.kafka_wire import RawClient
+
+    name = unique_topic("too-many-partitions")
+    response = RawClient(shared_broker.bootstrap, timeout=60).call(19, 7, {
+        "topics": [{"name": name, "num_partitions": 10_001, "replication_factor": 1, "assignments": [],
+                    "configs": []}], "timeout": 30_000, "validate_only": True})
+    assert response["topics"][0]["error_code"] == 44  # POLICY_VIOLATION

@@ -222,8 +222,8 @@ def test_a_request_over_the_array_entry_limit_is_refused_before_decoding(broker_
 
 
 def test_metadata_answers_each_topic_once_however_often_it_is_named(any_broker):
-    # 50,000 empty names: Kafka reads them into a set and answers one INVALID_TOPIC_EXCEPTION.
-    response = RawClient(any_broker.bootstrap, timeout=60).call(3, 1, {"topics": [{"name": ""}] * 50_000})
+    # 9,000 empty names: Kafka reads them into a set and answers one INVALID_TOPIC_EXCEPTION.
+    response = RawClient(any_broker.bootstrap, timeout=60).call(3, 1, {"topics": [{"name": ""}] * 9_000})
     assert [(t["name"], t["error_code"]) for t in response["topics"]] == [("", code("INVALID_TOPIC_EXCEPTION"))]
 
 
