@@ -13,7 +13,7 @@ import time
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker.records import parse_header
+from broker.records import iter_batches, parse_header
 from tests.conftest import REPO, unique_topic
 
 RECORDS = 40
@@ -49,12 +49,7 @@ def segment(broker, topic: str, partition: int = 0):
 
 
 def batch_positions(path) -> list[int]:
-    data = path.read_bytes()
-    out, pos = [], 0
-    while pos < len(data):
-        out.append(pos)
-        pos += parse_header(data, pos).size
-    return out
+    return [pos for pos, _ in iter_batches(path.read_bytes())]
 
 
 def corrupt_last_batch(path) -> int:

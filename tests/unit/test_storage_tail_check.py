@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from broker.records import Record, check_batch, encode_batch, parse_header
+from broker.records import Record, check_batch, encode_batch, iter_batches, parse_header
 from broker.storage import Log, LogConfig
 from broker.storage.log import ACTIVE_TAIL_CHECK_BYTES
 from broker.storage.segment import first_invalid_batch
@@ -32,12 +32,7 @@ def cleanly_closed_log(directory, batches: int = 25, config: LogConfig = CONFIG,
 
 
 def batch_positions(path) -> list[int]:
-    data = path.read_bytes()
-    positions, pos = [], 0
-    while pos < len(data):
-        positions.append(pos)
-        pos += parse_header(data, pos).size
-    return positions
+    return [pos for pos, _ in iter_batches(path.read_bytes())]
 
 
 def active_segment(directory):

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from broker.records import Record, encode_batch, parse_header
+from broker.records import Record, encode_batch, iter_batches, parse_header
 from broker.storage import Log, LogConfig
 from broker.storage.verify import NoPartitions, partition_directories, verify_partition
 
@@ -30,12 +30,7 @@ def build(directory, batches: int = 25, close: bool = True) -> Log:
 
 
 def positions(path) -> list[int]:
-    data = path.read_bytes()
-    out, pos = [], 0
-    while pos < len(data):
-        out.append(pos)
-        pos += parse_header(data, pos).size
-    return out
+    return [pos for pos, _ in iter_batches(path.read_bytes())]
 
 
 def flip(path, position: int) -> None:
