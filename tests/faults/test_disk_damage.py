@@ -286,7 +286,9 @@ NOT_LOGGED_YET = {
 def _produce(bootstrap: str, topic: str, start: int, count: int) -> tuple[list[bytes], list[int]]:
     """Idempotent producer (so there is producer state to snapshot), a few records per batch.
     Returns the values and the offsets the broker acknowledged them at."""
-    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 0})
+    # A long linger and a flush every 5 records: batches of exactly 5, whatever the timing,
+    # so the segments and indexes have the same layout every run.
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 1000})
     values = [b"rec-%05d-" % i + b"x" * 40 for i in range(start, start + count)]
     failures, offsets = [], {}
 
