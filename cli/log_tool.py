@@ -240,22 +240,24 @@ def _escape(text: str) -> str:
     return _CONTROL_CHARS.sub(lambda m: _ESCAPES.get(m[0], f"\\x{ord(m[0]):02x}"), text)
 
 
-def _dump_offset_index(path: Path) -> None:
+def _dump_index(path: Path, entry, describe) -> None:
+    """Print every whole entry of an index file (`describe(base, *fields)` -> one line),
+    then the size of a torn tail, as kafka-dump-log does."""
     base = _base_offset(path)
     data = path.read_bytes()
-    for relative, position in OFFSET_ENTRY.iter_unpack(data[: len(data) - len(data) % OFFSET_ENTRY.size]):
-        print(f"offset: {base + relative} position: {position}")
-    if len(data) % OFFSET_ENTRY.size:
-        print(f"Found {len(data) % OFFSET_ENTRY.size} invalid bytes at the end of {path.name}")
+    torn = len(data) % entry.size
+    for fields in entry.iter_unpack(data[: len(data) - torn]):
+        print(describe(base, *fields))
+    if torn:
+        print(f"Found {torn} invalid bytes at the end of {path.name}")
+
+
+def _dump_offset_index(path: Path) -> None:
+    _dump_index(path, OFFSET_ENTRY, lambda base, relative, position: f"offset: {base + relative} position: {position}")
 
 
 def _dump_time_index(path: Path) -> None:
-    base = _base_offset(path)
-    data = path.read_bytes()
-    for timestamp, relative in TIME_ENTRY.iter_unpack(data[: len(data) - len(data) % TIME_ENTRY.size]):
-        print(f"timestamp: {timestamp} offset: {base + relative}")
-    if len(data) % TIME_ENTRY.size:
-        print(f"Found {len(data) % TIME_ENTRY.size} invalid bytes at the end of {path.name}")
+    _dump_index(path, TIME_ENTRY, lambda base, timestamp, relative: f"timestamp: {timestamp} offset: {base + relative}")
 
 
 # -- registration ------------------------------------------------------------------------
