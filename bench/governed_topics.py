@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from bench.broker_throughput import cpu_seconds, free_port  # noqa: E402
+from bench.harness import cpu_seconds, free_port  # noqa: E402
 from serdes import MessageField, SchemaRegistryClient, SerializationContext  # noqa: E402
 from serdes.avro import AvroSerializer  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Consumer groups: rebalance time of a 3-member group, and consume throughput through a
-group versus assign mode. schemabus first, then Apache Kafka 4.x as the peer, same run.
+group versus assign mode, schemabus and Apache Kafka 4.x through bench/harness.py (A B B A runs).
 
-    python bench/group_rebalance.py [--rounds 5] [--mib 256] [--no-kafka]
+    python bench/group_rebalance.py [--rounds 5] [--repeats 3] [--mib 256] [--no-kafka]
 
 Rebalance time (confluent-kafka consumers, 6-partition topic, heartbeat.interval.ms=500,
 median of --rounds rounds, each with a new group):
@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -37,48 +34,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from bench.broker_throughput import cpu_seconds, free_port, ratio_row  # noqa: E402
+from bench.harness import Comparison, KafkaBroker, Run, SchemabusBroker, cpu_seconds  # noqa: E402
 
 PARTITIONS = 6
 VALUE_SIZE = 16384
 HEARTBEAT_MS = 500
 DELAYS = (0, 3000)
-
-
-# -- brokers -------------------------------------------------------------------------------
-
-
-class Schemabus:
-    def __init__(self, data_dir: str, delay_ms: int):
-        self.port = free_port()
-        cmd = [sys.executable, "-m", "cli.main", "--log-level", "WARNING", "broker", "--data-dir", data_dir,
-               "--listen", f"127.0.0.1:{self.port}", "--config", f"group.initial.rebalance.delay.ms={delay_ms}"]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
-        for line in self.proc.stdout:
-            if "ready" in line:
-                break
-        else:
-            raise RuntimeError("schemabus did not start")
-
-    bootstrap = property(lambda self: f"127.0.0.1:{self.port}")
-    pid = property(lambda self: self.proc.pid)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(60)
-
-
-def start_kafka(work_dir: Path, delay_ms: int):
-    from tests.interop.apache_kafka import ApacheKafka
-
-    return ApacheKafka(work_dir, extra={"group.initial.rebalance.delay.ms": str(delay_ms)}).start()
-
-
-def create_topic(bootstrap: str, name: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, PARTITIONS, 1)])[name].result(30)
 
 
 # -- rebalance time ---------------------------------------------------------------------------
@@ -148,11 +110,13 @@ def rebalance_round(bootstrap: str, topic: str) -> dict[str, float]:
             m.closed.wait(30)
 
 
-def measure_rebalances(bootstrap: str, rounds: int) -> dict[str, float]:
-    topic = f"rebalance-{uuid.uuid4().hex[:8]}"
-    create_topic(bootstrap, topic)
-    results = [rebalance_round(bootstrap, topic) for _ in range(rounds)]
-    return {k: statistics.median(r[k] for r in results) for k in results[0]}
+def rebalances_case(rounds: int):
+    """Median of `rounds` rebalance rounds (each with a new group) on one topic."""
+    def case(run: Run) -> dict[str, float]:
+        topic = run.new_topic(PARTITIONS, "rebalance")
+        results = [rebalance_round(run.bootstrap, topic) for _ in range(rounds)]
+        return {f"{k} s": statistics.median(r[k] for r in results) for k in results[0]}
+    return case
 
 
 # -- throughput -------------------------------------------------------------------------------
@@ -202,64 +166,37 @@ def consume_once(bootstrap: str, topic: str, count: int, mode: str, pid: int) ->
     return nbytes / 1e6 / elapsed, cpu / (nbytes / 1e9)
 
 
-def measure_throughput(bootstrap: str, pid: int, mib: int, runs: int = 3) -> dict[str, float]:
-    topic = f"throughput-{uuid.uuid4().hex[:8]}"
-    create_topic(bootstrap, topic)
-    count = produce(bootstrap, topic, mib * 1024 * 1024)
-    out = {}
-    for mode in ("group", "assign"):
-        results = [consume_once(bootstrap, topic, count, mode, pid) for _ in range(runs)]
-        out[f"{mode} MB/s"] = statistics.median(r[0] for r in results)
-        out[f"{mode} broker CPU s/GB"] = statistics.median(r[1] for r in results)
-    out["group/assign"] = out["group MB/s"] / out["assign MB/s"]
-    return out
-
-
-# -- driver -----------------------------------------------------------------------------------
-
-
-def run_broker(name: str, start, tmp: Path, rounds: int, mib: int) -> dict[str, float]:
-    figures: dict[str, float] = {}
-    for delay in DELAYS:
-        broker = start(tmp / f"{name}-{delay}", delay)
-        try:
-            for k, v in measure_rebalances(broker.bootstrap, rounds).items():
-                figures[f"{k} s (delay {delay})"] = v
-            if delay == 0 and mib:
-                figures.update(measure_throughput(broker.bootstrap, broker.pid, mib))
-        finally:
-            broker.stop()
-    return figures
-
-
-def print_table(results: dict[str, dict[str, float]]) -> None:
-    names = list(results)
-    metrics = list(results[names[0]])
-    print(f"{'metric':<30}" + "".join(f"{n:>12}" for n in names) + (f"{'ratio':>8}" if len(names) == 2 else ""))
-    for metric in metrics:
-        print(ratio_row(f"{metric:<30}", [results[n].get(metric, float("nan")) for n in names], 12, 3))
+def throughput_case(mib: int):
+    def case(run: Run) -> dict[str, float]:
+        topic = run.new_topic(PARTITIONS, "throughput")
+        count = produce(run.bootstrap, topic, mib * 1024 * 1024)
+        out = {}
+        for mode in ("group", "assign"):
+            out[f"{mode} MB/s"], out[f"{mode} broker CPU s/GB"] = consume_once(run.bootstrap, topic, count, mode,
+                                                                               run.pid)
+        out["group/assign"] = out["group MB/s"] / out["assign MB/s"]
+        return out
+    return case
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5, help="rebalance rounds per setting (median)")
+    parser.add_argument("--rounds", type=int, default=5, help="rebalance rounds per run (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per broker (A B B A ...)")
     parser.add_argument("--mib", type=int, default=256, help="MiB of 16 KiB values for the throughput part (0: skip)")
     parser.add_argument("--no-kafka", action="store_true", help="skip the Apache Kafka peer")
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="schemabus-bench-groups-"))
-    results: dict[str, dict[str, float]] = {}
-    try:
-        results["schemabus"] = run_broker("schemabus", lambda d, delay: Schemabus(str(d), delay), tmp,
-                                          args.rounds, args.mib)
-        if not args.no_kafka:
-            results["kafka"] = run_broker("kafka", start_kafka, tmp, args.rounds, args.mib)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"3-member confluent-kafka group, {PARTITIONS} partitions, heartbeat.interval.ms={HEARTBEAT_MS}, "
-          f"median of {args.rounds} rounds; throughput: {args.mib} MiB of {VALUE_SIZE // 1024} KiB values, "
-          "one consumer, median of 3 runs")
-    print_table(results)
+    for delay in DELAYS:
+        config = {"group.initial.rebalance.delay.ms": str(delay)}
+        brokers = [SchemabusBroker(config)] + ([] if args.no_kafka else [KafkaBroker(config)])
+        with Comparison(brokers, args.repeats) as cmp:
+            cmp.run(f"rebalance, delay {delay} ms", rebalances_case(args.rounds))
+            if delay == 0 and args.mib:
+                cmp.run(f"consume {args.mib} MiB of 16 KiB values", throughput_case(args.mib))
+            cmp.print_markdown(f"3-member confluent-kafka group, {PARTITIONS} partitions, heartbeat.interval.ms="
+                               f"{HEARTBEAT_MS}, group.initial.rebalance.delay.ms={delay}; each run the median "
+                               f"of {args.rounds} rounds; {args.repeats} runs per broker")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,14 @@
 Records/s to serialize and to deserialize a 10-field record and a 50-field nested record,
 for Avro, Protobuf and JSON Schema. The raw codecs: fastavro schemaless writer/reader with
 the same buffer handling as the serializers (a fresh BytesIO per record, the 5-byte header
-written first); protobuf SerializeToString/ParseFromString; json dumps/loads + jsonschema
-validation. JSON runs fewer records (it is the slowest).
+written first); protobuf SerializeToString/ParseFromString; json dumps/loads + validation
+with the compiled validator our JSON serdes use (fastjsonschema), so ours/raw is the cost of
+our wrapper. JSON runs fewer records (it is the slowest). Each figure is timed --rounds times
+in alternating order (ours, confluent, raw, then reversed, ...) after a warm-up; the table
+gives the median and the spread, and the ratios as median (min-max) of the paired timings.
 Starts a schemabus broker and registry for the schema ids.
 
-    python bench/serdes.py [--records 50000]
+    python bench/serdes.py [--records 50000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from confluent_kafka.serialization import MessageField as CField  # noqa: E402
 from confluent_kafka.serialization import SerializationContext as CContext  # noqa: E402
 from fastavro import parse_schema, schemaless_reader, schemaless_writer  # noqa: E402
 
+from bench.harness import spread, alternating, summarize  # noqa: E402
 from serdes import MessageField, SchemaRegistryClient, SerializationContext  # noqa: E402
 from serdes.avro import AvroDeserializer, AvroSerializer  # noqa: E402
 
@@ -56,19 +60,22 @@ def nested_case() -> tuple[dict, dict]:
     return {"type": "record", "name": "Nested", "namespace": "bench", "fields": inner}, value
 
 
-def rate(fn, n: int, rounds: int = 3) -> float:
-    """Best of `rounds` timings: the machine is shared, the best run is the least disturbed."""
-    fn()  # warm the caches (first call registers / fetches the schema)
-    best = 0.0
-    for _ in range(rounds):
+def rates(fns: dict[str, object], n: int, rounds: int) -> dict[str, list[float]]:
+    """Records/s of each callable, `rounds` times, in alternating order (A B C, C B A, ...)."""
+    for fn in fns.values():
+        for _ in range(min(n, 1000)):  # warm-up: caches filled, schema registered / fetched
+            fn()
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    for name in alternating(list(fns), rounds):
+        fn = fns[name]
         start = time.perf_counter()
         for _ in range(n):
             fn()
-        best = max(best, n / (time.perf_counter() - start))
-    return best
+        out[name].append(n / (time.perf_counter() - start))
+    return out
 
 
-def bench_avro(url: str, name: str, schema: dict, value: dict, n: int) -> dict:
+def bench_avro(url: str, name: str, schema: dict, value: dict) -> dict:
     topic = f"bench-{name}"
     ours_client, their_client = SchemaRegistryClient({"url": url}), CClient({"url": url})
     ctx, cctx = SerializationContext(topic, MessageField.VALUE), CContext(topic, CField.VALUE)
@@ -92,10 +99,10 @@ def bench_avro(url: str, name: str, schema: dict, value: dict, n: int) -> dict:
         return schemaless_reader(buf, parsed, None)
 
     return {
-        "serialize": {"ours": rate(lambda: ours_ser(value, ctx), n), "confluent": rate(lambda: their_ser(value, cctx), n),
-                      "raw": rate(lambda: raw_write(value, ctx), n)},
-        "deserialize": {"ours": rate(lambda: ours_de(data, ctx), n), "confluent": rate(lambda: their_de(data, cctx), n),
-                        "raw": rate(lambda: raw_read(data, ctx), n)},
+        "serialize": {"ours": (lambda: ours_ser(value, ctx)), "confluent": (lambda: their_ser(value, cctx)),
+                      "raw": (lambda: raw_write(value, ctx))},
+        "deserialize": {"ours": (lambda: ours_de(data, ctx)), "confluent": (lambda: their_de(data, cctx)),
+                        "raw": (lambda: raw_read(data, ctx))},
     }
 
 
@@ -123,7 +130,7 @@ def generated_classes(tmp: Path):
     return module.Flat, module.Nested
 
 
-def bench_protobuf(url: str, name: str, msg_type, message, n: int) -> dict:
+def bench_protobuf(url: str, name: str, msg_type, message) -> dict:
     from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer as CDeserializer
     from confluent_kafka.schema_registry.protobuf import ProtobufSerializer as CSerializer
 
@@ -144,12 +151,12 @@ def bench_protobuf(url: str, name: str, msg_type, message, n: int) -> dict:
         return m
 
     return {
-        "serialize": {"ours": rate(lambda: ours_ser(message, ctx), n),
-                      "confluent": rate(lambda: their_ser(message, cctx), n),
-                      "raw": rate(lambda: message.SerializeToString(), n)},
-        "deserialize": {"ours": rate(lambda: ours_de(data, ctx), n),
-                        "confluent": rate(lambda: their_de(data, cctx), n),
-                        "raw": rate(lambda: raw_read(), n)},
+        "serialize": {"ours": (lambda: ours_ser(message, ctx)),
+                      "confluent": (lambda: their_ser(message, cctx)),
+                      "raw": (lambda: message.SerializeToString())},
+        "deserialize": {"ours": (lambda: ours_de(data, ctx)),
+                        "confluent": (lambda: their_de(data, cctx)),
+                        "raw": (lambda: raw_read())},
     }
 
 
@@ -166,8 +173,8 @@ def json_case(nested: bool) -> tuple[dict, dict]:
             {f"part{k}": flat_value for k in range(5)})
 
 
-def bench_json(url: str, name: str, schema: dict, value: dict, n: int) -> dict:
-    import jsonschema
+def bench_json(url: str, name: str, schema: dict, value: dict) -> dict:
+    import fastjsonschema
     from confluent_kafka.schema_registry.json_schema import JSONDeserializer as CDeserializer
     from confluent_kafka.schema_registry.json_schema import JSONSerializer as CSerializer
 
@@ -182,28 +189,31 @@ def bench_json(url: str, name: str, schema: dict, value: dict, n: int) -> dict:
     ours_de = JSONDeserializer(text)
     their_de = CDeserializer(text, schema_registry_client=their_client)
     data = ours_ser(value, ctx)
-    validator = jsonschema.validators.validator_for(schema)(schema)
+    # The same compiled validator our serdes use (fastjsonschema), so ours/raw is our wrapper's
+    # cost, not a validator choice.
+    validate = fastjsonschema.compile(schema)
 
     def raw_write():
-        validator.validate(value)
+        validate(value)
         return json.dumps(value).encode()
 
     def raw_read():
         doc = json.loads(data[5:])
-        validator.validate(doc)
+        validate(doc)
         return doc
 
     return {
-        "serialize": {"ours": rate(lambda: ours_ser(value, ctx), n),
-                      "confluent": rate(lambda: their_ser(value, cctx), n), "raw": rate(lambda: raw_write(), n)},
-        "deserialize": {"ours": rate(lambda: ours_de(data, ctx), n),
-                        "confluent": rate(lambda: their_de(data, cctx), n), "raw": rate(lambda: raw_read(), n)},
+        "serialize": {"ours": (lambda: ours_ser(value, ctx)),
+                      "confluent": (lambda: their_ser(value, cctx)), "raw": (lambda: raw_write())},
+        "deserialize": {"ours": (lambda: ours_de(data, ctx)),
+                        "confluent": (lambda: their_de(data, cctx)), "raw": (lambda: raw_read())},
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=3, help="timings per figure, in alternating order")
     args = parser.parse_args()
 
     from tests.conftest import BrokerProcess
@@ -213,26 +223,32 @@ def main() -> None:
         broker = BrokerProcess(Path(tmp) / "broker").start()
         registry = RegistryProcess(broker.bootstrap, Path(tmp)).start()
         try:
-            results = {f"avro {name}": bench_avro(registry.url, name, *case(), args.records)
-                       for name, case in (("10-field", flat_case), ("50-field nested", nested_case))}
+            cases = {f"avro {name}": (bench_avro(registry.url, name, *case()), args.records)
+                     for name, case in (("10-field", flat_case), ("50-field nested", nested_case))}
             flat_cls, nested_cls = generated_classes(Path(tmp))
             flat_msg = flat_cls(**{n: v for n, _, v in FLAT_FIELDS})
             nested_msg = nested_cls(**{f"part{k}": flat_msg for k in range(5)})
-            results["protobuf 10-field"] = bench_protobuf(registry.url, "flat", flat_cls, flat_msg, args.records)
-            results["protobuf 50-field nested"] = bench_protobuf(registry.url, "nested", nested_cls, nested_msg,
-                                                                 args.records)
-            results["json 10-field"] = bench_json(registry.url, "flat", *json_case(False), args.records // 5)
-            results["json 50-field nested"] = bench_json(registry.url, "nested", *json_case(True), args.records // 10)
+            cases["protobuf 10-field"] = (bench_protobuf(registry.url, "flat", flat_cls, flat_msg), args.records)
+            cases["protobuf 50-field nested"] = (bench_protobuf(registry.url, "nested", nested_cls, nested_msg),
+                                                 args.records)
+            cases["json 10-field"] = (bench_json(registry.url, "flat", *json_case(False)), args.records // 5)
+            cases["json 50-field nested"] = (bench_json(registry.url, "nested", *json_case(True)), args.records // 10)
+            results = {case: {op: rates(fns, n, args.rounds) for op, fns in ops.items()}
+                       for case, (ops, n) in cases.items()}
         finally:
             registry.stop()
             broker.stop()
 
-    print(f"records/s, {args.records} records per figure")
-    print(f"{'case':<24}{'op':<13}{'ours':>10}{'confluent':>11}{'raw':>10}{'ours/conf':>11}{'ours/raw':>10}")
+    print(f"records/s, median (min-max) of {args.rounds} timings in alternating order; "
+          f"{args.records} records per timing (JSON: a fifth, nested a tenth)\n")
+    print("| case | op | ours | confluent-kafka | raw codec | ours/confluent | ours/raw |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for case, ops in results.items():
         for op, r in ops.items():
-            print(f"{case:<24}{op:<13}{r['ours']:>10.0f}{r['confluent']:>11.0f}{r['raw']:>10.0f}"
-                  f"{r['ours'] / r['confluent']:>11.2f}{r['ours'] / r['raw']:>10.2f}")
+            ratios = [summarize([a / b for a, b in zip(r["ours"], r[peer])]) for peer in ("confluent", "raw")]
+            cells = [spread(summarize(r[k])) for k in ("ours", "confluent", "raw")]
+            cells += [spread(x, ratio=True) for x in ratios]
+            print(f"| {case} | {op} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

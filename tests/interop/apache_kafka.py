@@ -38,6 +38,14 @@ _LOG4J2 = """<Configuration status="WARN">
 """
 
 
+# What bin/kafka-server-start.sh and bin/kafka-run-class.sh put on the java command line
+# (KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS): the peer runs as Kafka ships it.
+KAFKA_HEAP_OPTS = ["-Xmx1G", "-Xms1G"]
+KAFKA_JVM_PERFORMANCE_OPTS = ["-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                              "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+                              "-XX:MaxInlineLevel=15", "-Djava.awt.headless=true"]
+
+
 def kafka_libs() -> Path:
     """Directory with Apache Kafka's jars, downloading them once."""
     libs = CACHE / "libs"
@@ -77,7 +85,7 @@ class ApacheKafka:
 
     def _java(self, main: str, *args: str) -> list[str]:
         libs = kafka_libs()
-        return ["java", "-Xms1g", "-Xmx1g", f"-Dlog4j2.configurationFile={self.work_dir / 'log4j2.xml'}",
+        return ["java", *KAFKA_HEAP_OPTS, *KAFKA_JVM_PERFORMANCE_OPTS, f"-Dlog4j2.configurationFile={self.work_dir / 'log4j2.xml'}",
                 "-cp", f"{libs}/*", main, *args]
 
     def start(self, timeout: float = 120.0) -> "ApacheKafka":
