@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from pathlib import Path
@@ -21,13 +22,19 @@ from broker.coordinator.transaction import TransactionCoordinator
 from broker.producer_ids import ProducerIdManager
 from broker.schema_validation import SchemaValidator
 from broker.server import KafkaServer
+from broker.storage import files
 from broker.storage.cleaner_worker import CleanerWorker
+from broker.storage.log import CLEAN_SHUTDOWN_FILE
 from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
 from broker.handlers import admin, fetch, groups, metadata, offsets, offsets_commit, produce, transactions  # noqa: F401
 
 log = logging.getLogger("schemabus.broker")
+
+# Background passes over all partitions (retention, flush, cleaning, opening) give the event
+# loop back after this much work, so tens of thousands of partitions never stall a client.
+PASS_SLICE_S = 0.01
 
 
 def parse_listener(listen: str) -> tuple[str, int]:
@@ -77,7 +84,17 @@ class Broker:
             host = "127.0.0.1"
         return host, self.server.port
 
+    def _limit_open_files(self) -> None:
+        """Bound the log files held open (each partition has at least one), so that tens of
+        thousands of partitions fit in the descriptor limit next to the client sockets."""
+        soft = files.raise_descriptor_limit()
+        configured = self.config["schemabus.log.max.open.files"]
+        limit = configured if configured >= 0 else files.default_limit()
+        files.open_files().set_limit(limit)
+        log.info("keeping at most %d log files open (descriptor limit %d)", files.open_files().limit, soft)
+
     async def start(self) -> None:
+        self._limit_open_files()
         self.topics = TopicManager(self.data_dir, self.config)
         # Groups and offsets are rebuilt from __consumer_offsets before the first client connects.
         self.group_coordinator = GroupCoordinator(self.topics, self.config)
@@ -97,6 +114,7 @@ class Broker:
             self.config["offsets.retention.check.interval.ms"], self.group_coordinator.expire_offsets)))
         if self.config["log.cleaner.enable"]:
             self._tasks.append(asyncio.create_task(self._every(self.config["log.cleaner.backoff.ms"], self._clean)))
+        self._tasks.append(asyncio.create_task(self._open_unclean_partitions()))
         log.info("broker %s listening on %s:%s (cluster %s, data %s)",
                  self.node_id, self.server.host, self.server.port, self.cluster_id, self.data_dir)
 
@@ -127,13 +145,39 @@ class Broker:
 
     def _partitions(self):
         for topic in list(self.topics.topics.values()):
-            yield from topic.partitions
+            yield from list(topic.partitions)
+
+    async def _paced_partitions(self):
+        """All partitions, handing the loop back every PASS_SLICE_S of the caller's work.
+        A partition deleted meanwhile is skipped."""
+        loop = asyncio.get_running_loop()
+        slice_end = loop.time() + PASS_SLICE_S
+        for partition in self._partitions():
+            if loop.time() >= slice_end:
+                await asyncio.sleep(0)
+                slice_end = loop.time() + PASS_SLICE_S
+            if self.topics.partition(partition.topic, partition.index) is partition:
+                yield partition
+
+    async def _open_unclean_partitions(self) -> None:
+        """Partitions are opened on first use; those not shut down cleanly are opened (and so
+        checked and repaired, storage/log.py) right after the start, in the background."""
+        opened = 0
+        async for partition in self._paced_partitions():
+            if not partition.is_open and not os.path.exists(os.path.join(partition.directory, CLEAN_SHUTDOWN_FILE)):
+                try:
+                    partition.open()
+                    opened += 1
+                except Exception:
+                    log.exception("opening %s-%d failed", partition.topic, partition.index)
+        if opened:
+            log.info("opened and checked %d partition(s) not shut down cleanly", opened)
 
     async def _apply_retention(self) -> None:
         """Kafka's log retention check, plus producer-state upkeep on the same schedule."""
         now = int(time.time() * 1000)
         expiration = self.config["producer.id.expiration.ms"]
-        for partition in self._partitions():
+        async for partition in self._paced_partitions():
             deleted = partition.log.apply_retention(now)
             if deleted:
                 log.info("retention deleted %d segment(s) of %s-%d", deleted, partition.topic, partition.index)
@@ -146,12 +190,15 @@ class Broker:
 
     async def _flush_due(self) -> None:
         now = int(time.time() * 1000)
-        for partition in self._partitions():
-            partition.log.flush_if_due(now)
+        async for partition in self._paced_partitions():
+            if partition.is_open:  # one not opened has nothing unflushed
+                partition.log.flush_if_due(now)
 
     async def _clean(self) -> None:
         now = int(time.time() * 1000)
-        for partition in self._partitions():
+        async for partition in self._paced_partitions():
+            if not partition.config.compact:
+                continue
             job = partition.log.clean_job(now)
             if job is None:
                 continue

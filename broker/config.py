@@ -91,6 +91,10 @@ BROKER_CONFIGS = _defs(
     ConfigDef("socket.request.max.bytes", INT, 104857600, minimum=1),
     # Ours, not Kafka's: array elements one request may hold, all its arrays together.
     ConfigDef("schemabus.request.max.array.entries", INT, 10000, minimum=1),
+    # Ours: segment and index files kept open at once (closed least recently used first and
+    # reopened on use); -1 = half of the descriptor limit (RLIMIT_NOFILE), the rest is for sockets.
+    ConfigDef("schemabus.log.max.open.files", INT, -1,
+              "Log segment and index files kept open at once; -1: half of RLIMIT_NOFILE.", minimum=-1),
     ConfigDef("min.insync.replicas", INT, 1, minimum=1),
     ConfigDef("compression.type", STRING, "producer",
               choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Iterator
@@ -38,13 +39,51 @@ class ProduceError(Exception):
 
 
 class Partition:
-    def __init__(self, topic: str, index: int, directory: Path, config: LogConfig):
+    """Its log is opened on first use (`open_now` opens it at once): a broker with tens of
+    thousands of partitions starts without reading them all, and one that is never used
+    costs a small object. Opening runs the start-up checks (storage/log.py) then."""
+
+    __slots__ = ("topic", "index", "directory", "config", "_log", "_producers", "_waiters", "_deleted")
+
+    def __init__(self, topic: str, index: int, directory: Path, config: LogConfig, *, open_now: bool = True):
         self.topic = topic
         self.index = index
-        self.directory = Path(directory)
-        self.log = Log(self.directory, config)
-        self.producers = self._recover_producer_state()
+        self.directory = directory
+        self.config = config
+        self._log: Log | None = None
+        self._producers: ProducerStateManager | None = None
         self._waiters: list[asyncio.Future] = []
+        self._deleted = False
+        if open_now:
+            self.open()
+
+    def open(self) -> None:
+        if self._log is None:
+            if self._deleted:
+                raise RuntimeError(f"partition {self.topic}-{self.index} was deleted")
+            self._log = Log(self.directory, self.config)
+            self._producers = self._recover_producer_state()
+
+    @property
+    def is_open(self) -> bool:
+        return self._log is not None
+
+    @property
+    def log(self) -> Log:
+        if self._log is None:
+            self.open()
+        return self._log
+
+    @property
+    def producers(self) -> ProducerStateManager:
+        if self._log is None:
+            self.open()
+        return self._producers
+
+    def update_config(self, config: LogConfig) -> None:
+        self.config = config
+        if self._log is not None:
+            self._log.update_config(config)
 
     def _recover_producer_state(self) -> ProducerStateManager:
         """Latest snapshot, then every batch header after it."""
@@ -219,5 +258,15 @@ class Partition:
 
     def close(self) -> None:
         self._wake_fetchers()
-        self.snapshot_producer_state()
-        self.log.close()
+        if self._log is not None:  # never opened: its files are as the last run left them
+            self.snapshot_producer_state()
+            self._log.close()
+
+    def delete(self) -> None:
+        """Remove the partition's files (topic deletion); later use finds a closed log."""
+        self._deleted = True
+        if self._log is None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        else:
+            self._log.delete()
+        self._wake_fetchers()

@@ -94,18 +94,22 @@ class TopicManager:
                 unreadable.add(path.stem)
                 continue
             self.topics[topic.name] = topic
-            self._open_partitions(topic, count)
+            # Opened on first use (or by the broker's background pass): a start does not
+            # read tens of thousands of partition directories before it serves anyone.
+            self._open_partitions(topic, count, open_now=False)
         self._remove_orphans(unreadable)
 
     def _remove_orphans(self, unreadable: set[str]) -> None:
         """Delete the directories of deleted topics; never those of a topic whose metadata
         file is there but unreadable (bit rot must not turn into data loss)."""
         known = {f"{t.name}-{p.index}" for t in self.topics.values() for p in t.partitions}
-        for entry in self.data_dir.iterdir():
-            if entry.is_dir() and not entry.name.startswith(".") and entry.name not in known \
-                    and re.match(r".+-\d+$", entry.name) and entry.name.rpartition("-")[0] not in unreadable:
-                log.warning("removing partition directory of a deleted topic: %s", entry)
-                shutil.rmtree(entry, ignore_errors=True)
+        with os.scandir(self.data_dir) as entries:  # no stat per entry: d_type says "directory"
+            for entry in entries:
+                if entry.name in known or entry.name.startswith(".") or not entry.is_dir():
+                    continue
+                if re.match(r".+-\d+$", entry.name) and entry.name.rpartition("-")[0] not in unreadable:
+                    log.warning("removing partition directory of a deleted topic: %s", entry.path)
+                    shutil.rmtree(entry.path, ignore_errors=True)
 
     def _save(self, topic: Topic) -> None:
         _write_json_atomically(self.meta_dir / f"{topic.name}.json", {
@@ -113,11 +117,11 @@ class TopicManager:
             "partitions": len(topic.partitions), "configs": topic.configs,
         })
 
-    def _open_partitions(self, topic: Topic, count: int) -> None:
+    def _open_partitions(self, topic: Topic, count: int, open_now: bool = True) -> None:
         log_config = self.config.log_config(topic.configs)
         for index in range(len(topic.partitions), count):
             directory = self.data_dir / f"{topic.name}-{index}"
-            topic.partitions.append(Partition(topic.name, index, directory, log_config))
+            topic.partitions.append(Partition(topic.name, index, directory, log_config, open_now=open_now))
 
     # -- queries ------------------------------------------------------------------
 
@@ -182,8 +186,7 @@ class TopicManager:
             raise TopicError("UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition.")
         (self.meta_dir / f"{name}.json").unlink(missing_ok=True)
         for partition in topic.partitions:
-            partition.log.delete()
-            partition._wake_fetchers()
+            partition.delete()
         log.info("deleted topic %s", name)
 
     def add_partitions(self, name: str, count: int, validate_only: bool = False) -> None:
@@ -210,7 +213,7 @@ class TopicManager:
         self._save(topic)
         log_config = self.config.log_config(stored)
         for partition in topic.partitions:
-            partition.log.update_config(log_config)
+            partition.update_config(log_config)
 
     def close(self) -> None:
         for topic in self.topics.values():

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import struct
+from functools import lru_cache
 
 from broker.protocol import apis
+from broker.protocol.codec import Encoded, FieldSpec, encode, uvarint
 from broker.protocol.errors import code
 from broker.topics import TopicError, validate_topic_name
 
@@ -29,12 +32,15 @@ def broker_entry(broker) -> dict:
     return {"node_id": broker.node_id, "host": host, "port": port, "rack": None}
 
 
-def partition_entries(broker, topic) -> list[dict]:
-    node = broker.node_id
-    return [{
-        "error_code": 0, "partition_index": p.index, "leader_id": node, "leader_epoch": 0,
+def partition_entry(node: int, index: int) -> dict:
+    return {
+        "error_code": 0, "partition_index": index, "leader_id": node, "leader_epoch": 0,
         "replica_nodes": [node], "isr_nodes": [node], "offline_replicas": [],
-    } for p in topic.partitions]
+    }
+
+
+def partition_entries(broker, topic) -> list[dict]:
+    return [partition_entry(broker.node_id, p.index) for p in topic.partitions]
 
 
 def topic_entry(broker, topic) -> dict:
@@ -43,6 +49,67 @@ def topic_entry(broker, topic) -> dict:
         "partitions": partition_entries(broker, topic),
         "topic_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
     }
+
+
+# -- encoding ------------------------------------------------------------------------
+# A Metadata response for all topics repeats the same partition entry tens of thousands of
+# times: each topic's entry is encoded once per version and partition count and kept on the
+# topic; a partition entry differs from its neighbour only in its index, so the partitions
+# array is the encoding of partition 0 with the index spliced in.
+
+_INT32 = struct.Struct(">i")
+
+
+def _field(spec, name: str) -> FieldSpec:
+    return next(f for f in spec.fields if f.name == name)
+
+
+@lru_cache(maxsize=None)
+def _topic_field(version: int) -> FieldSpec:
+    return _field(apis.response_spec(3, version), "topics")
+
+
+def _array_prefix(n: int, flexible: bool) -> bytes:
+    return uvarint(n + 1) if flexible else _INT32.pack(n)
+
+
+@lru_cache(maxsize=64)
+def _partition_template(version: int, node: int) -> tuple[bytes, bytes]:
+    """(bytes before, bytes after) the partition index in one encoded partition entry."""
+    spec = _field(_topic_field(version).struct, "partitions").struct
+    assert [f.name for f in spec.fields[:2]] == ["error_code", "partition_index"]
+    encoded = b"".join(encode(spec, partition_entry(node, 0)))
+    return encoded[:2], encoded[6:]
+
+
+def _encoded_partitions(version: int, node: int, count: int, flexible: bool) -> Encoded:
+    head, tail = _partition_template(version, node)
+    pack = _INT32.pack
+    return Encoded(_array_prefix(count, flexible) + b"".join([head + pack(i) + tail for i in range(count)]))
+
+
+def encoded_topic_entry(broker, topic, version: int) -> bytes:
+    """One element of the response's topics array, cached on the topic."""
+    key = ("metadata", version)
+    count = len(topic.partitions)
+    cached = topic.derived.get(key)
+    if cached is not None and cached[0] == count:
+        return cached[1]
+    field = _topic_field(version)
+    entry = topic_entry(broker, topic)
+    entry["partitions"] = _encoded_partitions(version, broker.node_id, count, field.struct.flexible)
+    encoded = b"".join(encode(field.struct, entry))
+    topic.derived[key] = (count, encoded)
+    return encoded
+
+
+def _encoded_topics(version: int, entries: list) -> Encoded:
+    """The topics array from cached topic encodings (bytes) and fresh entries (dicts)."""
+    field = _topic_field(version)
+    parts = [_array_prefix(len(entries), field.struct.flexible)]
+    for entry in entries:
+        parts.append(entry if isinstance(entry, bytes) else b"".join(encode(field.struct, entry)))
+    return Encoded(b"".join(parts))
 
 
 # Topics one Metadata request may auto-create; the rest are answered LEADER_NOT_AVAILABLE
@@ -76,8 +143,9 @@ async def metadata(broker, ctx, request):
     auto_create = request.get("allow_auto_topic_creation", True)
     topics = []
     created: list[str] = []
+    version = ctx.api_version
     if all_topics:
-        topics = [topic_entry(broker, t) for t in broker.topics.topics.values()]
+        topics = [encoded_topic_entry(broker, t, version) for t in broker.topics.topics.values()]
     else:
         # Each topic is answered once however often it is asked for, as Kafka does
         # (it reads the request's topics into a set).
@@ -93,7 +161,7 @@ async def metadata(broker, ctx, request):
                 name = topic.name
             topic = broker.topics.get(name)
             if topic is not None:
-                topics.append(topic_entry(broker, topic))
+                topics.append(encoded_topic_entry(broker, topic, version))
                 continue
             before = len(created)
             topics.append(_missing_topic(broker, name, auto_create, created))
@@ -103,7 +171,7 @@ async def metadata(broker, ctx, request):
         "brokers": [broker_entry(broker)],
         "cluster_id": broker.cluster_id,
         "controller_id": broker.node_id,
-        "topics": topics,
+        "topics": _encoded_topics(version, topics),
         "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
     }
 

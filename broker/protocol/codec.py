@@ -182,6 +182,11 @@ def _uvarint(n: int) -> bytes:
     return _SMALL_UVARINTS[n] if n < 256 else uvarint(n)
 
 
+class Encoded(bytes):
+    """The wire bytes of a whole array field, length prefix included, encoded earlier
+    (e.g. Metadata's cached topic entries): written out as they are."""
+
+
 def _zero(spec: FieldSpec) -> Any:
     if spec.default is not dataclasses.MISSING:
         return spec.default
@@ -248,6 +253,9 @@ def _encode_scalar(out: list, kind: str, value: Any, flexible: bool, spec: Field
 
 def _encode_field(out: list, spec: FieldSpec, value: Any, flexible: bool) -> None:
     if spec.is_array:
+        if value.__class__ is Encoded:
+            out.append(value)
+            return
         if value is None:
             _encode_length(out, None, flexible)
             return

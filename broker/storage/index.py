@@ -18,6 +18,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from pathlib import Path
 
+from .files import FileHandle
+
 
 class CorruptIndex(Exception):
     """The index file cannot be trusted; the segment rebuilds it from the log."""
@@ -30,7 +32,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class _IndexFile:
-    """The file half of an index: an O_APPEND fd, opened lazily and closed on seal."""
+    """The file half of an index: an O_APPEND file, opened lazily (through the bounded
+    cache of open files, files.py) and closed on seal."""
 
     ENTRY: struct.Struct
 
@@ -38,12 +41,12 @@ class _IndexFile:
         self.path = path
         self.base_offset = base_offset
         self.max_entries = max(1, max_entries)
-        self._fd: int | None = None
+        self._file: FileHandle | None = None
 
     def _open_fd(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        return self._fd
+        if self._file is None:
+            self._file = FileHandle(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+        return self._file.fileno()
 
     def _read_file(self) -> bytes | None:
         """The file's bytes, or None if it does not exist."""
@@ -62,9 +65,9 @@ class _IndexFile:
         os.ftruncate(self._open_fd(), 0)
 
     def flush(self) -> None:
-        if self._fd is not None:
-            os.fsync(self._fd)
-        elif self.path.exists():  # sealed: its fd is closed, the data may still be unsynced
+        if self._file is not None and self._file.is_open:
+            os.fsync(self._file.fileno())
+        elif self.path.exists():  # sealed or evicted: the data may still be unsynced
             fd = os.open(self.path, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -73,9 +76,9 @@ class _IndexFile:
 
     def close(self) -> None:
         """Release the fd; the in-memory entries stay usable for lookups."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class OffsetIndex(_IndexFile):

@@ -8,7 +8,10 @@ heavy part runs elsewhere (cleaner.run_clean); this class only plans and swaps.
 Files in the directory besides segments:
   clean-shutdown              written by close(); its absence on open means a crash,
                               so the whole active segment is CRC-checked batch by batch
-                              (when present, only its last ACTIVE_TAIL_CHECK_BYTES are)
+                              (when present, only its last ACTIVE_TAIL_CHECK_BYTES are).
+                              It is removed before the first change to the files, not on
+                              open: a log opened but left unchanged is still cleanly shut
+                              down after a crash, and opening costs no fsync
   log-start-offset            the log start offset moved by DeleteRecords
   cleaner-offset-checkpoint   compaction progress and tombstone horizon (cleaner.py)
   cleaner-swap.json           present only while cleaned segments are being swapped in
@@ -85,6 +88,7 @@ class Log:
         self._unflushed_segments: list[LogSegment] = []  # rolled since the last flush
         self._directory_dirty = False
         self._cleaner_checkpoint: CleanerCheckpoint | None = None
+        self._marked_clean = False  # the clean-shutdown marker is on disk
         self.directory.mkdir(parents=True, exist_ok=True)
         self._load()
 
@@ -106,30 +110,33 @@ class Log:
                        if (b := parse_segment_file_name(p.name)) is not None)
         self._remove_orphan_indexes(set(bases))
         shutdown = "a clean shutdown" if clean else "an unclean shutdown"
+        truncated = False
         for i, base in enumerate(bases):
             last = i == len(bases) - 1
             # After a crash only the active segment can hold a torn write (the others
             # were complete when rolled); their tails are still checked cheaply on load.
             # After a clean shutdown the active segment's tail is still CRC-checked.
-            self._segments.append(self._open_segment(
+            segment, cut = self._open_segment(
                 base, validate=not clean and last, active=last,
-                check_tail_bytes=ACTIVE_TAIL_CHECK_BYTES if clean and last else 0, context=f"after {shutdown}"))
+                check_tail_bytes=ACTIVE_TAIL_CHECK_BYTES if clean and last else 0, context=f"after {shutdown}")
+            self._segments.append(segment)
+            truncated = truncated or cut
         checkpointed_start = read_int(self.directory / LOG_START_OFFSET_FILE) or 0
         if not self._segments:
             self._segments.append(LogSegment.create(self.directory, checkpointed_start, **self._segment_options()))
             self._directory_dirty = True
         self._bases = [s.base_offset for s in self._segments]
         self._log_start_offset = min(max(checkpointed_start, self._bases[0]), self.log_end_offset)
-        if clean:
-            # From here on a crash must be detected as one.
-            marker.unlink()
-            self._directory_dirty = True
+        self._marked_clean = clean
+        if truncated:
+            self._mark_changing()
         if self._directory_dirty:
             fsync_directory(self.directory)
             self._directory_dirty = False
 
     def _open_segment(self, base_offset: int, *, validate: bool, active: bool, check_tail_bytes: int = 0,
-                      context: str = "on open") -> LogSegment:
+                      context: str = "on open") -> tuple[LogSegment, bool]:
+        """(the loaded segment, whether recovery cut something off its end)."""
         segment = LogSegment.open(self.directory, base_offset, **self._segment_options())
         cut = segment.load(validate=validate, check_tail_bytes=check_tail_bytes)
         if cut is not None:
@@ -138,7 +145,15 @@ class Log:
                         cut.dropped)
         if not active:
             segment.seal()
-        return segment
+        return segment, cut is not None
+
+    def _mark_changing(self) -> None:
+        """Called before anything changes the log's files: from here on a crash must be
+        detected as one, so the clean-shutdown marker goes (durably) first."""
+        if self._marked_clean:
+            (self.directory / CLEAN_SHUTDOWN_FILE).unlink(missing_ok=True)
+            fsync_directory(self.directory)
+            self._marked_clean = False
 
     def _remove_leftovers(self) -> None:
         for path in self.directory.iterdir():
@@ -205,6 +220,8 @@ class Log:
     def append(self, batch: bytearray) -> int:
         """Assign offsets to a (validated) batch, write it, return its base offset."""
         self._check_open()
+        if self._marked_clean:
+            self._mark_changing()
         if not isinstance(batch, bytearray):
             batch = bytearray(batch)
         header = parse_header(batch)
@@ -248,6 +265,7 @@ class Log:
     def roll(self) -> LogSegment:
         """Force a roll (no-op on an empty active segment)."""
         self._check_open()
+        self._mark_changing()
         return self._roll()
 
     # ----------------------------------------------------------------- flush
@@ -366,6 +384,7 @@ class Log:
         if offset < 0 or offset > end:
             raise OffsetOutOfRange(offset, self._log_start_offset, end)
         if offset > self._log_start_offset:
+            self._mark_changing()
             self._log_start_offset = offset
             write_int(self.directory / LOG_START_OFFSET_FILE, offset)
             self._delete_first_segments(self._count_below_log_start())
@@ -417,6 +436,7 @@ class Log:
     def _delete_first_segments(self, count: int) -> int:
         if count <= 0:
             return 0
+        self._mark_changing()
         if count >= len(self._segments):
             # Everything goes: roll first so the log stays appendable at its end offset.
             self._roll()
@@ -460,11 +480,12 @@ class Log:
             return False
         count = len(job.segments)
         old = self._segments[:count]
+        self._mark_changing()
         cleaner.begin_swap(self.directory, [s.base_offset for s in old], new_bases)
         for segment in old:
             segment.close()
         cleaner.finish_swap(self.directory)
-        new = [self._open_segment(base, validate=False, active=False, context="after compaction")
+        new = [self._open_segment(base, validate=False, active=False, context="after compaction")[0]
                for base in new_bases]
         self._segments[:count] = new
         self._bases[:count] = new_bases
@@ -490,11 +511,15 @@ class Log:
         if self._closed:
             return
         self._segments[-1].seal()
-        self.flush()
+        unchanged = self._marked_clean  # since a clean shutdown: nothing to flush or mark
+        if not unchanged:
+            self.flush()
         for segment in self._segments:
             segment.close()
-        (self.directory / CLEAN_SHUTDOWN_FILE).touch()
-        fsync_directory(self.directory)
+        if not unchanged:
+            (self.directory / CLEAN_SHUTDOWN_FILE).touch()
+            fsync_directory(self.directory)
+            self._marked_clean = True
         self._closed = True
 
     def delete(self) -> None:

@@ -31,6 +31,7 @@ from ..records import (
     iter_batches,
     parse_header,
 )
+from .files import FileHandle
 from .index import CorruptIndex, OffsetIndex, TimeIndex
 
 log = logging.getLogger("schemabus.storage")
@@ -224,7 +225,8 @@ class LogSegment:
             self.directory / (segment_file_name(base_offset, TIMEINDEX_SUFFIX) + file_suffix),
             base_offset, segment_index_bytes // TimeIndex.ENTRY.size)
         self.created_ms = created_ms
-        self._fd: int | None = None
+        # Opened on demand and closed again when too many files are open (files.py).
+        self._file: FileHandle | None = None
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -240,7 +242,7 @@ class LogSegment:
         """A new empty segment. Existing files of that name are truncated: segments are
         only created at offsets no file can hold data for (the log end, or temp names)."""
         seg = cls(directory, base_offset, **kwargs)
-        seg._fd = os.open(seg.log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o644)
+        seg._file = FileHandle.open(seg.log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC)
         seg.offset_index.reset()
         seg.time_index.reset()
         return seg
@@ -249,8 +251,14 @@ class LogSegment:
     def open(cls, directory: Path, base_offset: int, **kwargs) -> "LogSegment":
         """An existing segment; call load() next."""
         seg = cls(directory, base_offset, **kwargs)
-        seg._fd = os.open(seg.log_path, os.O_RDWR | os.O_APPEND)
+        seg._file = FileHandle.open(seg.log_path, os.O_RDWR | os.O_APPEND)
         return seg
+
+    @property
+    def _fd(self) -> int:
+        """The log file's descriptor, reopened if the cache closed it. Valid until the next
+        call that may open another file: a walk that does so holds `self._file.pinned()`."""
+        return self._file.fileno()
 
     # ------------------------------------------------------------------ state
 
@@ -346,6 +354,10 @@ class LogSegment:
         `check_tail_bytes` (the active segment after a clean shutdown) the batches in the
         last `check_tail_bytes` of the file, and always the last batch, are CRC-checked as
         well; a bad one also means the full recovery, which cuts at the first bad batch."""
+        with self._file.pinned():
+            return self._load(validate, check_tail_bytes)
+
+    def _load(self, validate: bool, check_tail_bytes: int) -> Truncation | None:
         if not validate:
             try:
                 if self._load_indexes() and self._load_tail():
@@ -417,6 +429,10 @@ class LogSegment:
 
     def recover(self) -> Truncation | None:
         """Validate every batch, rebuild both indexes, cut the file at the first bad batch."""
+        with self._file.pinned():  # rebuilding the indexes opens their files meanwhile
+            return self._recover()
+
+    def _recover(self) -> Truncation | None:
         self.offset_index.reset()
         self.time_index.reset()
         self._reset_state()
@@ -448,10 +464,16 @@ class LogSegment:
     # ------------------------------------------------------------------- read
 
     def iter_headers(self, position: int = 0) -> Iterator[tuple[int, BatchHeader]]:
-        return iter_headers_in_file(self._fd, position, self._size)
+        return self._pinned_walk(iter_headers_in_file, position, self._size)
 
     def iter_batches(self, position: int = 0) -> Iterator[tuple[int, memoryview]]:
-        return iter_batches_in_file(self._fd, position, self._size)
+        return self._pinned_walk(iter_batches_in_file, position, self._size)
+
+    def _pinned_walk(self, walk, position: int, end: int):
+        """`walk` over [position, end) of the log file, which stays open meanwhile (the
+        caller may open other files between items)."""
+        with self._file.pinned() as fd:
+            yield from walk(fd, position, end)
 
     def locate(self, offset: int) -> tuple[int, BatchHeader] | None:
         """The first batch whose last offset is >= `offset`: the batch containing it, or
@@ -552,23 +574,23 @@ class LogSegment:
         self.time_index.close()
 
     def flush(self) -> None:
-        if self._fd is not None:
-            os.fsync(self._fd)
+        if self._file is not None:
+            os.fsync(self._fd)  # reopened if evicted: fsync covers the file, whatever fd wrote
         self.offset_index.flush()
         self.time_index.flush()
 
     def close(self) -> None:
         self.seal()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def delete(self) -> None:
         self.offset_index.close()
         self.time_index.close()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         for path in (self.log_path, self.offset_index.path, self.time_index.path):
             path.unlink(missing_ok=True)
 

@@ -143,11 +143,13 @@ def test_reopen_after_close_keeps_everything(tmp_path, clock):
     assert (tmp_path / "topic-0" / "clean-shutdown").exists()
 
     log = open_log(tmp_path, clock, **config)
-    assert not (tmp_path / "topic-0" / "clean-shutdown").exists()
+    # Reading changes nothing: the marker stays until the first write, which removes it first.
     assert (log.log_end_offset, log.size_bytes, log.segment_count) == (end, size, count)
     assert [log.read(o, 1) for o in range(end)] == everything
     assert log.offset_of_max_timestamp() == (end - 1, 5039)
+    assert (tmp_path / "topic-0" / "clean-shutdown").exists()
     assert log.append(make_batch(1)) == end
+    assert not (tmp_path / "topic-0" / "clean-shutdown").exists()
     log.close()
 
 
