@@ -256,11 +256,13 @@ class Partition:
                 if not fut.done():
                     fut.set_result(None)
 
-    def close(self) -> None:
+    def close(self, sync: bool = True) -> bool:
+        """Close the log (see Log.close); True if its clean-shutdown marker is still to write."""
         self._wake_fetchers()
-        if self._log is not None:  # never opened: its files are as the last run left them
-            self.snapshot_producer_state()
-            self._log.close()
+        if self._log is None:  # never opened: its files are as the last run left them
+            return False
+        self.snapshot_producer_state()
+        return self._log.close(sync)
 
     def delete(self) -> None:
         """Remove the partition's files (topic deletion); later use finds a closed log."""

@@ -23,6 +23,32 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def sync_file_system(path: Path) -> None:
+    """Make everything written to the file system holding `path` durable (syncfs(2),
+    else sync(2)): cheaper than an fsync per file when thousands of files changed."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _libc is None or _libc.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def _load_libc():
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.syncfs.argtypes = [ctypes.c_int]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_libc = _load_libc()
+
+
 def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + TEMP_SUFFIX)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

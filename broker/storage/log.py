@@ -506,21 +506,32 @@ class Log:
 
     # -------------------------------------------------------------- shutdown
 
-    def close(self) -> None:
-        """fsync, release files and mark the shutdown clean (next open skips recovery)."""
+    def close(self, sync: bool = True) -> bool:
+        """fsync, release files and mark the shutdown clean (next open skips recovery).
+
+        With sync=False nothing is fsynced and no marker written: the caller makes the
+        files durable itself (one sync of the file system for thousands of logs), then
+        calls write_clean_marker(). Returns whether that is needed (False for a log left
+        unchanged since a clean shutdown, whose marker is still there)."""
         if self._closed:
-            return
+            return False
         self._segments[-1].seal()
-        unchanged = self._marked_clean  # since a clean shutdown: nothing to flush or mark
-        if not unchanged:
+        unchanged = self._marked_clean
+        if not unchanged and sync:
             self.flush()
         for segment in self._segments:
             segment.close()
-        if not unchanged:
-            (self.directory / CLEAN_SHUTDOWN_FILE).touch()
-            fsync_directory(self.directory)
-            self._marked_clean = True
         self._closed = True
+        if not unchanged and sync:
+            self.write_clean_marker()
+        return not unchanged
+
+    def write_clean_marker(self, fsync: bool = True) -> None:
+        """The clean-shutdown marker, once everything else is durable."""
+        (self.directory / CLEAN_SHUTDOWN_FILE).touch()
+        if fsync:
+            fsync_directory(self.directory)
+        self._marked_clean = True
 
     def delete(self) -> None:
         """Close without ceremony and remove the partition directory."""
