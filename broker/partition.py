@@ -154,13 +154,16 @@ class Partition:
         except SequenceError as exc:
             raise ProduceError(exc.error, str(exc)) from None
 
-        batch = bytearray(data)
+        # A writable view (of the request's own buffer, see server.py) is patched in place.
+        batch = data if isinstance(data, memoryview) and not data.readonly else bytearray(data)
         append_time = -1
         if log_append_time:
             append_time = int(time.time() * 1000)
             records.set_log_append_time(batch, append_time)
-        base_offset = self.log.append(batch)
-        self.producers.update(header._replace(base_offset=base_offset))
+        # LogAppendTime rewrote the header's timestamps: the log parses the batch again then.
+        base_offset = self.log.append(batch, None if log_append_time else header)
+        if header.producer_id >= 0:  # the producer state keeps nothing for others
+            self.producers.update(header._replace(base_offset=base_offset))
         self._wake_fetchers()
         return base_offset, append_time
 

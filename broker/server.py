@@ -16,12 +16,13 @@ PACE_ENTRIES entries.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import logging
 import struct
 from dataclasses import dataclass, field
 
-from broker.protocol import apis
+from broker.protocol import apis, fastpath
 from broker.storage.log import FileSpan
 from broker.protocol.codec import (
     DecodeError, LargeRequest, RequestHeader, decode, decode_request_header, encode, response_header,
@@ -38,8 +39,259 @@ LARGE_REQUEST_ENTRIES = 2000
 PACE_ENTRIES = 500
 
 
+# Receiving (see _Connection): frames up to SMALL_FRAME bytes are read many at a time into
+# the connection's receive buffer and copied out; a bigger frame (a produce request) is read
+# straight into a buffer of its own. Up to PREALLOCATE_FRAME bytes that buffer is allocated
+# whole (from the FramePool) when the frame's size arrives; a bigger frame's buffer grows
+# with the bytes actually received, so a lying size costs no memory.
+RECEIVE_BUFFER = 256 * 1024
+SMALL_FRAME = 64 * 1024
+PREALLOCATE_FRAME = 2 * 1024 * 1024
+# A connection stops reading while this many bytes of its requests wait to be served.
+MAX_QUEUED_BYTES = 4 * 1024 * 1024
+
+
 class ProtocolError(Exception):
     """The client broke the protocol; its connection is closed."""
+
+
+def _unexported(buf: bytearray) -> bool:
+    """True when no memoryview of `buf` is alive anywhere. A bytearray refuses to change
+    size while one is, so shrinking it by a byte (and growing it back, within the memory
+    it already has) is the test."""
+    try:
+        del buf[-1]
+    except BufferError:
+        return False
+    buf.append(0)
+    return True
+
+
+class FramePool:
+    """Buffers for large request frames, reused across requests and connections.
+
+    A request buffer is handed out whole to the handlers as memoryviews (a produce request's
+    record batches are patched and written to the log straight from it), so it goes back
+    to the pool only once no view of it is left: nothing still reading it can see it
+    overwritten. Reuse spares allocating, zero-filling and page-faulting a fresh megabyte
+    per produce request."""
+
+    def __init__(self, max_buffers: int = 8, max_buffer_bytes: int = PREALLOCATE_FRAME):
+        self.max_buffers = max_buffers
+        self.max_buffer_bytes = max_buffer_bytes
+        self._free: list[bytearray] = []
+
+    def take(self, size: int) -> bytearray:
+        """A buffer of at least `size` bytes (contents undefined)."""
+        best = None
+        for i, buf in enumerate(self._free):
+            if len(buf) >= size and (best is None or len(buf) < len(self._free[best])):
+                best = i
+        if best is not None:
+            return self._free.pop(best)
+        # Round up so that frames of similar sizes can share buffers.
+        return bytearray(-(-size // SMALL_FRAME) * SMALL_FRAME)
+
+    def give(self, buf: bytearray) -> None:
+        if len(buf) > self.max_buffer_bytes or not _unexported(buf):
+            return
+        if len(self._free) >= self.max_buffers:
+            self._free.sort(key=len)
+            if len(self._free[0]) >= len(buf):
+                return
+            self._free.pop(0)
+        self._free.append(buf)
+
+
+class _Frame:
+    """One request frame: `data` (bytes or a memoryview of `buffer`) and the pooled buffer
+    behind it, if any."""
+
+    __slots__ = ("data", "buffer")
+
+    def __init__(self, data, buffer: bytearray | None):
+        self.data = data
+        self.buffer = buffer
+
+
+class _Connection(asyncio.BufferedProtocol):
+    """Kafka framing on one connection: 4-byte size, then the request.
+
+    Bytes are received straight into request buffers (no stream buffer to copy through):
+    small frames come out of the receive buffer as bytes, large ones are read into a
+    FramePool buffer of their own and handed on as a memoryview of it. Also the writer
+    side: write() and drain() with the transport's flow control."""
+
+    def __init__(self, server: "KafkaServer"):
+        self._server = server
+        self._max_frame = server.max_request_bytes
+        self._pool = server.frame_pool
+        self.transport: asyncio.Transport | None = None
+        self._recv = bytearray(RECEIVE_BUFFER)
+        self._start = self._end = 0  # unparsed bytes of _recv
+        self._big: bytearray | None = None  # the large frame being received
+        self._big_size = self._big_filled = 0
+        self._header_only = False  # after a large frame, read just the next size field
+        self._frames: collections.deque[_Frame] = collections.deque()
+        self._queued_bytes = 0
+        self._reading_paused = False
+        self._waiter: asyncio.Future | None = None
+        self._error: BaseException | None = None
+        self._closed = False
+        self._writing_paused = False
+        self._drain_waiters: list[asyncio.Future] = []
+
+    # -- asyncio callbacks ----------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._server._connection_made(self)
+
+    def connection_lost(self, exc) -> None:
+        self._closed = True
+        self._wake()
+        for fut in self._drain_waiters:
+            if not fut.done():
+                fut.set_exception(ConnectionResetError("Connection lost"))
+        self._drain_waiters.clear()
+
+    def eof_received(self) -> bool:
+        self._closed = True
+        self._wake()
+        return True  # a half-close: the requests already received are still answered
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        for fut in self._drain_waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._drain_waiters.clear()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self._big is not None:
+            if self._big_filled == len(self._big):  # a frame over PREALLOCATE_FRAME: grow
+                grown = min(self._big_size, max(2 * len(self._big), self._big_filled + RECEIVE_BUFFER))
+                self._big.extend(bytes(grown - len(self._big)))
+            return memoryview(self._big)[self._big_filled:min(self._big_size, len(self._big))]
+        if self._start == self._end:
+            self._start = self._end = 0
+        elif len(self._recv) - self._end < SMALL_FRAME + 4:
+            pending = self._end - self._start
+            self._recv[:pending] = self._recv[self._start:self._end]
+            self._start, self._end = 0, pending
+        if self._header_only and self._start == self._end:
+            return memoryview(self._recv)[:4]
+        return memoryview(self._recv)[self._end:]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._big is not None:
+            self._big_filled += nbytes
+            if self._big_filled == self._big_size:
+                big, self._big = self._big, None
+                self._push(_Frame(memoryview(big)[:self._big_size], big))
+            return
+        self._end += nbytes
+        self._parse()
+
+    # -- framing ----------------------------------------------------------------
+
+    def _parse(self) -> None:
+        recv = self._recv
+        while self._end - self._start >= 4:
+            (size,) = _SIZE.unpack_from(recv, self._start)
+            if size < 0 or size > self._max_frame:
+                self._fail(ProtocolError(
+                    f"request size {size} is outside 0..{self._max_frame} (socket.request.max.bytes)"))
+                return
+            body = self._start + 4
+            have = self._end - body
+            if have >= size:
+                self._header_only = False
+                self._push(_Frame(bytes(recv[body:body + size]), None))
+                self._start = body + size
+                continue
+            if size > SMALL_FRAME:
+                self._begin_big(size, recv[body:self._end])
+                self._start = self._end = 0
+            return
+
+    def _begin_big(self, size: int, head) -> None:
+        if size <= PREALLOCATE_FRAME:
+            self._big = self._pool.take(size)
+        else:
+            self._big = bytearray(max(PREALLOCATE_FRAME, len(head)))
+        self._big[:len(head)] = head
+        self._big_size = size
+        self._big_filled = len(head)
+        self._header_only = True
+
+    def _push(self, frame: _Frame) -> None:
+        self._frames.append(frame)
+        self._queued_bytes += len(frame.data)
+        if self._queued_bytes > MAX_QUEUED_BYTES and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def _fail(self, exc: BaseException) -> None:
+        self._error = exc
+        if not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def read_frame(self) -> _Frame | None:
+        """The next request frame, None at the end of the stream; raises ProtocolError on a
+        broken frame (after the frames before it)."""
+        while not self._frames:
+            if self._error is not None:
+                raise self._error
+            if self._closed:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        frame = self._frames.popleft()
+        self._queued_bytes -= len(frame.data)
+        if self._reading_paused and self._error is None and self._queued_bytes <= MAX_QUEUED_BYTES // 2:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return frame
+
+    def release(self, frame: _Frame) -> None:
+        """The request is answered: its buffer may serve another one."""
+        buf = frame.buffer
+        frame.data = frame.buffer = None
+        if buf is not None:
+            self._pool.give(buf)
+
+    # -- writing ----------------------------------------------------------------
+
+    def write(self, data) -> None:
+        self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self._closed or self.transport.is_closing():
+            await asyncio.sleep(0)  # let connection_lost run, as StreamWriter.drain does
+            if self._closed:
+                raise ConnectionResetError("Connection lost")
+        if not self._writing_paused:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._drain_waiters.append(fut)
+        await fut
+
+    def close(self) -> None:
+        self.transport.close()
 
 
 @dataclass(slots=True)
@@ -47,6 +299,12 @@ class RequestContext:
     header: RequestHeader
     peer: str
     entries_seen: int = field(default=0)
+
+    def tick(self) -> bool:
+        """Count one request entry; True when the handler should yield to the loop (the
+        same pacing as paced(), for handlers that loop themselves)."""
+        self.entries_seen += 1
+        return self.entries_seen % PACE_ENTRIES == 0
 
     async def paced(self, items):
         """Iterate a request array, yielding to the event loop every PACE_ENTRIES entries
@@ -91,10 +349,16 @@ class KafkaServer:
         self._connections: set[asyncio.Task] = set()
         # One thread for large requests: they queue behind each other, not ahead of the loop.
         self._large_requests = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="large-request")
+        self.frame_pool = FramePool()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=1 << 20)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def _connection_made(self, conn: _Connection) -> None:
+        task = asyncio.get_running_loop().create_task(self._serve(conn))
+        self._connections.add(task)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -107,21 +371,19 @@ class KafkaServer:
             await self._server.wait_closed()
         self._large_requests.shutdown(wait=False, cancel_futures=True)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, conn: _Connection) -> None:
         task = asyncio.current_task()
-        self._connections.add(task)
-        peer = "%s:%s" % writer.get_extra_info("peername")[:2]
+        peer = "%s:%s" % conn.transport.get_extra_info("peername")[:2]
         try:
             while True:
-                (size,) = _SIZE.unpack(await reader.readexactly(4))
-                if size < 0 or size > self.max_request_bytes:
-                    raise ProtocolError(
-                        f"request size {size} is outside 0..{self.max_request_bytes} (socket.request.max.bytes)")
-                frame = await reader.readexactly(size)
-                chunks = await self._dispatch(frame, peer)
+                frame = await conn.read_frame()
+                if frame is None:
+                    break  # the client closed its side
+                chunks = await self._dispatch(frame.data, peer)
                 if chunks is not None:
-                    await self._send(writer, chunks)
-        except (asyncio.IncompleteReadError, ConnectionError):
+                    await self._send(conn, chunks)
+                conn.release(frame)
+        except ConnectionError:
             pass  # the client went away
         except (ProtocolError, DecodeError) as exc:
             log.warning("closing connection from %s: %s", peer, exc)
@@ -131,9 +393,9 @@ class KafkaServer:
             log.exception("closing connection from %s after an internal error", peer)
         finally:
             self._connections.discard(task)
-            writer.close()
+            conn.close()
 
-    async def _send(self, writer: asyncio.StreamWriter, chunks: list) -> None:
+    async def _send(self, writer: _Connection, chunks: list) -> None:
         """Write one response; FileSpan chunks (fetched record data) go out with sendfile."""
         pending = [_SIZE.pack(sum(len(c) for c in chunks))]
         try:
@@ -154,7 +416,7 @@ class KafkaServer:
                 if isinstance(chunk, FileSpan):
                     chunk.file.close()
 
-    async def _dispatch(self, frame: bytes, peer: str) -> list | None:
+    async def _dispatch(self, frame, peer: str) -> list | None:
         header, pos = decode_request_header(frame, apis.request_is_flexible)
         key, version = header.api_key, header.api_version
         if not apis.supported(key, version):
@@ -162,23 +424,32 @@ class KafkaServer:
                 return _api_versions_fallback(header)
             raise ProtocolError(f"unsupported API key {key} version {version}")
         api = apis.REGISTRY[key]
-        request_spec = apis.request_spec(key, version)
         large = False
-        try:
+        request = None
+        if key == fastpath.PRODUCE:
+            request = fastpath.decode_produce_request(frame, pos, version, self.max_array_entries)
+        if request is None:
+            request_spec = apis.request_spec(key, version)
             try:
-                request, _ = decode(request_spec, frame, pos, self.max_array_entries, LARGE_REQUEST_ENTRIES)
-            except LargeRequest:
-                large = True
-                request, _ = await self._off_loop(decode, request_spec, frame, pos, self.max_array_entries)
-        except DecodeError as exc:
-            raise ProtocolError(f"malformed {api.name} v{version} request: {exc}") from None
+                try:
+                    request, _ = decode(request_spec, frame, pos, self.max_array_entries, LARGE_REQUEST_ENTRIES)
+                except LargeRequest:
+                    large = True
+                    request, _ = await self._off_loop(decode, request_spec, frame, pos, self.max_array_entries)
+            except DecodeError as exc:
+                raise ProtocolError(f"malformed {api.name} v{version} request: {exc}") from None
         response = await api.fn(self.broker, RequestContext(header, peer), request)
         if response is None:
             return None
         spec = apis.response_spec(key, version)
         # ApiVersions' response header is always v0, whatever the request version.
         flexible_header = spec.flexible and key != apis.API_VERSIONS
-        if large:  # encoded and joined off the loop: a response of a million small chunks
+        body = None
+        if key == fastpath.PRODUCE:
+            body = fastpath.encode_produce_response(version, response)
+        if body is not None:
+            pass
+        elif large:  # encoded and joined off the loop: a response of a million small chunks
             body = [await self._off_loop(_encode_joined, spec, response)]
         else:
             body = encode(spec, response)

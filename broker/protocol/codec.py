@@ -382,9 +382,14 @@ def _decode_scalar(r: Reader, kind: str, flexible: bool, spec: FieldSpec) -> Any
             return bytes(r.take(n)).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DecodeError(f"invalid UTF-8 in {spec.name}") from exc
-    if kind in ("bytes", "records"):
+    if kind == "bytes":
         n = r.length(flexible)
         return _null(spec) if n is None else bytes(r.take(n))
+    if kind == "records":
+        # Not copied: a slice of the message's buffer (a memoryview when the server read the
+        # request into a buffer of its own, which the produce path then patches in place).
+        n = r.length(flexible)
+        return _null(spec) if n is None else r.take(n)
     if kind == "bool":
         return r.take(1)[0] != 0
     if kind == "uuid":

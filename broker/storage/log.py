@@ -217,14 +217,17 @@ class Log:
 
     # ---------------------------------------------------------------- append
 
-    def append(self, batch: bytearray) -> int:
-        """Assign offsets to a (validated) batch, write it, return its base offset."""
+    def append(self, batch: bytearray, header: BatchHeader | None = None) -> int:
+        """Assign offsets to a (validated) batch, write it, return its base offset.
+
+        `batch` may also be a writable memoryview; `header`, if given, is its parsed header."""
         self._check_open()
         if self._marked_clean:
             self._mark_changing()
-        if not isinstance(batch, bytearray):
+        if not isinstance(batch, bytearray) and not (isinstance(batch, memoryview) and not batch.readonly):
             batch = bytearray(batch)
-        header = parse_header(batch)
+        if header is None:
+            header = parse_header(batch)
         if header.size != len(batch):
             raise InvalidBatch("record batch length does not match its bytes")
         active = self._segments[-1]
