@@ -133,7 +133,7 @@ class FileHandle:
         self.flags = flags & ~(os.O_TRUNC | os.O_EXCL)  # reopening must never lose data
         self._fd: int | None = None
         self._pins = 0
-        self._files = files or _default
+        self._files = _default if files is None else files
         self._closed = False
         if fd is not None:
             self._files._shrink(self._files.limit - 1)
