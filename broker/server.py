@@ -441,18 +441,17 @@ class KafkaServer:
         response = await api.fn(self.broker, RequestContext(header, peer), request)
         if response is None:
             return None
-        spec = apis.response_spec(key, version)
         # ApiVersions' response header is always v0, whatever the request version.
-        flexible_header = spec.flexible and key != apis.API_VERSIONS
+        flexible_header = key != apis.API_VERSIONS and apis.response_is_flexible(key, version)
         body = None
         if key == fastpath.PRODUCE:
             body = fastpath.encode_produce_response(version, response)
-        if body is not None:
-            pass
-        elif large:  # encoded and joined off the loop: a response of a million small chunks
-            body = [await self._off_loop(_encode_joined, spec, response)]
-        else:
-            body = encode(spec, response)
+        if body is None:
+            spec = apis.response_spec(key, version)
+            if large:  # encoded and joined off the loop: a response of a million small chunks
+                body = [await self._off_loop(_encode_joined, spec, response)]
+            else:
+                body = encode(spec, response)
         return [response_header(header.correlation_id, flexible_header)] + body
 
     async def _off_loop(self, fn, *args):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Awaitable, Callable
 
+from broker.protocol import fastpath
 from broker.protocol.codec import MessageSpec, api_name, message_spec
 
 API_VERSIONS = 18
@@ -55,4 +56,13 @@ def request_is_flexible(key: int, version: int) -> bool | None:
     """Whether the request header is v2; None when we do not know this api/version."""
     if not supported(key, version):
         return None
+    if key == fastpath.PRODUCE:  # without compiling the spec: its codec is fastpath's
+        return version >= fastpath.FLEXIBLE_FROM
     return request_spec(key, version).flexible
+
+
+def response_is_flexible(key: int, version: int) -> bool:
+    """Whether the response body of this (supported) api/version is flexible."""
+    if key == fastpath.PRODUCE:
+        return version >= fastpath.FLEXIBLE_FROM
+    return response_spec(key, version).flexible

@@ -132,3 +132,11 @@ def _plain(value):
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def test_produce_header_flexibility_without_the_spec_matches_the_spec():
+    from broker.protocol import apis
+
+    for version in VERSIONS:
+        assert apis.request_is_flexible(0, version) == message_spec(0, version, "request").flexible
+        assert apis.response_is_flexible(0, version) == message_spec(0, version, "response").flexible
