@@ -511,9 +511,20 @@ class LogSegment:
 
     def span(self, position: int, max_bytes: int, max_offset: int, min_one: bool) -> tuple[int, int]:
         """(size, last offset) of the whole batches that read() would return from `position`,
-        found from their headers alone (the data is sent with sendfile, never read here)."""
+        found from their headers alone (the data is sent with sendfile, never read here).
+
+        The batches before the last indexed batch start within both limits are taken
+        without reading their headers (one pread each, thousands per fetch of small batches);
+        the last offset is then at most one below that batch's (gaps left by compaction)."""
         size, last = 0, -1
-        for _, header in iter_headers_in_file(self._fd, position, self._size, SPAN_CHUNK):
+        start = position
+        entry = self.offset_index.lookup_position(position + max_bytes)
+        if entry is not None and entry[0] >= max_offset:
+            entry = self.offset_index.lookup(max_offset - 1)
+        if entry is not None and entry[1] > position:
+            start = entry[1]
+            size, last = start - position, entry[0] - 1
+        for _, header in iter_headers_in_file(self._fd, start, self._size, SPAN_CHUNK):
             if header.base_offset >= max_offset:
                 break
             if size + header.size > max_bytes:
