@@ -137,7 +137,8 @@ class _Connection(asyncio.BufferedProtocol):
         self._reading_paused = False
         self._waiter: asyncio.Future | None = None
         self._error: BaseException | None = None
-        self._closed = False
+        self._eof = False  # the client sends no more (half-close or gone)
+        self._lost = False  # the connection is gone
         self._writing_paused = False
         self._drain_waiters: list[asyncio.Future] = []
 
@@ -148,7 +149,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._server._connection_made(self)
 
     def connection_lost(self, exc) -> None:
-        self._closed = True
+        self._eof = self._lost = True
         self._wake()
         for fut in self._drain_waiters:
             if not fut.done():
@@ -156,7 +157,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._drain_waiters.clear()
 
     def eof_received(self) -> bool:
-        self._closed = True
+        self._eof = True
         self._wake()
         return True  # a half-close: the requests already received are still answered
 
@@ -253,7 +254,7 @@ class _Connection(asyncio.BufferedProtocol):
         while not self._frames:
             if self._error is not None:
                 raise self._error
-            if self._closed:
+            if self._eof:
                 return None
             self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -280,9 +281,9 @@ class _Connection(asyncio.BufferedProtocol):
         self.transport.write(data)
 
     async def drain(self) -> None:
-        if self._closed or self.transport.is_closing():
+        if self._lost or self.transport.is_closing():
             await asyncio.sleep(0)  # let connection_lost run, as StreamWriter.drain does
-            if self._closed:
+            if self._lost:
                 raise ConnectionResetError("Connection lost")
         if not self._writing_paused:
             return
