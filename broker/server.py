@@ -45,6 +45,10 @@ PACE_ENTRIES = 500
 # whole (from the FramePool) when the frame's size arrives; a bigger frame's buffer grows
 # with the bytes actually received, so a lying size costs no memory.
 RECEIVE_BUFFER = 256 * 1024
+# A connection starts with a small receive buffer and gets RECEIVE_BUFFER once bytes of an
+# unfinished small frame are waiting: an idle or request/response client (the common case
+# with thousands of connections) costs 16 KiB, not 256.
+INITIAL_RECEIVE_BUFFER = 16 * 1024
 SMALL_FRAME = 64 * 1024
 PREALLOCATE_FRAME = 2 * 1024 * 1024
 # A connection stops reading while this many bytes of its requests wait to be served.
@@ -127,7 +131,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._max_frame = server.max_request_bytes
         self._pool = server.frame_pool
         self.transport: asyncio.Transport | None = None
-        self._recv = bytearray(RECEIVE_BUFFER)
+        self._recv = bytearray(INITIAL_RECEIVE_BUFFER)
         self._start = self._end = 0  # unparsed bytes of _recv
         self._big: bytearray | None = None  # the large frame being received
         self._big_size = self._big_filled = 0
@@ -181,7 +185,12 @@ class _Connection(asyncio.BufferedProtocol):
             self._start = self._end = 0
         elif len(self._recv) - self._end < SMALL_FRAME + 4:
             pending = self._end - self._start
-            self._recv[:pending] = self._recv[self._start:self._end]
+            if len(self._recv) < RECEIVE_BUFFER:
+                grown = bytearray(RECEIVE_BUFFER)
+                grown[:pending] = self._recv[self._start:self._end]
+                self._recv = grown
+            else:
+                self._recv[:pending] = self._recv[self._start:self._end]
             self._start, self._end = 0, pending
         if self._header_only and self._start == self._end:
             return memoryview(self._recv)[:4]
