@@ -7,6 +7,7 @@ each run's topics deleted before the next.
     python bench/brokers.py throughput [--gib 1] [--repeats 3] [--consumers 2]
     python bench/brokers.py latency [--rates 1000,10000,50000] [--seconds 60] [--repeats 3]
     python bench/brokers.py scale [--partitions 1000,10000,50000] [--connections 1000] [--groups 500]
+                                  [--cases connections,groups,partitions]
     python bench/brokers.py all            # the three, as docs/benchmarks.md reports them
 
 Add --no-kafka to measure schemabus alone, --json FILE to keep the raw runs.
@@ -263,6 +264,7 @@ def main() -> None:
     parser.add_argument("--partitions", default="1000,10000,50000", help="scale: partition counts")
     parser.add_argument("--connections", type=int, default=1000, help="scale: idle connections")
     parser.add_argument("--groups", type=int, default=500, help="scale: committing consumer groups")
+    parser.add_argument("--cases", default="connections,groups,partitions", help="scale: which cases")
     args = parser.parse_args()
     raw = {}
     if args.what in ("throughput", "all"):

@@ -342,7 +342,7 @@ class Comparison:
                 measured = fn(run)
                 delete_topics(run.bootstrap, run.topics)
             except Exception as exc:  # noqa: BLE001 - a peer that cannot cope is a result too
-                self.failures[(case, name)] = f"{type(exc).__name__}: {exc}"[:300]
+                self.failures[(case, name)] = _short_error(exc)
                 print(f"  {case} {name}: FAILED {self.failures[(case, name)]}", flush=True)
                 continue
             for metric, value in measured.items():
@@ -387,6 +387,13 @@ class Comparison:
         failures = {f"{case} / {name}": error for (case, name), error in self.failures.items()}
         Path(path).write_text(json.dumps({"repeats": self.repeats, "results": self.results,
                                           "failures": failures}, indent=1))
+
+
+def _short_error(exc: BaseException) -> str:
+    """The error's type and the end of its message (where a process's last log lines are)."""
+    lines = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("SLF4J")]
+    text = " / ".join(lines)
+    return f"{type(exc).__name__}: {text if len(text) <= 600 else text[:150] + ' ... ' + text[-450:]}"
 
 
 def fmt(v: float, ratio: bool = False) -> str:

@@ -258,9 +258,12 @@ def run_scale(args, brokers) -> dict:
     with Comparison(brokers(args), args.repeats) as cmp:
         # Partitions last, smallest first: a broker that cannot hold the largest count may not
         # survive it, and is skipped from then on.
-        cmp.run(f"{args.connections:,} idle + 50 busy connections", connections_case(args.connections))
-        cmp.run(f"{args.groups:,} groups committing", groups_case(args.groups))
-        for count in counts:
+        cases = args.cases.split(",")
+        if "connections" in cases:
+            cmp.run(f"{args.connections:,} idle + 50 busy connections", connections_case(args.connections))
+        if "groups" in cases:
+            cmp.run(f"{args.groups:,} groups committing", groups_case(args.groups))
+        for count in counts if "partitions" in cases else []:
             cmp.run(f"{count:,} partitions", partitions_case(count))
         cmp.print_markdown(f"Scale: partitions in topics of {PER_TOPIC}, {args.repeats} runs each")
         raw.update(cmp.results)
