@@ -164,11 +164,14 @@ def latency_case(rate: int, seconds: float, warm_up: float, topic_config: dict |
         if not ready.wait(60):
             raise RuntimeError("latency consumer did not start")
         measure_from = time.time() + warm_up
+        cpu0, wall0 = run.cpu_seconds(), time.perf_counter()
         producer = _SPAWN.Process(target=_paced_producer,
                                   args=(run.bootstrap, topic, rate, seconds + warm_up, keys, acked))
         producer.start()
         produce_latencies = acked.get(timeout=seconds + warm_up + 300)
         sent_at, latencies = received.get(timeout=600)
+        # Cores the broker kept busy: tells a saturated broker from a queueing client.
+        broker_cores = (run.cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
         producer.join()
         consumer.join()
         if load:
@@ -182,6 +185,7 @@ def latency_case(rate: int, seconds: float, warm_up: float, topic_config: dict |
             "end-to-end p99.9 ms": percentile(e2e, 0.999) * 1000,
             "produce p50 ms": percentile(acks, 0.5) * 1000, "produce p99 ms": percentile(acks, 0.99) * 1000,
             "produce p99.9 ms": percentile(acks, 0.999) * 1000,
+            "broker CPU cores": broker_cores,
         }
     return case
 

@@ -399,8 +399,8 @@ def _short_error(exc: BaseException) -> str:
 def fmt(v: float, ratio: bool = False) -> str:
     if v != v:
         return "n/a"
-    if ratio:
-        return f"{v:.2f}"
+    if ratio:  # two decimals, or two significant digits for ratios far below 1
+        return f"{v:.2f}" if abs(v) >= 0.1 else f"{v:.2g}"
     if abs(v) >= 1000:
         return f"{v:,.0f}"
     if abs(v) >= 10:
