@@ -208,7 +208,12 @@ class Broker:
                 # e.g. a corrupt closed segment: skip this partition, keep cleaning the others
                 log.exception("compaction of %s-%d failed", partition.topic, partition.index)
                 continue
-            if partition.log.apply_clean(result):
+            try:
+                swapped = await self._cleaner.install(partition.log, result)
+            except OSError as exc:  # e.g. the topic was deleted meanwhile
+                log.warning("compaction of %s-%d not installed: %s", partition.topic, partition.index, exc)
+                continue
+            if swapped:
                 log.info("compacted %s-%d", partition.topic, partition.index)
 
     async def run_until(self, stop: asyncio.Event) -> None:

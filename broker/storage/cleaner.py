@@ -5,6 +5,9 @@ The work is split so the broker's event loop never does the heavy part:
   job = log.clean_job(now)        main thread: choose segments, cheap (plan_clean)
   result = run_clean(job)         worker process: read, decide, write "<base>.*.cleaned"
   log.apply_clean(result)         main thread: verify nothing changed, swap files in
+                                  (the broker: log.prepare_swap, then the fsyncs of
+                                  SwapPlan.commit/make_durable in a thread around
+                                  log.install_swap, so the event loop never waits on them)
 
 Every pass re-cleans all closed segments from the log start up to the first segment
 that is too recent (min.compaction.lag.ms) or the active one, building its key map
@@ -363,16 +366,66 @@ def discard_cleaned(directory: Path, bases: list[int]) -> None:
             (directory / (segment_file_name(base, suffix) + CLEANED_SUFFIX)).unlink(missing_ok=True)
 
 
-def begin_swap(directory: Path, old_bases: list[int], new_bases: list[int]) -> None:
-    """The commit point: once the manifest exists, the swap will be completed, now or
-    by finish_swap when the log next opens after a crash."""
-    write_atomically(directory / SWAP_MANIFEST, json.dumps({"old": old_bases, "new": new_bases}))
+@dataclass
+class SwapPlan:
+    """A cleaned job on its way in. The steps that fsync (commit, make_durable) may run in
+    a thread; Log.install_swap, between them, runs where the log is used.
+
+    While a plan is pending the log deletes no segment (retention and DeleteRecords wait a
+    pass), so the segments the manifest names are the ones the swap replaces."""
+
+    directory: Path
+    old_bases: list[int]
+    new_bases: list[int]
+    job: CleanJob
+    checkpoint: CleanerCheckpoint | None = None  # set by install_swap, written by make_durable
+
+    def commit(self) -> None:
+        """The commit point: once the manifest exists, the swap will be completed, now or
+        by finish_swap when the log next opens after a crash."""
+        write_atomically(self.directory / SWAP_MANIFEST,
+                         json.dumps({"old": self.old_bases, "new": self.new_bases}))
+
+    def make_durable(self) -> None:
+        """After install_swap: the renames durable, the manifest gone, the pass recorded."""
+        end_swap(self.directory)
+        if self.checkpoint is not None:
+            self.checkpoint.write(self.directory)
+
+
+def rename_cleaned(directory: Path, old_bases: list[int], new_bases: list[int]) -> None:
+    """Put the cleaned files under their final names and remove the old segments' files
+    (no fsync: the manifest makes this step repeatable after a crash)."""
+    for base in new_bases:
+        for suffix in SEGMENT_SUFFIXES:
+            final = directory / segment_file_name(base, suffix)
+            cleaned = final.with_name(final.name + CLEANED_SUFFIX)
+            if cleaned.exists():
+                os.replace(cleaned, final)
+    for base in old_bases:
+        if base not in new_bases:
+            for suffix in SEGMENT_SUFFIXES:
+                (directory / segment_file_name(base, suffix)).unlink(missing_ok=True)
+
+
+def end_swap(directory: Path) -> None:
+    fsync_directory(directory)
+    (directory / SWAP_MANIFEST).unlink()
+    fsync_directory(directory)
+
+
+def abandon_swap(directory: Path, new_bases: list[int]) -> None:
+    """Take back a committed manifest whose segments changed after all (never expected:
+    the log deletes no segment while a swap is pending)."""
+    (directory / SWAP_MANIFEST).unlink(missing_ok=True)
+    fsync_directory(directory)
+    discard_cleaned(directory, new_bases)
 
 
 def finish_swap(directory: Path) -> bool:
-    """Complete a committed swap: rename the cleaned files over the originals, delete the
-    replaced segments that have no successor of the same base, drop the manifest.
-    Idempotent, so a crash halfway through is finished on the next open."""
+    """Complete a committed swap a crash interrupted (when the log opens): rename the
+    cleaned files over the originals, delete the replaced segments that have no successor
+    of the same base, drop the manifest. Idempotent."""
     text = read_text(directory / SWAP_MANIFEST)
     if text is None:
         return False
@@ -389,17 +442,6 @@ def finish_swap(directory: Path) -> bool:
             directory, SWAP_MANIFEST)
         (directory / SWAP_MANIFEST).unlink()
         return False
-    for base in new_bases:
-        for suffix in SEGMENT_SUFFIXES:
-            final = directory / segment_file_name(base, suffix)
-            cleaned = final.with_name(final.name + CLEANED_SUFFIX)
-            if cleaned.exists():
-                os.replace(cleaned, final)
-    for base in old_bases:
-        if base not in new_bases:
-            for suffix in SEGMENT_SUFFIXES:
-                (directory / segment_file_name(base, suffix)).unlink(missing_ok=True)
-    fsync_directory(directory)
-    (directory / SWAP_MANIFEST).unlink()
-    fsync_directory(directory)
+    rename_cleaned(directory, old_bases, new_bases)
+    end_swap(directory)
     return True

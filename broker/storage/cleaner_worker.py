@@ -58,6 +58,24 @@ class CleanerWorker:
                 initializer=_exit_when_parent_dies, initargs=(os.getpid(),))
         return await asyncio.get_running_loop().run_in_executor(self._pool, run_clean, job)
 
+    @staticmethod
+    async def install(log, result: CleanResult) -> bool:
+        """Swap a job's output into `log`, as log.apply_clean does, but with the swap's
+        fsyncs (a few, each up to tens of ms while the disk writes back) in a thread:
+        the event loop only renames files and updates the log's segment list."""
+        plan = log.prepare_swap(result)
+        if plan is None:
+            return False
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, plan.commit)
+            if not log.install_swap(plan):
+                return False
+            await loop.run_in_executor(None, plan.make_durable)
+            return True
+        finally:
+            log.swap_finished()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

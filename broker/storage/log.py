@@ -83,6 +83,7 @@ class Log:
         self._bases: list[int] = []  # parallel to _segments, for bisect
         self._log_start_offset = 0
         self._closed = False
+        self._swap_pending = False  # a compaction swap between prepare_swap and swap_finished
         self._unflushed_messages = 0
         self._last_flush_ms = now_ms()
         self._unflushed_segments: list[LogSegment] = []  # rolled since the last flush
@@ -437,8 +438,8 @@ class Log:
         return count
 
     def _delete_first_segments(self, count: int) -> int:
-        if count <= 0:
-            return 0
+        if count <= 0 or self._swap_pending:
+            return 0  # a compaction swap names these segments: the next pass deletes them
         self._mark_changing()
         if count >= len(self._segments):
             # Everything goes: roll first so the log stays appendable at its end offset.
@@ -469,34 +470,65 @@ class Log:
 
     def apply_clean(self, result: CleanResult) -> bool:
         """Swap a job's cleaned segments in, if the segments it read are unchanged;
-        otherwise discard its output. True if swapped."""
+        otherwise discard its output. True if swapped. Every step inline; the broker runs
+        the same steps with the fsyncs in a thread (see SwapPlan)."""
+        plan = self.prepare_swap(result)
+        if plan is None:
+            return False
+        try:
+            plan.commit()
+            swapped = self.install_swap(plan)
+            if swapped:
+                plan.make_durable()
+            return swapped
+        finally:
+            self.swap_finished()
+
+    def prepare_swap(self, result: CleanResult) -> cleaner.SwapPlan | None:
+        """A plan to swap the job's output in, or None (output discarded) if the segments
+        it read changed. Until swap_finished(), no segment of this log is deleted."""
         job = result.job
         if Path(job.directory) != self.directory:
-            return False  # not ours: leave its files alone
+            return None  # not ours: leave its files alone
         new_bases = [s.base_offset for s in result.segments]
-        if (self._closed or result.aborted or not self._job_segments_unchanged(job)
+        if (self._closed or result.aborted or self._swap_pending or not self._job_segments_unchanged(job)
                 or not cleaner.cleaned_files_present(self.directory, new_bases)):
             # Retention, DeleteRecords or a reopen got there first; the next job will see
             # the new layout. (One job per partition at a time: the temp names are fixed.)
             if self.directory.exists():
                 cleaner.discard_cleaned(self.directory, new_bases)
-            return False
-        count = len(job.segments)
-        old = self._segments[:count]
+            return None
         self._mark_changing()
-        cleaner.begin_swap(self.directory, [s.base_offset for s in old], new_bases)
+        self._swap_pending = True
+        old_bases = [s.base_offset for s in self._segments[:len(job.segments)]]
+        return cleaner.SwapPlan(self.directory, old_bases, new_bases, job)
+
+    def install_swap(self, plan: cleaner.SwapPlan) -> bool:
+        """After plan.commit(): the cleaned segments replace the old ones, files and
+        memory. False if the log was closed meanwhile (its next open completes the swap)."""
+        if self._closed:
+            return False
+        job = plan.job
+        if not self._job_segments_unchanged(job):
+            cleaner.abandon_swap(self.directory, plan.new_bases)
+            return False
+        count = len(plan.old_bases)
+        old = self._segments[:count]
         for segment in old:
             segment.close()
-        cleaner.finish_swap(self.directory)
+        cleaner.rename_cleaned(self.directory, plan.old_bases, plan.new_bases)
         new = [self._open_segment(base, validate=False, active=False, context="after compaction")[0]
-               for base in new_bases]
+               for base in plan.new_bases]
         self._segments[:count] = new
-        self._bases[:count] = new_bases
+        self._bases[:count] = plan.new_bases
         self._unflushed_segments = [s for s in self._unflushed_segments if s not in old]
         state = self._cleaner_state()
         state.record_pass(job.clean_upper_offset, job.now_ms, self.config.delete_retention_ms)
-        state.write(self.directory)
+        plan.checkpoint = state
         return True
+
+    def swap_finished(self) -> None:
+        self._swap_pending = False
 
     def _job_segments_unchanged(self, job: CleanJob) -> bool:
         """The job's segments are still the leading, closed segments, byte for byte."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 
 import pytest
 
@@ -300,9 +302,8 @@ def test_crash_after_swap_commit_is_completed_on_open(tmp_path):
     latest = fill_versions(log)
     log.roll()
     result = run_clean(log.clean_job())
-    old_bases = [s.base_offset for s in log.segments[: len(result.job.segments)]]
     new_bases = [s.base_offset for s in result.segments]
-    cleaner.begin_swap(directory, old_bases, new_bases)
+    log.prepare_swap(result).commit()
     # "crash": nothing else of the swap happened
     for segment in log.segments:
         segment.close()
@@ -329,20 +330,70 @@ def test_crash_before_swap_commit_discards_output(tmp_path):
     log.close()
 
 
-def test_clean_in_the_cleaner_worker_process(tmp_path):
+def test_crash_after_swap_installed_before_durable_is_completed_on_open(tmp_path):
+    directory = tmp_path / "c-0"
+    log = Log(directory, compacted_config(), now_ms=Clock())
+    latest = fill_versions(log)
+    log.roll()
+    result = run_clean(log.clean_job())
+    new_bases = [s.base_offset for s in result.segments]
+    plan = log.prepare_swap(result)
+    plan.commit()
+    assert log.install_swap(plan)
+    # "crash": files renamed, manifest still there, nothing fsynced since
+    for segment in log.segments:
+        segment.close()
+    log = Log(directory, compacted_config())
+    assert not (directory / cleaner.SWAP_MANIFEST).exists()
+    assert [s.base_offset for s in log.segments] == new_bases + [log.active_segment.base_offset]
+    assert {r.key: (r.offset, r.value) for r in all_records(log)} == latest
+    log.close()
+
+
+def test_no_segment_deleted_while_a_swap_is_pending(tmp_path):
+    clock = Clock()
+    log = Log(tmp_path / "c-0", compacted_config(cleanup_policy="compact,delete", retention_bytes=0), now_ms=clock)
+    fill_versions(log)
+    log.roll()
+    plan = log.prepare_swap(run_clean(log.clean_job()))
+    assert log.apply_retention() == 0  # the manifest names these segments
+    plan.commit()
+    assert log.install_swap(plan)
+    plan.make_durable()
+    log.swap_finished()
+    assert log.apply_retention() == len(plan.new_bases)
+    log.close()
+
+
+def test_clean_in_the_cleaner_worker_process_fsyncs_off_the_event_loop(tmp_path, monkeypatch):
     log = Log(tmp_path / "c-0", compacted_config(), now_ms=Clock())
     latest = fill_versions(log, codec=GZIP)
     log.roll()
     worker = CleanerWorker()
+    fsync_threads = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        fsync_threads.append(threading.current_thread())
+        real_fsync(fd)
 
     async def broker_side():
-        return log.apply_clean(await worker.run(log.clean_job()))
+        result = await worker.run(log.clean_job())
+        monkeypatch.setattr(os, "fsync", recording_fsync)
+        try:
+            return await worker.install(log, result)
+        finally:
+            monkeypatch.setattr(os, "fsync", real_fsync)
 
     try:
         assert asyncio.run(broker_side())
     finally:
         worker.close()
     assert {r.key: (r.offset, r.value) for r in all_records(log)} == latest
+    assert not (log.directory / cleaner.SWAP_MANIFEST).exists()
+    # manifest (file + directory), renames, manifest removal, checkpoint (file + directory)
+    assert len(fsync_threads) >= 5
+    assert threading.main_thread() not in fsync_threads
     log.close()
 
 
