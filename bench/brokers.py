@@ -262,7 +262,7 @@ def main() -> None:
     parser.add_argument("--json", help="write the raw runs to this file")
     parser.add_argument("--gib", type=float, default=1.0, help="throughput: GiB of the 1 KiB and 16 KiB cases")
     parser.add_argument("--consumers", type=int, default=2, help="throughput: consumer processes")
-    parser.add_argument("--rates", default="1000,10000,50000", help="latency: records/s, comma-separated")
+    parser.add_argument("--rates", default="1000,10000,50000", help="latency: records/s, comma-separated (\"\": only the compaction case)")
     parser.add_argument("--seconds", type=float, default=60, help="latency: measured seconds per point")
     parser.add_argument("--warm-up", type=float, default=10, help="latency: unmeasured seconds per point")
     parser.add_argument("--partitions", default="1000,10000,50000", help="scale: partition counts")
@@ -279,7 +279,7 @@ def main() -> None:
             raw["throughput"] = cmp.results
     if args.what in ("latency", "all"):
         with Comparison(_brokers(args, HOUSEKEEPING), args.repeats) as cmp:
-            run_latency(cmp, [int(r) for r in args.rates.split(",")], args.seconds, args.warm_up)
+            run_latency(cmp, [int(r) for r in args.rates.split(",") if r], args.seconds, args.warm_up)
             cmp.print_markdown(f"Latency: 1 KiB records, acks=all, linger.ms=0, {PARTITIONS} partitions, "
                                f"{args.seconds:g} s measured after {args.warm_up:g} s, {args.repeats} runs each")
             raw["latency"] = cmp.results
