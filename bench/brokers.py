@@ -262,7 +262,8 @@ def main() -> None:
     parser.add_argument("--json", help="write the raw runs to this file")
     parser.add_argument("--gib", type=float, default=1.0, help="throughput: GiB of the 1 KiB and 16 KiB cases")
     parser.add_argument("--consumers", type=int, default=2, help="throughput: consumer processes")
-    parser.add_argument("--rates", default="1000,10000,50000", help="latency: records/s, comma-separated (\"\": only the compaction case)")
+    parser.add_argument("--rates", default="1000,10000,50000",
+                        help='latency: records/s, comma-separated ("": only the case with compaction)')
     parser.add_argument("--seconds", type=float, default=60, help="latency: measured seconds per point")
     parser.add_argument("--warm-up", type=float, default=10, help="latency: unmeasured seconds per point")
     parser.add_argument("--partitions", default="1000,10000,50000", help="scale: partition counts")
