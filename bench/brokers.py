@@ -4,7 +4,7 @@ Every comparison runs through bench/harness.py: Kafka with its start scripts' JV
 both brokers warmed up, runs in A B B A order repeated --repeats times, medians and spreads,
 each run's topics deleted before the next.
 
-    python bench/brokers.py throughput [--gib 1] [--repeats 3] [--consumers 2]
+    python bench/brokers.py throughput [--gib 1] [--repeats 3] [--consumers 2] [--sizes 100,1024,16384]
     python bench/brokers.py latency [--rates 1000,10000,50000] [--seconds 60] [--repeats 3]
     python bench/brokers.py scale [--partitions 1000,10000,50000] [--connections 1000] [--groups 500]
                                   [--cases connections,groups,partitions]
@@ -86,8 +86,10 @@ def throughput_case(value_size: int, total_bytes: int, consumers: int):
     return case
 
 
-def run_throughput(cmp: Comparison, gib: float, consumers: int) -> None:
+def run_throughput(cmp: Comparison, gib: float, consumers: int, sizes: set[int] | None = None) -> None:
     for size, share in THROUGHPUT_CASES:
+        if sizes and size not in sizes:
+            continue
         cmp.run(f"{_size(size)} values", throughput_case(size, int(gib * share * 1024**3), consumers))
 
 
@@ -261,6 +263,7 @@ def main() -> None:
     parser.add_argument("--no-kafka", action="store_true", help="schemabus alone")
     parser.add_argument("--json", help="write the raw runs to this file")
     parser.add_argument("--gib", type=float, default=1.0, help="throughput: GiB of the 1 KiB and 16 KiB cases")
+    parser.add_argument("--sizes", default="", help="throughput: value sizes to run, e.g. 16384 (default: all)")
     parser.add_argument("--consumers", type=int, default=2, help="throughput: consumer processes")
     parser.add_argument("--rates", default="1000,10000,50000",
                         help='latency: records/s, comma-separated ("": only the case with compaction)')
@@ -274,7 +277,7 @@ def main() -> None:
     raw = {}
     if args.what in ("throughput", "all"):
         with Comparison(_brokers(args), args.repeats) as cmp:
-            run_throughput(cmp, args.gib, args.consumers)
+            run_throughput(cmp, args.gib, args.consumers, {int(v) for v in args.sizes.split(",") if v})
             cmp.print_markdown(f"Throughput: acks=all, {PARTITIONS} partitions, {args.consumers} consumer "
                                f"processes, {args.gib} GiB (100 B: a quarter of it), {args.repeats} runs each")
             raw["throughput"] = cmp.results
