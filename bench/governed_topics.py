@@ -1,7 +1,11 @@
 """Produce throughput on a schema-governed topic (`id` and `payload` modes) next to an
 ungoverned topic, same broker, same run; 1 KiB Avro values, uncompressed and lz4.
 
-    python bench/governed_topics.py [--mib 512] [--rounds 2]
+    python bench/governed_topics.py [--mib 512] [--rounds 3]
+
+Each case runs --rounds times, the order of the three topic kinds reversed every round;
+the table gives medians with the spread (min-max), and "vs ungoverned" as the median of
+each round's ratio to the ungoverned run of the same round.
 
 Values are serialized once (Confluent wire format) and sent many times, so the figures
 show the broker's validation cost, not the client's serializer.
@@ -24,10 +28,11 @@ sys.path.insert(0, str(REPO))
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from bench.harness import cpu_seconds, free_port  # noqa: E402
+from bench.harness import cpu_seconds, free_port, spread, summarize  # noqa: E402
 from serdes import MessageField, SchemaRegistryClient, SerializationContext  # noqa: E402
 from serdes.avro import AvroSerializer  # noqa: E402
 
+MODES = ("ungoverned", "id", "payload")
 SCHEMA = {"type": "record", "name": "Event", "namespace": "bench",
           "fields": [{"name": "id", "type": "long"}, {"name": "payload", "type": "string"}]}
 
@@ -69,7 +74,7 @@ def measure(admin, client, broker, codec: str, mode: str, value_template: dict, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mib", type=int, default=512, help="data per case")
-    parser.add_argument("--rounds", type=int, default=2, help="best of this many runs per case")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per case (medians and spreads)")
     args = parser.parse_args()
 
     from tests.conftest import BrokerProcess
@@ -85,24 +90,25 @@ def main() -> None:
             client = SchemaRegistryClient({"url": registry.url})
             # Hex of random bytes: compresses about as well as real payloads do (not 100x).
             value_template = {"id": 1, "payload": os.urandom(500).hex()}
-            best: dict[tuple[str, str], tuple[float, float, float]] = {}
-            for _ in range(args.rounds):
+            runs: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+            for round_ in range(args.rounds):
                 for codec in ("none", "lz4"):
-                    for mode in ("ungoverned", "id", "payload"):
+                    for mode in MODES if round_ % 2 == 0 else MODES[::-1]:
                         figures = measure(admin, client, broker, codec, mode, value_template, args.mib)
-                        if figures[0] > best.get((codec, mode), (0,))[0]:
-                            best[(codec, mode)] = figures
-            rows = [(codec, mode, *best[(codec, mode)]) for codec in ("none", "lz4")
-                    for mode in ("ungoverned", "id", "payload")]
+                        runs.setdefault((codec, mode), []).append(figures)
         finally:
             registry.stop()
             broker.stop()
-    print(f"produce, ~1 KiB Avro values, acks=all, 6 partitions, {args.mib} MiB per case")
-    print(f"{'codec':<6}{'topic':<12}{'records/s':>12}{'MB/s':>9}{'broker cpu s/GB':>17}{'vs ungoverned':>15}")
-    base = {}
-    for codec, mode, rps, mbps, cpu in rows:
-        base.setdefault(codec, rps)
-        print(f"{codec:<6}{mode:<12}{rps:>12.0f}{mbps:>9.1f}{cpu:>17.2f}{rps / base[codec]:>15.2f}")
+    print(f"Produce, ~1 KiB Avro values, acks=all, 6 partitions, {args.mib} MiB per case, "
+          f"{args.rounds} rounds: median (min-max)\n")
+    print("| codec | topic | records/s | MB/s | broker CPU s/GB | vs ungoverned |")
+    print("|---|---|---:|---:|---:|---:|")
+    for codec in ("none", "lz4"):
+        for mode in MODES:
+            figures = runs[(codec, mode)]
+            ratios = [f[0] / u[0] for f, u in zip(figures, runs[(codec, "ungoverned")])]
+            cells = [spread(summarize([f[i] for f in figures])) for i in range(3)]
+            print(f"| {codec} | {mode} | " + " | ".join(cells) + f" | {spread(summarize(ratios), ratio=True)} |")
 
 
 if __name__ == "__main__":
