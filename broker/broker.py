@@ -18,7 +18,7 @@ from pathlib import Path
 
 from broker.config import BrokerConfig
 from broker.coordinator.group_coordinator import GroupCoordinator
-from broker.coordinator.transaction import TransactionCoordinator
+from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
 from broker.producer_ids import ProducerIdManager
 from broker.schema_validation import SchemaValidator
 from broker.server import KafkaServer
@@ -96,13 +96,14 @@ class Broker:
     async def start(self) -> None:
         self._limit_open_files()
         self.topics = TopicManager(self.data_dir, self.config)
-        # Groups and offsets are rebuilt from __consumer_offsets before the first client connects.
         self.group_coordinator = GroupCoordinator(self.topics, self.config)
-        self.group_coordinator.start()
         self.transactions = TransactionCoordinator(self, self.config["transaction.state.log.num.partitions"])
         self.transactions.offsets_partition_for = self.group_coordinator.manager.log.partition_for
         self.transactions.complete_group_offsets = self.group_coordinator.complete_transaction
-        self.transactions.start()  # after the groups: it may finish transactions that hold offsets
+        # Both coordinators load in the background while the broker already serves produce
+        # and fetch (their APIs answer COORDINATOR_LOAD_IN_PROGRESS meanwhile), transactions
+        # after the groups: finishing a transaction may complete a group's pending offsets.
+        self.group_coordinator.start(on_loaded=self.transactions.start)
         await self.server.start()
         self._tasks = [
             asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"], self._apply_retention)),
@@ -199,6 +200,8 @@ class Broker:
         async for partition in self._paced_partitions():
             if not partition.config.compact:
                 continue
+            if partition.topic == OFFSETS_TOPIC and self.group_coordinator.loading:
+                continue  # being replayed: a swap could drop a tombstone the replay has not seen
             job = partition.log.clean_job(now)
             if job is None:
                 continue

@@ -17,6 +17,10 @@ Timing, as Kafka's purgatories do it, with asyncio timers:
 
 Requests are answered through futures the members hold, so no member can keep another
 member's request waiting past these timers.
+
+At start `__consumer_offsets` is replayed in the background, as Kafka loads a coordinator
+partition: the broker serves produce and fetch meanwhile, and every group API answers
+COORDINATOR_LOAD_IN_PROGRESS (retriable; clients retry) until the load is complete.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from broker.coordinator.offsets import TopicPartition
 log = logging.getLogger("schemabus.coordinator")
 
 NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000
+LOADING = "COORDINATOR_LOAD_IN_PROGRESS"
 NO_GENERATION = -1
 
 
@@ -61,19 +66,46 @@ class GroupCoordinator:
         self.config = config
         self.manager = GroupMetadataManager(topics, config)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.loading = True  # until __consumer_offsets has been replayed
+        self._load_task: asyncio.Task | None = None
 
     @property
     def groups(self) -> dict[str, Group]:
         return self.manager.groups
 
-    def start(self) -> None:
-        """Load `__consumer_offsets`; loaded members must heartbeat within their session."""
+    def start(self, on_loaded=None) -> None:
+        """Start loading `__consumer_offsets` in the background; `on_loaded()` runs once it is
+        loaded. Loaded members must heartbeat within their session from then on."""
         self._loop = asyncio.get_running_loop()
-        for group in self.manager.load():
+        self._load_task = self._loop.create_task(self._load(on_loaded))
+
+    async def _load(self, on_loaded) -> None:
+        started = self._loop.time()
+        try:
+            with_members = await self.manager.load_paced(lambda: asyncio.sleep(0))
+        except Exception:
+            # Serving groups from a partial replay would hand out wrong offsets: stay loading.
+            log.exception("cannot load __consumer_offsets; group APIs answer %s", LOADING)
+            return
+        for group in with_members:
             for member in group.members.values():
                 self._schedule_expiry(group, member)
+        self.loading = False
+        log.info("group coordinator loaded in %.2f s", self._loop.time() - started)
+        if on_loaded is not None:
+            try:
+                on_loaded()
+            except Exception:
+                log.exception("starting what waits for the group coordinator failed")
+
+    async def loaded(self) -> None:
+        """Wait until `__consumer_offsets` has been replayed."""
+        if self._load_task is not None:
+            await asyncio.shield(self._load_task)
 
     def stop(self) -> None:
+        if self._load_task is not None:
+            self._load_task.cancel()
         for group in self.groups.values():
             self._cancel_join_timer(group)
             self._cancel_sync_timer(group)
@@ -87,6 +119,8 @@ class GroupCoordinator:
     async def join_group(self, req: JoinRequest) -> JoinResult:
         if not req.group_id:
             return JoinResult(req.member_id, "INVALID_GROUP_ID")
+        if self.loading:
+            return JoinResult(req.member_id, LOADING)
         if not (self.config["group.min.session.timeout.ms"] <= req.session_timeout_ms
                 <= self.config["group.max.session.timeout.ms"]):
             return JoinResult(req.member_id, "INVALID_SESSION_TIMEOUT")
@@ -335,6 +369,8 @@ class GroupCoordinator:
                          assignments: dict[str, bytes]) -> SyncResult:
         if not group_id:
             return SyncResult("INVALID_GROUP_ID")
+        if self.loading:
+            return SyncResult(LOADING)
         group = self.groups.get(group_id)
         error = self._check_member(group, member_id, instance_id, generation_id)
         if error is None:
@@ -396,6 +432,8 @@ class GroupCoordinator:
     def heartbeat(self, group_id: str | None, generation_id: int, member_id: str, instance_id: str | None) -> str:
         if not group_id:
             return "INVALID_GROUP_ID"
+        if self.loading:
+            return LOADING
         group = self.groups.get(group_id)
         error = self._check_member(group, member_id, instance_id, generation_id)
         if error is not None:
@@ -426,6 +464,8 @@ class GroupCoordinator:
         """(group error, one error per leaving (member id, instance id))."""
         if not group_id:
             return "INVALID_GROUP_ID", []
+        if self.loading:
+            return LOADING, []
         group = self.groups.get(group_id)
         if group is None:
             return "NONE", ["UNKNOWN_MEMBER_ID"] * len(leaving)
@@ -496,6 +536,8 @@ class GroupCoordinator:
         def all_(error: str) -> dict[TopicPartition, str]:
             return {tp: error for tp in offsets}
 
+        if self.loading:
+            return all_(LOADING)
         group = self.groups.get(group_id)
         if group is None:
             if generation_id >= 0:
@@ -525,6 +567,8 @@ class GroupCoordinator:
                            member_id: str, instance_id: str | None,
                            offsets: dict[TopicPartition, OffsetValue]) -> dict[TopicPartition, str]:
         """TxnOffsetCommit's group side: offsets pending until the transaction ends."""
+        if self.loading:
+            return {tp: LOADING for tp in offsets}
         group = self.groups.get(group_id) or self.manager.create(group_id)
         if generation_id >= 0 or member_id:
             # v3+ sends the consumer's generation and member id: a zombie is fenced here.
@@ -577,6 +621,8 @@ class GroupCoordinator:
 
     def delete_offsets(self, group_id: str, partitions: list[TopicPartition]) -> tuple[str, dict[TopicPartition, str]]:
         """OffsetDelete: (group error, per-partition errors)."""
+        if self.loading:
+            return LOADING, {}
         group = self.groups.get(group_id)
         if group is None or group.is_(DEAD):
             return "GROUP_ID_NOT_FOUND", {}
@@ -599,6 +645,8 @@ class GroupCoordinator:
             group = self.groups.get(group_id) if group_id is not None else None
             if group_id is None:
                 out.append((group_id, "INVALID_GROUP_ID"))
+            elif self.loading:
+                out.append((group_id, LOADING))
             elif group is None or group.is_(DEAD):
                 out.append((group_id, "GROUP_ID_NOT_FOUND"))
             elif not group.is_(EMPTY):
@@ -620,7 +668,8 @@ class GroupCoordinator:
 
     async def expire_offsets(self) -> None:
         """The `offsets.retention.check.interval.ms` job."""
-        self.manager.expire()
+        if not self.loading:
+            self.manager.expire()
 
 
 UNKNOWN_AFTER_REMOVAL = JoinResult("", "UNKNOWN_MEMBER_ID")

@@ -2,7 +2,7 @@
 
 Kafka's GroupMetadataManager: every change is appended to the log first and applied in
 memory after the append succeeded, so what a client was told is always what a restart
-rebuilds. At start the whole topic is replayed (tombstones delete), groups with members
+rebuilds. At start the whole topic is replayed, in the background (tombstones delete), groups with members
 come back Stable with their last stored generation and assignment, groups with only
 offsets come back as Empty "simple" groups.
 
@@ -27,6 +27,10 @@ from broker.coordinator.offsets import OffsetStore, TopicPartition
 log = logging.getLogger("schemabus.coordinator")
 
 
+# Records replayed between two returns to the event loop (~5-10 ms of work).
+LOAD_RECORDS_PER_PAUSE = 500
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -37,6 +41,7 @@ class GroupMetadataManager:
         self.config = config
         self.log = GroupMetadataLog(topics, config)
         self.offsets = OffsetStore()
+        self._loaded: list[Group] = []
         self.groups: dict[str, Group] = {}
 
     # -- groups -------------------------------------------------------------------------
@@ -54,6 +59,21 @@ class GroupMetadataManager:
 
     def load(self) -> list[Group]:
         """Rebuild groups and offsets from the log; returns the groups that have members."""
+        loader = self._loader()
+        for _ in loader:
+            pass
+        return self._loaded
+
+    async def load_paced(self, pause) -> list[Group]:
+        """load(), awaiting `pause()` every LOAD_RECORDS_PER_PAUSE records so that the event
+        loop keeps serving while a large `__consumer_offsets` is replayed."""
+        for count, _ in enumerate(self._loader(), 1):
+            if count % LOAD_RECORDS_PER_PAUSE == 0:
+                await pause()
+        return self._loaded
+
+    def _loader(self):
+        """Apply the log's records one by one (yielding after each); self._loaded at the end."""
         group_values: dict[str, m.GroupValue] = {}
         skipped = 0
         for key, value, producer_id in self.log.replay():
@@ -76,6 +96,7 @@ class GroupMetadataManager:
             except m.FormatError as exc:
                 skipped += 1
                 log.warning("skipping an unreadable record of __consumer_offsets: %s", exc)
+            yield
         for group_id, value in group_values.items():
             self.groups[group_id] = self._group_from_value(group_id, value)
         for group_id in self.offsets.groups():
@@ -83,7 +104,7 @@ class GroupMetadataManager:
         if self.groups or skipped:
             log.info("loaded %d group(s) from __consumer_offsets (%d unreadable record(s) skipped)",
                      len(self.groups), skipped)
-        return [g for g in self.groups.values() if g.members]
+        self._loaded = [g for g in self.groups.values() if g.members]
 
     @staticmethod
     def _group_from_value(group_id: str, value: m.GroupValue) -> Group:

@@ -8,7 +8,8 @@ records CompleteCommit/CompleteAbort.
 
 Every state change is a record in the compacted internal topic `__transaction_state`
 (key: Kafka's layout, int16 version 0 + the transactional id; value: JSON of the
-metadata), replayed on start; a transaction found half-way through its markers is
+metadata), replayed on start, once the group coordinator has loaded (its APIs answer
+COORDINATOR_LOAD_IN_PROGRESS until then); a transaction found half-way through its markers is
 finished then. On this single node markers are local appends, so Prepare* states are
 only ever seen on disk after a crash.
 """
@@ -107,6 +108,7 @@ class TransactionCoordinator:
         # when a transaction ends: (group_id, producer_id, commit).
         self.offsets_partition_for: Callable[[str], int] | None = None
         self.complete_group_offsets: Callable[[str, int, bool], None] | None = None
+        self.loading = True  # until start() has replayed __transaction_state
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -119,6 +121,7 @@ class TransactionCoordinator:
             if meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
                 log.info("finishing transaction %s left in %s", meta.transactional_id, meta.state)
                 self._write_markers_and_complete(meta, meta.state == PREPARE_COMMIT)
+        self.loading = False
 
     def _replay(self) -> None:
         for partition in self.broker.topics.get(TOPIC).partitions:
@@ -148,7 +151,12 @@ class TransactionCoordinator:
 
     # -- checks ---------------------------------------------------------------------
 
+    def _check_loaded(self) -> None:
+        if self.loading:
+            raise TxnError("COORDINATOR_LOAD_IN_PROGRESS", "The transaction coordinator is loading")
+
     def _active(self, transactional_id: str, producer_id: int, epoch: int, fenced_error: str) -> TransactionMetadata:
+        self._check_loaded()
         meta = self.transactions.get(transactional_id)
         if meta is None or meta.producer_id != producer_id:
             raise TxnError("INVALID_PRODUCER_ID_MAPPING",
@@ -164,6 +172,7 @@ class TransactionCoordinator:
 
     def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int, epoch: int,
                          fenced_error: str) -> tuple[int, int]:
+        self._check_loaded()
         if not 0 < timeout_ms <= self.broker.config["transaction.max.timeout.ms"]:
             raise TxnError("INVALID_TRANSACTION_TIMEOUT",
                            f"transaction.timeout.ms {timeout_ms} is outside 1..transaction.max.timeout.ms")
@@ -264,6 +273,8 @@ class TransactionCoordinator:
 
     def abort_timed_out(self, now_ms: int | None = None) -> int:
         """Abort transactions open longer than their transaction.timeout.ms."""
+        if self.loading:
+            return 0
         now_ms = _now() if now_ms is None else now_ms
         expired = [m for m in self.transactions.values()
                    if m.state == ONGOING and now_ms - m.start_ms > m.timeout_ms]

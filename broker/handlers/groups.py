@@ -119,6 +119,8 @@ async def leave_group(broker, ctx, request):
 
 @apis.handler(16, 0, 4)
 async def list_groups(broker, ctx, request):
+    if broker.group_coordinator.loading:
+        return {"throttle_time": 0, "error_code": code("COORDINATOR_LOAD_IN_PROGRESS"), "groups": []}
     groups = broker.group_coordinator.list_groups(request.get("states_filter") or None)
     return {"throttle_time": 0, "error_code": 0,
             "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": g.state}
@@ -129,6 +131,9 @@ def _describe(broker, group_id: str | None, include_operations: bool) -> dict:
     operations = GROUP_AUTHORIZED_OPERATIONS if include_operations else AUTHORIZED_OPERATIONS_OMITTED
     if group_id is None:
         return {"error_code": code("INVALID_GROUP_ID"), "group_id": group_id, "group_state": "",
+                "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": operations}
+    if broker.group_coordinator.loading:
+        return {"error_code": code("COORDINATOR_LOAD_IN_PROGRESS"), "group_id": group_id, "group_state": "",
                 "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": operations}
     group = broker.group_coordinator.groups.get(group_id)
     if group is None:

@@ -63,6 +63,13 @@ async def _fetch_group(broker, ctx, group_id: str | None, topics: list | None,
             async for p in ctx.paced(t["partition_indexes"]):
                 wanted[(t["name"], p)] = None
         wanted = list(wanted)
+    if broker.group_coordinator.loading:
+        # No offsets rather than "nothing committed"; v1 (no top-level error) carries the
+        # error on each requested partition, which the caller fills in, as Kafka does.
+        partitions = (wanted or []) if ctx.api_version < 2 else []
+        return code("COORDINATOR_LOAD_IN_PROGRESS"), await by_topic(ctx, partitions, lambda tp: {
+            "partition_index": tp[1], "error_code": 0, "committed_offset": INVALID_OFFSET,
+            "committed_leader_epoch": -1, "metadata": ""})
     found = broker.group_coordinator.fetch_offsets(group_id, wanted)
     values = {(t, p): v for t, p, v in found}
 

@@ -134,6 +134,45 @@ def test_commits_with_metadata_survive_a_crash(broker_factory):
     assert states.get(group) == ConsumerGroupState.EMPTY
 
 
+def test_restart_serves_at_once_and_never_answers_offsets_from_a_partial_load(broker_factory):
+    """__consumer_offsets is replayed in the background after a restart (Kafka's
+    COORDINATOR_LOAD_IN_PROGRESS meanwhile): the broker listens before the load is over,
+    and an OffsetFetch gets either that error or the committed offsets, never "none"."""
+    b = broker_factory(FAST)
+    topic = unique_topic("load")
+    partitions, rounds = 50, 400  # 20,000 offset records: dozens of load slices
+    create_topic(b.bootstrap, topic, partitions)
+    group = f"g-{topic}"
+    c = consumer(b.bootstrap, group)
+    for r in range(1, rounds + 1):
+        c.commit(offsets=[TopicPartition(topic, p, r + p) for p in range(partitions)], asynchronous=False)
+    c.close()
+    b.stop()
+    b.start()
+
+    request = {"group_id": group, "topics": [{"name": topic, "partition_indexes": list(range(partitions))}],
+               "require_stable": False}
+    answers = []
+    raw = RawClient(b.bootstrap)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            response = raw.call(9, 7, request)
+            answers.append(response["error_code"])
+            if response["error_code"] == 0:
+                offsets = {p["partition_index"]: p["committed_offset"] for t in response["topics"]
+                           for p in t["partitions"]}
+                break
+            assert response["error_code"] == code("COORDINATOR_LOAD_IN_PROGRESS"), response
+    finally:
+        raw.close()
+    assert answers[-1] == 0, f"the coordinator did not load within 30 s: {answers[-5:]}"
+    assert offsets == {p: rounds + p for p in range(partitions)}
+    log_text = b.log_text()
+    assert log_text.rindex("listening on") < log_text.rindex("group coordinator loaded"), \
+        "the broker waited for the replay before listening"
+
+
 def test_group_resumes_after_broker_restart(broker_factory):
     """A member keeps its membership across a broker restart (the stored generation and
     assignment come back) and goes on without a record lost or repeated."""

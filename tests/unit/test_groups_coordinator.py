@@ -183,6 +183,7 @@ def test_coordinator_loads_and_expires_members_of_a_loaded_group(manager):
     async def scenario():
         coordinator = GroupCoordinator(mgr.topics, mgr.config)
         coordinator.start()
+        await coordinator.loaded()
         loaded = coordinator.groups["g"]
         assert loaded.state == STABLE and coordinator.heartbeat("g", 2, "m1", None) == "NONE"
         await asyncio.sleep(0.35)  # 100 ms session, no more heartbeats
@@ -191,3 +192,44 @@ def test_coordinator_loads_and_expires_members_of_a_loaded_group(manager):
         return state
 
     assert asyncio.run(scenario()) == EMPTY
+
+
+def test_group_apis_answer_load_in_progress_until_the_replay_is_done(manager):
+    """A large __consumer_offsets is replayed in the background, in slices; until it is
+    complete nothing is answered from a partial state (no "nothing committed")."""
+    from broker.coordinator import metadata_manager
+    from broker.coordinator.group_coordinator import LOADING, GroupCoordinator, JoinRequest
+
+    mgr = manager()
+    commits = 3 * metadata_manager.LOAD_RECORDS_PER_PAUSE
+    mgr.create("g")
+    for i in range(commits):
+        mgr.store_offsets("g", {("t", 0): m.OffsetValue(i, -1, "", 1_700_000_000_000)})
+
+    async def scenario():
+        coordinator = GroupCoordinator(mgr.topics, mgr.config)
+        finished = []
+        coordinator.start(on_loaded=lambda: finished.append(coordinator.loading))
+        await asyncio.sleep(0)  # the load has started and given the loop back
+        assert coordinator.loading
+        offsets = {("t", 0): m.OffsetValue(1, -1, "", 1_700_000_000_000)}
+        during = [
+            coordinator.heartbeat("g", 1, "m", None),
+            coordinator.commit_offsets("g", -1, "", None, offsets)[("t", 0)],
+            coordinator.txn_commit_offsets("g", 1, 0, -1, "", None, offsets)[("t", 0)],
+            coordinator.leave_group("g", [("m", None)])[0],
+            coordinator.delete_offsets("g", [("t", 0)])[0],
+            coordinator.delete_groups(["g"])[0][1],
+            (await coordinator.join_group(JoinRequest("g", "", None, "c", "/h", 10_000, 10_000, "consumer",
+                                                      [("range", b"")], True))).error,
+            (await coordinator.sync_group("g", 1, "m", None, None, None, {})).error,
+        ]
+        await coordinator.loaded()
+        after = coordinator.fetch_offsets("g", [("t", 0)])
+        coordinator.stop()
+        return during, finished, after
+
+    during, finished, after = asyncio.run(scenario())
+    assert during == [LOADING] * len(during)
+    assert finished == [False]  # on_loaded ran once, after loading was over
+    assert after[0][2].offset == commits - 1
