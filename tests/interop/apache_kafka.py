@@ -17,6 +17,7 @@ from pathlib import Path
 
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.24.3"
+SLF4J_VERSION = "2.0.17"  # Kafka 4's; Maven's nearest-wins otherwise picks 1.7.36, which finds no binding
 CACHE = Path(os.environ.get("SCHEMABUS_KAFKA_CACHE", Path.home() / ".cache" / "schemabus" / f"kafka-{KAFKA_VERSION}"))
 
 _POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -27,6 +28,7 @@ _POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{KAFKA_VERSION}</version></dependency>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>{KAFKA_VERSION}</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>{LOG4J_VERSION}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>{SLF4J_VERSION}</version></dependency>
   </dependencies>
 </project>
 """
@@ -49,8 +51,10 @@ KAFKA_JVM_PERFORMANCE_OPTS = ["-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=2
 def kafka_libs() -> Path:
     """Directory with Apache Kafka's jars, downloading them once."""
     libs = CACHE / "libs"
-    if (CACHE / ".complete").exists():
+    marker = CACHE / ".complete"
+    if marker.exists() and (CACHE / "pom.xml").exists() and (CACHE / "pom.xml").read_text() == _POM:
         return libs
+    shutil.rmtree(libs, ignore_errors=True)  # resolved from another POM: start over
     CACHE.mkdir(parents=True, exist_ok=True)
     (CACHE / "pom.xml").write_text(_POM)
     subprocess.run(["mvn", "-q", "-B", "dependency:copy-dependencies", f"-DoutputDirectory={libs}"],
