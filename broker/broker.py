@@ -10,6 +10,7 @@ produce and fetch keep being served), and the
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
@@ -43,6 +44,14 @@ def parse_listener(listen: str) -> tuple[str, int]:
         listen = listen.split("://", 1)[1]
     host, _, port = listen.rpartition(":")
     return host or "127.0.0.1", int(port)
+
+
+# Python's collector thresholds. The defaults (700, 10, 10) ran a collection of the older
+# generations every few seconds under load (500 consumer groups: gen1 passes of ~16 ms, nine
+# full passes of 120-140 ms a minute), each pausing the event loop while it walked every
+# long-lived object (partitions, groups, members). A request's objects die by reference
+# counting, so the collector only has cycles to find and can run far less often.
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 class Broker:
@@ -104,6 +113,7 @@ class Broker:
         # and fetch (their APIs answer COORDINATOR_LOAD_IN_PROGRESS meanwhile), transactions
         # after the groups: finishing a transaction may complete a group's pending offsets.
         self.group_coordinator.start(on_loaded=self.transactions.start)
+        gc.set_threshold(*GC_THRESHOLDS)
         await self.server.start()
         self._tasks = [
             asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"], self._apply_retention)),
