@@ -2,8 +2,8 @@
 
 Kafka's GroupMetadataManager: every change is appended to the log first and applied in
 memory after the append succeeded, so what a client was told is always what a restart
-rebuilds. At start the whole topic is replayed, in the background (tombstones delete), groups with members
-come back Stable with their last stored generation and assignment, groups with only
+rebuilds. At start the whole topic is replayed in the background (tombstones delete), groups
+with members come back Stable with their last stored generation and assignment, groups with only
 offsets come back as Empty "simple" groups.
 
 Expiry (`offsets.retention.minutes`, checked every `offsets.retention.check.interval.ms`)
@@ -41,7 +41,6 @@ class GroupMetadataManager:
         self.config = config
         self.log = GroupMetadataLog(topics, config)
         self.offsets = OffsetStore()
-        self._loaded: list[Group] = []
         self.groups: dict[str, Group] = {}
 
     # -- groups -------------------------------------------------------------------------
@@ -59,10 +58,9 @@ class GroupMetadataManager:
 
     def load(self) -> list[Group]:
         """Rebuild groups and offsets from the log; returns the groups that have members."""
-        loader = self._loader()
-        for _ in loader:
+        for _ in self._loader():
             pass
-        return self._loaded
+        return self._groups_with_members()
 
     async def load_paced(self, pause) -> list[Group]:
         """load(), awaiting `pause()` every LOAD_RECORDS_PER_PAUSE records so that the event
@@ -70,10 +68,10 @@ class GroupMetadataManager:
         for count, _ in enumerate(self._loader(), 1):
             if count % LOAD_RECORDS_PER_PAUSE == 0:
                 await pause()
-        return self._loaded
+        return self._groups_with_members()
 
     def _loader(self):
-        """Apply the log's records one by one (yielding after each); self._loaded at the end."""
+        """Apply the log's records one by one, yielding after each."""
         group_values: dict[str, m.GroupValue] = {}
         skipped = 0
         for key, value, producer_id in self.log.replay():
@@ -104,7 +102,9 @@ class GroupMetadataManager:
         if self.groups or skipped:
             log.info("loaded %d group(s) from __consumer_offsets (%d unreadable record(s) skipped)",
                      len(self.groups), skipped)
-        self._loaded = [g for g in self.groups.values() if g.members]
+
+    def _groups_with_members(self) -> list[Group]:
+        return [g for g in self.groups.values() if g.members]
 
     @staticmethod
     def _group_from_value(group_id: str, value: m.GroupValue) -> Group:

@@ -6,7 +6,7 @@ translation between each API version's fields and the coordinator.
 from __future__ import annotations
 
 from broker.coordinator.group import STABLE
-from broker.coordinator.group_coordinator import JoinRequest
+from broker.coordinator.group_coordinator import LOADING, JoinRequest
 from broker.protocol import apis
 from broker.protocol.errors import code
 
@@ -120,7 +120,7 @@ async def leave_group(broker, ctx, request):
 @apis.handler(16, 0, 4)
 async def list_groups(broker, ctx, request):
     if broker.group_coordinator.loading:
-        return {"throttle_time": 0, "error_code": code("COORDINATOR_LOAD_IN_PROGRESS"), "groups": []}
+        return {"throttle_time": 0, "error_code": code(LOADING), "groups": []}
     groups = broker.group_coordinator.list_groups(request.get("states_filter") or None)
     return {"throttle_time": 0, "error_code": 0,
             "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": g.state}
@@ -129,11 +129,9 @@ async def list_groups(broker, ctx, request):
 
 def _describe(broker, group_id: str | None, include_operations: bool) -> dict:
     operations = GROUP_AUTHORIZED_OPERATIONS if include_operations else AUTHORIZED_OPERATIONS_OMITTED
-    if group_id is None:
-        return {"error_code": code("INVALID_GROUP_ID"), "group_id": group_id, "group_state": "",
-                "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": operations}
-    if broker.group_coordinator.loading:
-        return {"error_code": code("COORDINATOR_LOAD_IN_PROGRESS"), "group_id": group_id, "group_state": "",
+    error = "INVALID_GROUP_ID" if group_id is None else LOADING if broker.group_coordinator.loading else None
+    if error is not None:
+        return {"error_code": code(error), "group_id": group_id, "group_state": "",
                 "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": operations}
     group = broker.group_coordinator.groups.get(group_id)
     if group is None:

@@ -7,6 +7,7 @@ is legal for OffsetCommit/OffsetFetch (old clients used it), not for OffsetDelet
 
 from __future__ import annotations
 
+from broker.coordinator.group_coordinator import LOADING
 from broker.coordinator.messages import OffsetValue
 from broker.coordinator.metadata_manager import now_ms
 from broker.protocol import apis
@@ -67,7 +68,7 @@ async def _fetch_group(broker, ctx, group_id: str | None, topics: list | None,
         # No offsets rather than "nothing committed"; v1 (no top-level error) carries the
         # error on each requested partition, which the caller fills in, as Kafka does.
         partitions = (wanted or []) if ctx.api_version < 2 else []
-        return code("COORDINATOR_LOAD_IN_PROGRESS"), await by_topic(ctx, partitions, lambda tp: {
+        return code(LOADING), await by_topic(ctx, partitions, lambda tp: {
             "partition_index": tp[1], "error_code": 0, "committed_offset": INVALID_OFFSET,
             "committed_leader_epoch": -1, "metadata": ""})
     found = broker.group_coordinator.fetch_offsets(group_id, wanted)

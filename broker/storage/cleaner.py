@@ -374,11 +374,17 @@ class SwapPlan:
     While a plan is pending the log deletes no segment (retention and DeleteRecords wait a
     pass), so the segments the manifest names are the ones the swap replaces."""
 
-    directory: Path
-    old_bases: list[int]
-    new_bases: list[int]
     job: CleanJob
+    new_bases: list[int]
     checkpoint: CleanerCheckpoint | None = None  # set by install_swap, written by make_durable
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.job.directory)
+
+    @property
+    def old_bases(self) -> list[int]:
+        return [ref.base_offset for ref in self.job.segments]
 
     def commit(self) -> None:
         """The commit point: once the manifest exists, the swap will be completed, now or

@@ -500,8 +500,7 @@ class Log:
             return None
         self._mark_changing()
         self._swap_pending = True
-        old_bases = [s.base_offset for s in self._segments[:len(job.segments)]]
-        return cleaner.SwapPlan(self.directory, old_bases, new_bases, job)
+        return cleaner.SwapPlan(job, new_bases)
 
     def install_swap(self, plan: cleaner.SwapPlan) -> bool:
         """After plan.commit(): the cleaned segments replace the old ones, files and

@@ -296,18 +296,28 @@ def test_run_clean_after_segments_vanished_is_aborted(tmp_path):
     log.close()
 
 
-def test_crash_after_swap_commit_is_completed_on_open(tmp_path):
+def _cleaned(tmp_path):
+    """A log with several versions per key and a finished (not yet swapped) clean of it:
+    (directory, log, latest value per key, clean result, the cleaned segments' bases)."""
     directory = tmp_path / "c-0"
     log = Log(directory, compacted_config(), now_ms=Clock())
     latest = fill_versions(log)
     log.roll()
     result = run_clean(log.clean_job())
-    new_bases = [s.base_offset for s in result.segments]
-    log.prepare_swap(result).commit()
-    # "crash": nothing else of the swap happened
+    return directory, log, latest, result, [s.base_offset for s in result.segments]
+
+
+def _crash_and_reopen(directory, log) -> Log:
     for segment in log.segments:
         segment.close()
-    log = Log(directory, compacted_config())
+    return Log(directory, compacted_config())
+
+
+def test_crash_after_swap_commit_is_completed_on_open(tmp_path):
+    directory, log, latest, result, new_bases = _cleaned(tmp_path)
+    log.prepare_swap(result).commit()
+    # "crash": nothing else of the swap happened
+    log = _crash_and_reopen(directory, log)
     assert not (directory / cleaner.SWAP_MANIFEST).exists()
     assert not list(directory.glob("*.cleaned"))
     assert [s.base_offset for s in log.segments] == new_bases + [log.active_segment.base_offset]
@@ -331,19 +341,12 @@ def test_crash_before_swap_commit_discards_output(tmp_path):
 
 
 def test_crash_after_swap_installed_before_durable_is_completed_on_open(tmp_path):
-    directory = tmp_path / "c-0"
-    log = Log(directory, compacted_config(), now_ms=Clock())
-    latest = fill_versions(log)
-    log.roll()
-    result = run_clean(log.clean_job())
-    new_bases = [s.base_offset for s in result.segments]
+    directory, log, latest, result, new_bases = _cleaned(tmp_path)
     plan = log.prepare_swap(result)
     plan.commit()
     assert log.install_swap(plan)
     # "crash": files renamed, manifest still there, nothing fsynced since
-    for segment in log.segments:
-        segment.close()
-    log = Log(directory, compacted_config())
+    log = _crash_and_reopen(directory, log)
     assert not (directory / cleaner.SWAP_MANIFEST).exists()
     assert [s.base_offset for s in log.segments] == new_bases + [log.active_segment.base_offset]
     assert {r.key: (r.offset, r.value) for r in all_records(log)} == latest
