@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-from registry.formats.json_schema import JsonSchemaProvider  # noqa: E402
-from registry.formats.protobuf import ProtobufProvider  # noqa: E402
-from registry.formats.protobuf.compiler import compile_files  # noqa: E402
+from formats.json_schema import JsonSchemaProvider  # noqa: E402
+from formats.protobuf import ProtobufProvider  # noqa: E402
+from formats.protobuf.compiler import compile_files  # noqa: E402
 
 FIELDS = 200
 SCALARS = ["int32", "int64", "string", "bool", "double", "bytes", "uint64", "sint32", "fixed64", "float"]

@@ -16,15 +16,15 @@ the batch is appended (fail closed). Ungoverned topics never reach this module.
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from broker import records, recordscan
-from serdes.client import Schema, SchemaRegistryClient, SchemaRegistryError
+from formats import RecordMismatch, Schema
+from formats.wire import HEADER_SIZE
+from registry_client import SchemaRegistryClient, SchemaRegistryError, parse_schema
 
 log = logging.getLogger("schemabus.validation")
 
@@ -106,7 +106,7 @@ class SchemaValidator:
             return None
         try:
             name, checker = await asyncio.get_running_loop().run_in_executor(
-                self._pool, inspect_schema, self._client, schema, schema_id)
+                self._pool, prepare_schema, self._client, schema)
         except Exception as exc:  # the registry went away mid-way, or the schema does not compile
             raise RegistryUnavailable(f"cannot prepare schema id {schema_id}: {exc}") from None
         entry = (schema, name, checker)
@@ -178,79 +178,16 @@ def subject_for(topic: str, rule: FieldRule, record_name: str | None) -> str | N
     return f"{topic}-{rule.field}"
 
 
-def inspect_schema(client: SchemaRegistryClient, schema: Schema, schema_id: int):
-    """(record name for the name strategies, payload checker); runs on a worker thread."""
-    if schema.schema_type == "PROTOBUF":
-        checker, first_message = _protobuf_checker(client, schema_id)
-        return first_message, checker
-    return record_name(schema), payload_checker(client, schema)
+def prepare_schema(client: SchemaRegistryClient, schema: Schema):
+    """(record name for the name strategies, payload checker); runs on a worker thread, as it
+    fetches references and may compile (protoc), so checks on the loop make no registry call."""
+    parsed = parse_schema(client, schema)
+    read = parsed.reader()
 
-
-def record_name(schema: Schema) -> str | None:
-    """Avro record full name or JSON Schema title (protobuf: see inspect_schema)."""
-    try:
-        if schema.schema_type == "AVRO":
-            node = json.loads(schema.schema_str)
-            if isinstance(node, dict) and node.get("name"):
-                name, ns = node["name"], node.get("namespace")
-                return name if "." in name or not ns else f"{ns}.{name}"
-        elif schema.schema_type == "JSON":
-            return json.loads(schema.schema_str).get("title")
-    except (ValueError, AttributeError):
-        return None
-    return None
-
-
-def payload_checker(client: SchemaRegistryClient, schema: Schema):
-    """A function framed-bytes -> problem text or None, for `payload` mode."""
-    if schema.schema_type == "AVRO":
-        from fastavro import schemaless_reader
-
-        from serdes.avro import parse_avro
-
-        parsed = parse_avro(client, schema)
-
-        def check_avro(data: bytes) -> str | None:
-            buf = io.BytesIO(data)
-            buf.seek(5)
-            try:
-                schemaless_reader(buf, parsed, None)
-            except Exception as exc:  # fastavro raises assorted types on bad data
-                return f"{type(exc).__name__}: {exc}"
-            if buf.tell() != len(data):
-                return f"{len(data) - buf.tell()} bytes left over after the Avro record"
-            return None
-        return check_avro
-    if schema.schema_type == "JSON":
-        from serdes.json_schema import compile_validator
-
-        validate = compile_validator(client, schema)  # resolves references to other subjects
-
-        def check_json(data: bytes) -> str | None:
-            try:
-                doc = json.loads(data[5:])
-            except ValueError as exc:
-                return f"not JSON: {exc}"
-            return validate(doc)
-        return check_json
-    return lambda data: f"unknown schema type {schema.schema_type}"
-
-
-def _protobuf_checker(client: SchemaRegistryClient, schema_id: int):
-    """(checker, full name of the schema's first message type)."""
-    from serdes.protobuf import ProtobufDeserializer
-    from serdes.serialization import MessageField, SerializationContext, SerializationError
-
-    deserializer = ProtobufDeserializer(schema_registry_client=client)
-    ctx = SerializationContext("", MessageField.VALUE)
-    # Build the writer's file now (we are on a worker thread): later checks only compile
-    # message classes from it, with no registry call on the event loop.
-    first_message = deserializer.prepare(schema_id, ctx)
-
-    def check_protobuf(data: bytes) -> str | None:
+    def check_payload(data: bytes) -> str | None:
         try:
-            deserializer(data, ctx)
-        except SerializationError as exc:
-            return str(exc).split(": ", 2)[-1]
+            read(data, HEADER_SIZE)
+        except RecordMismatch as exc:
+            return str(exc)
         return None
-    return check_protobuf, first_message
+    return parsed.name(), check_payload

@@ -10,13 +10,14 @@ import argparse
 from datetime import datetime, timezone
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import (
     AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic, OffsetSpec,
 )
 
 from cli.output import CommandError, emit
-from serdes import Schema, SchemaReference, SchemaRegistryClient, SchemaRegistryError
+from formats import Schema, SchemaReference
+from registry_client import SchemaRegistryClient, SchemaRegistryError
 
 TIMEOUT = 15
 EXIT_UNREACHABLE = 3

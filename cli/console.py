@@ -23,10 +23,9 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaExcepti
 from cli.formats import CODECS, FORMATS, PRINTERS, SCHEMA_TYPES, LineError
 from cli.admin import QUIET
 from cli.output import CommandError, Progress
-from serdes import (
-    MessageField, Schema, SchemaReference, SchemaRegistryClient, SchemaRegistryError, SerializationContext,
-    SerializationError,
-)
+from formats import Schema, SchemaReference
+from registry_client import SchemaRegistryClient, SchemaRegistryError
+from serdes import MessageField, SerializationContext, SerializationError
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 3, 2
 

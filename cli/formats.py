@@ -2,17 +2,21 @@
 
 A format turns one line of text into the object its serializer takes (Avro's JSON
 encoding, protobuf's JSON mapping, a JSON document, or a plain string) and turns a
-deserialized object back into one line.
+deserialized object back into one line. The conversions are the format layer's
+(ParsedSchema.from_json / to_json); the serializers are the serdes'.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from serdes import Schema, SchemaRegistryClient
+from formats import ParsedSchema, RecordMismatch, Schema
+from formats.wire import HEADER_SIZE
+from registry_client import SchemaRegistryClient
+from serdes import SerializationError
+from serdes.base import WriterSchemaCache, parsed_schema
 
 
 class LineError(ValueError):
@@ -37,6 +41,32 @@ class Printer:
 SCHEMA_TYPES = {"avro": "AVRO", "protobuf": "PROTOBUF", "json-schema": "JSON"}
 
 
+def _json_line(line: str):
+    try:
+        return json.loads(line)
+    except ValueError as exc:
+        raise LineError(f"not JSON: {exc}") from None
+
+
+def _line_parser(parsed: ParsedSchema) -> Callable[[str], Any]:
+    def parse_line(line: str):
+        try:
+            return parsed.from_json(_json_line(line))
+        except RecordMismatch as exc:
+            raise LineError(str(exc)) from None
+    return parse_line
+
+
+def _serializer_conf(schema_id: int | None, props: dict) -> dict:
+    if schema_id is not None:
+        return {"use.schema.id": schema_id, "auto.register.schemas": False}
+    return {"auto.register.schemas": props.get("auto.register.schemas", "true").lower() == "true"}
+
+
+def _json_render(obj) -> str:
+    return "null" if obj is None else json.dumps(obj)
+
+
 # -- string ----------------------------------------------------------------------------------
 
 
@@ -49,105 +79,45 @@ def string_printer(client, schema_text, props) -> Printer:
                    lambda obj: "null" if obj is None else obj)
 
 
-# -- avro ------------------------------------------------------------------------------------
+# -- schema formats: Avro and Protobuf print through their writer schema ---------------------
+
+
+def writer_schema_printer(client: SchemaRegistryClient, schema_text, props) -> Printer:
+    """Decodes each record with its writer schema and prints the format's JSON form of it."""
+    readers = WriterSchemaCache(client, lambda parsed: (parsed.reader(), parsed.to_json))
+
+    def deserialize(data, ctx):
+        if data is None:
+            return None
+        schema_id, (read, to_json) = readers.writer_of(data, ctx)
+        try:
+            return to_json(read(data, HEADER_SIZE))
+        except RecordMismatch as exc:
+            raise SerializationError(f"{ctx.describe()}: cannot decode the payload written with schema id "
+                                     f"{schema_id}: {exc}") from exc
+
+    return Printer(deserialize, _json_render)
 
 
 def avro_codec(client: SchemaRegistryClient, schema: Schema | None, schema_id: int | None, props: dict) -> Codec:
-    from fastavro import json_reader
-
-    from serdes.avro import AvroSerializer, parse_avro
+    from serdes.avro import AvroSerializer
 
     schema = client.get_schema(schema_id) if schema_id is not None else schema
-    parsed = parse_avro(client, schema)
-    conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else \
-        {"auto.register.schemas": props.get("auto.register.schemas", "true").lower() == "true"}
-    serializer = AvroSerializer(client, schema, conf=conf)
-
-    def parse_line(line: str):
-        try:
-            return next(iter(json_reader(io.StringIO(line), parsed)))
-        except Exception as exc:  # fastavro reports mismatches with assorted exception types
-            raise LineError(f"not Avro JSON for the schema: {type(exc).__name__}: {exc}") from None
-
-    return Codec(serializer, parse_line)
-
-
-def avro_printer(client: SchemaRegistryClient, schema_text, props) -> Printer:
-    from fastavro import json_writer
-
-    from serdes.avro import AvroDeserializer, parse_avro
-    from serdes.base import WriterSchemaCache
-
-    deserializer = AvroDeserializer(client)
-    # The writer schema of the last record, to print it in Avro's JSON encoding.
-    writers = WriterSchemaCache(client, lambda schema: parse_avro(client, schema))
-    state: dict = {}
-
-    def deserialize(data, ctx):
-        obj = deserializer(data, ctx)
-        if data is not None:
-            state["schema"] = writers.writer_of(data, ctx)[1]
-        return obj
-
-    def render(obj) -> str:
-        if obj is None:
-            return "null"
-        out = io.StringIO()
-        json_writer(out, state["schema"], [obj])
-        return out.getvalue().strip()
-
-    return Printer(deserialize, render)
-
-
-# -- protobuf --------------------------------------------------------------------------------
-
-
-def _protobuf_message_class(client: SchemaRegistryClient, schema: Schema):
-    """The first message type of a .proto schema, compiled (imports through its references)."""
-    from registry.formats import InvalidSchemaError, SchemaReference, provider
-    from serdes.base import resolve_references
-
-    resolved = {name: dep.schema_str for name, dep in resolve_references(client, schema)}
-    refs = [SchemaReference(r.name, r.subject, r.version) for r in schema.references]
-    try:
-        return provider("PROTOBUF").parse(schema.schema_str, refs, resolved).message_class()
-    except InvalidSchemaError as exc:
-        raise LineError(f"invalid .proto schema: {exc}") from None
+    parsed = parsed_schema(client, schema)
+    serializer = AvroSerializer(client, schema, conf=_serializer_conf(schema_id, props))
+    return Codec(serializer, _line_parser(parsed))
 
 
 def protobuf_codec(client: SchemaRegistryClient, schema: Schema | None, schema_id: int | None,
                    props: dict) -> Codec:
-    from google.protobuf import json_format
-
     from serdes.protobuf import ProtobufSerializer
 
     schema = client.get_schema(schema_id) if schema_id is not None else schema
-    message_class = _protobuf_message_class(client, schema)
+    parsed = parsed_schema(client, schema)
     conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else {}
-    serializer = ProtobufSerializer(message_class, client, conf)
-
-    def parse_line(line: str):
-        try:
-            return json_format.Parse(line, message_class())
-        except json_format.ParseError as exc:
-            raise LineError(f"not protobuf JSON for {message_class.DESCRIPTOR.full_name}: {exc}") from None
-
-    return Codec(serializer, parse_line)
-
-
-def protobuf_printer(client: SchemaRegistryClient, schema_text, props) -> Printer:
-    from google.protobuf import json_format
-
-    from serdes.protobuf import ProtobufDeserializer
-
-    deserializer = ProtobufDeserializer(schema_registry_client=client)
-
-    def render(message) -> str:
-        if message is None:
-            return "null"
-        return json_format.MessageToJson(message, indent=None, preserving_proto_field_name=True)
-
-    return Printer(deserializer, render)
+    # The serializer registers the schema of the message class, compiled from the .proto text.
+    serializer = ProtobufSerializer(parsed.message_class(), client, conf)
+    return Codec(serializer, _line_parser(parsed))
 
 
 # -- JSON Schema -----------------------------------------------------------------------------
@@ -160,27 +130,21 @@ def json_schema_codec(client: SchemaRegistryClient, schema: Schema | None, schem
     schema = client.get_schema(schema_id) if schema_id is not None else schema
     conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else {}
     serializer = JSONSerializer(schema, client, conf=conf)
-
-    def parse_line(line: str):
-        try:
-            return json.loads(line)
-        except ValueError as exc:
-            raise LineError(f"not JSON: {exc}") from None
-
-    return Codec(serializer, parse_line)
+    return Codec(serializer, _json_line)  # the serializer validates the document
 
 
 def json_schema_printer(client: SchemaRegistryClient, schema_text, props) -> Printer:
+    """Records are printed as written: like Confluent's consumer, no validation by default."""
     from serdes.json_schema import JSONDeserializer
 
-    return Printer(JSONDeserializer(schema_registry_client=client), lambda obj: json.dumps(obj))
+    return Printer(JSONDeserializer(schema_registry_client=client), _json_render)
 
 
 CODECS: dict[str, Callable[..., Codec]] = {
     "string": string_codec, "avro": avro_codec, "protobuf": protobuf_codec, "json-schema": json_schema_codec,
 }
 PRINTERS: dict[str, Callable[..., Printer]] = {
-    "string": string_printer, "avro": avro_printer, "protobuf": protobuf_printer,
+    "string": string_printer, "avro": writer_schema_printer, "protobuf": writer_schema_printer,
     "json-schema": json_schema_printer,
 }
 FORMATS = tuple(CODECS)

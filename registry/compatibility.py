@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from registry.formats.base import ParsedSchema
+from formats import ParsedSchema
 
 LEVELS = ("NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
           "FULL_TRANSITIVE")

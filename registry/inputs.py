@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from registry import errors, rules
-from registry.formats import SchemaReference
+from formats import SchemaReference
 
 MAX_VERSION = 2**31 - 1
 _VERSION = re.compile(r"[+-]?\d+\Z")

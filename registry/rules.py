@@ -184,10 +184,10 @@ def _utf8(md5, text) -> None:
 def guid(schema: str, references, metadata: dict | None, rule_set: dict | None) -> str:
     """Confluent's guid: a UUID made of the MD5 of schema, references, metadata and rule set."""
     md5 = hashlib.md5(schema.encode("utf-8"))
-    for name, subject, version in references:
-        _utf8(md5, name)
-        _utf8(md5, subject)
-        md5.update(struct.pack(">i", version))
+    for ref in references:
+        _utf8(md5, ref.name)
+        _utf8(md5, ref.subject)
+        md5.update(struct.pack(">i", ref.version))
     if metadata is not None:
         md5.update(b"\x01")
         for key, values in sorted((metadata.get("tags") or {}).items()):

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from typing import Callable
 
 from registry import compatibility, errors, records, rules
-from registry.formats import InvalidSchemaError, ParsedSchema, SchemaReference, provider, schema_types
+from formats import InvalidSchemaError, ParsedSchema, SchemaReference, provider, schema_types
 from registry.inputs import SchemaRequest, check_subject, parse_version
 from registry.state import Content, RegistryState, Version, identity
 from registry.store import KafkaStore, StoreError
@@ -128,7 +128,7 @@ class SchemaRegistry:
                     continue
                 visited.add(ref.name)
                 if ref.name not in resolved:
-                    walk([SchemaReference(*r) for r in content.references], False)
+                    walk(list(content.references), False)
                     resolved[ref.name] = content.schema
 
         walk(references, True)
@@ -149,7 +149,7 @@ class SchemaRegistry:
 
     def _stored_parsed(self, schema_id: int, content: Content) -> ParsedSchema:
         def load() -> ParsedSchema:
-            refs = [SchemaReference(*r) for r in content.references]
+            refs = list(content.references)
             _, resolved = self.resolve_references(refs, allow_deleted=True)
             try:
                 return provider(content.schema_type).parse(content.schema, refs, resolved, new=False)
@@ -349,7 +349,7 @@ class SchemaRegistry:
     def _find_in_subject(self, subject: str, parsed: ParsedSchema, request: SchemaRequest,
                          lookup_deleted: bool) -> tuple[int, Version] | None:
         key = identity(parsed.schema_type, parsed.canonical_string(),
-                       tuple((r.name, r.subject, r.version) for r in parsed.references),
+                       tuple(parsed.references),
                        request.metadata, request.rule_set)
         schema_id = self.state.id_for(key)
         versions = self.state.versions(subject)
@@ -408,7 +408,7 @@ class SchemaRegistry:
         # IMPORT stores schemas as they come: no strict validation, no normalization (Confluent).
         parsed = self.parse_request(request, new=explicit_id is None, normalize=normalize and not importing,
                                     allow_deleted_refs=explicit_id is not None)
-        refs = tuple((r.name, r.subject, r.version) for r in parsed.references)
+        refs = tuple(parsed.references)
         key = identity(parsed.schema_type, parsed.canonical_string(), refs, request.metadata, request.rule_set)
         wants_version = request.version not in (None, 0)
 
@@ -447,7 +447,7 @@ class SchemaRegistry:
             if previous is None:
                 raise errors.invalid_schema("Empty schema")
             schema, schema_type = previous.schema, previous.schema_type
-            references = [SchemaReference(*r) for r in previous.references]
+            references = list(previous.references)
         metadata, rule_set = request.metadata, request.rule_set
         if not importing:
             config = self.config_in_scope(subject)

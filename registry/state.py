@@ -13,6 +13,7 @@ import sys
 import threading
 from typing import Iterator
 
+from formats import SchemaReference
 from registry import records
 from registry.records import Record, RecordError
 from registry.rules import guid
@@ -29,10 +30,10 @@ class Content:
 
     __slots__ = ("schema_type", "schema", "references", "metadata", "rule_set", "key", "_guid")
 
-    def __init__(self, schema_type: str, schema: str, references: tuple, metadata, rule_set):
+    def __init__(self, schema_type: str, schema: str, references: tuple[SchemaReference, ...], metadata, rule_set):
         self.schema_type = schema_type
         self.schema = schema
-        self.references = references  # tuple of (name, subject, version)
+        self.references = references  # tuple of SchemaReference
         self.metadata = metadata or None
         self.rule_set = rule_set or None
         self.key = identity(schema_type, schema, references, self.metadata, self.rule_set)
@@ -45,7 +46,7 @@ class Content:
         return self._guid
 
     def references_json(self) -> list[dict]:
-        return [{"name": n, "subject": s, "version": v} for n, s, v in self.references]
+        return [r.to_dict() for r in self.references]
 
 
 def identity(schema_type: str, schema: str, references: tuple, metadata, rule_set) -> tuple:
@@ -136,7 +137,7 @@ class RegistryState:
         refs = value.get("references") or []
         if not isinstance(refs, list):
             raise RecordError("references is not a list")
-        references = tuple((r["name"], r["subject"], int(r["version"])) for r in refs)
+        references = tuple(SchemaReference(r["name"], r["subject"], int(r["version"])) for r in refs)
         content = Content(value.get("schemaType") or "AVRO", schema, references, value.get("metadata"),
                           value.get("ruleSet"))
         existing = self.contents.get(schema_id)
@@ -156,8 +157,8 @@ class RegistryState:
         self.ids_by_key[content.key] = schema_id
         self.subjects.setdefault(subject, {})[version] = Version(schema_id, bool(value.get("deleted", False)))
         self.id_versions.setdefault(schema_id, {})[subject] = version
-        for _, ref_subject, ref_version in content.references:
-            self.referenced_by.setdefault((ref_subject, ref_version), set()).add(schema_id)
+        for ref in content.references:
+            self.referenced_by.setdefault((ref.subject, ref.version), set()).add(schema_id)
         if schema_id > self.max_id:
             self.max_id = schema_id
 
@@ -175,12 +176,12 @@ class RegistryState:
                 del self.id_versions[entry.id]
         content = self.contents.get(entry.id)
         if content is not None:
-            for _, ref_subject, ref_version in content.references:
-                ids = self.referenced_by.get((ref_subject, ref_version))
+            for ref in content.references:
+                ids = self.referenced_by.get((ref.subject, ref.version))
                 if ids is not None and not self._still_references(entry.id):
                     ids.discard(entry.id)
                     if not ids:
-                        del self.referenced_by[(ref_subject, ref_version)]
+                        del self.referenced_by[(ref.subject, ref.version)]
 
     def _still_references(self, schema_id: int) -> bool:
         return bool(self.id_versions.get(schema_id))

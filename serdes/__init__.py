@@ -7,7 +7,8 @@
     from serdes.kafka import SerializingProducer, DeserializingConsumer
 """
 
-from serdes.client import RegisteredSchema, Schema, SchemaReference, SchemaRegistryClient, SchemaRegistryError
+from formats import Schema, SchemaReference
+from registry_client import RegisteredSchema, SchemaRegistryClient, SchemaRegistryError
 from serdes.serialization import (
     MessageField, SerializationContext, SerializationError, record_subject_name_strategy,
     topic_record_subject_name_strategy, topic_subject_name_strategy,

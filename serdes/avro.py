@@ -1,59 +1,19 @@
-"""Avro serializer and deserializer in Confluent's wire format, on fastavro.
+"""Avro serializer and deserializer in Confluent's wire format.
 
-The hot path is fastavro's C writer/reader plus a dict lookup: the subject -> id and
-id -> parsed schema mappings are cached after the first record.
+The format layer parses the schema (with its references) and fastavro's C writer/reader does
+the work per record; the subject -> id and id -> schema mappings are cached after the first
+record, so the hot path is a dict lookup and one fastavro call.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import sys
 from typing import Any, Callable
 
-from fastavro import parse_schema, schemaless_reader, schemaless_writer
-
-from serdes.base import SchemaIdResolver, WriterSchemaCache, parse_serializer_conf, resolve_references
-from serdes.client import Schema, SchemaRegistryClient
+from formats import RecordMismatch, Schema
+from formats.wire import HEADER_SIZE
+from registry_client import SchemaRegistryClient
+from serdes.base import SchemaIdResolver, WriterSchemaCache, as_schema, parse_serializer_conf, parsed_schema
 from serdes.serialization import SerializationContext, SerializationError
-from serdes.wire import HEADER_SIZE
-
-
-def _as_schema(schema: str | Schema | None) -> Schema | None:
-    if schema is None or isinstance(schema, Schema):
-        return schema
-    return Schema(schema, "AVRO")
-
-
-def _interned(node):
-    """The JSON with its strings interned: fastavro's writer compares type names and field
-    names against its own literals, and identical objects compare faster (~7% per record)."""
-    if isinstance(node, str):
-        return sys.intern(node)
-    if isinstance(node, list):
-        return [_interned(n) for n in node]
-    if isinstance(node, dict):
-        return {sys.intern(k): _interned(v) for k, v in node.items()}
-    return node
-
-
-def _load(text: str):
-    return _interned(json.loads(text))
-
-
-def parse_avro(client: SchemaRegistryClient, schema: Schema) -> dict:
-    """A fastavro parsed schema, with the named types of its references resolved."""
-    named: dict = {}
-    try:
-        for _, dep in resolve_references(client, schema):
-            parse_schema(_load(dep.schema_str), named_schemas=named)
-        return parse_schema(_load(schema.schema_str), named_schemas=named)
-    except (ValueError, TypeError, KeyError) as exc:  # fastavro's SchemaParseException is a ValueError
-        raise SerializationError(f"invalid Avro schema: {exc}") from exc
-
-
-def record_name(parsed) -> str | None:
-    return parsed.get("name") if isinstance(parsed, dict) and parsed.get("type") == "record" else None
 
 
 class AvroSerializer:
@@ -61,14 +21,13 @@ class AvroSerializer:
 
     def __init__(self, schema_registry_client: SchemaRegistryClient, schema_str: str | Schema | None = None,
                  to_dict: Callable[[Any, SerializationContext], dict] | None = None, conf: dict | None = None):
-        self._client = schema_registry_client
         self._to_dict = to_dict
-        schema = _as_schema(schema_str)
+        schema = as_schema(schema_str, "AVRO")
         self._resolver = SchemaIdResolver(schema_registry_client, schema, parse_serializer_conf(conf),
-                                          lambda s: parse_avro(schema_registry_client, s))
-        self._record_name = record_name(parse_avro(schema_registry_client, schema)) if schema else None
-        # (topic, field) -> (wire header, parsed schema): one dict lookup on the hot path.
-        self._by_target: dict[tuple[str, str], tuple[bytes, dict]] = {}
+                                          lambda parsed: parsed.writer())
+        self._record_name = parsed_schema(schema_registry_client, schema).name() if schema else None
+        # (topic, field) -> (wire header, writer): one dict lookup on the hot path.
+        self._by_target: dict[tuple[str, str], tuple[bytes, Callable]] = {}
 
     def __call__(self, obj, ctx: SerializationContext) -> bytes | None:
         if obj is None:
@@ -79,16 +38,13 @@ class AvroSerializer:
             found = self._resolver.resolve(ctx, self._record_name)
             if not self._resolver.use_latest:  # the latest version may change
                 self._by_target[target] = found
-        wire_header, parsed = found
+        wire_header, write = found
         value = self._to_dict(obj, ctx) if self._to_dict is not None else obj
-        buf = io.BytesIO()
-        buf.write(wire_header)
         try:
-            schemaless_writer(buf, parsed, value)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            return write(value, wire_header)
+        except RecordMismatch as exc:
             raise SerializationError(f"{ctx.describe()}: record does not match Avro schema id "
                                      f"{int.from_bytes(wire_header[1:], 'big')}: {exc}") from exc
-        return buf.getvalue()
 
 
 class AvroDeserializer:
@@ -103,23 +59,18 @@ class AvroDeserializer:
         if conf:
             raise ValueError(f"unrecognized deserializer properties: {', '.join(conf)}")
         self._from_dict = from_dict
-        self._return_record_name = return_record_name
-        reader = _as_schema(schema_str)
-        self._reader = parse_avro(schema_registry_client, reader) if reader is not None else None
-        self._writers = WriterSchemaCache(schema_registry_client, lambda s: parse_avro(schema_registry_client, s))
+        reader = as_schema(schema_str, "AVRO")
+        read_as = parsed_schema(schema_registry_client, reader, "reader schema") if reader is not None else None
+        self._readers = WriterSchemaCache(
+            schema_registry_client, lambda writer: writer.reader(read_as, return_record_name))
 
     def __call__(self, data: bytes | None, ctx: SerializationContext):
         if data is None:
             return None
-        schema_id, writer = self._writers.writer_of(data, ctx)
-        buf = io.BytesIO(data)
-        buf.seek(HEADER_SIZE)
+        schema_id, read = self._readers.writer_of(data, ctx)
         try:
-            obj = schemaless_reader(buf, writer, self._reader, self._return_record_name)
-        except Exception as exc:  # fastavro raises EOFError, StopIteration, SchemaResolutionError, ...
+            obj = read(data, HEADER_SIZE)
+        except RecordMismatch as exc:
             raise SerializationError(f"{ctx.describe()}: cannot decode Avro payload written with schema id "
-                                     f"{schema_id}: {type(exc).__name__}: {exc}") from exc
-        if buf.tell() != len(data):
-            raise SerializationError(f"{ctx.describe()}: {len(data) - buf.tell()} bytes left over after the "
-                                     f"Avro record (schema id {schema_id}): the payload does not match")
+                                     f"{schema_id}: {exc}") from exc
         return self._from_dict(obj, ctx) if self._from_dict is not None else obj

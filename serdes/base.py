@@ -2,20 +2,21 @@
 
 Serializer configs use Confluent's names: `auto.register.schemas` (default true),
 `normalize.schemas`, `use.schema.id`, `use.latest.version`, `subject.name.strategy`.
-Both sides cache per subject / per id, so the hot path is a dict lookup.
+Both sides cache per subject / per id, so the hot path is a dict lookup. Schemas are parsed
+by the format layer (registry_client.parse_schema), once per schema id.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
 from typing import Any, Callable
 
-from serdes.client import RegisteredSchema, Schema, SchemaRegistryClient, SchemaRegistryError
+from formats import InvalidSchemaError, ParsedSchema, Schema
+from formats.wire import HEADER_SIZE, MAGIC_BYTE, WireFormatError, header, read_header
+from registry_client import RegisteredSchema, SchemaRegistryClient, SchemaRegistryError, parse_schema
 from serdes.serialization import SerializationContext, SerializationError, subject_name_strategy, \
     topic_subject_name_strategy
-import struct
-
-from serdes.wire import HEADER_SIZE, MAGIC_BYTE, WireFormatError, header, read_header
 
 _ID = struct.Struct(">I")
 _BOOL_KEYS = ("auto.register.schemas", "normalize.schemas", "use.latest.version")
@@ -46,11 +47,12 @@ def parse_serializer_conf(conf: dict | None) -> dict:
 
 
 class SchemaIdResolver:
-    """Finds (and caches per subject) the schema id a serializer writes, and the schema
-    prepared for writing (`prepare(schema)`, e.g. parsed by the format's codec)."""
+    """Finds (and caches per subject) the schema id a serializer writes, and what it writes
+    with: `prepare(parsed schema)`, e.g. the format's writer. `prepare=None` skips parsing
+    (Protobuf's serializer writes with its generated class)."""
 
     def __init__(self, client: SchemaRegistryClient, schema: Schema | None, conf: dict,
-                 prepare: Callable[[Schema], Any]):
+                 prepare: Callable[[ParsedSchema], Any] | None):
         self.client = client
         self.schema = schema
         self.prepare = prepare
@@ -75,8 +77,9 @@ class SchemaIdResolver:
             raise SerializationError(f"{ctx.describe()}: schema registry refused subject {subject!r}: "
                                      f"{exc.error_message} (error code {exc.error_code})") from exc
         prepared = self._prepared_by_id.get(schema_id)
-        if prepared is None:
-            prepared = self._prepared_by_id[schema_id] = self.prepare(schema)
+        if prepared is None and self.prepare is not None:
+            prepared = self._prepared_by_id[schema_id] = \
+                self.prepare(parsed_schema(self.client, schema, f"schema id {schema_id}"))
         found = (header(schema_id), prepared)
         if not self.use_latest:  # the latest version may change; everything else is fixed
             with self._lock:
@@ -97,9 +100,10 @@ class SchemaIdResolver:
 
 
 class WriterSchemaCache:
-    """Deserializers' cache: schema id -> a parsed writer schema (parsed once per id)."""
+    """Deserializers' cache: schema id -> `parse(parsed writer schema)`, e.g. the format's
+    reader (built once per id)."""
 
-    def __init__(self, client: SchemaRegistryClient, parse: Callable[[Schema], Any]):
+    def __init__(self, client: SchemaRegistryClient, parse: Callable[[ParsedSchema], Any]):
         self.client = client
         self.parse = parse
         self._parsed: dict[int, Any] = {}
@@ -124,30 +128,24 @@ class WriterSchemaCache:
         except SchemaRegistryError as exc:
             raise SerializationError(f"{ctx.describe()}: cannot fetch writer schema id {schema_id}: "
                                      f"{exc.error_message} (error code {exc.error_code})") from exc
-        parsed = self.parse(schema)
+        parsed = self.parse(parsed_schema(self.client, schema, f"writer schema id {schema_id}"))
         with self._lock:
             self._parsed[schema_id] = parsed
         return parsed
 
 
-def resolve_references(client: SchemaRegistryClient, schema: Schema) -> list[tuple[str, Schema]]:
-    """Every schema `schema` references, transitively, dependencies first, as (name, schema)."""
-    ordered: list[tuple[str, Schema]] = []
-    seen: set[tuple[str, int]] = set()
+def parsed_schema(client: SchemaRegistryClient | None, schema: Schema, what: str = "schema") -> ParsedSchema:
+    """`schema` parsed with its references; SerializationError when that fails."""
+    try:
+        return parse_schema(client, schema)
+    except SchemaRegistryError as exc:
+        raise SerializationError(f"cannot resolve the references of the {what}: {exc.error_message}") from exc
+    except InvalidSchemaError as exc:
+        raise SerializationError(f"invalid {schema.schema_type} {what}: {exc}") from exc
 
-    def visit(s: Schema) -> None:
-        for ref in s.references:
-            key = (ref.subject, ref.version)
-            if key in seen:
-                continue
-            seen.add(key)
-            try:
-                dep = client.get_version(ref.subject, ref.version).schema
-            except SchemaRegistryError as exc:
-                raise SerializationError(f"cannot resolve reference {ref.name!r} to {ref.subject} version "
-                                         f"{ref.version}: {exc.error_message}") from exc
-            visit(dep)
-            ordered.append((ref.name, dep))
 
-    visit(schema)
-    return ordered
+def as_schema(schema: str | Schema | None, schema_type: str) -> Schema | None:
+    """A schema given as a string or a Schema (Confluent's serializers take both)."""
+    if schema is None or isinstance(schema, Schema):
+        return schema
+    return Schema(schema, schema_type)

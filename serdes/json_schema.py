@@ -1,86 +1,20 @@
 """JSON Schema serializer and deserializer in Confluent's wire format.
 
-Documents are validated before they are written. The hot path uses a compiled validator
-(fastjsonschema, drafts 4/6/7) when the schema allows it, and `jsonschema` otherwise
-(2019-09, 2020-12, references to other subjects).
+Documents are validated before they are written, with the format layer's validator (compiled
+by fastjsonschema where it can be, jsonschema otherwise, references resolved through the
+registry).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
-import fastjsonschema
-import jsonschema
-from referencing import Registry, Resource
-
-from serdes.base import SchemaIdResolver, WriterSchemaCache, parse_serializer_conf, resolve_references
-from serdes.client import Schema, SchemaRegistryClient
+from formats import RecordMismatch, Schema
+from formats.json_schema.schema import decode_document
+from formats.wire import HEADER_SIZE
+from registry_client import SchemaRegistryClient
+from serdes.base import SchemaIdResolver, WriterSchemaCache, as_schema, parse_serializer_conf, parsed_schema
 from serdes.serialization import SerializationContext, SerializationError
-from serdes.wire import HEADER_SIZE
-
-_FAST_DRAFTS = ("draft-04", "draft-06", "draft-07")
-
-
-def _as_schema(schema: str | Schema | None) -> Schema | None:
-    if schema is None or isinstance(schema, Schema):
-        return schema
-    return Schema(schema, "JSON")
-
-
-def compile_validator(client: SchemaRegistryClient | None, schema: Schema) -> Callable[[Any], str | None]:
-    """A function document -> None if valid, else the reason."""
-    try:
-        document = json.loads(schema.schema_str)
-    except ValueError as exc:
-        raise SerializationError(f"invalid JSON Schema: {exc}") from exc
-    dialect = str(document.get("$schema", "")) if isinstance(document, dict) else ""
-    if not schema.references and (not dialect or any(d in dialect for d in _FAST_DRAFTS)):
-        try:
-            fast = fastjsonschema.compile(document)
-        except (fastjsonschema.JsonSchemaDefinitionException, ValueError, TypeError):
-            fast = None  # a construct fastjsonschema does not take: use jsonschema below
-        if fast is not None:
-            def check_fast(doc):
-                try:
-                    fast(doc)
-                    return None
-                except fastjsonschema.JsonSchemaValueException as exc:
-                    return exc.message
-            return check_fast
-    resources = []
-    for name, dep in (resolve_references(client, schema) if client and schema.references else []):
-        resources.append((name, Resource.from_contents(json.loads(dep.schema_str),
-                                                       default_specification=_spec_of(document))))
-    registry = Registry().with_resources(resources)
-    cls = jsonschema.validators.validator_for(document)
-    validator = cls(document, registry=registry)
-
-    def check(doc):
-        error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-        if error is None:
-            return None
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        return f"{error.message} at {where}"
-    return check
-
-
-def _spec_of(document):
-    from referencing.jsonschema import DRAFT202012, specification_with
-
-    if isinstance(document, dict) and "$schema" in document:
-        return specification_with(document["$schema"], default=DRAFT202012)
-    return DRAFT202012
-
-
-def title_of(schema: Schema | None) -> str | None:
-    if schema is None:
-        return None
-    try:
-        doc = json.loads(schema.schema_str)
-    except ValueError:
-        return None
-    return doc.get("title") if isinstance(doc, dict) else None
 
 
 class JSONSerializer:
@@ -88,22 +22,22 @@ class JSONSerializer:
 
     def __init__(self, schema_str: str | Schema | None, schema_registry_client: SchemaRegistryClient,
                  to_dict: Callable[[Any, SerializationContext], Any] | None = None, conf: dict | None = None):
-        schema = _as_schema(schema_str)
+        schema = as_schema(schema_str, "JSON")
         self._to_dict = to_dict
-        self._record_name = title_of(schema)
+        self._record_name = parsed_schema(schema_registry_client, schema).name() if schema else None
         self._resolver = SchemaIdResolver(schema_registry_client, schema, parse_serializer_conf(conf),
-                                          lambda s: compile_validator(schema_registry_client, s))
+                                          lambda parsed: parsed.writer())
 
     def __call__(self, obj, ctx: SerializationContext) -> bytes | None:
         if obj is None:
             return None
-        wire_header, check = self._resolver.resolve(ctx, self._record_name)
+        wire_header, write = self._resolver.resolve(ctx, self._record_name)
         value = self._to_dict(obj, ctx) if self._to_dict is not None else obj
-        problem = check(value)
-        if problem is not None:
+        try:
+            return write(value, wire_header)
+        except RecordMismatch as exc:
             raise SerializationError(f"{ctx.describe()}: document does not match JSON Schema id "
-                                     f"{int.from_bytes(wire_header[1:], 'big')}: {problem}")
-        return wire_header + json.dumps(value, separators=(",", ":")).encode()
+                                     f"{int.from_bytes(wire_header[1:], 'big')}: {exc}") from exc
 
 
 class JSONDeserializer:
@@ -119,10 +53,10 @@ class JSONDeserializer:
         if conf:
             raise ValueError(f"unrecognized deserializer properties: {', '.join(conf)}")
         self._from_dict = from_dict
-        reader = _as_schema(schema_str)
-        self._reader_check = compile_validator(schema_registry_client, reader) if reader is not None else None
-        self._writers = WriterSchemaCache(schema_registry_client,
-                                          lambda s: compile_validator(schema_registry_client, s)) \
+        reader = as_schema(schema_str, "JSON")
+        self._reader_check = parsed_schema(schema_registry_client, reader, "reader schema").validator() \
+            if reader is not None else None
+        self._writers = WriterSchemaCache(schema_registry_client, lambda writer: writer.validator()) \
             if validate_writer and schema_registry_client is not None and reader is None else None
 
     def __call__(self, data: bytes | None, ctx: SerializationContext):
@@ -132,9 +66,9 @@ class JSONDeserializer:
             raise SerializationError(f"{ctx.describe()}: unknown magic byte or short payload: the data was not "
                                      "written by a schema registry serializer")
         try:
-            doc = json.loads(data[HEADER_SIZE:])
-        except ValueError as exc:
-            raise SerializationError(f"{ctx.describe()}: payload is not JSON: {exc}") from exc
+            doc = decode_document(data, HEADER_SIZE)
+        except RecordMismatch as exc:
+            raise SerializationError(f"{ctx.describe()}: payload is {exc}") from exc
         check = self._reader_check
         if check is None and self._writers is not None:
             check = self._writers.writer_of(data, ctx)[1]

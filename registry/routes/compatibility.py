@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from registry.app import json_body, registry, respond
+from registry.http import json_body, registry, respond
 from registry.inputs import SchemaRequest, parse_bool
 
 bp = Blueprint("compatibility", __name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from registry import errors
-from registry.app import json_body, registry, respond
+from registry.http import json_body, registry, respond
 from registry.inputs import parse_bool
 
 bp = Blueprint("config", __name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from registry import __version__
-from registry.app import json_body, registry, respond
+from registry.http import json_body, registry, respond
 from registry.openapi import openapi_document
 from registry.inputs import parse_int
 

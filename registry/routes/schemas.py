@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from registry.app import registry, respond, respond_raw
+from registry.http import registry, respond, respond_raw
 from registry.inputs import parse_bool, parse_int
 
 bp = Blueprint("schemas", __name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from registry.app import json_body, registry, respond, respond_raw
+from registry.http import json_body, registry, respond, respond_raw
 from registry.inputs import SchemaRequest, parse_bool, parse_int
 
 bp = Blueprint("subjects", __name__)

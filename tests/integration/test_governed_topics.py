@@ -173,7 +173,7 @@ def test_payload_mode_json_and_protobuf(governed, tmp_path):
     proto_topic = unique_topic("gov-proto")
     _create(broker.bootstrap, proto_topic, {"confluent.value.schema.validation": "true",
                                             "schemabus.schema.validation.mode": "payload"})
-    from registry.formats import provider
+    from formats import provider
     from serdes.protobuf import ProtobufSerializer
 
     cls = provider("PROTOBUF").parse('syntax = "proto3"; package gov; message Ping { int64 n = 1; }').message_class()

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from registry.compatibility import LEVELS, check
-from registry.formats import provider
+from formats import provider
 
 ORDER = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE")
 assert set(ORDER) == set(LEVELS)

@@ -12,9 +12,9 @@ import json
 import pytest
 
 from registry import compatibility
-from registry.formats.base import SchemaReference
-from registry.formats.json_schema import JsonSchemaProvider
-from registry.formats.json_schema_compat import COMPATIBLE_CHANGES, DIFFERENCE_TYPES, differences
+from formats.base import SchemaReference
+from formats.json_schema import JsonSchemaProvider
+from formats.json_schema.diff import COMPATIBLE_CHANGES, DIFFERENCE_TYPES, differences
 
 PROVIDER = JsonSchemaProvider()
 D2020 = "https://json-schema.org/draft/2020-12/schema"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from registry import compatibility
-from registry.formats.base import SchemaReference
-from registry.formats.protobuf import ProtobufProvider
-from registry.formats.protobuf.compat import COMPATIBLE_CHANGES, DIFFERENCE_TYPES, differences
+from formats.base import SchemaReference
+from formats.protobuf import ProtobufProvider
+from formats.protobuf.compat import COMPATIBLE_CHANGES, DIFFERENCE_TYPES, differences
 
 PROVIDER = ProtobufProvider()
 
@@ -203,7 +203,7 @@ def test_levels_use_both_directions():
 
 
 def test_different_schema_types_are_incompatible():
-    from registry.formats.json_schema import JsonSchemaProvider
+    from formats.json_schema import JsonSchemaProvider
     proto = _parse(p3("int32 a = 1;"))
     json_schema = JsonSchemaProvider().parse('{"type": "object"}')
     assert [d.render("new", "old") for d in proto.reader_incompatibilities(json_schema)] == [

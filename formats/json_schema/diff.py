@@ -1,9 +1,4 @@
-"""JSON Schema compatibility: Confluent's json-schema-provider `diff` rules.
-
-Confluent compares schemas as its loader (everit) sees them, so the model here is built the
-same way: a schema object becomes one typed schema (string, number, object, array, enum,
-const, combined, not, ...) or, when its keywords belong to several kinds, a synthetic allOf of
-them; `"type": [..]` becomes an anyOf; `$ref` is followed (recursive schemas are graphs).
+"""JSON SchemaNode compatibility: Confluent's json-schema-provider `diff` rules over the model.
 
 `differences(original, update)` lists every difference (type + JSON path) from the schema data
 was written with to the schema that reads it; the ones outside COMPATIBLE_CHANGES (Confluent's
@@ -14,14 +9,15 @@ partially open (allowed when they match additionalProperties / patternProperties
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
-from registry.formats.base import Incompatibility
+from formats.base import Incompatibility
+from formats.json_schema.model import (MISSING, ArraySchema, CombinedSchema, ConstSchema, EmptySchema, EnumSchema,
+                                       FalseSchema, NotSchema, NumberSchema, ObjectSchema, ReferenceSchema, SchemaNode,
+                                       StringSchema, json_key)
 
-MISSING = object()
 
 # ------------------------------------------------------------------ difference types
 
@@ -173,383 +169,6 @@ class JsonSchemaDifference(Incompatibility):
         return f"{self.kind} {self.path}"
 
 
-# ------------------------------------------------------------------ model
-
-def json_key(value) -> str:
-    """A JSON value's identity: key order ignored, booleans distinct from numbers, 1 == 1.0."""
-    def norm(v):
-        if isinstance(v, bool) or v is None or isinstance(v, str):
-            return v
-        if isinstance(v, (int, float)):
-            return float(v) if isinstance(v, float) and not v.is_integer() else int(v)
-        if isinstance(v, list):
-            return [norm(x) for x in v]
-        if isinstance(v, dict):
-            return {k: norm(x) for k, x in v.items()}
-        return v
-    return json.dumps(norm(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-class Schema:
-    def __init__(self, raw):
-        self.raw = raw
-        self.id = None
-        self.title = None
-        self.description = None
-        self.default = MISSING
-        self.unprocessed: dict = {}
-
-    @property
-    def has_default(self) -> bool:
-        return self.default is not MISSING
-
-
-class EmptySchema(Schema):
-    pass
-
-
-class TrueSchema(EmptySchema):
-    pass
-
-
-class FalseSchema(Schema):
-    pass
-
-
-class BooleanSchema(Schema):
-    pass
-
-
-class NullSchema(Schema):
-    pass
-
-
-class StringSchema(Schema):
-    min_length = max_length = pattern = None
-
-
-class NumberSchema(Schema):
-    minimum = maximum = exclusive_minimum = exclusive_maximum = multiple_of = None
-    requires_integer = False
-
-
-class ObjectSchema(Schema):
-    def __init__(self, raw):
-        super().__init__(raw)
-        self.properties: dict[str, Schema] = {}
-        self.required: list[str] = []
-        self.min_properties = self.max_properties = None
-        self.property_dependencies: dict[str, set] = {}
-        self.schema_dependencies: dict[str, Schema] = {}
-        self.additional_properties = True
-        self.additional_schema: Schema | None = None
-        self.pattern_properties: list[tuple[str, Schema]] = []
-        self.unevaluated: Schema | None = None
-
-
-class ArraySchema(Schema):
-    def __init__(self, raw):
-        super().__init__(raw)
-        self.all_items: Schema | None = None
-        self.item_schemas: list[Schema] | None = None
-        self.additional_items = True
-        self.additional_schema: Schema | None = None
-        self.min_items = self.max_items = None
-        self.unique_items = False
-        self.min_contains = self.max_contains = None
-        self.unevaluated: Schema | None = None
-
-
-class EnumSchema(Schema):
-    values: list = []
-
-
-class ConstSchema(Schema):
-    value = None
-
-
-class CombinedSchema(Schema):
-    def __init__(self, raw, criterion: str, subschemas: list):
-        super().__init__(raw)
-        self.criterion = criterion
-        self.subschemas = subschemas
-
-
-class NotSchema(Schema):
-    must_not_match: Schema | None = None
-
-
-class ConditionalSchema(Schema):
-    pass
-
-
-class _Target:
-    """The schema a `$ref` points to; several references (and cycles) share one."""
-
-    schema: Schema | None = None
-
-
-class ReferenceSchema(Schema):
-    def __init__(self, raw, ref: str, target: _Target):
-        super().__init__(raw)
-        self.ref = ref
-        self.target = target
-
-    @property
-    def referred(self) -> Schema | None:
-        return self.target.schema
-
-
-# ------------------------------------------------------------------ loading (everit's rules)
-
-DRAFT4, DRAFT6, DRAFT7, DRAFT2019, DRAFT2020 = "draft4", "draft6", "draft7", "2019-09", "2020-12"
-_MODERN = (DRAFT2019, DRAFT2020)
-_OBJECT_V4 = ("properties", "required", "minProperties", "maxProperties", "dependencies", "patternProperties",
-              "additionalProperties")
-_OBJECT_V6 = _OBJECT_V4 + ("propertyNames",)
-_OBJECT_MODERN = _OBJECT_V6 + ("dependentRequired", "dependentSchemas", "unevaluatedProperties")
-_ARRAY_V4 = ("items", "additionalItems", "minItems", "maxItems", "uniqueItems")
-_ARRAY_V6 = _ARRAY_V4 + ("contains",)
-_ARRAY_MODERN = _ARRAY_V6 + ("prefixItems", "unevaluatedItems", "minContains", "maxContains")
-_NUMBER = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
-_STRING = ("minLength", "maxLength", "pattern", "format")
-_CONDITIONAL = ("if", "then", "else")
-_ANNOTATIONS = {"title", "description", "default", "$id", "id", "$schema", "$comment", "examples", "readOnly",
-                "writeOnly", "deprecated", "$defs", "definitions", "$anchor", "$dynamicAnchor", "$vocabulary"}
-
-
-class SchemaLoader:
-    """Builds the model of a schema document; `lookup(ref, scope)` resolves a `$ref`.
-
-    `lookup` returns (target JSON, the scope inside it, a key naming the target) and raises
-    for references that do not resolve; `enter(node, scope)` gives the scope inside a subschema
-    that changes the base URI (`$id`).
-    """
-
-    def __init__(self, draft: str, lookup: Callable, enter: Callable):
-        self.draft = draft
-        self.lookup = lookup
-        self.enter = enter
-        self.refs: dict = {}
-        self.object_keywords = _OBJECT_MODERN if draft in _MODERN else _OBJECT_V4 if draft == DRAFT4 else _OBJECT_V6
-        self.array_keywords = _ARRAY_MODERN if draft in _MODERN else _ARRAY_V4 if draft == DRAFT4 else _ARRAY_V6
-
-    def load(self, node, scope) -> Schema:
-        if node is True:
-            return TrueSchema(node)
-        if node is False:
-            return FalseSchema(node)
-        if not isinstance(node, dict):
-            raise ValueError(f"a schema must be an object or a boolean, not {json.dumps(node)[:100]}")
-        scope = self.enter(node, scope)
-        remaining = dict(node)
-        ref = remaining.get("$ref")
-        if isinstance(ref, str) and (self.draft not in _MODERN or set(remaining) - _ANNOTATIONS <= {"$ref"}):
-            schema: Schema = self._reference(node, ref, scope)
-            remaining = {k: v for k, v in remaining.items() if k != "$ref"}
-        else:
-            parts = []
-            if isinstance(ref, str):  # 2019-09 and later: $ref applies next to the other keywords
-                parts.append(self._reference(node, remaining.pop("$ref"), scope))
-            parts += self._extract(node, remaining, scope)
-            if not parts:
-                schema = EmptySchema(node)
-            elif len(parts) == 1:
-                schema = parts[0]
-            else:
-                schema = CombinedSchema(node, "allOf", parts)
-        self._common(schema, remaining)
-        return schema
-
-    def _reference(self, node, ref: str, scope) -> ReferenceSchema:
-        contents, target_scope, key = self.lookup(ref, scope)
-        target = self.refs.get(key)
-        if target is None:
-            target = self.refs[key] = _Target()
-            target.schema = self.load(contents, target_scope)
-        return ReferenceSchema(node, ref, target)
-
-    def _common(self, schema: Schema, remaining: dict) -> None:
-        id_keyword = "id" if self.draft == DRAFT4 else "$id"
-        if isinstance(remaining.get(id_keyword), str):
-            identifier = remaining.pop(id_keyword)
-            # Confluent's 2019-09/2020-12 loader does not keep `$id`, so it is never compared there.
-            schema.id = None if self.draft in _MODERN else identifier
-        for name in ("title", "description"):
-            if isinstance(remaining.get(name), str):
-                setattr(schema, name, remaining.pop(name))
-        if "default" in remaining:
-            schema.default = remaining.pop("default")
-        schema.unprocessed = remaining
-
-    def _take(self, remaining: dict, keys) -> dict:
-        return {k: remaining.pop(k) for k in keys if k in remaining}
-
-    def _extract(self, node, remaining: dict, scope) -> list[Schema]:
-        out: list[Schema] = []
-        if "enum" in remaining:
-            enum = EnumSchema(node)
-            values = remaining.pop("enum")
-            enum.values = list(values) if isinstance(values, list) else []
-            out.append(enum)
-        for keyword in ("allOf", "anyOf", "oneOf"):
-            if keyword in remaining:
-                subschemas = remaining.pop(keyword)
-                out.append(CombinedSchema(node, keyword, [self.load(s, scope) for s in _as_list(subschemas)]))
-        if "not" in remaining:
-            negation = NotSchema(node)
-            negation.must_not_match = self.load(remaining.pop("not"), scope)
-            out.append(negation)
-        if "const" in remaining and self.draft != DRAFT4:
-            const = ConstSchema(node)
-            const.value = remaining.pop("const")
-            out.append(const)
-        if "type" in remaining:
-            out.append(self._typed(node, remaining, scope))
-        if any(k in remaining for k in self.array_keywords):
-            out.append(self._array(node, remaining, scope))
-        if self.draft in _MODERN:
-            for keyword in ("properties", "patternProperties"):
-                if remaining.get(keyword) == {}:  # constrains nothing: Confluent's 2020-12 loader drops it
-                    remaining.pop(keyword)
-        if any(k in remaining for k in self.object_keywords):
-            out.append(self._object(node, remaining, scope))
-        if any(k in remaining for k in _NUMBER):
-            out.append(self._number(node, remaining))
-        if any(k in remaining for k in _STRING):
-            out.append(self._string(node, remaining))
-        if self.draft not in (DRAFT4, DRAFT6) and any(k in remaining for k in _CONDITIONAL):
-            self._take(remaining, _CONDITIONAL)
-            out.append(ConditionalSchema(node))
-        return out
-
-    def _typed(self, node, remaining: dict, scope) -> Schema:
-        kind = remaining.pop("type")
-        if isinstance(kind, list):
-            return CombinedSchema(node, "anyOf", [self._explicit({**node, "type": k}, k, remaining, scope)
-                                                  for k in kind])
-        return self._explicit(node, kind, remaining, scope)
-
-    def _explicit(self, node, kind, remaining: dict, scope) -> Schema:
-        if kind == "string":
-            return self._string(node, remaining)
-        if kind in ("integer", "number"):
-            number = self._number(node, remaining)
-            number.requires_integer = kind == "integer"
-            return number
-        if kind == "boolean":
-            return BooleanSchema(node)
-        if kind == "null":
-            return NullSchema(node)
-        if kind == "array":
-            return self._array(node, remaining, scope)
-        if kind == "object":
-            return self._object(node, remaining, scope)
-        raise ValueError(f"unknown type: [{kind}]")
-
-    def _string(self, node, remaining: dict) -> StringSchema:
-        values = self._take(remaining, _STRING)
-        schema = StringSchema(node)
-        schema.min_length = _integer(values.get("minLength"))
-        schema.max_length = _integer(values.get("maxLength"))
-        schema.pattern = values.get("pattern") if isinstance(values.get("pattern"), str) else None
-        return schema
-
-    def _number(self, node, remaining: dict) -> NumberSchema:
-        values = self._take(remaining, _NUMBER)
-        schema = NumberSchema(node)
-        schema.minimum = _number(values.get("minimum"))
-        schema.maximum = _number(values.get("maximum"))
-        schema.multiple_of = _number(values.get("multipleOf"))
-        # Draft 4's boolean exclusiveMinimum/Maximum modify minimum/maximum; only numeric limits count.
-        schema.exclusive_minimum = _number(values.get("exclusiveMinimum"))
-        schema.exclusive_maximum = _number(values.get("exclusiveMaximum"))
-        return schema
-
-    def _object(self, node, remaining: dict, scope) -> ObjectSchema:
-        values = self._take(remaining, self.object_keywords)
-        schema = ObjectSchema(node)
-        for name, sub in _as_dict(values.get("properties")).items():
-            schema.properties[name] = self.load(sub, scope)
-        schema.required = [r for r in _as_list(values.get("required")) if isinstance(r, str)]
-        schema.min_properties = _integer(values.get("minProperties"))
-        schema.max_properties = _integer(values.get("maxProperties"))
-        extra = values.get("additionalProperties", True)
-        if extra is False:
-            schema.additional_properties = False
-        elif extra is not True:
-            schema.additional_schema = self.load(extra, scope)
-        for pattern, sub in _as_dict(values.get("patternProperties")).items():
-            schema.pattern_properties.append((pattern, self.load(sub, scope)))
-        dependencies = dict(_as_dict(values.get("dependencies")))
-        dependencies.update(_as_dict(values.get("dependentRequired")))
-        dependencies.update(_as_dict(values.get("dependentSchemas")))
-        for name, dep in dependencies.items():
-            if isinstance(dep, list):
-                schema.property_dependencies[name] = {d for d in dep if isinstance(d, str)}
-            else:
-                schema.schema_dependencies[name] = self.load(dep, scope)
-        if self.draft in _MODERN and "unevaluatedProperties" in values:
-            schema.unevaluated = self.load(values["unevaluatedProperties"], scope)
-        return schema
-
-    def _array(self, node, remaining: dict, scope) -> ArraySchema:
-        values = self._take(remaining, self.array_keywords)
-        schema = ArraySchema(node)
-        schema.min_items = _integer(values.get("minItems"))
-        schema.max_items = _integer(values.get("maxItems"))
-        schema.unique_items = values.get("uniqueItems") is True
-        items = values.get("items", MISSING)
-        extra = values.get("additionalItems", True)
-        if self.draft in _MODERN:
-            if "contains" in values:  # as Confluent's 2020-12 loader: minContains defaults to 1
-                schema.min_contains = _integer(values.get("minContains", 1))
-                schema.max_contains = _integer(values.get("maxContains"))
-            prefix = values.get("prefixItems") if self.draft == DRAFT2020 else None
-            if isinstance(prefix, list):
-                schema.item_schemas = [self.load(s, scope) for s in prefix]
-            if items is True or items is MISSING:
-                items = MISSING
-            elif items is False:
-                extra, items = False, MISSING
-            elif isinstance(prefix, list):
-                extra, items = items, MISSING
-        else:
-            schema.min_contains = _integer(values.get("minContains", node.get("minContains")))
-            schema.max_contains = _integer(values.get("maxContains", node.get("maxContains")))
-        if isinstance(items, list):
-            schema.item_schemas = [self.load(s, scope) for s in items]
-        elif items is not MISSING:
-            schema.all_items = self.load(items, scope)
-        if extra is False:
-            schema.additional_items = False
-        elif extra is not True:
-            schema.additional_schema = self.load(extra, scope)
-        if self.draft in _MODERN and "unevaluatedItems" in values:
-            schema.unevaluated = self.load(values["unevaluatedItems"], scope)
-        return schema
-
-
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else []
-
-
-def _as_dict(value) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _integer(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value)
-
-
-def _number(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
-
-
 # ------------------------------------------------------------------ diff context
 
 class Context:
@@ -598,7 +217,7 @@ class Context:
             path = prefix if len(d.path) <= 2 else prefix + "/" + d.path[2:]
             self.diffs.append(JsonSchemaDifference(d.kind, path))
 
-    def memoized(self, original: Schema, update: Schema, compare: Callable) -> list[JsonSchemaDifference]:
+    def memoized(self, original: SchemaNode, update: SchemaNode, compare: Callable) -> list[JsonSchemaDifference]:
         key = (id(original), id(update))
         if key in self.memo:
             return self.memo[key][0]
@@ -636,7 +255,7 @@ class _Scope:
 
 # ------------------------------------------------------------------ diff
 
-def differences(original: Schema, update: Schema,
+def differences(original: SchemaNode, update: SchemaNode,
                 compatible: frozenset = COMPATIBLE_CHANGES) -> list[JsonSchemaDifference]:
     """Every difference from `original` (the writer's schema) to `update` (the reader's)."""
     seed: dict = {}
@@ -649,7 +268,7 @@ def differences(original: Schema, update: Schema,
         seed = incompatible
 
 
-def _deref(schema: Schema) -> Schema:
+def _deref(schema: SchemaNode) -> SchemaNode:
     seen = 0
     while isinstance(schema, ReferenceSchema):
         schema = schema.referred
@@ -659,7 +278,7 @@ def _deref(schema: Schema) -> Schema:
     return schema
 
 
-def compare(ctx: Context, original: Schema | None, update: Schema | None) -> None:
+def compare(ctx: Context, original: SchemaNode | None, update: SchemaNode | None) -> None:
     if original is None and update is None:
         return
     if original is None:
@@ -672,11 +291,11 @@ def compare(ctx: Context, original: Schema | None, update: Schema | None) -> Non
     ctx.add_rebased(ctx.memoized(o, u, lambda sub: _compare_types(sub, o, u)))
 
 
-def _same_kind(a: Schema, b: Schema) -> bool:
+def _same_kind(a: SchemaNode, b: SchemaNode) -> bool:
     return type(a) is type(b) or (isinstance(a, CombinedSchema) and isinstance(b, CombinedSchema))
 
 
-def _compare_types(ctx: Context, original: Schema, update: Schema) -> None:
+def _compare_types(ctx: Context, original: SchemaNode, update: SchemaNode) -> None:
     if not isinstance(original, CombinedSchema) and isinstance(update, CombinedSchema):
         if len(update.subschemas) == 1:
             sub = ctx.sub()
@@ -834,8 +453,8 @@ def _criteria_change(ctx: Context, original: CombinedSchema, update: CombinedSch
     return kind
 
 
-def _distinct(schemas: list[Schema]) -> list[Schema]:
-    seen: dict[tuple, Schema] = {}
+def _distinct(schemas: list[SchemaNode]) -> list[SchemaNode]:
+    seen: dict[tuple, SchemaNode] = {}
     for schema in schemas:
         seen.setdefault((type(schema).__name__, json_key(schema.raw)), schema)
     return list(seen.values())
@@ -891,7 +510,7 @@ def _is_open_object(schema: ObjectSchema) -> bool:
     return schema.unevaluated is None or isinstance(schema.unevaluated, EmptySchema)
 
 
-def _partial_object_schema(schema: ObjectSchema, name: str) -> Schema | None:
+def _partial_object_schema(schema: ObjectSchema, name: str) -> SchemaNode | None:
     for pattern, sub in schema.pattern_properties:
         try:
             if re.search(pattern, name):
@@ -1011,7 +630,7 @@ def _compare_dependencies(ctx: Context, original: ObjectSchema, update: ObjectSc
                     compare(ctx, before, after)
 
 
-def _compare_unevaluated(ctx: Context, keyword: str, original: Schema | None, update: Schema | None,
+def _compare_unevaluated(ctx: Context, keyword: str, original: SchemaNode | None, update: SchemaNode | None,
                          what: str) -> None:
     if original is None and update is None:
         return
@@ -1042,7 +661,7 @@ def _is_open_array(schema: ArraySchema) -> bool:
     return schema.unevaluated is None or isinstance(schema.unevaluated, EmptySchema)
 
 
-def _partial_array_schema(schema: ArraySchema) -> Schema | None:
+def _partial_array_schema(schema: ArraySchema) -> SchemaNode | None:
     if schema.additional_schema is not None:
         return schema.additional_schema
     if schema.additional_items and schema.unevaluated is not None \

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from google.protobuf import descriptor_pb2
 
-from registry.formats import InvalidSchemaError, provider
-from registry.formats.base import SchemaReference
-from registry.formats.protobuf import ProtobufProvider
+from formats import InvalidSchemaError, provider
+from formats.base import SchemaReference
+from formats.protobuf import ProtobufProvider
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 PROVIDER = ProtobufProvider()

@@ -9,9 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from registry.formats import InvalidSchemaError, provider
-from registry.formats.base import SchemaReference
-from registry.formats.json_schema import JsonSchemaProvider, draft_of
+from formats import InvalidSchemaError, provider
+from formats.base import SchemaReference
+from formats.json_schema.schema import JsonSchemaProvider, draft_of
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 PROVIDER = JsonSchemaProvider()

@@ -1,5 +1,5 @@
 """PROTOBUF schemas: protoc parsing, canonical .proto text, Confluent's compatibility rules."""
 
-from registry.formats.protobuf.schema import ProtobufProvider, ProtobufSchema
+from formats.protobuf.schema import ProtobufProvider, ProtobufSchema
 
 __all__ = ["ProtobufProvider", "ProtobufSchema"]

@@ -20,8 +20,8 @@ from typing import Iterator
 
 from google.protobuf import descriptor_pb2
 
-from registry.formats.base import Incompatibility, ParsedSchema
-from registry.formats.protobuf.render import SCALAR_NAMES
+from formats.base import Incompatibility
+from formats.protobuf.render import SCALAR_NAMES
 
 F = descriptor_pb2.FieldDescriptorProto
 
@@ -120,11 +120,6 @@ class ProtobufDifference(Incompatibility):
 
     def __repr__(self) -> str:
         return f"{self.kind} {self.path}"
-
-
-class _TypeDifference(Incompatibility):
-    def render(self, reader: str, writer: str) -> str:
-        return "Incompatible because of different schema type"
 
 
 # --------------------------------------------------------------------------- model
@@ -475,10 +470,3 @@ def differences(original, update) -> list[ProtobufDifference]:
         ctx.add(PACKAGE_CHANGED)
     _compare_types(ctx, o_model.types, u_model.types)
     return ctx.diffs
-
-
-def reader_incompatibilities(reader: ParsedSchema, writer: ParsedSchema) -> list[Incompatibility]:
-    from registry.formats.protobuf.schema import ProtobufSchema
-    if not isinstance(writer, ProtobufSchema) or not isinstance(reader, ProtobufSchema):
-        return [_TypeDifference()]
-    return [d for d in differences(writer, reader) if d.kind not in COMPATIBLE_CHANGES]

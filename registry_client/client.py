@@ -1,4 +1,4 @@
-"""A Schema Registry client for Confluent's REST API v1, with the caches serializers need.
+"""A thin Schema Registry client for Confluent's REST API v1, with the caches serializers need.
 
 Thread-safe (urllib3's pool is, and the caches take a lock), keep-alive connections,
 several base URLs with failover, retries with exponential backoff on 408/429/5xx and
@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import urllib3
 
+from formats import Schema
+
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
@@ -29,34 +31,6 @@ class SchemaRegistryError(Exception):
         self.http_status = http_status
         self.error_code = error_code
         self.error_message = message
-
-
-@dataclass(frozen=True)
-class SchemaReference:
-    name: str
-    subject: str
-    version: int
-
-
-@dataclass(frozen=True)
-class Schema:
-    schema_str: str
-    schema_type: str = "AVRO"
-    references: tuple[SchemaReference, ...] = ()
-
-    def request_body(self) -> dict:
-        body = {"schema": self.schema_str}
-        if self.schema_type != "AVRO":
-            body["schemaType"] = self.schema_type
-        if self.references:
-            body["references"] = [{"name": r.name, "subject": r.subject, "version": r.version}
-                                  for r in self.references]
-        return body
-
-    @classmethod
-    def from_response(cls, body: dict) -> "Schema":
-        return cls(body["schema"], body.get("schemaType") or "AVRO",
-                   tuple(SchemaReference(r["name"], r["subject"], r["version"]) for r in body.get("references") or ()))
 
 
 @dataclass(frozen=True)
@@ -157,7 +131,7 @@ class SchemaRegistryClient:
             known = self._cache.ids_by_schema.get(key)
         if known is not None:
             return RegisteredSchema(known, schema, subject, -1)
-        body = self._request("POST", _path("subjects", subject, "versions"), schema.request_body(),
+        body = self._request("POST", _path("subjects", subject, "versions"), schema.to_dict(),
                              {"normalize": _flag(normalize_schemas)})
         schema_id = body["id"]
         with self._cache.lock:
@@ -173,14 +147,14 @@ class SchemaRegistryClient:
         if cached is not None:
             return cached
         params = {"format": fmt} if fmt else None
-        schema = Schema.from_response(self._request("GET", _path("schemas", "ids", schema_id), params=params))
+        schema = Schema.from_dict(self._request("GET", _path("schemas", "ids", schema_id), params=params))
         with self._cache.lock:
             self._cache.schemas_by_id[key] = schema
         return schema
 
     def lookup_schema(self, subject: str, schema: Schema, normalize_schemas: bool = False,
                       deleted: bool = False) -> RegisteredSchema:
-        body = self._request("POST", _path("subjects", subject), schema.request_body(),
+        body = self._request("POST", _path("subjects", subject), schema.to_dict(),
                              {"normalize": _flag(normalize_schemas), "deleted": _flag(deleted)})
         registered = _registered(body)
         with self._cache.lock:
@@ -242,7 +216,7 @@ class SchemaRegistryClient:
 
     def test_compatibility(self, subject: str, schema: Schema, version: int | str = "latest") -> bool:
         body = self._request("POST", _path("compatibility", "subjects", subject, "versions", version),
-                             schema.request_body())
+                             schema.to_dict())
         return body["is_compatible"]
 
     def set_compatibility(self, subject: str | None = None, level: str | None = None) -> str:
@@ -267,7 +241,7 @@ class SchemaRegistryClient:
 
 
 def _registered(body: dict) -> RegisteredSchema:
-    return RegisteredSchema(body["id"], Schema.from_response(body), body["subject"], body["version"])
+    return RegisteredSchema(body["id"], Schema.from_dict(body), body["subject"], body["version"])
 
 
 def _flag(value: bool) -> str:

@@ -25,7 +25,8 @@ from typing import Mapping
 from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
 
-from registry.formats.base import InvalidSchemaError
+from formats.base import InvalidSchemaError
+from formats.protobuf.render import render_file
 
 MAIN_FILE = "default"  # the name Confluent gives a schema's own file in its serialized form
 _BASE64 = re.compile(r"[A-Za-z0-9+/\s]+={0,2}\s*\Z")
@@ -82,39 +83,47 @@ def _write_known_imports() -> None:
     global _known_dir
     root = tempfile.mkdtemp(prefix="schemabus-proto-")
     atexit.register(shutil.rmtree, root, True)
-    try:
-        import google.type
-        source = Path(next(iter(google.type.__path__)))
-        target = Path(root, "google", "type")
-        target.mkdir(parents=True)
-        for proto in source.glob("*.proto"):
-            shutil.copyfile(proto, target / proto.name)
-    except (ImportError, StopIteration, OSError):
-        pass
-    for name, text in _confluent_protos().items():
+    for name, text in known_imports().items():
         path = Path(root, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     _known_dir = root
 
 
-def _confluent_protos() -> dict[str, str]:
-    """confluent/meta.proto and confluent/type/*.proto, rendered from confluent-kafka's descriptors."""
-    from registry.formats.protobuf.render import render_file
+# confluent-kafka ships these as generated modules; they are read as files, because importing
+# them runs confluent_kafka.schema_registry's __init__, which needs its optional extra.
+_CONFLUENT_MODULES = ("schema_registry/confluent/meta_pb2.py", "schema_registry/confluent/type/decimal_pb2.py")
+
+
+class KnownImportsMissing(RuntimeError):
+    """The installation lacks files every registry resolves without references."""
+
+
+def known_imports() -> dict[str, str]:
+    """google/type/*.proto (googleapis-common-protos) and confluent/meta.proto and
+    confluent/type/decimal.proto (rendered from confluent-kafka's generated modules), by path."""
     out: dict[str, str] = {}
     try:
-        from confluent_kafka.schema_registry.confluent import meta_pb2
-        from confluent_kafka.schema_registry.confluent.type import decimal_pb2
-        modules = [meta_pb2, decimal_pb2]
-    except Exception:  # noqa: BLE001 - optional: any import problem means "not available"
-        return out
-    for module in modules:
-        fdp = descriptor_pb2.FileDescriptorProto.FromString(module.DESCRIPTOR.serialized_pb)
+        import google.type
+        source = Path(next(iter(google.type.__path__)))
+        for proto in sorted(source.glob("*.proto")):
+            out[f"google/type/{proto.name}"] = proto.read_text(encoding="utf-8")
+    except (ImportError, StopIteration, OSError) as exc:
+        raise KnownImportsMissing(f"cannot load google/type/*.proto from googleapis-common-protos: {exc}") from exc
+    import confluent_kafka
+    package = Path(confluent_kafka.__file__).parent
+    for module in _CONFLUENT_MODULES:
+        try:
+            fdp = descriptor_pb2.FileDescriptorProto.FromString(_descriptor_bytes((package / module).read_bytes()))
+        except (OSError, InvalidSchemaError, DecodeError) as exc:
+            raise KnownImportsMissing(f"cannot load {module} from confluent-kafka at {package}: {exc}") from exc
         out[fdp.name] = render_file(fdp)
+    if not any(name.startswith("google/type/") for name in out):
+        raise KnownImportsMissing("googleapis-common-protos has no google/type/*.proto files")
     return out
 
 
-_SERIALIZED_FILE = re.compile(rb"AddSerializedFile\((b'(?:[^'\\]|\\.)*')\)", re.S)
+_SERIALIZED_FILE = re.compile(rb"AddSerializedFile\(\s*(b'(?:[^'\\]|\\.)*')\s*\)", re.S)
 
 
 def _descriptor_bytes(code: bytes) -> bytes:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from registry.formats import InvalidSchemaError, SchemaReference, provider, schema_types
+from formats import InvalidSchemaError, SchemaReference, provider, schema_types
 
 AVRO = provider("AVRO")
 

@@ -9,15 +9,18 @@ which a DescriptorPool, and so dynamic message classes, can be built.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf.message import DecodeError
 
-from registry.formats.base import (Incompatibility, InvalidSchemaError, ParsedSchema, SchemaProvider,
-                                   SchemaReference)
-from registry.formats.protobuf.compiler import (compile_files, decode_descriptor, encode_descriptor,
-                                                main_file_name)
-from registry.formats.protobuf.render import OptionReader, render_file
+from formats.base import (DifferentSchemaType, Incompatibility, InvalidSchemaError, ParsedSchema, RecordMismatch,
+                          SchemaProvider, SchemaReference)
+from formats.protobuf.compat import COMPATIBLE_CHANGES, differences
+from formats.protobuf.compiler import (compile_files, decode_descriptor, encode_descriptor,
+                                       main_file_name)
+from formats.protobuf.render import OptionReader, render_file
+from formats.wire import WireFormatError, decode_message_indexes, encode_message_indexes
 
 SERIALIZED = "serialized"
 
@@ -34,6 +37,7 @@ class ProtobufSchema(ParsedSchema):
         self._pool = pool
         self._canonical: str | None = None
         self._normalized_text: str | None = None
+        self._index_paths: dict[str, tuple[int, ...]] | None = None
 
     # ---------------------------------------------------------------- descriptors
 
@@ -59,6 +63,83 @@ class ProtobufSchema(ParsedSchema):
 
     def dependencies(self) -> list[descriptor_pb2.FileDescriptorProto]:
         return self.files[:-1]
+
+    def index_paths(self) -> dict[str, tuple[int, ...]]:
+        """Message full name -> its message-index path in the file (Confluent's wire format:
+        the position among the file's messages, then among the nested ones)."""
+        if self._index_paths is None:
+            paths: dict[str, tuple[int, ...]] = {}
+
+            def walk(messages, prefix: str, path: tuple[int, ...]) -> None:
+                for i, message in enumerate(messages):
+                    name = f"{prefix}.{message.name}" if prefix else message.name
+                    paths[name] = path + (i,)
+                    walk(message.nested_type, name, path + (i,))
+            walk(self.file.message_type, self.file.package, ())
+            self._index_paths = paths
+        return self._index_paths
+
+    # ---------------------------------------------------------------- runtime
+
+    def writer(self) -> Callable[..., bytes]:
+        """Writes messages of this schema's types (generated or dynamic classes)."""
+        encoded = {name: encode_message_indexes(list(path)) for name, path in self.index_paths().items()}
+
+        def write(message, header: bytes = b"") -> bytes:
+            indexes = encoded.get(getattr(getattr(message, "DESCRIPTOR", None), "full_name", None))
+            if indexes is None:
+                raise RecordMismatch(f"{type(message).__name__} is not a message type of this schema")
+            try:
+                return header + indexes + message.SerializeToString()
+            except Exception as exc:  # e.g. a missing required field in proto2
+                raise RecordMismatch(f"cannot serialize {message.DESCRIPTOR.full_name}: {exc}") from exc
+        return write
+
+    def reader(self, reader_schema: ParsedSchema | None = None) -> Callable[..., Any]:
+        """Dynamic messages of the type the payload's message indexes name (no generated code)."""
+        names = {path: name for name, path in self.index_paths().items()}
+        classes: dict[tuple[int, ...], type] = {}
+
+        def read(data: bytes, start: int = 0):
+            try:
+                indexes, pos = decode_message_indexes(data, start)
+            except WireFormatError as exc:
+                raise RecordMismatch(str(exc)) from None
+            path = tuple(indexes)
+            cls = classes.get(path)
+            if cls is None:
+                if path not in names:
+                    raise RecordMismatch(f"message index path {indexes} does not exist in the schema")
+                cls = classes[path] = self.message_class(names[path])
+            message = cls()
+            try:
+                message.ParseFromString(data[pos:])
+            except DecodeError as exc:
+                raise RecordMismatch(f"cannot decode {cls.DESCRIPTOR.full_name}: {exc}") from exc
+            return message
+        return read
+
+    def validator(self) -> Callable[[Any], str | None]:
+        names = self.index_paths()
+
+        def check(message) -> str | None:
+            name = getattr(getattr(message, "DESCRIPTOR", None), "full_name", None)
+            if name not in names:
+                return f"{type(message).__name__} is not a message type of this schema"
+            if not message.IsInitialized():
+                return f"{name} is missing required fields: {', '.join(message.FindInitializationErrors())}"
+            return None
+        return check
+
+    def from_json(self, value: Any, full_name: str | None = None) -> Any:
+        """A message of the first type (or `full_name`) from Protobuf's JSON mapping."""
+        try:
+            return json_format.ParseDict(value, self.message_class(full_name)())
+        except (json_format.ParseError, KeyError) as exc:
+            raise RecordMismatch(f"not Protobuf JSON for {full_name or self.name()}: {exc}") from None
+
+    def to_json(self, value: Any) -> Any:
+        return json_format.MessageToDict(value, preserving_proto_field_name=True)
 
     # ---------------------------------------------------------------- strings
 
@@ -100,8 +181,9 @@ class ProtobufSchema(ParsedSchema):
         return f"{self.file.package}.{first}" if self.file.package else first
 
     def reader_incompatibilities(self, writer: ParsedSchema) -> list[Incompatibility]:
-        from registry.formats.protobuf.compat import reader_incompatibilities
-        return reader_incompatibilities(self, writer)
+        if not isinstance(writer, ProtobufSchema):
+            return [DifferentSchemaType()]
+        return [d for d in differences(writer, self) if d.kind not in COMPATIBLE_CHANGES]
 
 
 def _has_custom_options(files) -> bool:

@@ -7,8 +7,8 @@ schema (e.g. `/fields/1/type`), and a description naming the reader and writer s
 
 from __future__ import annotations
 
-from registry.formats.avro import AvroType, Enum, Fixed, Named, Record, Union
-from registry.formats.base import Incompatibility
+from formats.avro.model import AvroType, Enum, Fixed, Named, Record, Union
+from formats.base import Incompatibility
 
 # Writer kind -> reader kinds that can read it (besides the same kind): Avro's promotions.
 _PROMOTIONS = {
