@@ -17,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+from broker import recordscan
 from broker.config import BrokerConfig
 from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
@@ -128,6 +129,10 @@ class Broker:
         self._tasks.append(asyncio.create_task(self._open_unclean_partitions()))
         log.info("broker %s listening on %s:%s (cluster %s, data %s)",
                  self.node_id, self.server.host, self.server.port, self.cluster_id, self.data_dir)
+        if not recordscan.NATIVE:
+            log.warning("the C record scanner broker/_recordscan is not built (%s): schema-governed topics "
+                        "read schema ids with the slower Python version; reinstall with a C compiler to build it",
+                        recordscan.NOT_NATIVE_BECAUSE)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -40,10 +40,10 @@ def scan_python(body, count: int, want_key: bool) -> list[int]:
 
 try:
     from broker._recordscan import schema_ids as _scan
-    NATIVE = True
-except ImportError:  # pragma: no cover - the build of the C helper is optional
+    NATIVE, NOT_NATIVE_BECAUSE = True, ""
+except ImportError as exc:  # the build of the C helper is optional; the broker logs this at start
     _scan = scan_python
-    NATIVE = False
+    NATIVE, NOT_NATIVE_BECAUSE = False, str(exc)
 
 
 def schema_ids(batch: bytes, want_key: bool) -> list[int]:
