@@ -16,7 +16,10 @@ from formats import ParsedSchema, RecordMismatch, Schema
 from formats.wire import HEADER_SIZE
 from registry_client import SchemaRegistryClient
 from serdes import SerializationError
+from serdes.avro import AvroSerializer
 from serdes.base import WriterSchemaCache, parsed_schema
+from serdes.json_schema import JSONDeserializer, JSONSerializer
+from serdes.protobuf import ProtobufSerializer
 
 
 class LineError(ValueError):
@@ -100,8 +103,6 @@ def writer_schema_printer(client: SchemaRegistryClient, schema_text, props) -> P
 
 
 def avro_codec(client: SchemaRegistryClient, schema: Schema | None, schema_id: int | None, props: dict) -> Codec:
-    from serdes.avro import AvroSerializer
-
     schema = client.get_schema(schema_id) if schema_id is not None else schema
     parsed = parsed_schema(client, schema)
     serializer = AvroSerializer(client, schema, conf=_serializer_conf(schema_id, props))
@@ -110,8 +111,6 @@ def avro_codec(client: SchemaRegistryClient, schema: Schema | None, schema_id: i
 
 def protobuf_codec(client: SchemaRegistryClient, schema: Schema | None, schema_id: int | None,
                    props: dict) -> Codec:
-    from serdes.protobuf import ProtobufSerializer
-
     schema = client.get_schema(schema_id) if schema_id is not None else schema
     parsed = parsed_schema(client, schema)
     conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else {}
@@ -125,8 +124,6 @@ def protobuf_codec(client: SchemaRegistryClient, schema: Schema | None, schema_i
 
 def json_schema_codec(client: SchemaRegistryClient, schema: Schema | None, schema_id: int | None,
                       props: dict) -> Codec:
-    from serdes.json_schema import JSONSerializer
-
     schema = client.get_schema(schema_id) if schema_id is not None else schema
     conf = {"use.schema.id": schema_id, "auto.register.schemas": False} if schema_id is not None else {}
     serializer = JSONSerializer(schema, client, conf=conf)
@@ -135,8 +132,6 @@ def json_schema_codec(client: SchemaRegistryClient, schema: Schema | None, schem
 
 def json_schema_printer(client: SchemaRegistryClient, schema_text, props) -> Printer:
     """Records are printed as written: like Confluent's consumer, no validation by default."""
-    from serdes.json_schema import JSONDeserializer
-
     return Printer(JSONDeserializer(schema_registry_client=client), _json_render)
 
 
