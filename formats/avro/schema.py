@@ -307,10 +307,18 @@ class AvroSchema(ParsedSchema):
 
     def from_json(self, value: Any) -> Any:
         """The value for Avro's JSON encoding of it (unions as {"type": value}, bytes as text)."""
+        parsed = self.fastavro_schema()
         try:
-            return next(iter(fastavro.json_reader(io.StringIO(json.dumps(value)), self.fastavro_schema())))
+            decoded = next(iter(fastavro.json_reader(io.StringIO(json.dumps(value)), parsed)))
         except Exception as exc:  # fastavro reports mismatches with assorted exception types
             raise RecordMismatch(f"not Avro JSON for the schema: {type(exc).__name__}: {exc}") from exc
+        # json_reader leaves primitives unchecked ("false" for a boolean, "1" for a long), and
+        # the writer would encode them wrongly ("false" as true): reject them here.
+        try:
+            fastavro.validation.validate(decoded, parsed, raise_errors=True)
+        except fastavro.validation.ValidationError as exc:
+            raise RecordMismatch(f"not Avro JSON for the schema: {exc}") from None
+        return decoded
 
     def to_json(self, value: Any) -> Any:
         """Avro's JSON encoding of a value the reader returned."""

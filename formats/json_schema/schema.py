@@ -157,7 +157,9 @@ class JsonSchema(ParsedSchema):
 
     def _compiled(self):
         try:
-            return fastjsonschema.compile(self.document)
+            # Neither fills in defaults (it would change the caller's document and what is
+            # written) nor asserts formats: the same verdicts as jsonschema's.
+            return fastjsonschema.compile(self.document, use_default=False, use_formats=False)
         except (fastjsonschema.JsonSchemaDefinitionException, ValueError, TypeError):
             return None  # a construct fastjsonschema does not take: jsonschema checks it
 
@@ -168,7 +170,11 @@ class JsonSchema(ParsedSchema):
             problem = check(document)
             if problem is not None:
                 raise RecordMismatch(problem)
-            return header + json.dumps(document, separators=(",", ":")).encode()
+            try:  # as confluent-kafka's JSONSerializer: compact, UTF-8 unescaped; NaN is no JSON
+                text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+            except (TypeError, ValueError, RecursionError) as exc:  # a set, NaN, a lone surrogate...
+                raise RecordMismatch(f"not JSON-serializable: {exc}") from None
+            return header + text
         return write
 
     def reader(self, reader_schema: ParsedSchema | None = None) -> Callable[..., Any]:

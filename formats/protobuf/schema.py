@@ -133,6 +133,9 @@ class ProtobufSchema(ParsedSchema):
 
     def from_json(self, value: Any, full_name: str | None = None) -> Any:
         """A message of the first type (or `full_name`) from Protobuf's JSON mapping."""
+        if not isinstance(value, dict):  # ParseDict would iterate a string's characters as field names
+            raise RecordMismatch(f"not Protobuf JSON for {full_name or self.name()}: expected a JSON object, "
+                                 f"got {type(value).__name__}")
         try:
             return json_format.ParseDict(value, self.message_class(full_name)())
         except (json_format.ParseError, KeyError) as exc:
