@@ -136,7 +136,8 @@ class JsonSchema(ParsedSchema):
     def validator(self) -> Callable[[Any], str | None]:
         """Compiled by fastjsonschema (drafts 4/6/7 without references: ~10x faster) when it
         takes the schema, else jsonschema."""
-        fast = self._compiled() if not self.references and self.draft in _FAST_DRAFTS else None
+        fast = self._compiled() if not self.references and self.draft in _FAST_DRAFTS \
+            and not _refers_outside(self.document) else None
         if fast is not None:
             def check_fast(document) -> str | None:
                 try:
@@ -199,6 +200,19 @@ class JsonSchema(ParsedSchema):
 
     def to_json(self, value: Any) -> Any:
         return value
+
+
+def _refers_outside(node) -> bool:
+    """Whether a `$ref` leaves the document (e.g. to a meta-schema): fastjsonschema would fetch
+    it over the network, where jsonschema resolves it from the registry of known resources."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            return True
+        return any(_refers_outside(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_refers_outside(v) for v in node)
+    return False
 
 
 def decode_document(data: bytes, start: int = 0):

@@ -23,11 +23,14 @@ def file_schema_string(file: FileDescriptor) -> str:
 
 
 def message_indexes(descriptor: Descriptor) -> list[int]:
-    """Position of a message type in its file: top-level index, then nested indexes."""
+    """Position of a message type in its file: top-level index, then nested indexes, counting
+    declared messages only (map-entry types skipped), as Confluent's Java serdes and
+    ProtobufSchema.index_paths do."""
     path = []
     d = descriptor
     while d.containing_type is not None:
-        path.append(list(d.containing_type.nested_types).index(d))
+        declared = [t for t in d.containing_type.nested_types if not t.GetOptions().map_entry]
+        path.append(declared.index(d))
         d = d.containing_type
     path.append(list(d.file.message_types_by_name.values()).index(d))
     return path[::-1]

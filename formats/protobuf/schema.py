@@ -66,12 +66,16 @@ class ProtobufSchema(ParsedSchema):
 
     def index_paths(self) -> dict[str, tuple[int, ...]]:
         """Message full name -> its message-index path in the file (Confluent's wire format:
-        the position among the file's messages, then among the nested ones)."""
+        the position among the file's messages, then among the nested ones).
+
+        Declared messages only, as Confluent's Java serdes count them: the map-entry types protoc
+        adds are skipped, so the paths do not depend on where the stored text puts map fields."""
         if self._index_paths is None:
             paths: dict[str, tuple[int, ...]] = {}
 
             def walk(messages, prefix: str, path: tuple[int, ...]) -> None:
-                for i, message in enumerate(messages):
+                declared = [m for m in messages if not m.options.map_entry]
+                for i, message in enumerate(declared):
                     name = f"{prefix}.{message.name}" if prefix else message.name
                     paths[name] = path + (i,)
                     walk(message.nested_type, name, path + (i,))
