@@ -4,7 +4,8 @@ The stored ("canonical") string is what Confluent stores: Avro Java's compact `S
 of the schema with named types from references written by name. It keeps doc, defaults,
 aliases, order and custom properties (it is *not* Avro's Parsing Canonical Form, which drops
 them). The schema is also checked with fastavro, so every stored schema is one the serdes can
-use.
+use. At run time fastavro's C writer and reader encode and decode with the schema as parsed
+here, every referenced type inlined.
 """
 
 from __future__ import annotations

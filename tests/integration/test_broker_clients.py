@@ -113,8 +113,12 @@ def test_kafka_python_round_trip_100k(any_broker, codec):
     assert all(f.succeeded() for f in futures)
     producer.close()
 
+    # Full fetches on both brokers: schemabus has no fetch sessions yet (issue 21), and against
+    # Apache Kafka kafka-python's incremental sessions twice stopped fetching under a loaded CI
+    # run (read 90210 of 100000, nothing for 30 s), never when run alone.
     consumer = KafkaConsumer(bootstrap_servers=any_broker.bootstrap, enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=30_000, max_poll_records=10_000)
+                             group_id=None, consumer_timeout_ms=30_000, max_poll_records=10_000,
+                             enable_incremental_fetch_sessions=False)
     consumer.assign([KPTopicPartition(topic, p) for p in range(PARTITIONS)])
     consumer.seek_to_beginning()
     per_partition: dict[int, list] = {p: [] for p in range(PARTITIONS)}
@@ -125,7 +129,6 @@ def test_kafka_python_round_trip_100k(any_broker, codec):
         if count == n:
             break
     consumer.close()
-    # Once (Apache Kafka, zstd, in a full CI run) the consumer waited more than 10 s for the next fetch.
     assert count == n, f"read {count} of {n} records: no record for 30 s"
     for p, msgs in per_partition.items():
         assert [m.offset for m in msgs] == list(range(len(msgs)))
