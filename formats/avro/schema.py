@@ -264,12 +264,13 @@ class AvroSchema(ParsedSchema):
 
     def writer(self) -> Callable[..., bytes]:
         parsed = self.fastavro_schema()
+        new_buffer, encode = io.BytesIO, schemaless_writer  # closure cells: the per-record path
 
         def write(value, header: bytes = b"") -> bytes:
-            buf = io.BytesIO()
+            buf = new_buffer()
             buf.write(header)
             try:
-                schemaless_writer(buf, parsed, value)
+                encode(buf, parsed, value)
             except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
                 raise RecordMismatch(str(exc)) from exc
             return buf.getvalue()
@@ -282,12 +283,13 @@ class AvroSchema(ParsedSchema):
             raise InvalidSchemaError(f"an Avro payload cannot be read as {reader_schema.schema_type}")
         written = self.fastavro_schema()
         read_as = reader_schema.fastavro_schema() if reader_schema is not None else None
+        new_buffer, decode = io.BytesIO, schemaless_reader  # closure cells: the per-record path
 
         def read(data: bytes, start: int = 0):
-            buf = io.BytesIO(data)
+            buf = new_buffer(data)
             buf.seek(start)
             try:
-                value = schemaless_reader(buf, written, read_as, return_record_name)
+                value = decode(buf, written, read_as, return_record_name)
             except Exception as exc:  # fastavro raises EOFError, StopIteration, SchemaResolutionError, ...
                 raise RecordMismatch(f"{type(exc).__name__}: {exc}") from exc
             if buf.tell() != len(data):

@@ -166,13 +166,16 @@ class JsonSchema(ParsedSchema):
 
     def writer(self) -> Callable[..., bytes]:
         check = self.validator()
+        # As confluent-kafka's JSONSerializer: compact, UTF-8 unescaped; NaN is no JSON. One
+        # encoder for every record (json.dumps with options builds a new one per call).
+        encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
         def write(document, header: bytes = b"") -> bytes:
             problem = check(document)
             if problem is not None:
                 raise RecordMismatch(problem)
-            try:  # as confluent-kafka's JSONSerializer: compact, UTF-8 unescaped; NaN is no JSON
-                text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+            try:
+                text = encode(document).encode()
             except (TypeError, ValueError, RecursionError) as exc:  # a set, NaN, a lone surrogate...
                 raise RecordMismatch(f"not JSON-serializable: {exc}") from None
             return header + text
