@@ -364,3 +364,16 @@ def test_reference_names_cannot_leave_the_work_directory(name):
     with pytest.raises(InvalidSchemaError):
         PROVIDER.parse('syntax = "proto3";\nmessage X {}\n', [SchemaReference(name, "s", 1)],
                        {name: 'syntax = "proto3";\nmessage Y {}\n'})
+
+
+def test_well_known_imports_that_cannot_be_loaded_are_an_error(monkeypatch):
+    """confluent/*.proto and google/type/*.proto resolve without references in every registry:
+    when the installation lacks them the error says so, instead of the imports silently not
+    resolving (a schema importing confluent/meta.proto would be refused as invalid)."""
+    from formats.protobuf import compiler
+
+    assert {"confluent/meta.proto", "confluent/type/decimal.proto", "google/type/date.proto"} \
+        <= set(compiler.known_imports())
+    monkeypatch.setattr(compiler, "_CONFLUENT_MODULES", ("schema_registry/confluent/missing_pb2.py",))
+    with pytest.raises(compiler.KnownImportsMissing, match="missing_pb2.py from confluent-kafka"):
+        compiler.known_imports()
