@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from broker import recordscan
+from broker import listeners, recordscan
 from broker.config import BrokerConfig
 from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
@@ -39,14 +39,6 @@ log = logging.getLogger("schemabus.broker")
 PASS_SLICE_S = 0.01
 
 
-def parse_listener(listen: str) -> tuple[str, int]:
-    """'127.0.0.1:9092' or 'PLAINTEXT://127.0.0.1:9092' -> (host, port)."""
-    if "://" in listen:
-        listen = listen.split("://", 1)[1]
-    host, _, port = listen.rpartition(":")
-    return host or "127.0.0.1", int(port)
-
-
 # Python's collector thresholds. The defaults (700, 10, 10) ran a collection of the older
 # generations every few seconds under load (500 consumer groups: gen1 passes of ~16 ms, nine
 # full passes of 120-140 ms a minute), each pausing the event loop while it walked every
@@ -62,9 +54,10 @@ class Broker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.node_id = self.config["node.id"]
         self.cluster_id = self._load_cluster_id()
-        host, port = parse_listener(listen)
-        self.server = KafkaServer(self, host, port, self.config["socket.request.max.bytes"],
-                                  self.config["schemabus.request.max.array.entries"])
+        self.listeners = listeners.configure(self.config, listen)
+        self.servers = [KafkaServer(self, listener, self.config["socket.request.max.bytes"],
+                                    self.config["schemabus.request.max.array.entries"])
+                        for listener in self.listeners]
         self.topics: TopicManager | None = None
         self.group_coordinator: GroupCoordinator | None = None
         self.producer_ids = ProducerIdManager(self.data_dir)
@@ -85,14 +78,8 @@ class Broker:
 
     @property
     def advertised(self) -> tuple[str, int]:
-        """Host and port returned in Metadata: advertised.listeners, else the listener."""
-        configured = self.config["advertised.listeners"]
-        if configured:
-            return parse_listener(configured.split(",")[0])
-        host = self.server.host
-        if host in ("0.0.0.0", "", "::"):
-            host = "127.0.0.1"
-        return host, self.server.port
+        """Host and port of the first listener as clients should reach it (the ready line)."""
+        return self.listeners[0].advertised()
 
     def _limit_open_files(self) -> None:
         """Bound the log files held open (each partition has at least one), so that tens of
@@ -115,7 +102,8 @@ class Broker:
         # after the groups: finishing a transaction may complete a group's pending offsets.
         self.group_coordinator.start(on_loaded=self.transactions.start)
         gc.set_threshold(*GC_THRESHOLDS)
-        await self.server.start()
+        for server in self.servers:
+            await server.start()
         self._tasks = [
             asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"], self._apply_retention)),
             asyncio.create_task(self._every(self.config["log.flush.scheduler.interval.ms"], self._flush_due)),
@@ -127,8 +115,9 @@ class Broker:
         if self.config["log.cleaner.enable"]:
             self._tasks.append(asyncio.create_task(self._every(self.config["log.cleaner.backoff.ms"], self._clean)))
         self._tasks.append(asyncio.create_task(self._open_unclean_partitions()))
-        log.info("broker %s listening on %s:%s (cluster %s, data %s)",
-                 self.node_id, self.server.host, self.server.port, self.cluster_id, self.data_dir)
+        log.info("broker %s listening on %s (cluster %s, data %s)", self.node_id,
+                 ", ".join(f"{x.name}://{x.host}:{x.port} ({x.protocol})" for x in self.listeners),
+                 self.cluster_id, self.data_dir)
         if not recordscan.NATIVE:
             log.warning("the C record scanner broker/_recordscan is not built (%s): schema-governed topics "
                         "read schema ids with the slower Python version; reinstall with a C compiler to build it",
@@ -138,7 +127,8 @@ class Broker:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.server.stop()
+        for server in self.servers:
+            await server.stop()
         if self.group_coordinator is not None:
             self.group_coordinator.stop()
         self._cleaner.close()

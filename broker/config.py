@@ -7,7 +7,9 @@ reports each value with its source, as Kafka does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
 from broker.storage.config import LogConfig
 
 LONG_MAX = 2**63 - 1
@@ -82,6 +84,27 @@ BROKER_CONFIGS = _defs(
     ConfigDef("broker.id", INT, 1, "Same as node.id."),
     ConfigDef("listeners", STRING, "PLAINTEXT://127.0.0.1:9092"),
     ConfigDef("advertised.listeners", STRING, None, "Address returned in Metadata; defaults to the listener."),
+    ConfigDef("listener.security.protocol.map", STRING,
+              "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"),
+    ConfigDef("inter.broker.listener.name", STRING, None, "Accepted; a single node has no inter-broker traffic."),
+    # TLS (broker/listeners.py); each may also be set for one listener as listener.name.<name>.<config>.
+    # Only PEM stores are read, so PEM is the default type (Kafka's is JKS).
+    ConfigDef("ssl.keystore.type", STRING, "PEM"),
+    ConfigDef("ssl.keystore.location", STRING, None),
+    ConfigDef("ssl.keystore.password", PASSWORD, None),
+    ConfigDef("ssl.key.password", PASSWORD, None),
+    ConfigDef("ssl.keystore.certificate.chain", PASSWORD, None),
+    ConfigDef("ssl.keystore.key", PASSWORD, None),
+    ConfigDef("ssl.truststore.type", STRING, "PEM"),
+    ConfigDef("ssl.truststore.location", STRING, None),
+    ConfigDef("ssl.truststore.password", PASSWORD, None),
+    ConfigDef("ssl.truststore.certificates", PASSWORD, None),
+    ConfigDef("ssl.client.auth", STRING, "none", choices=("none", "requested", "required")),
+    ConfigDef("ssl.principal.mapping.rules", STRING, "DEFAULT"),
+    ConfigDef("ssl.enabled.protocols", LIST, ["TLSv1.2", "TLSv1.3"]),
+    ConfigDef("ssl.protocol", STRING, "TLSv1.3"),
+    ConfigDef("ssl.cipher.suites", LIST, []),
+    ConfigDef("ssl.endpoint.identification.algorithm", STRING, "https"),
     ConfigDef("log.dirs", STRING, "./schemabus-data/broker"),
     ConfigDef("num.partitions", INT, 1, minimum=1),
     ConfigDef("default.replication.factor", INT, 1, minimum=1),
@@ -201,6 +224,10 @@ def validate_topic_configs(raw: dict[str, str | None]) -> dict[str, str]:
     return out
 
 
+# listener.name.<listener>.<config>: a broker config for one listener only.
+_LISTENER_CONFIG = re.compile(r"listener\.name\.([A-Za-z0-9_]+)\.(.+)\Z")
+
+
 class BrokerConfig:
     """The broker's static configuration: Kafka names, overridden by `--config k=v`."""
 
@@ -216,11 +243,21 @@ class BrokerConfig:
             if hours in overrides:
                 raw = overrides.pop(hours)
                 overrides.setdefault(ms, str(BROKER_CONFIGS[ms].parse(raw) * 3600000))
+        self.per_listener: dict[tuple[str, str], object] = {}
         for name, raw in overrides.items():
+            listener_config = _LISTENER_CONFIG.match(name)
+            if listener_config is not None and listener_config.group(2) in BROKER_CONFIGS:
+                listener, config = listener_config.group(1).upper(), listener_config.group(2)
+                self.per_listener[(listener, config)] = BROKER_CONFIGS[config].parse(raw)
+                continue
             definition = BROKER_CONFIGS.get(name)
             if definition is None:
                 raise ConfigError(f"Unknown broker config: {name}")
             self.explicit[name] = definition.parse(raw)
+
+    def listener_override(self, listener: str, name: str, default):
+        """`listener.name.<listener>.<name>` when it was set, else `default`."""
+        return self.per_listener.get((listener.upper(), name), default)
 
     def __getitem__(self, name: str):
         if name in self.explicit:

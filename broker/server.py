@@ -19,9 +19,12 @@ import asyncio
 import collections
 import concurrent.futures
 import logging
+import os
+import ssl
 import struct
 from dataclasses import dataclass, field
 
+from broker.listeners import ANONYMOUS, Listener, distinguished_name
 from broker.protocol import apis, fastpath
 from broker.storage.log import FileSpan
 from broker.protocol.codec import (
@@ -32,6 +35,8 @@ log = logging.getLogger("schemabus.broker")
 
 _SIZE = struct.Struct(">i")
 UNSUPPORTED_VERSION = 35
+# A client that opens a TLS listener's port and never completes the handshake is closed after this.
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
 # A request with more array elements than this is decoded and answered off the loop
 # (a few milliseconds of decoding on the loop at most).
 LARGE_REQUEST_ENTRIES = 2000
@@ -150,6 +155,9 @@ class _Connection(asyncio.BufferedProtocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        if self._server.listener.tls is not None:
+            # Nothing may be read as Kafka frames before the TLS handshake takes the socket over.
+            transport.pause_reading()
         self._server._connection_made(self)
 
     def connection_lost(self, exc) -> None:
@@ -308,6 +316,8 @@ class _Connection(asyncio.BufferedProtocol):
 class RequestContext:
     header: RequestHeader
     peer: str
+    listener: Listener
+    principal: str = ANONYMOUS
     entries_seen: int = field(default=0)
 
     def tick(self) -> bool:
@@ -349,10 +359,11 @@ def _encode_joined(spec, response: dict) -> bytes:
 
 
 class KafkaServer:
-    def __init__(self, broker, host: str, port: int, max_request_bytes: int, max_array_entries: int):
+    """The connections of one listener (plaintext, or TLS when the listener has a context)."""
+
+    def __init__(self, broker, listener: Listener, max_request_bytes: int, max_array_entries: int):
         self.broker = broker
-        self.host = host
-        self.port = port
+        self.listener = listener
         self.max_request_bytes = max_request_bytes
         self.max_array_entries = max_array_entries
         self._server: asyncio.base_events.Server | None = None
@@ -363,8 +374,8 @@ class KafkaServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._server = await loop.create_server(lambda: _Connection(self), self.listener.host, self.listener.port)
+        self.listener.port = self._server.sockets[0].getsockname()[1]
 
     def _connection_made(self, conn: _Connection) -> None:
         task = asyncio.get_running_loop().create_task(self._serve(conn))
@@ -385,11 +396,16 @@ class KafkaServer:
         task = asyncio.current_task()
         peer = "%s:%s" % conn.transport.get_extra_info("peername")[:2]
         try:
+            principal = ANONYMOUS
+            if self.listener.tls is not None:
+                principal = await self._handshake(conn, peer)
+                if principal is None:
+                    return
             while True:
                 frame = await conn.read_frame()
                 if frame is None:
                     break  # the client closed its side
-                chunks = await self._dispatch(frame.data, peer)
+                chunks = await self._dispatch(frame.data, peer, principal)
                 if chunks is not None:
                     await self._send(conn, chunks)
                 conn.release(frame)
@@ -405,12 +421,35 @@ class KafkaServer:
             self._connections.discard(task)
             conn.close()
 
+    async def _handshake(self, conn: _Connection, peer: str) -> str | None:
+        """TLS on the connection; the client's principal, or None (logged) when it failed."""
+        try:
+            conn.transport = await asyncio.get_running_loop().start_tls(
+                conn.transport, conn, self.listener.tls, server_side=True,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+        except (ssl.SSLError, OSError, asyncio.TimeoutError) as exc:
+            reason = getattr(exc, "reason", None) or exc.__class__.__name__
+            log.warning("closing connection from %s on listener %s: TLS handshake failed: %s",
+                        peer, self.listener.name, reason)
+            return None
+        cert = conn.transport.get_extra_info("peercert")
+        if not cert:
+            return ANONYMOUS
+        try:
+            return self.listener.principal_rules.principal(distinguished_name(cert))
+        except ValueError as exc:
+            log.warning("closing connection from %s on listener %s: %s", peer, self.listener.name, exc)
+            return None
+
     async def _send(self, writer: _Connection, chunks: list) -> None:
         """Write one response; FileSpan chunks (fetched record data) go out with sendfile."""
         pending = [_SIZE.pack(sum(len(c) for c in chunks))]
         try:
             for chunk in chunks:
-                if isinstance(chunk, FileSpan):
+                if isinstance(chunk, FileSpan) and self.listener.tls is not None:
+                    # sendfile cannot encrypt: the records are read and written through TLS.
+                    pending.append(os.pread(chunk.file.fileno(), chunk.size, chunk.position))
+                elif isinstance(chunk, FileSpan):
                     writer.write(b"".join(pending))
                     pending = []
                     await writer.drain()
@@ -426,7 +465,7 @@ class KafkaServer:
                 if isinstance(chunk, FileSpan):
                     chunk.file.close()
 
-    async def _dispatch(self, frame, peer: str) -> list | None:
+    async def _dispatch(self, frame, peer: str, principal: str = ANONYMOUS) -> list | None:
         header, pos = decode_request_header(frame, apis.request_is_flexible)
         key, version = header.api_key, header.api_version
         if not apis.supported(key, version):
@@ -448,7 +487,7 @@ class KafkaServer:
                     request, _ = await self._off_loop(decode, request_spec, frame, pos, self.max_array_entries)
             except DecodeError as exc:
                 raise ProtocolError(f"malformed {api.name} v{version} request: {exc}") from None
-        response = await api.fn(self.broker, RequestContext(header, peer), request)
+        response = await api.fn(self.broker, RequestContext(header, peer, self.listener, principal), request)
         if response is None:
             return None
         # ApiVersions' response header is always v0, whatever the request version.

@@ -149,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     broker = sub.add_parser("broker", help="run the Kafka-compatible broker")
     broker.add_argument("--data-dir", default=f"{DEFAULT_DATA_DIR}/broker")
-    broker.add_argument("--listen", default="127.0.0.1:9092", help="host:port to listen on")
+    broker.add_argument("--listen", default="127.0.0.1:9092",
+                        help="host:port to listen on (plaintext), or listeners as Kafka writes them: "
+                             "NAME://host:port,... (--config listeners=... wins)")
     broker.add_argument("--config", action="append", metavar="KEY=VALUE",
                         help="a Kafka broker config, e.g. num.partitions=3 (repeatable)")
     broker.set_defaults(func=cmd_broker)

@@ -115,8 +115,10 @@ async def create_partitions(broker, ctx, request):
 def _broker_entries(broker) -> list[dict]:
     out = []
     for name, definition in sorted(cfg.BROKER_CONFIGS.items()):
-        out.append({"name": name, "value": cfg.render(broker.config[name]), "read_only": True,
-                    "config_source": broker.config.source(name), "is_sensitive": False,
+        sensitive = definition.type == cfg.PASSWORD  # Kafka never returns their values
+        value = None if sensitive else cfg.render(broker.config[name])
+        out.append({"name": name, "value": value, "read_only": True,
+                    "config_source": broker.config.source(name), "is_sensitive": sensitive,
                     "config_type": definition.type, "synonyms": [], "documentation": definition.doc or None})
     return out
 

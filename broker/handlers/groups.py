@@ -24,12 +24,12 @@ def client_host(ctx) -> str:
 # -- FindCoordinator ------------------------------------------------------------------------
 
 
-def _coordinator(broker, key: str, key_type: int) -> dict:
+def _coordinator(broker, ctx, key: str, key_type: int) -> dict:
     if key_type not in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION):
         return {"key": key, "node_id": -1, "host": "", "port": -1,
                 "error_code": code("INVALID_REQUEST"), "error_message": f"Unknown coordinator type {key_type}"}
     # One node: this broker leads every partition of __consumer_offsets and __transaction_state.
-    host, port = broker.advertised
+    host, port = ctx.listener.advertised()
     return {"key": key, "node_id": broker.node_id, "host": host, "port": port, "error_code": 0, "error_message": None}
 
 
@@ -39,8 +39,8 @@ async def find_coordinator(broker, ctx, request):
     if ctx.api_version >= 4:
         # Each key is answered once however often it is asked for.
         return {"throttle_time": 0, "coordinators": [
-            _coordinator(broker, key, key_type) async for key in ctx.paced(dict.fromkeys(request["coordinator_keys"]))]}
-    entry = _coordinator(broker, request["key"], key_type)
+            _coordinator(broker, ctx, key, key_type) async for key in ctx.paced(dict.fromkeys(request["coordinator_keys"]))]}
+    entry = _coordinator(broker, ctx, request["key"], key_type)
     del entry["key"]
     return {"throttle_time": 0, **entry}
 

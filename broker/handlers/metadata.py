@@ -27,8 +27,10 @@ async def api_versions(broker, ctx, request):
     }
 
 
-def broker_entry(broker) -> dict:
-    host, port = broker.advertised
+def broker_entry(broker, ctx) -> dict:
+    """This broker as reached through the listener the request came in on (Kafka answers each
+    client with the endpoints of its own listener)."""
+    host, port = ctx.listener.advertised()
     return {"node_id": broker.node_id, "host": host, "port": port, "rack": None}
 
 
@@ -168,7 +170,7 @@ async def metadata(broker, ctx, request):
             if len(created) > before:
                 await asyncio.sleep(0)  # creating a topic touches the disk: let others in between
     return {
-        "brokers": [broker_entry(broker)],
+        "brokers": [broker_entry(broker, ctx)],
         "cluster_id": broker.cluster_id,
         "controller_id": broker.node_id,
         "topics": _encoded_topics(version, topics),
@@ -182,7 +184,7 @@ async def describe_cluster(broker, ctx, request):
         "error_code": 0, "error_message": None,
         "endpoint_type": request.get("endpoint_type", 1),
         "cluster_id": broker.cluster_id, "controller_id": broker.node_id,
-        "brokers": [{"broker_id": broker.node_id, "host": broker.advertised[0], "port": broker.advertised[1],
-                     "rack": None}],
+        "brokers": [{"broker_id": broker.node_id, "host": ctx.listener.advertised()[0],
+                     "port": ctx.listener.advertised()[1], "rack": None}],
         "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
     }
