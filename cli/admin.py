@@ -15,6 +15,7 @@ from confluent_kafka.admin import (
     AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic, OffsetSpec,
 )
 
+from cli.client_config import connection_settings, librdkafka_config, read_properties
 from cli.output import CommandError, emit
 from formats import Schema, SchemaReference
 from registry_client import SchemaRegistryClient, SchemaRegistryError
@@ -28,9 +29,14 @@ QUIET = {"log_level": 0}
 # -- plumbing ------------------------------------------------------------------------------
 
 
+def _client_conf(args) -> dict:
+    """bootstrap.servers plus the connection settings of --command-config (Kafka's names)."""
+    return {"bootstrap.servers": args.bootstrap_server,
+            **connection_settings(librdkafka_config(read_properties(args.command_config)))}
+
+
 def _admin(args) -> AdminClient:
-    admin = AdminClient({"bootstrap.servers": args.bootstrap_server, "socket.connection.setup.timeout.ms": 5000,
-                         **QUIET})
+    admin = AdminClient({**_client_conf(args), "socket.connection.setup.timeout.ms": 5000, **QUIET})
     try:
         admin.list_topics(timeout=TIMEOUT)
     except KafkaException as exc:
@@ -319,7 +325,7 @@ def schemas_mode(args) -> None:
 def status(args) -> None:
     out: dict = {}
     failed = False
-    admin = AdminClient({"bootstrap.servers": args.bootstrap_server, **QUIET})
+    admin = AdminClient({**_client_conf(args), **QUIET})
     try:
         md = admin.list_topics(timeout=5)
         out["broker"] = f"up at {args.bootstrap_server} (cluster {md.cluster_id}, {len(md.brokers)} broker(s), " \
@@ -345,6 +351,8 @@ def status(args) -> None:
 def _common(p: argparse.ArgumentParser, broker: bool = True, registry: bool = False) -> None:
     if broker:
         p.add_argument("--bootstrap-server", default="127.0.0.1:9092")
+        p.add_argument("--command-config", metavar="FILE",
+                       help="client properties as Kafka's tools take them (security.protocol, ssl.*, sasl.*)")
     if registry:
         p.add_argument("--registry-url", default="http://127.0.0.1:8081")
     p.add_argument("--output", choices=("table", "json"), default="table")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
+from cli.client_config import connection_settings, librdkafka_config, read_properties
 from cli.formats import CODECS, FORMATS, PRINTERS, SCHEMA_TYPES, LineError
 from cli.admin import QUIET
 from cli.output import CommandError, Progress
@@ -38,16 +39,6 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
         key, value = item.split("=", 1)
         out[key.strip()] = value
     return out
-
-
-def _config_file(path: str | None) -> dict[str, str]:
-    if not path:
-        return {}
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror}", EXIT_USAGE) from None
-    return _pairs([ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")], path)
 
 
 def _truthy(props: dict, key: str, default: bool = False) -> bool:
@@ -155,8 +146,7 @@ def _check_broker(conf: dict) -> None:
     """Fail fast with one line when the broker cannot be reached."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({**{k: v for k, v in conf.items() if k == "bootstrap.servers" or k.startswith("security.")},
-                         **QUIET})
+    admin = AdminClient({**connection_settings(conf), **QUIET})
     try:
         admin.list_topics(timeout=10)  # all topics: naming one would auto-create it
     except KafkaException as exc:
@@ -166,8 +156,8 @@ def _check_broker(conf: dict) -> None:
 
 def run_producer(args, fmt: str) -> int:
     props = {**_pairs(args.property, "--property"), **_pairs(args.reader_property, "--reader-property")}
-    conf = {"bootstrap.servers": args.bootstrap_server, **QUIET, **_config_file(args.producer_config),
-            **_pairs(args.producer_property, "--producer-property")}
+    conf = {"bootstrap.servers": args.bootstrap_server, **QUIET, **librdkafka_config(
+        {**read_properties(args.producer_config), **_pairs(args.producer_property, "--producer-property")})}
     conf.setdefault("partitioner", "murmur2_random")
     client = _registry(props, fmt)
     value_codec = _codec(fmt, client, props, "value", required=True)
@@ -246,7 +236,8 @@ def run_consumer(args, fmt: str) -> int:
     conf = {"bootstrap.servers": args.bootstrap_server, "group.id": group, **QUIET,
             "auto.offset.reset": "earliest" if args.from_beginning else "latest",
             "enable.auto.commit": args.group is not None, "isolation.level": args.isolation_level,
-            **_config_file(args.consumer_config), **_pairs(args.consumer_property, "--consumer-property")}
+            **librdkafka_config({**read_properties(args.consumer_config),
+                                 **_pairs(args.consumer_property, "--consumer-property")})}
     client = _registry(props, fmt)
     value_printer = PRINTERS[fmt](client, None, props)
     key_printer = _key_printer(fmt, client, props)

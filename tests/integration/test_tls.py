@@ -169,3 +169,34 @@ def test_a_listener_that_cannot_be_served_stops_the_broker(tmp_path, configs, me
     assert message in result.stderr, result.stderr
     with socket.socket() as probe:  # nothing was left listening, in plaintext or otherwise
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_console_tools_and_schemabus_commands_take_kafka_client_properties(tmp_path, ca):
+    """Kafka's tools' property files, Java names (a PEM truststore and keystore), work unchanged."""
+    broker = tls_broker(tmp_path, ca, {"ssl.client.auth": "required"}).start()
+    client = ca.issue("console")
+    properties = tmp_path / "client.properties"
+    properties.write_text(f"# as for kafka-console-producer.sh\nsecurity.protocol=SSL\nssl.truststore.type=PEM\n"
+                          f"ssl.truststore.location={ca.ca_file}\nssl.keystore.type=PEM\n"
+                          f"ssl.keystore.location={client.keystore}\n")
+    topic = unique_topic("tls-console")
+    try:
+        produced = subprocess.run(["kafka-console-producer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                                   "--producer.config", str(properties)],
+                                  input="one\ntwo\nthree\n", capture_output=True, text=True, timeout=60)
+        assert produced.returncode == 0, produced.stderr
+        consumed = subprocess.run(["kafka-console-consumer", "--bootstrap-server", broker.bootstrap, "--topic",
+                                   topic, "--from-beginning", "--max-messages", "3", "--consumer.config",
+                                   str(properties)], capture_output=True, text=True, timeout=60)
+        assert consumed.returncode == 0, consumed.stderr
+        assert consumed.stdout.split() == ["one", "two", "three"]
+        listed = subprocess.run(["schemabus", "topics", "list", "--bootstrap-server", broker.bootstrap,
+                                 "--command-config", str(properties), "--output", "json"],
+                                capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        assert topic in listed.stdout
+        without = subprocess.run(["schemabus", "topics", "list", "--bootstrap-server", broker.bootstrap],
+                                 capture_output=True, text=True, timeout=60)
+        assert without.returncode == 3 and "cannot reach the Kafka broker" in without.stderr
+    finally:
+        broker.stop()
