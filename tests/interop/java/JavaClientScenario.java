@@ -12,12 +12,16 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 public class JavaClientScenario {
+    // Client properties every client takes (security.protocol, ssl.*, ...): the optional 4th argument.
+    static final Properties connection = new Properties();
+
     static void result(String key, Object value) {
         System.out.println("RESULT " + key + "=" + value);
     }
 
     static Properties producerProps(String bootstrap) {
         Properties p = new Properties();
+        p.putAll(connection);
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
@@ -31,8 +35,14 @@ public class JavaClientScenario {
         String bootstrap = args[0];
         String topic = args[1];
         String group = args[2];
+        if (args.length > 3) {
+            try (java.io.FileReader reader = new java.io.FileReader(args[3])) {
+                connection.load(reader);
+            }
+        }
 
         Properties adminProps = new Properties();
+        adminProps.putAll(connection);
         adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         try (Admin admin = Admin.create(adminProps)) {
             admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1)
@@ -66,6 +76,7 @@ public class JavaClientScenario {
         }
 
         Properties c = new Properties();
+        c.putAll(connection);
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, group);
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
