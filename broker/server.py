@@ -429,8 +429,10 @@ class KafkaServer:
                 ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
         except (ssl.SSLError, OSError, asyncio.TimeoutError) as exc:
             reason = getattr(exc, "reason", None) or exc.__class__.__name__
-            log.warning("closing connection from %s on listener %s: TLS handshake failed: %s",
-                        peer, self.listener.name, reason)
+            # A peer that hangs up before any TLS (a port probe) is routine; a failed handshake is not.
+            level = logging.INFO if isinstance(exc, ConnectionError) else logging.WARNING
+            log.log(level, "closing connection from %s on listener %s: TLS handshake failed: %s",
+                    peer, self.listener.name, reason)
             return None
         cert = conn.transport.get_extra_info("peercert")
         if not cert:
