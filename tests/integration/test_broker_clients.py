@@ -96,11 +96,13 @@ def _non_null(headers: list) -> list:
 @pytest.mark.slow
 @pytest.mark.parametrize("codec", CODECS)
 def test_kafka_python_round_trip_100k(request, any_broker, codec):
-    if codec == "zstd" and request.node.callspec.params["any_broker"] == "apache-kafka":
-        # The control arm, not ours: in three full runs kafka-python 3.0 stopped receiving from
-        # Apache Kafka 4.1 partway through the zstd topic (90%, 20% read, nothing for 30 s,
-        # with its selector reporting 0.2 s tasks), and never when the test ran alone.
-        request.applymarker(pytest.mark.xfail(reason="kafka-python 3.0 + Apache Kafka + zstd stalls under load",
+    if request.node.callspec.params["any_broker"] == "apache-kafka":
+        # The control arm, not ours: in full runs kafka-python (3.0) stopped receiving from
+        # Apache Kafka 4.1 partway through (zstd: 90% and 20% read; none: 99%), then nothing for
+        # 30 s, with its selector reporting 0.2 s tasks; never when the test ran alone, never
+        # against our broker. kafka-python is now pinned below 3; the marker stays until full
+        # runs show that line steady (an XPASS in the report).
+        request.applymarker(pytest.mark.xfail(reason="kafka-python against Apache Kafka stalled under load",
                                               strict=False))
     topic = unique_topic(f"kp-{codec}")
     _create_topic(any_broker.bootstrap, topic)
