@@ -11,29 +11,26 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import Descriptor, FileDescriptor
 
 from formats.protobuf.compiler import encode_descriptor
+from formats.protobuf.schema import index_paths
 
 WELL_KNOWN_PREFIX = "google/protobuf/"
 
 
-def file_schema_string(file: FileDescriptor) -> str:
-    """The base64 FileDescriptorProto of a compiled file."""
+def _file_proto(file: FileDescriptor) -> descriptor_pb2.FileDescriptorProto:
     proto = descriptor_pb2.FileDescriptorProto()
     file.CopyToProto(proto)
-    return encode_descriptor(proto)
+    return proto
+
+
+def file_schema_string(file: FileDescriptor) -> str:
+    """The base64 FileDescriptorProto of a compiled file."""
+    return encode_descriptor(_file_proto(file))
 
 
 def message_indexes(descriptor: Descriptor) -> list[int]:
-    """Position of a message type in its file: top-level index, then nested indexes, counting
-    declared messages only (map-entry types skipped), as Confluent's Java serdes and
-    ProtobufSchema.index_paths do."""
-    path = []
-    d = descriptor
-    while d.containing_type is not None:
-        declared = [t for t in d.containing_type.nested_types if not t.GetOptions().map_entry]
-        path.append(declared.index(d))
-        d = d.containing_type
-    path.append(list(d.file.message_types_by_name.values()).index(d))
-    return path[::-1]
+    """Position of a message type in its file, by the same rule as the reader's
+    (formats.protobuf.schema.index_paths)."""
+    return list(index_paths(_file_proto(descriptor.file))[descriptor.full_name])
 
 
 def registered_imports(file: FileDescriptor, skip_known: bool = True) -> list[FileDescriptor]:

@@ -66,21 +66,9 @@ class ProtobufSchema(ParsedSchema):
 
     def index_paths(self) -> dict[str, tuple[int, ...]]:
         """Message full name -> its message-index path in the file (Confluent's wire format:
-        the position among the file's messages, then among the nested ones).
-
-        Declared messages only, as Confluent's Java serdes count them: the map-entry types protoc
-        adds are skipped, so the paths do not depend on where the stored text puts map fields."""
+        the position among the file's messages, then among the nested ones)."""
         if self._index_paths is None:
-            paths: dict[str, tuple[int, ...]] = {}
-
-            def walk(messages, prefix: str, path: tuple[int, ...]) -> None:
-                declared = [m for m in messages if not m.options.map_entry]
-                for i, message in enumerate(declared):
-                    name = f"{prefix}.{message.name}" if prefix else message.name
-                    paths[name] = path + (i,)
-                    walk(message.nested_type, name, path + (i,))
-            walk(self.file.message_type, self.file.package, ())
-            self._index_paths = paths
+            self._index_paths = index_paths(self.file)
         return self._index_paths
 
     # ---------------------------------------------------------------- runtime
@@ -191,6 +179,22 @@ class ProtobufSchema(ParsedSchema):
         if not isinstance(writer, ProtobufSchema):
             return [DifferentSchemaType()]
         return [d for d in differences(writer, self) if d.kind not in COMPATIBLE_CHANGES]
+
+
+def index_paths(file: descriptor_pb2.FileDescriptorProto) -> dict[str, tuple[int, ...]]:
+    """Message full name -> message-index path, counting declared messages only, as Confluent's
+    Java serdes do: the map-entry types protoc adds are skipped, so the paths do not depend on
+    where the stored text puts map fields."""
+    paths: dict[str, tuple[int, ...]] = {}
+
+    def walk(messages, prefix: str, path: tuple[int, ...]) -> None:
+        declared = [m for m in messages if not m.options.map_entry]
+        for i, message in enumerate(declared):
+            name = f"{prefix}.{message.name}" if prefix else message.name
+            paths[name] = path + (i,)
+            walk(message.nested_type, name, path + (i,))
+    walk(file.message_type, file.package, ())
+    return paths
 
 
 def _has_custom_options(files) -> bool:
