@@ -105,6 +105,24 @@ BROKER_CONFIGS = _defs(
     ConfigDef("ssl.protocol", STRING, "TLSv1.3"),
     ConfigDef("ssl.cipher.suites", LIST, []),
     ConfigDef("ssl.endpoint.identification.algorithm", STRING, "https"),
+    # SASL (broker/sasl/). The JAAS configs are per listener and mechanism:
+    # listener.name.<listener>.<mechanism>.sasl.jaas.config (BrokerConfig.jaas_config).
+    ConfigDef("sasl.enabled.mechanisms", LIST, ["GSSAPI"]),
+    ConfigDef("sasl.mechanism.inter.broker.protocol", STRING, "GSSAPI", "Accepted; a single node has no inter-broker traffic."),
+    ConfigDef("connections.max.reauth.ms", LONG, 0, "KIP-368: sessions last at most this long (0: no limit).", minimum=0),
+    ConfigDef("connection.failed.authentication.delay.ms", INT, 100, minimum=0),
+    ConfigDef("sasl.server.max.receive.size", INT, 524288, minimum=1),
+    ConfigDef("sasl.oauthbearer.jwks.endpoint.url", STRING, None),
+    ConfigDef("sasl.oauthbearer.jwks.endpoint.refresh.ms", LONG, 3600000, minimum=0),
+    ConfigDef("sasl.oauthbearer.expected.audience", LIST, []),
+    ConfigDef("sasl.oauthbearer.expected.issuer", STRING, None),
+    ConfigDef("sasl.oauthbearer.sub.claim.name", STRING, "sub"),
+    ConfigDef("sasl.oauthbearer.scope.claim.name", STRING, "scope"),
+    ConfigDef("sasl.oauthbearer.clock.skew.seconds", INT, 30, minimum=0),
+    # Authorization (broker/authorizer.py): an empty authorizer.class.name allows everything, as Kafka.
+    ConfigDef("authorizer.class.name", STRING, ""),
+    ConfigDef("super.users", STRING, None, "Principals allowed everything, separated by ';'."),
+    ConfigDef("allow.everyone.if.no.acl.found", BOOLEAN, False),
     ConfigDef("log.dirs", STRING, "./schemabus-data/broker"),
     ConfigDef("num.partitions", INT, 1, minimum=1),
     ConfigDef("default.replication.factor", INT, 1, minimum=1),
@@ -226,6 +244,10 @@ def validate_topic_configs(raw: dict[str, str | None]) -> dict[str, str]:
 
 # listener.name.<listener>.<config>: a broker config for one listener only.
 _LISTENER_CONFIG = re.compile(r"listener\.name\.([A-Za-z0-9_]+)\.(.+)\Z")
+# listener.name.<listener>.<mechanism>.<config>: a SASL mechanism's settings on one listener.
+_MECHANISM_CONFIG = re.compile(
+    r"listener\.name\.([A-Za-z0-9_]+)\.([A-Za-z0-9-]+)\."
+    r"(sasl\.jaas\.config|sasl\.server\.callback\.handler\.class|sasl\.login\.callback\.handler\.class)\Z")
 
 
 class BrokerConfig:
@@ -250,6 +272,11 @@ class BrokerConfig:
                 listener, config = listener_config.group(1).upper(), listener_config.group(2)
                 self.per_listener[(listener, config)] = BROKER_CONFIGS[config].parse(raw)
                 continue
+            mechanism_config = _MECHANISM_CONFIG.match(name)
+            if mechanism_config is not None:
+                listener, mechanism, config = mechanism_config.groups()
+                self.per_listener[(listener.upper(), f"{mechanism.upper()}.{config}")] = raw
+                continue
             definition = BROKER_CONFIGS.get(name)
             if definition is None:
                 raise ConfigError(f"Unknown broker config: {name}")
@@ -258,6 +285,10 @@ class BrokerConfig:
     def listener_override(self, listener: str, name: str, default):
         """`listener.name.<listener>.<name>` when it was set, else `default`."""
         return self.per_listener.get((listener.upper(), name), default)
+
+    def mechanism_config(self, listener: str, mechanism: str, name: str = "sasl.jaas.config") -> str | None:
+        """`listener.name.<listener>.<mechanism>.<name>` (mechanism in any case), or None."""
+        return self.per_listener.get((listener.upper(), f"{mechanism.upper()}.{name}"))
 
     def __getitem__(self, name: str):
         if name in self.explicit:

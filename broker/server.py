@@ -336,6 +336,11 @@ class RequestContext:
             yield item
 
     @property
+    def host(self) -> str:
+        """The client's address without the port (what ACLs match against)."""
+        return self.peer.rsplit(":", 1)[0]
+
+    @property
     def api_version(self) -> int:
         return self.header.api_version
 
