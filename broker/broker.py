@@ -22,6 +22,7 @@ from broker.config import BrokerConfig
 from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
 from broker.producer_ids import ProducerIdManager
+from broker.sasl.scram import ScramCredentials
 from broker.schema_validation import SchemaValidator
 from broker.server import KafkaServer
 from broker.storage import files
@@ -30,7 +31,8 @@ from broker.storage.log import CLEAN_SHUTDOWN_FILE
 from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
-from broker.handlers import admin, fetch, groups, metadata, offsets, offsets_commit, produce, transactions  # noqa: F401
+from broker.handlers import (  # noqa: F401
+    admin, fetch, groups, metadata, offsets, offsets_commit, produce, security, transactions)
 
 log = logging.getLogger("schemabus.broker")
 
@@ -61,6 +63,7 @@ class Broker:
         self.topics: TopicManager | None = None
         self.group_coordinator: GroupCoordinator | None = None
         self.producer_ids = ProducerIdManager(self.data_dir)
+        self.scram_credentials = ScramCredentials(self.data_dir)
         self.validator = SchemaValidator(self.config["confluent.schema.registry.url"])
         self.transactions: TransactionCoordinator | None = None
         self._tasks: list[asyncio.Task] = []

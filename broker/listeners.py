@@ -2,8 +2,8 @@
 `advertised.listeners`, and the TLS settings (`ssl.*`, or `listener.name.<name>.ssl.*` for one
 listener).
 
-A listener whose protocol this broker cannot serve is a start-up error, never plaintext:
-PLAINTEXT and SSL are served; SASL_PLAINTEXT and SASL_SSL are not built yet.
+A listener whose protocol or settings this broker cannot serve is a start-up error, never
+plaintext. SASL_PLAINTEXT and SASL_SSL listeners authenticate every connection (broker/sasl/).
 Only PEM key and trust stores are read (`ssl.keystore.type=PEM`, Kafka's PEM support):
 a key and certificate chain in one file (`ssl.keystore.location`) or inline
 (`ssl.keystore.certificate.chain` / `ssl.keystore.key`), CA certificates in a file
@@ -19,10 +19,11 @@ import tempfile
 from dataclasses import dataclass
 
 from broker.config import BrokerConfig, ConfigError
+from broker.sasl.listener import ListenerSasl
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-SERVED = ("PLAINTEXT", "SSL")
 TLS_PROTOCOLS = ("SSL", "SASL_SSL")
+SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
 ANONYMOUS = "User:ANONYMOUS"
 _ENDPOINT = re.compile(r"(?:([A-Za-z0-9_]+)://)?(\[[^\]]*\]|[^:,/]*):(\d+)\Z")
 _TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
@@ -39,6 +40,7 @@ class Listener:
     advertised_port: int | None = None
     tls: ssl.SSLContext | None = None
     principal_rules: "PrincipalMapper | None" = None
+    sasl: ListenerSasl | None = None
 
     def advertised(self) -> tuple[str, int]:
         host = self.advertised_host or self.host
@@ -91,13 +93,12 @@ def configure(config: BrokerConfig, listen: str) -> list[Listener]:
         if protocol is None:
             raise ConfigError(f"No security protocol defined for listener {name}: add {name}:<protocol> to "
                               "listener.security.protocol.map")
-        if protocol not in SERVED:
-            raise ConfigError(f"Listener {name} uses {protocol}, which this broker cannot serve yet "
-                              f"(served: {', '.join(SERVED)}); refusing to start rather than serve it unsecured")
         listener = Listener(name, protocol, host, port)
         if protocol in TLS_PROTOCOLS:
             listener.tls = server_context(config, name)
             listener.principal_rules = PrincipalMapper(listener_value(config, name, "ssl.principal.mapping.rules"))
+        if protocol in SASL_PROTOCOLS:
+            listener.sasl = ListenerSasl(config, name)
         listeners.append(listener)
     by_name = {listener.name: listener for listener in listeners}
     if config["advertised.listeners"]:

@@ -25,6 +25,7 @@ import struct
 from dataclasses import dataclass, field
 
 from broker.listeners import ANONYMOUS, Listener, distinguished_name
+from broker.sasl.authenticator import SASL_HANDSHAKE, SaslSession, Unauthenticated
 from broker.protocol import apis, fastpath
 from broker.storage.log import FileSpan
 from broker.protocol.codec import (
@@ -133,7 +134,7 @@ class _Connection(asyncio.BufferedProtocol):
 
     def __init__(self, server: "KafkaServer"):
         self._server = server
-        self._max_frame = server.max_request_bytes
+        self.max_frame = server.max_request_bytes  # lowered while a SASL client authenticates
         self._pool = server.frame_pool
         self.transport: asyncio.Transport | None = None
         self._recv = bytearray(INITIAL_RECEIVE_BUFFER)
@@ -220,9 +221,10 @@ class _Connection(asyncio.BufferedProtocol):
         recv = self._recv
         while self._end - self._start >= 4:
             (size,) = _SIZE.unpack_from(recv, self._start)
-            if size < 0 or size > self._max_frame:
+            if size < 0 or size > self.max_frame:
                 self._fail(ProtocolError(
-                    f"request size {size} is outside 0..{self._max_frame} (socket.request.max.bytes)"))
+                    f"request size {size} is outside 0..{self.max_frame} (socket.request.max.bytes, or "
+                    "sasl.server.max.receive.size before authentication)"))
                 return
             body = self._start + 4
             have = self._end - body
@@ -359,6 +361,11 @@ def _api_versions_fallback(header: RequestHeader) -> list:
     return [response_header(header.correlation_id, False)] + encode(apis.response_spec(apis.API_VERSIONS, 0), body)
 
 
+def _is_sasl_handshake(frame) -> bool:
+    """Whether a request frame is a SaslHandshake (its api key, the first two bytes)."""
+    return len(frame) >= 2 and frame[0] == 0 and frame[1] == SASL_HANDSHAKE
+
+
 def _encode_joined(spec, response: dict) -> bytes:
     return b"".join(encode(spec, response))
 
@@ -406,16 +413,25 @@ class KafkaServer:
                 principal = await self._handshake(conn, peer)
                 if principal is None:
                     return
+            session = None
+            if self.listener.sasl is not None:
+                session = SaslSession(self, conn, peer)
+                principal = await session.authenticate()
             while True:
                 frame = await conn.read_frame()
                 if frame is None:
                     break  # the client closed its side
-                chunks = await self._dispatch(frame.data, peer, principal)
-                if chunks is not None:
-                    await self._send(conn, chunks)
+                if session is not None and _is_sasl_handshake(frame.data):
+                    principal = await session.authenticate(frame)  # KIP-368 re-authentication
+                    continue
+                if session is not None and session.expired():
+                    log.info("closing connection from %s on listener %s: its SASL session expired without "
+                             "re-authentication", peer, self.listener.name)
+                    break
+                await self.answer(conn, frame.data, peer, principal)
                 conn.release(frame)
-        except ConnectionError:
-            pass  # the client went away
+        except (ConnectionError, Unauthenticated):
+            pass  # the client went away, or failed to authenticate (logged)
         except (ProtocolError, DecodeError) as exc:
             log.warning("closing connection from %s: %s", peer, exc)
         except asyncio.CancelledError:
@@ -447,6 +463,22 @@ class KafkaServer:
         except ValueError as exc:
             log.warning("closing connection from %s on listener %s: %s", peer, self.listener.name, exc)
             return None
+
+    async def answer(self, conn: _Connection, frame, peer: str, principal: str | None) -> None:
+        """Serve one request frame and send its response (if it has one)."""
+        chunks = await self._dispatch(frame, peer, principal or ANONYMOUS)
+        if chunks is not None:
+            await self._send(conn, chunks)
+
+    async def respond(self, conn: _Connection, header: RequestHeader, response: dict) -> None:
+        """Send `response` to the request with `header` (the SASL exchange answers itself)."""
+        flexible = header.api_key != apis.API_VERSIONS and apis.response_is_flexible(header.api_key, header.api_version)
+        body = encode(apis.response_spec(header.api_key, header.api_version), response)
+        await self._send(conn, [response_header(header.correlation_id, flexible)] + body)
+
+    async def send_raw(self, conn: _Connection, data: bytes) -> None:
+        """A bare size-prefixed frame: a SASL token after SaslHandshake v0."""
+        await self._send(conn, [data])
 
     async def _send(self, writer: _Connection, chunks: list) -> None:
         """Write one response; FileSpan chunks (fetched record data) go out with sendfile."""

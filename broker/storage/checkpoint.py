@@ -49,9 +49,10 @@ def _load_libc():
 _libc = _load_libc()
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+    """`mode` 0o600 for a file only the broker's user may read (credentials)."""
     tmp = path.with_name(path.name + TEMP_SUFFIX)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         data = memoryview(text.encode())
         while data:
