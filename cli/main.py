@@ -58,13 +58,15 @@ def cmd_broker(args) -> int:
 
 
 def cmd_registry(args) -> int:
+    from cli.registry_config import registry_properties
     from registry.server import RegistryOptions, run
 
-    options = RegistryOptions(bootstrap_servers=args.bootstrap_server, listen=args.listen, topic=args.topic,
+    options = RegistryOptions(bootstrap_servers=args.bootstrap_server or "", listen=args.listen, topic=args.topic,
                               compatibility=args.compatibility, group_id=args.group_id, threads=args.threads,
                               init_timeout_s=args.init_timeout, write_timeout_s=args.write_timeout,
                               hello_endpoint=args.hello_endpoint, read_cache=not args.no_read_cache,
-                              instance_id=args.instance_id, max_request_bytes=args.max_request_body_size)
+                              instance_id=args.instance_id, max_request_bytes=args.max_request_body_size,
+                              properties=registry_properties(args.properties_file, args.config))
     try:
         return run(options)
     except ValueError as exc:
@@ -164,8 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     reg = sub.add_parser("registry", help="run the Confluent-compatible Schema Registry")
-    reg.add_argument("--bootstrap-server", required=True, metavar="HOST:PORT",
-                     help="Kafka bootstrap servers holding the schemas topic (comma-separated)")
+    reg.add_argument("properties_file", nargs="?", metavar="schema-registry.properties",
+                     help="Confluent's registry properties (listeners, ssl.*, authentication.*, kafkastore.*)")
+    reg.add_argument("--config", action="append", metavar="KEY=VALUE",
+                     help="a registry property, overriding the file's (repeatable)")
+    reg.add_argument("--bootstrap-server", metavar="HOST:PORT",
+                     help="Kafka bootstrap servers holding the schemas topic (comma-separated; "
+                          "default: kafkastore.bootstrap.servers)")
     reg.add_argument("--listen", default="127.0.0.1:8081", help="host:port to serve the REST API on")
     reg.add_argument("--topic", default="_schemas", help="the schemas topic (created if missing)")
     reg.add_argument("--compatibility", default="BACKWARD", help="default compatibility level")

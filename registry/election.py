@@ -20,7 +20,7 @@ from typing import Callable
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from registry import errors
+from registry import errors, kafkastore
 from registry.store import RECONNECT, StoreError
 
 log = logging.getLogger("registry.election")
@@ -28,18 +28,27 @@ log = logging.getLogger("registry.election")
 FIND_COORDINATOR, JOIN_GROUP, API_VERSIONS = 10, 11, 18
 
 
-def advertised_api_keys(bootstrap_servers: str, timeout_s: float = 5.0) -> set[int] | None:
-    """The API keys the first reachable bootstrap broker advertises (ApiVersions v0), or None."""
+def advertised_api_keys(bootstrap_servers: str, timeout_s: float = 5.0,
+                        connection: dict[str, str] | None = None) -> set[int] | None:
+    """The API keys the first reachable bootstrap broker advertises (ApiVersions v0), or None.
+
+    Over TLS when the store's clients use TLS (its CA, client certificate and hostname check).
+    No SASL exchange: Kafka answers ApiVersions before authentication, which is how clients
+    learn the SaslHandshake versions."""
+    connection = connection or {}
+    context = kafkastore.probe_tls_context(connection) if kafkastore.uses_tls(connection) else None
     for server in bootstrap_servers.split(","):
         host, _, port = server.strip().rpartition(":")
+        host = host.strip("[]")
         try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as sock:
+            with socket.create_connection((host, int(port)), timeout=timeout_s) as raw:
+                sock = context.wrap_socket(raw, server_hostname=host) if context is not None else raw
                 client_id = b"schemabus-registry"
                 body = struct.pack(">hhih", API_VERSIONS, 0, 1, len(client_id)) + client_id
                 sock.sendall(struct.pack(">i", len(body)) + body)
                 size = struct.unpack(">i", _read(sock, 4))[0]
                 frame = _read(sock, size)
-        except (OSError, ValueError, struct.error) as exc:
+        except (OSError, ValueError, struct.error) as exc:  # ssl.SSLError is an OSError
             log.debug("ApiVersions probe of %s failed: %s", server, exc)
             continue
         _, error_code, count = struct.unpack_from(">ihi", frame)
@@ -118,8 +127,10 @@ class GroupElection(Election):
     """
 
     def __init__(self, bootstrap_servers: str, group_id: str, topic: str, client_id: str = "schemabus-registry",
-                 session_timeout_ms: int = 10000, heartbeat_interval_ms: int = 1000, instance_id: str | None = None):
+                 session_timeout_ms: int = 10000, heartbeat_interval_ms: int = 1000, instance_id: str | None = None,
+                 connection: dict[str, str] | None = None):
         self.bootstrap_servers = bootstrap_servers
+        self.connection = dict(connection or {})  # security.protocol, ssl.*, sasl.*: as the store's clients
         self.group_id = group_id
         self.topic = topic
         self.client_id = client_id
@@ -147,6 +158,7 @@ class GroupElection(Election):
         self._ensure_topic()
         config = {
             "bootstrap.servers": self.bootstrap_servers,
+            **self.connection,
             "group.id": self.group_id,
             "client.id": self.client_id,
             "enable.auto.commit": False,
@@ -164,7 +176,7 @@ class GroupElection(Election):
         self._thread.start()
 
     def _ensure_topic(self) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, **self.connection})
         metadata = admin.list_topics(timeout=10)
         if self.topic in metadata.topics and metadata.topics[self.topic].error is None:
             return
@@ -301,11 +313,12 @@ class GroupElection(Election):
         return f"{role} in group {self.group_id}{static}"
 
 
-def choose_election(bootstrap_servers: str, group_id: str, topic: str, instance_id: str | None = None) -> Election:
+def choose_election(bootstrap_servers: str, group_id: str, topic: str, instance_id: str | None = None,
+                    connection: dict[str, str] | None = None) -> Election:
     """Group election where the broker can coordinate groups; a single writer where it cannot."""
-    keys = advertised_api_keys(bootstrap_servers)
+    keys = advertised_api_keys(bootstrap_servers, connection=connection)
     if keys is not None and FIND_COORDINATOR in keys and JOIN_GROUP in keys:
-        return GroupElection(bootstrap_servers, group_id, topic, instance_id=instance_id)
+        return GroupElection(bootstrap_servers, group_id, topic, instance_id=instance_id, connection=connection)
     reason = ("the broker does not advertise FindCoordinator/JoinGroup in ApiVersions, so there is no group "
               "coordinator for leader election" if keys is not None
               else "could not ask the broker for its API versions")

@@ -17,13 +17,14 @@ import re
 import signal
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import waitress
 from confluent_kafka import KafkaException
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
+from registry import kafkastore
 from registry.app import create_app
 from registry.cache import ReadCache
 from registry.compatibility import DEFAULT_LEVEL, parse_level
@@ -65,6 +66,9 @@ class RegistryOptions:
     # four times the largest schema record (42209 beyond it), so escaping never turns a schema that
     # fits into a 413 (Confluent's filter, off by default, and Karapace's limit default to 1 MiB).
     max_request_bytes: int | None = None
+    # Confluent's registry properties (schema-registry.properties, --config KEY=VALUE): listeners,
+    # ssl.*, authentication.*, kafkastore.* (kafkastore.bootstrap.servers when bootstrap_servers is "").
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_instance_id(options: RegistryOptions, host: str, port: int) -> str | None:
@@ -166,6 +170,15 @@ class _Hello:
         return self.app(environ, start_response)
 
 
+def _check_tls_files(connection: dict[str, str]) -> None:
+    """Unreadable kafkastore TLS files stop the start with their name (librdkafka would only say
+    that a client could not be created)."""
+    try:
+        kafkastore.probe_tls_context(connection)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise ValueError(f"kafkastore.ssl.*: cannot use the TLS files given: {exc}") from None
+
+
 class RegistryServer:
     def __init__(self, options: RegistryOptions):
         level = parse_level(options.compatibility)
@@ -176,17 +189,20 @@ class RegistryServer:
         self.host, self.port = split_listen(options.listen)
         self.instance_id = resolve_instance_id(options, self.host, self.port)
         self.max_request_bytes = resolve_max_request_bytes(options)
+        self.bootstrap, self.connection = kafkastore.resolve(options.bootstrap_servers, options.properties)
+        if kafkastore.uses_tls(self.connection):
+            _check_tls_files(self.connection)
         self.state = RegistryState()
-        self.store = KafkaStore(StoreConfig(options.bootstrap_servers, options.topic, options.write_timeout_s,
-                                            options.init_timeout_s), self.state)
+        self.store = KafkaStore(StoreConfig(self.bootstrap, options.topic, options.write_timeout_s,
+                                            options.init_timeout_s, connection=self.connection), self.state)
         self.election = None
         self.service: SchemaRegistry | None = None
         self.http = None
 
     def start(self) -> None:
         self.store.start()
-        self.election = choose_election(self.options.bootstrap_servers, self.options.group_id,
-                                        f"{self.options.topic}-leader", instance_id=self.instance_id)
+        self.election = choose_election(self.bootstrap, self.options.group_id, f"{self.options.topic}-leader",
+                                        instance_id=self.instance_id, connection=self.connection)
         self.service = SchemaRegistry(self.state, self.store, self.election, parse_level(self.options.compatibility),
                                       self.options.group_id)
         # Listen before joining the group: a second instance started on a taken port (same derived
@@ -197,7 +213,7 @@ class RegistryServer:
             self.election.start(self.store.sync, lambda: self.store.last_foreign_offset)
         except KafkaException as exc:
             raise StoreError(f"could not join leader election group {self.options.group_id} at "
-                             f"{self.options.bootstrap_servers}: {exc}") from None
+                             f"{self.bootstrap}: {exc}") from None
         if not self.election.wait_settled(self.options.init_timeout_s):
             log.warning("leader election has not settled within %.0fs; serving reads, writes answer 50004 until "
                         "this instance is elected", self.options.init_timeout_s)
@@ -252,7 +268,7 @@ def run(options: RegistryOptions, ready_line: str = "schemabus registry ready: {
     signal.signal(signal.SIGINT, stop)
     try:
         server.start()
-        print(ready_line.format(url=server.url, bootstrap=options.bootstrap_servers, topic=options.topic,
+        print(ready_line.format(url=server.url, bootstrap=server.bootstrap, topic=options.topic,
                                 role=server.election.describe()), flush=True)
         server.serve_forever()
     except StoreError as exc:

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition, Consumer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
@@ -46,6 +46,12 @@ class StoreConfig:
     init_timeout_s: float = 60.0       # start: reach the broker, create the topic, replay
     max_record_bytes: int = 1_000_000  # larger schemas are refused with 42209
     client_id: str = "schemabus-registry"
+    # How to connect (security.protocol, ssl.*, sasl.*), librdkafka's names: from kafkastore.*.
+    connection: dict[str, str] = field(default_factory=dict)
+
+    def client(self, **settings) -> dict:
+        """A Kafka client's config: the bootstrap servers, the connection settings, `settings`."""
+        return {"bootstrap.servers": self.bootstrap_servers, **self.connection, **settings}
 
 
 class StoreError(Exception):
@@ -81,8 +87,7 @@ class KafkaStore:
         started = time.monotonic()
         deadline = started + self.config.init_timeout_s
         self._ensure_topic(deadline)
-        self._consumer = Consumer({
-            "bootstrap.servers": self.config.bootstrap_servers,
+        self._consumer = Consumer(self.config.client(**{
             "group.id": f"{self.config.client_id}-reader",  # unused: assign() with explicit offsets
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -93,7 +98,7 @@ class KafkaStore:
             "enable.partition.eof": False,
             "client.id": f"{self.config.client_id}-reader",
             **RECONNECT,
-        })
+        }))
         self._consumer.assign([TopicPartition(self.config.topic, 0, 0)])
         self._reader = threading.Thread(target=self._read_loop, name="schemas-reader", daemon=True)
         self._reader.start()
@@ -122,8 +127,7 @@ class KafkaStore:
     # ------------------------------------------------------------------ topic
 
     def _ensure_topic(self, deadline: float) -> None:
-        admin = AdminClient({"bootstrap.servers": self.config.bootstrap_servers,
-                             "client.id": f"{self.config.client_id}-admin"})
+        admin = AdminClient(self.config.client(**{"client.id": f"{self.config.client_id}-admin"}))
         topic = self.config.topic
         while True:
             try:
@@ -229,15 +233,14 @@ class KafkaStore:
 
     def _get_producer(self) -> Producer:
         if self._producer is None:
-            self._producer = Producer({
-                "bootstrap.servers": self.config.bootstrap_servers,
+            self._producer = Producer(self.config.client(**{
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 0,
                 "message.timeout.ms": int(self.config.timeout_s * 1000),
                 "client.id": f"{self.config.client_id}-writer",
                 **RECONNECT,
-            })
+            }))
         return self._producer
 
     def write(self, key: bytes, value: bytes | None) -> int:
