@@ -37,6 +37,11 @@ SASL_HANDSHAKE = 17
 SASL_AUTHENTICATE = 36
 
 
+def _kafka_name(api_key: int) -> str:
+    """'Metadata', 'SaslAuthenticate': the API's name as Kafka spells it."""
+    return "".join(part.capitalize() for part in apis.REGISTRY[api_key].name.split("_"))
+
+
 class Unauthenticated(Exception):
     """The connection is to be closed: the client did not (or could not) authenticate. Already
     logged and answered where Kafka answers."""
@@ -95,12 +100,11 @@ class SaslSession:
                 challenge = await self._evaluate(exchange, request["auth_bytes"], header)
                 lifetime_ms = self._session_lifetime_ms(exchange) if exchange.complete else 0
                 await self.server.respond(self.conn, header, {
-                    "error_code": 0, "auth_bytes": challenge, "session_lifetime_ms": lifetime_ms})
+                    "error_code": 0, "auth_bytes": challenge, "session_lifetime": lifetime_ms})
                 if exchange.complete:
                     return self._established(exchange)
             else:
-                self._refuse(f"unexpected {apis.REGISTRY[header.api_key].name if header.api_key in apis.REGISTRY else header.api_key} "
-                             "request before authentication completed")
+                self._refuse(f"unexpected {_kafka_name(header.api_key)} request before authentication completed")
 
     def _header(self, data):
         try:
@@ -116,7 +120,7 @@ class SaslSession:
         try:
             request, _ = decode(apis.request_spec(header.api_key, header.api_version), data, pos, 16)
         except DecodeError as exc:
-            self._refuse(f"malformed {apis.REGISTRY[header.api_key].name} request: {exc}")
+            self._refuse(f"malformed {_kafka_name(header.api_key)} request: {exc}")
         return request
 
     async def _handshake(self, header, data, pos):

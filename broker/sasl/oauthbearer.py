@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import time
+import urllib.parse
 
 import jwt
 
@@ -85,7 +87,10 @@ class JwksValidator:
 
     def __init__(self, url: str, refresh_ms: int, audience: list[str], issuer: str | None,
                  principal_claim: str, scope_claim: str, skew_s: int):
-        self._keys = jwt.PyJWKClient(url, cache_keys=True, lifespan=max(1, refresh_ms // 1000))
+        if url.startswith("file:"):
+            self._keys = _FileKeySet(urllib.parse.urlparse(url).path)
+        else:
+            self._keys = jwt.PyJWKClient(url, cache_keys=True, lifespan=max(1, refresh_ms // 1000))
         self.audience = audience or None
         self.issuer = issuer
         self.principal_claim = principal_claim
@@ -107,6 +112,32 @@ class JwksValidator:
         if not isinstance(principal, str) or not principal.strip():
             raise InvalidToken(f"the principal claim {self.principal_claim!r} is missing or empty")
         return principal, int(claims["exp"] * 1000)
+
+
+class _FileKeySet:
+    """A JWKS in a local file (Kafka takes file: URLs too), read again whenever it changes."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._mtime: float | None = None
+        self._keys: jwt.PyJWKSet | None = None
+
+    def get_signing_key_from_jwt(self, token: str) -> jwt.PyJWK:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            mtime = os.stat(self.path).st_mtime
+            if mtime != self._mtime:
+                with open(self.path) as f:
+                    self._keys = jwt.PyJWKSet.from_json(f.read())
+                self._mtime = mtime
+        except OSError as exc:
+            raise jwt.PyJWKClientError(f"cannot read the JWKS {self.path}: {exc.strerror}") from None
+        except jwt.PyJWKSetError as exc:
+            raise jwt.PyJWKClientError(f"the JWKS {self.path} is invalid: {exc}") from None
+        for key in self._keys.keys:
+            if kid is None or key.key_id == kid:
+                return key
+        raise jwt.PyJWKClientError(f"no key with kid {kid!r} in the JWKS")
 
 
 def _json_part(part: str) -> dict:
