@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from broker import listeners, recordscan
+from broker.authorizer import create_authorizer
 from broker.config import BrokerConfig
 from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
@@ -32,7 +33,7 @@ from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
 from broker.handlers import (  # noqa: F401
-    admin, fetch, groups, metadata, offsets, offsets_commit, produce, security, transactions)
+    acls, admin, fetch, groups, metadata, offsets, offsets_commit, produce, security, transactions)
 
 log = logging.getLogger("schemabus.broker")
 
@@ -56,6 +57,7 @@ class Broker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.node_id = self.config["node.id"]
         self.cluster_id = self._load_cluster_id()
+        self.authorizer = create_authorizer(self.config, self.data_dir)
         self.listeners = listeners.configure(self.config, listen)
         self.servers = [KafkaServer(self, listener, self.config["socket.request.max.bytes"],
                                     self.config["schemabus.request.max.array.entries"])

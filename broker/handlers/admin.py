@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from broker import config as cfg
+from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
 from broker.protocol import apis
 from broker.protocol.errors import code
 from broker.topics import TopicError
@@ -36,12 +37,29 @@ def _described_topic_configs(broker, topic_configs: dict[str, str]) -> list[dict
     return out
 
 
+def _topic_action_allowed(broker, ctx, operation: Operation, name: str) -> bool:
+    """CREATE, DELETE and ALTER of topics: on the cluster, else on the topic (Kafka's controller)."""
+    authorizer = broker.authorizer
+    return (authorizer.authorize(ctx, operation, ResourceType.CLUSTER, CLUSTER_NAME)
+            or authorizer.authorize(ctx, operation, ResourceType.TOPIC, name))
+
+
+def _check_topic_action(broker, ctx, operation: Operation, name: str) -> None:
+    if not _topic_action_allowed(broker, ctx, operation, name):
+        raise TopicError("TOPIC_AUTHORIZATION_FAILED", "Authorization failed.")
+
+
 @apis.handler(19, 2, 7)
 async def create_topics(broker, ctx, request):
     results = []
     budget = _PartitionBudget()
     async for t in ctx.paced(request["topics"]):
         name = t["name"]
+        if not _topic_action_allowed(broker, ctx, Operation.CREATE, name):
+            results.append({"name": name, "error_code": code("TOPIC_AUTHORIZATION_FAILED"),
+                            "error_message": "Authorization failed.", "num_partitions": -1,
+                            "replication_factor": -1, "configs": None})
+            continue
         configs = {c["name"]: c["value"] for c in t.get("configs") or []}
         partitions = t["num_partitions"]
         if t.get("assignments"):
@@ -58,10 +76,12 @@ async def create_topics(broker, ctx, request):
             results.append({"name": name, "error_code": code(exc.error), "error_message": exc.message,
                             "num_partitions": -1, "replication_factor": -1, "configs": None})
             continue
+        # The created topic's configs only for a client that may describe them.
+        describable = broker.authorizer.authorize(ctx, Operation.DESCRIBE_CONFIGS, ResourceType.TOPIC, name)
         results.append({
             "name": name, "topic_id": topic_id, "error_code": 0, "error_message": None,
             "num_partitions": count, "replication_factor": rf,
-            "configs": _described_topic_configs(broker, stored_configs),
+            "configs": _described_topic_configs(broker, stored_configs) if describable else [],
         })
     return {"throttle_time": 0, "topics": results}
 
@@ -82,6 +102,10 @@ async def delete_topics(broker, ctx, request):
         try:
             if name is None:
                 raise TopicError("UNKNOWN_TOPIC_ID", "This server does not host this topic ID.")
+            if not _topic_action_allowed(broker, ctx, Operation.DELETE, name):
+                if item.get("name") is None:
+                    entry["name"] = None  # named by id: the name stays hidden
+                raise TopicError("TOPIC_AUTHORIZATION_FAILED", "Authorization failed.")
             if not broker.config["delete.topic.enable"]:
                 raise TopicError("TOPIC_DELETION_DISABLED", "Topic deletion is disabled.")
             topic = broker.topics.get(name)
@@ -100,6 +124,7 @@ async def create_partitions(broker, ctx, request):
     budget = _PartitionBudget()
     async for t in ctx.paced(request["topics"]):
         try:
+            _check_topic_action(broker, ctx, Operation.ALTER, t["name"])
             topic = broker.topics.get(t["name"])
             budget.take(t["count"] - (len(topic.partitions) if topic else 0))
             await broker.topics.add_partitions_paced(t["name"], t["count"], request.get("validate_only", False))
@@ -145,6 +170,16 @@ def _check_broker_name(broker, name: str) -> None:
         raise TopicError("INVALID_REQUEST", f"Unexpected broker id, expected {broker.node_id} but received {name}")
 
 
+def _check_config_access(broker, ctx, operation: Operation, rtype: int, rname: str) -> None:
+    """DESCRIBE_CONFIGS / ALTER_CONFIGS on the topic, or on the cluster for broker configs."""
+    if rtype == RESOURCE_TOPIC:
+        if not broker.authorizer.authorize(ctx, operation, ResourceType.TOPIC, rname):
+            raise TopicError("TOPIC_AUTHORIZATION_FAILED", "Topic authorization failed.")
+    elif rtype == RESOURCE_BROKER:
+        if not broker.authorizer.authorize(ctx, operation, ResourceType.CLUSTER, CLUSTER_NAME):
+            raise TopicError("CLUSTER_AUTHORIZATION_FAILED", "Cluster authorization failed.")
+
+
 @apis.handler(32, 1, 4)
 async def describe_configs(broker, ctx, request):
     results = []
@@ -155,6 +190,7 @@ async def describe_configs(broker, ctx, request):
         rtype, rname = r["resource_type"], r["resource_name"]
         result = {"error_code": 0, "error_message": None, "resource_type": rtype, "resource_name": rname, "configs": []}
         try:
+            _check_config_access(broker, ctx, Operation.DESCRIBE_CONFIGS, rtype, rname)
             if rtype == RESOURCE_TOPIC:
                 topic = broker.topics.get(rname)
                 if topic is None:
@@ -204,6 +240,7 @@ async def alter_configs(broker, ctx, request):
     async for r in ctx.paced(request["resources"]):
         rtype, rname = r["resource_type"], r["resource_name"]
         try:
+            _check_config_access(broker, ctx, Operation.ALTER_CONFIGS, rtype, rname)
             if rtype == RESOURCE_TOPIC:
                 # AlterConfigs replaces the whole set of explicit configs.
                 configs = {c["name"]: c["value"] for c in r["configs"] if c["value"] is not None}
@@ -249,6 +286,7 @@ async def incremental_alter_configs(broker, ctx, request):
     async for r in ctx.paced(request["resources"]):
         rtype, rname = r["resource_type"], r["resource_name"]
         try:
+            _check_config_access(broker, ctx, Operation.ALTER_CONFIGS, rtype, rname)
             if rtype == RESOURCE_TOPIC:
                 topic = broker.topics.get(rname)
                 if topic is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
 from broker.protocol import apis
 from broker.protocol.errors import code
 from broker.storage.log import OffsetOutOfRange
@@ -39,7 +40,19 @@ async def _distinct_partitions(ctx, topics) -> dict[str, list[dict]]:
     return grouped
 
 
-async def _read_once(broker, ctx, wanted: dict[str, list[dict]], request) -> tuple[dict, int, bool, list]:
+def _denied_topics(broker, ctx, request, wanted: dict[str, list[dict]]) -> set[str]:
+    """Topics this fetch may not read: a follower (replica_id >= 0) needs CLUSTER_ACTION on the
+    cluster for all of them, a consumer READ on each topic."""
+    authorizer = broker.authorizer
+    if request.get("replica_id", -1) >= 0:
+        if authorizer.authorize(ctx, Operation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME):
+            return set()
+        return set(wanted)
+    return {name for name in wanted if not authorizer.authorize(ctx, Operation.READ, ResourceType.TOPIC, name)}
+
+
+async def _read_once(broker, ctx, wanted: dict[str, list[dict]], request,
+                     denied: set[str]) -> tuple[dict, int, bool, list]:
     """One pass over the requested partitions: (response, bytes, any error, partitions)."""
     committed = request.get("isolation_level", 0) == READ_COMMITTED
     budget = request.get("max_bytes", 0x7FFFFFFF)
@@ -52,6 +65,10 @@ async def _read_once(broker, ctx, wanted: dict[str, list[dict]], request) -> tup
         parts = []
         async for p in ctx.paced(partitions):
             index = p["partition"]
+            if name in denied:
+                parts.append(_error(index, "TOPIC_AUTHORIZATION_FAILED"))
+                failed = True
+                continue
             partition = topic.partitions[index] if topic and 0 <= index < len(topic.partitions) else None
             if partition is None:
                 parts.append(_error(index, "UNKNOWN_TOPIC_OR_PARTITION"))
@@ -87,8 +104,9 @@ async def fetch(broker, ctx, request):
     deadline = loop.time() + max(request.get("max_wait", 0), 0) / 1000
     min_bytes = request.get("min_bytes", 1)
     wanted = await _distinct_partitions(ctx, request["topics"])
+    denied = _denied_topics(broker, ctx, request, wanted) if broker.authorizer.enabled else set()
     while True:
-        body, total, failed, watched = await _read_once(broker, ctx, wanted, request)
+        body, total, failed, watched = await _read_once(broker, ctx, wanted, request, denied)
         remaining = deadline - loop.time()
         if total >= min_bytes or failed or remaining <= 0 or not watched:
             return body

@@ -5,6 +5,7 @@ translation between each API version's fields and the coordinator.
 
 from __future__ import annotations
 
+from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
 from broker.coordinator.group import STABLE
 from broker.coordinator.group_coordinator import LOADING, JoinRequest
 from broker.protocol import apis
@@ -12,8 +13,12 @@ from broker.protocol.errors import code
 
 KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION = 0, 1
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
-# READ, DELETE and DESCRIBE (AclOperation codes 3, 6, 8): everything a group allows, no ACLs here.
-GROUP_AUTHORIZED_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
+GROUP_DENIED = "GROUP_AUTHORIZATION_FAILED"
+
+
+def group_allowed(broker, ctx, operation: Operation, group_id: str | None) -> bool:
+    """The group ACL check; a null group id is left to the coordinator (INVALID_GROUP_ID)."""
+    return group_id is None or broker.authorizer.authorize(ctx, operation, ResourceType.GROUP, group_id)
 
 
 def client_host(ctx) -> str:
@@ -28,9 +33,23 @@ def _coordinator(broker, ctx, key: str, key_type: int) -> dict:
     if key_type not in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION):
         return {"key": key, "node_id": -1, "host": "", "port": -1,
                 "error_code": code("INVALID_REQUEST"), "error_message": f"Unknown coordinator type {key_type}"}
+    denied = _coordinator_refusal(broker, ctx, key, key_type)
+    if denied is not None:
+        return {"key": key, "node_id": -1, "host": "", "port": -1, "error_code": code(denied[0]),
+                "error_message": denied[1]}
     # One node: this broker leads every partition of __consumer_offsets and __transaction_state.
     host, port = ctx.listener.advertised()
     return {"key": key, "node_id": broker.node_id, "host": host, "port": port, "error_code": 0, "error_message": None}
+
+
+def _coordinator_refusal(broker, ctx, key: str, key_type: int) -> tuple[str, str] | None:
+    """DESCRIBE on the group or the transactional id the client looks for, as in Kafka."""
+    if key_type == KEY_TYPE_GROUP:
+        if not broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.GROUP, key):
+            return GROUP_DENIED, "Group authorization failed."
+    elif not broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key):
+        return "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", "Transactional Id authorization failed."
+    return None
 
 
 @apis.handler(10, 0, 4)
@@ -51,6 +70,9 @@ async def find_coordinator(broker, ctx, request):
 @apis.handler(11, 0, 7)
 async def join_group(broker, ctx, request):
     version = ctx.api_version
+    if not group_allowed(broker, ctx, Operation.READ, request["group_id"]):
+        return {"throttle_time": 0, "error_code": code(GROUP_DENIED), "generation_id": -1, "protocol_type": None,
+                "protocol_name": None if version >= 7 else "", "leader": "", "member_id": "", "members": []}
     session_timeout = request["session_timeout"]
     instance_id = request.get("group_instance_id")
     result = await broker.group_coordinator.join_group(JoinRequest(
@@ -81,6 +103,9 @@ async def join_group(broker, ctx, request):
 
 @apis.handler(14, 0, 5)
 async def sync_group(broker, ctx, request):
+    if not group_allowed(broker, ctx, Operation.READ, request["group_id"]):
+        return {"throttle_time": 0, "error_code": code(GROUP_DENIED), "protocol_type": None,
+                "protocol_name": None, "assignment": b""}
     assignments = {a["member_id"]: bytes(a["assignment"] or b"") for a in request["assignments"] or []}
     result = await broker.group_coordinator.sync_group(
         request["group_id"], request["generation_id"], request["member_id"], request.get("group_instance_id"),
@@ -91,6 +116,8 @@ async def sync_group(broker, ctx, request):
 
 @apis.handler(12, 0, 4)
 async def heartbeat(broker, ctx, request):
+    if not group_allowed(broker, ctx, Operation.READ, request["group_id"]):
+        return {"throttle_time": 0, "error_code": code(GROUP_DENIED)}
     error = broker.group_coordinator.heartbeat(request["group_id"], request["generation_id"], request["member_id"],
                                                request.get("group_instance_id"))
     return {"throttle_time": 0, "error_code": code(error)}
@@ -98,6 +125,8 @@ async def heartbeat(broker, ctx, request):
 
 @apis.handler(13, 0, 5)
 async def leave_group(broker, ctx, request):
+    if not group_allowed(broker, ctx, Operation.READ, request["group_id"]):
+        return {"throttle_time": 0, "error_code": code(GROUP_DENIED), "members": []}
     if ctx.api_version >= 3:
         leaving = [(m["member_id"] or "", m.get("group_instance_id")) for m in request["members"] or []]
     else:
@@ -122,14 +151,22 @@ async def list_groups(broker, ctx, request):
     if broker.group_coordinator.loading:
         return {"throttle_time": 0, "error_code": code(LOADING), "groups": []}
     groups = broker.group_coordinator.list_groups(request.get("states_filter") or None)
+    # Without DESCRIBE on the cluster a client sees the groups it may describe, as in Kafka.
+    if not broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME):
+        groups = [g for g in groups if broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.GROUP,
+                                                                   g.group_id)]
     return {"throttle_time": 0, "error_code": 0,
             "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": g.state}
                        for g in groups]}
 
 
-def _describe(broker, group_id: str | None, include_operations: bool) -> dict:
-    operations = GROUP_AUTHORIZED_OPERATIONS if include_operations else AUTHORIZED_OPERATIONS_OMITTED
+def _describe(broker, ctx, group_id: str | None, include_operations: bool) -> dict:
+    operations = AUTHORIZED_OPERATIONS_OMITTED
+    if include_operations and group_id is not None:
+        operations = broker.authorizer.authorized_operations(ctx, ResourceType.GROUP, group_id)
     error = "INVALID_GROUP_ID" if group_id is None else LOADING if broker.group_coordinator.loading else None
+    if group_id is not None and not group_allowed(broker, ctx, Operation.DESCRIBE, group_id):
+        error, operations = GROUP_DENIED, AUTHORIZED_OPERATIONS_OMITTED
     if error is not None:
         return {"error_code": code(error), "group_id": group_id, "group_state": "",
                 "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": operations}
@@ -155,10 +192,14 @@ async def describe_groups(broker, ctx, request):
     include = bool(request.get("include_authorized_operations"))
     # Each group is described once however often it is named.
     return {"throttle_time": 0, "groups": [
-        _describe(broker, gid, include) async for gid in ctx.paced(dict.fromkeys(request["groups"] or []))]}
+        _describe(broker, ctx, gid, include) async for gid in ctx.paced(dict.fromkeys(request["groups"] or []))]}
 
 
 @apis.handler(42, 0, 2)
 async def delete_groups(broker, ctx, request):
-    results = broker.group_coordinator.delete_groups(list(request["groups_names"] or []))
-    return {"throttle_time": 0, "results": [{"group_id": gid, "error_code": code(err)} for gid, err in results]}
+    names = list(request["groups_names"] or [])
+    allowed = [group_allowed(broker, ctx, Operation.DELETE, gid) for gid in names]
+    deleted = iter(broker.group_coordinator.delete_groups([gid for gid, ok in zip(names, allowed) if ok]))
+    return {"throttle_time": 0, "results": [
+        {"group_id": gid, "error_code": code(next(deleted)[1] if ok else GROUP_DENIED)}
+        for gid, ok in zip(names, allowed)]}

@@ -6,6 +6,7 @@ import asyncio
 import struct
 from functools import lru_cache
 
+from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
 from broker.protocol import apis
 from broker.protocol.codec import Encoded, FieldSpec, encode, uvarint
 from broker.protocol.errors import code
@@ -120,13 +121,22 @@ def _encoded_topics(version: int, entries: list) -> Encoded:
 AUTO_CREATE_PER_REQUEST = 100
 
 
-def _missing_topic(broker, name: str, auto_create: bool, created: list) -> dict:
+def _may_create(broker, ctx, name: str) -> bool:
+    """Auto-creation needs CREATE on the cluster or on the topic, as in Kafka."""
+    authorizer = broker.authorizer
+    return (authorizer.authorize(ctx, Operation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME)
+            or authorizer.authorize(ctx, Operation.CREATE, ResourceType.TOPIC, name))
+
+
+def _missing_topic(broker, ctx, name: str, auto_create: bool, created: list) -> dict:
     """Metadata for a topic that does not exist: create it when allowed, else an error."""
     try:
         validate_topic_name(name)
     except TopicError as exc:
         return {"error_code": code(exc.error), "name": name, "partitions": []}
     if auto_create and broker.config["auto.create.topics.enable"]:
+        if not _may_create(broker, ctx, name):
+            return _unauthorized_topic(name)
         if len(created) >= AUTO_CREATE_PER_REQUEST:
             return {"error_code": code("LEADER_NOT_AVAILABLE"), "name": name, "partitions": []}
         created.append(name)
@@ -137,17 +147,49 @@ def _missing_topic(broker, name: str, auto_create: bool, created: list) -> dict:
     return {"error_code": code("UNKNOWN_TOPIC_OR_PARTITION"), "name": name, "partitions": []}
 
 
+def _unauthorized_topic(name: str | None, topic_id: bytes = bytes(16)) -> dict:
+    """A topic the client may not describe: nothing about it, not even whether it exists."""
+    return {"error_code": code("TOPIC_AUTHORIZATION_FAILED"), "name": name, "topic_id": topic_id,
+            "is_internal": False, "partitions": []}
+
+
+def _describable(broker, ctx, name: str) -> bool:
+    return broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.TOPIC, name)
+
+
+def _existing_topic_entry(broker, ctx, topic, version: int, with_operations: bool):
+    """The cached encoding, or a fresh entry carrying this principal's authorized operations."""
+    if not with_operations:
+        return encoded_topic_entry(broker, topic, version)
+    entry = topic_entry(broker, topic)
+    entry["topic_authorized_operations"] = broker.authorizer.authorized_operations(ctx, ResourceType.TOPIC, topic.name)
+    return entry
+
+
+def cluster_authorized_operations(broker, ctx, requested: bool) -> int:
+    """Kafka's rule: the cluster's operations for a principal that may DESCRIBE it, else 0."""
+    if not requested:
+        return AUTHORIZED_OPERATIONS_OMITTED
+    if not broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME):
+        return 0
+    return broker.authorizer.authorized_operations(ctx, ResourceType.CLUSTER, CLUSTER_NAME)
+
+
 @apis.handler(3, 0, 12)
 async def metadata(broker, ctx, request):
     requested = request.get("topics")
     # v0: an empty list means all topics; v1+: null means all topics.
     all_topics = requested is None or (ctx.api_version == 0 and not requested)
     auto_create = request.get("allow_auto_topic_creation", True)
+    with_operations = bool(request.get("include_topic_authorized_operations"))
+    secured = broker.authorizer.enabled
     topics = []
     created: list[str] = []
     version = ctx.api_version
     if all_topics:
-        topics = [encoded_topic_entry(broker, t, version) for t in broker.topics.topics.values()]
+        # Topics the client may not describe are left out of a listing, as in Kafka.
+        topics = [_existing_topic_entry(broker, ctx, t, version, with_operations)
+                  for t in broker.topics.topics.values() if not secured or _describable(broker, ctx, t.name)]
     else:
         # Each topic is answered once however often it is asked for, as Kafka does
         # (it reads the request's topics into a set).
@@ -160,13 +202,20 @@ async def metadata(broker, ctx, request):
                     topics.append({"error_code": code("UNKNOWN_TOPIC_ID"), "name": None,
                                    "topic_id": item["topic_id"], "partitions": []})
                     continue
+                if secured and not _describable(broker, ctx, topic.name):
+                    # Topic ids are not secret (Kafka answers them); the name is.
+                    topics.append(_unauthorized_topic(None, item["topic_id"]))
+                    continue
                 name = topic.name
+            if secured and not _describable(broker, ctx, name):
+                topics.append(_unauthorized_topic(name))
+                continue
             topic = broker.topics.get(name)
             if topic is not None:
-                topics.append(encoded_topic_entry(broker, topic, version))
+                topics.append(_existing_topic_entry(broker, ctx, topic, version, with_operations))
                 continue
             before = len(created)
-            topics.append(_missing_topic(broker, name, auto_create, created))
+            topics.append(_missing_topic(broker, ctx, name, auto_create, created))
             if len(created) > before:
                 await asyncio.sleep(0)  # creating a topic touches the disk: let others in between
     return {
@@ -174,7 +223,9 @@ async def metadata(broker, ctx, request):
         "cluster_id": broker.cluster_id,
         "controller_id": broker.node_id,
         "topics": _encoded_topics(version, topics),
-        "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
+        # Asked for by v8-v10 only; later versions use DescribeCluster.
+        "cluster_authorized_operations": cluster_authorized_operations(
+            broker, ctx, bool(request.get("include_cluster_authorized_operations"))),
     }
 
 
@@ -186,5 +237,6 @@ async def describe_cluster(broker, ctx, request):
         "cluster_id": broker.cluster_id, "controller_id": broker.node_id,
         "brokers": [{"broker_id": broker.node_id, "host": ctx.listener.advertised()[0],
                      "port": ctx.listener.advertised()[1], "rack": None}],
-        "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
+        "cluster_authorized_operations": cluster_authorized_operations(
+            broker, ctx, bool(request.get("include_cluster_authorized_operations"))),
     }

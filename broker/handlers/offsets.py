@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
 from broker.protocol import apis
 from broker.protocol.errors import code
 from broker.storage.log import OffsetOutOfRange
@@ -24,17 +25,23 @@ def _list_offset(partition, timestamp: int, committed: bool) -> tuple[int, int]:
     return (found[0], found[1]) if found else (-1, -1)
 
 
+def _topic_allowed(broker, ctx, operation: Operation, name: str) -> bool:
+    return broker.authorizer.authorize(ctx, operation, ResourceType.TOPIC, name)
+
+
 @apis.handler(2, 1, 7)
 async def list_offsets(broker, ctx, request):
     committed = request.get("isolation_level", 0) == READ_COMMITTED
     topics = []
     async for t in ctx.paced(request["topics"]):
         parts = []
+        allowed = _topic_allowed(broker, ctx, Operation.DESCRIBE, t["name"])
         async for p in ctx.paced(t["partitions"]):
             index = p["partition_index"]
-            partition = broker.topics.partition(t["name"], index)
+            partition = broker.topics.partition(t["name"], index) if allowed else None
             if partition is None:
-                parts.append({"partition_index": index, "error_code": code("UNKNOWN_TOPIC_OR_PARTITION"),
+                error = "UNKNOWN_TOPIC_OR_PARTITION" if allowed else "TOPIC_AUTHORIZATION_FAILED"
+                parts.append({"partition_index": index, "error_code": code(error),
                               "timestamp": -1, "offset": -1, "leader_epoch": -1})
                 continue
             offset, ts = _list_offset(partition, p["timestamp"], committed)
@@ -47,13 +54,17 @@ async def list_offsets(broker, ctx, request):
 @apis.handler(23, 2, 4)
 async def offset_for_leader_epoch(broker, ctx, request):
     topics = []
+    # Once a follower's API (CLUSTER_ACTION); consumers use it since KIP-320 with DESCRIBE.
+    replica = broker.authorizer.authorize(ctx, Operation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME)
     async for t in ctx.paced(request["topics"]):
         parts = []
+        allowed = replica or _topic_allowed(broker, ctx, Operation.DESCRIBE, t["topic"])
         async for p in ctx.paced(t["partitions"]):
             index = p["partition"]
-            partition = broker.topics.partition(t["topic"], index)
+            partition = broker.topics.partition(t["topic"], index) if allowed else None
             if partition is None:
-                parts.append({"partition": index, "error_code": code("UNKNOWN_TOPIC_OR_PARTITION"),
+                error = "UNKNOWN_TOPIC_OR_PARTITION" if allowed else "TOPIC_AUTHORIZATION_FAILED"
+                parts.append({"partition": index, "error_code": code(error),
                               "leader_epoch": -1, "end_offset": -1})
             elif p.get("current_leader_epoch", -1) > LEADER_EPOCH:
                 parts.append({"partition": index, "error_code": code("UNKNOWN_LEADER_EPOCH"),
@@ -71,12 +82,13 @@ async def delete_records(broker, ctx, request):
     topics = []
     async for t in ctx.paced(request["topics"]):
         parts = []
+        allowed = _topic_allowed(broker, ctx, Operation.DELETE, t["name"])
         async for p in ctx.paced(t["partitions"]):
             index = p["partition_index"]
-            partition = broker.topics.partition(t["name"], index)
+            partition = broker.topics.partition(t["name"], index) if allowed else None
             if partition is None:
-                parts.append({"partition_index": index, "low_watermark": -1,
-                              "error_code": code("UNKNOWN_TOPIC_OR_PARTITION")})
+                error = "UNKNOWN_TOPIC_OR_PARTITION" if allowed else "TOPIC_AUTHORIZATION_FAILED"
+                parts.append({"partition_index": index, "low_watermark": -1, "error_code": code(error)})
                 continue
             offset = p["offset"]
             if offset == -1:

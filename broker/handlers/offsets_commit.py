@@ -7,6 +7,7 @@ is legal for OffsetCommit/OffsetFetch (old clients used it), not for OffsetDelet
 
 from __future__ import annotations
 
+from broker.authorizer import Operation, ResourceType
 from broker.coordinator.group_coordinator import LOADING
 from broker.coordinator.messages import OffsetValue
 from broker.coordinator.metadata_manager import now_ms
@@ -26,9 +27,34 @@ async def by_topic(ctx, order: list[tuple[str, int]], entry) -> list[dict]:
     return [{"name": name, "partitions": parts} for name, parts in topics.items()]
 
 
+def group_allowed(broker, ctx, operation: Operation, group_id: str | None) -> bool:
+    return group_id is None or broker.authorizer.authorize(ctx, operation, ResourceType.GROUP, group_id)
+
+
+class TopicAccess:
+    """Per-topic ACL answers for one request: each topic checked once however many of its
+    partitions the request names."""
+
+    def __init__(self, broker, ctx, operation: Operation):
+        self.authorizer, self.ctx, self.operation = broker.authorizer, ctx, operation
+        self.everything = not broker.authorizer.enabled
+        self.answers: dict[str, bool] = {}
+
+    def allowed(self, topic: str) -> bool:
+        if self.everything:
+            return True
+        answer = self.answers.get(topic)
+        if answer is None:
+            answer = self.answers[topic] = self.authorizer.authorize(self.ctx, self.operation,
+                                                                     ResourceType.TOPIC, topic)
+        return answer
+
+
 @apis.handler(8, 2, 8)
 async def offset_commit(broker, ctx, request):
     group_id = request["group_id"]
+    group_denied = not group_allowed(broker, ctx, Operation.READ, group_id)
+    readable = TopicAccess(broker, ctx, Operation.READ)
     now = now_ms()
     retention = request.get("retention_time", DEFAULT_RETENTION_TIME)  # v2-v4 only
     expire = now + retention if retention != DEFAULT_RETENTION_TIME else -1
@@ -39,6 +65,10 @@ async def offset_commit(broker, ctx, request):
             order.append(tp)
             if group_id is None:
                 errors[tp] = "INVALID_GROUP_ID"
+            elif group_denied:
+                errors[tp] = "GROUP_AUTHORIZATION_FAILED"
+            elif not readable.allowed(tp[0]):
+                errors[tp] = "TOPIC_AUTHORIZATION_FAILED"
             elif broker.topics.partition(*tp) is None:
                 errors[tp] = "UNKNOWN_TOPIC_OR_PARTITION"
             else:
@@ -57,6 +87,9 @@ async def _fetch_group(broker, ctx, group_id: str | None, topics: list | None,
     """(group error code, response topics) for one group of an OffsetFetch."""
     if group_id is None:
         return code("INVALID_GROUP_ID"), []
+    if not group_allowed(broker, ctx, Operation.DESCRIBE, group_id):
+        return await _group_error(ctx, "GROUP_AUTHORIZATION_FAILED", topics)
+    describable = TopicAccess(broker, ctx, Operation.DESCRIBE)
     wanted = None
     if topics is not None:
         wanted = {}
@@ -71,10 +104,17 @@ async def _fetch_group(broker, ctx, group_id: str | None, topics: list | None,
         return code(LOADING), await by_topic(ctx, partitions, lambda tp: {
             "partition_index": tp[1], "error_code": 0, "committed_offset": INVALID_OFFSET,
             "committed_leader_epoch": -1, "metadata": ""})
-    found = broker.group_coordinator.fetch_offsets(group_id, wanted)
+    found = broker.group_coordinator.fetch_offsets(group_id, [tp for tp in wanted if describable.allowed(tp[0])]
+                                                   if wanted is not None else None)
     values = {(t, p): v for t, p, v in found}
+    # Partitions asked for by name are all answered (TOPIC_AUTHORIZATION_FAILED when their topic
+    # may not be described); of all the group's offsets, those of such topics are left out.
+    order = wanted if wanted is not None else [(t, p) for t, p, _ in found if describable.allowed(t)]
 
     def entry(tp):
+        if not describable.allowed(tp[0]):
+            return {"partition_index": tp[1], "error_code": code("TOPIC_AUTHORIZATION_FAILED"),
+                    "committed_offset": INVALID_OFFSET, "committed_leader_epoch": -1, "metadata": ""}
         value = values[tp]
         if require_stable and broker.group_coordinator.unstable(group_id, *tp):
             return {"partition_index": tp[1], "error_code": code("UNSTABLE_OFFSET_COMMIT"),
@@ -84,7 +124,19 @@ async def _fetch_group(broker, ctx, group_id: str | None, topics: list | None,
                 "committed_leader_epoch": value.leader_epoch if value else -1,
                 "metadata": value.metadata if value else ""}
 
-    return 0, await by_topic(ctx, [(t, p) for t, p, _ in found], entry)
+    return 0, await by_topic(ctx, order, entry)
+
+
+async def _group_error(ctx, error: str, topics: list | None) -> tuple[int, list[dict]]:
+    """A group-level error; v1 (no top-level error) carries it on each requested partition,
+    which the caller fills in, so those partitions are listed."""
+    partitions = []
+    if ctx.api_version < 2:
+        async for t in ctx.paced(topics or []):
+            partitions += [(t["name"], p) for p in t["partition_indexes"]]
+    return code(error), await by_topic(ctx, partitions, lambda tp: {
+        "partition_index": tp[1], "error_code": 0, "committed_offset": INVALID_OFFSET,
+        "committed_leader_epoch": -1, "metadata": ""})
 
 
 @apis.handler(9, 1, 8)
@@ -110,12 +162,17 @@ async def offset_delete(broker, ctx, request):
     group_id = request["group_id"]
     if not group_id:
         return {"error_code": code("INVALID_GROUP_ID"), "throttle_time": 0, "topics": []}
+    if not group_allowed(broker, ctx, Operation.DELETE, group_id):
+        return {"error_code": code("GROUP_AUTHORIZATION_FAILED"), "throttle_time": 0, "topics": []}
+    readable = TopicAccess(broker, ctx, Operation.READ)
     order, errors, known = [], {}, []
     async for t in ctx.paced(request["topics"]):
         async for p in ctx.paced(t["partitions"]):
             tp = (t["name"], p["partition_index"])
             order.append(tp)
-            if broker.topics.partition(*tp) is None:
+            if not readable.allowed(tp[0]):
+                errors[tp] = "TOPIC_AUTHORIZATION_FAILED"
+            elif broker.topics.partition(*tp) is None:
                 errors[tp] = "UNKNOWN_TOPIC_OR_PARTITION"
             else:
                 known.append(tp)

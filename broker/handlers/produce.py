@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import NamedTuple
 
+from broker.authorizer import Operation, ResourceType
 from broker.partition import ProduceError
 from broker.protocol import apis
 from broker.protocol.errors import code
@@ -90,9 +91,47 @@ async def _validate(broker, topic_name: str, index: int, rules, data: bytes) -> 
                             f"record {errors[0][0]}: {first}", errors)
 
 
+# A RecordBatch's attributes (int16 at byte 21) and their transactional bit.
+_ATTRIBUTES_AT, _TRANSACTIONAL_BIT = 21, 0x10
+
+
+def _has_transactional_batch(request) -> bool:
+    """Kafka's RequestUtils.hasTransactionalRecords: the first batch of a partition's records
+    says whether the producer is transactional (a producer never mixes)."""
+    for topic_data in request["topic_data"] or ():
+        for pdata in topic_data["partition_data"] or ():
+            records = pdata["records"]
+            if records is not None and len(records) > _ATTRIBUTES_AT + 1 and (
+                    records[_ATTRIBUTES_AT + 1] & _TRANSACTIONAL_BIT):
+                return True
+    return False
+
+
+def _transactional_refusal(broker, ctx, request) -> dict | None:
+    """The whole response when a transactional produce lacks WRITE on its transactional id."""
+    transactional_id = request["transactional_id"]
+    if transactional_id is None and not _has_transactional_batch(request):
+        return None
+    if transactional_id is not None and broker.authorizer.authorize(
+            ctx, Operation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id):
+        return None
+    return {"throttle_time": 0, "responses": [
+        {"name": t["name"], "partition_responses": [
+            _partition_error(p["index"], "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+                             "Transactional Id authorization failed.")
+            for p in t["partition_data"] or ()]}
+        for t in request["topic_data"] or ()]}
+
+
 @apis.handler(0, 3, 10)
 async def produce(broker, ctx, request):
     acks = request["acks"]
+    # Authorization per request and topic, never per record; one attribute test when off.
+    authorizer = broker.authorizer if broker.authorizer.enabled else None
+    if authorizer is not None:
+        refused = _transactional_refusal(broker, ctx, request)
+        if refused is not None:
+            return refused if acks != 0 else None
     responses = []
     # Plain loops with ctx.tick() rather than ctx.paced(): the async generators cost more
     # than the rest of the per-partition work of a small produce.
@@ -101,12 +140,16 @@ async def produce(broker, ctx, request):
             await asyncio.sleep(0)
         name = topic_data["name"]
         topic = broker.topics.get(name)
+        denied = authorizer is not None and not authorizer.authorize(ctx, Operation.WRITE, ResourceType.TOPIC, name)
         parts = []
         for pdata in topic_data["partition_data"] or ():
             if ctx.tick():
                 await asyncio.sleep(0)
             if acks not in (0, 1, -1):
                 parts.append(_partition_error(pdata["index"], "INVALID_REQUIRED_ACKS"))
+            elif denied:
+                parts.append(_partition_error(pdata["index"], "TOPIC_AUTHORIZATION_FAILED",
+                                              "Topic authorization failed."))
             elif topic is None:
                 parts.append(_partition_error(pdata["index"], "UNKNOWN_TOPIC_OR_PARTITION",
                                               "This server does not host this topic-partition."))

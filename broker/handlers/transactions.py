@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
 from broker.coordinator.messages import OffsetValue
 from broker.coordinator.metadata_manager import now_ms
 from broker.coordinator.transaction import TxnError
-from broker.handlers.offsets_commit import by_topic
+from broker.handlers.offsets_commit import TopicAccess, by_topic, group_allowed
 from broker.protocol import apis
 from broker.protocol.errors import code
+from broker.topics import INTERNAL_TOPICS
 
 MAX_EPOCH = 32767
 
@@ -17,11 +19,35 @@ def fenced_error(ctx, first_version_with_producer_fenced: int) -> str:
     return "PRODUCER_FENCED" if ctx.api_version >= first_version_with_producer_fenced else "INVALID_PRODUCER_EPOCH"
 
 
+TXN_DENIED = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"
+
+
+def txn_allowed(broker, ctx, transactional_id: str | None) -> bool:
+    """WRITE on the transactional id: what every transactional request needs first."""
+    return transactional_id is not None and broker.authorizer.authorize(
+        ctx, Operation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id)
+
+
+def _init_refusal(broker, ctx, transactional_id: str | None) -> str | None:
+    """A transactional producer needs WRITE on its id; an idempotent one IDEMPOTENT_WRITE on the
+    cluster or WRITE on some topic (KIP-679, Kafka 3.0+)."""
+    authorizer = broker.authorizer
+    if transactional_id is not None:
+        return None if txn_allowed(broker, ctx, transactional_id) else TXN_DENIED
+    if (authorizer.authorize(ctx, Operation.IDEMPOTENT_WRITE, ResourceType.CLUSTER, CLUSTER_NAME)
+            or authorizer.authorize_by_resource_type(ctx, Operation.WRITE, ResourceType.TOPIC)):
+        return None
+    return "CLUSTER_AUTHORIZATION_FAILED"
+
+
 @apis.handler(22, 0, 4)
 async def init_producer_id(broker, ctx, request):
     producer_id = request.get("producer_id", -1)
     epoch = request.get("producer_epoch", -1)
     transactional_id = request.get("transactional_id")
+    refused = _init_refusal(broker, ctx, transactional_id)
+    if refused is not None:
+        return {"error_code": code(refused), "producer_id": -1, "producer_epoch": -1}
     if transactional_id is None:
         if producer_id >= 0 and 0 <= epoch < MAX_EPOCH - 1:
             # KIP-360: an idempotent producer recovering from an error bumps its own epoch,
@@ -36,6 +62,23 @@ async def init_producer_id(broker, ctx, request):
     return {"error_code": 0, "producer_id": pid, "producer_epoch": new_epoch}
 
 
+def _add_partitions_refusal(broker, ctx, transactional_id: str, wanted: list) -> dict | None:
+    """Per-partition errors when the request may not be served: WRITE on the transactional id,
+    then WRITE on every topic (internal ones never); one failure fails them all, the rest
+    OPERATION_NOT_ATTEMPTED, as in Kafka."""
+    if not broker.authorizer.enabled:
+        return None
+    if not txn_allowed(broker, ctx, transactional_id):
+        return {tp: TXN_DENIED for tp in wanted}
+    writable = TopicAccess(broker, ctx, Operation.WRITE)
+    denied = {tp for tp in wanted if tp[0] in INTERNAL_TOPICS or not writable.allowed(tp[0])}
+    if not denied:
+        return None
+    return {tp: "TOPIC_AUTHORIZATION_FAILED" if tp in denied
+            else "UNKNOWN_TOPIC_OR_PARTITION" if broker.topics.partition(*tp) is None
+            else "OPERATION_NOT_ATTEMPTED" for tp in wanted}
+
+
 @apis.handler(24, 0, 3)
 async def add_partitions_to_txn(broker, ctx, request):
     topics = request["v3_and_below_topics"]
@@ -44,12 +87,15 @@ async def add_partitions_to_txn(broker, ctx, request):
         async for p in ctx.paced(t["partitions"]):
             wanted[(t["name"], p)] = None
     wanted = list(wanted)
-    try:
-        errors = broker.transactions.add_partitions(
-            request["v3_and_below_transactional_id"], request["v3_and_below_producer_id"],
-            request["v3_and_below_producer_epoch"], wanted, fenced_error(ctx, 2))
-    except TxnError as exc:
-        errors = {tp: exc.error for tp in wanted}
+    transactional_id = request["v3_and_below_transactional_id"]
+    errors = _add_partitions_refusal(broker, ctx, transactional_id, wanted)
+    if errors is None:
+        try:
+            errors = broker.transactions.add_partitions(
+                transactional_id, request["v3_and_below_producer_id"],
+                request["v3_and_below_producer_epoch"], wanted, fenced_error(ctx, 2))
+        except TxnError as exc:
+            errors = {tp: exc.error for tp in wanted}
     results = await by_topic(ctx, wanted, lambda tp: {"partition_index": tp[1],
                                                       "partition_error_code": code(errors[tp])})
     return {"results_by_topic_v3_and_below": [{"name": r["name"], "results_by_partition": r["partitions"]}
@@ -58,6 +104,10 @@ async def add_partitions_to_txn(broker, ctx, request):
 
 @apis.handler(25, 0, 3)
 async def add_offsets_to_txn(broker, ctx, request):
+    if not txn_allowed(broker, ctx, request["transactional_id"]):
+        return {"error_code": code(TXN_DENIED)}
+    if not group_allowed(broker, ctx, Operation.READ, request["group_id"]):
+        return {"error_code": code("GROUP_AUTHORIZATION_FAILED")}
     try:
         broker.transactions.add_offsets(request["transactional_id"], request["producer_id"],
                                         request["producer_epoch"], request["group_id"], fenced_error(ctx, 2))
@@ -68,6 +118,8 @@ async def add_offsets_to_txn(broker, ctx, request):
 
 @apis.handler(26, 0, 3)
 async def end_txn(broker, ctx, request):
+    if not txn_allowed(broker, ctx, request["transactional_id"]):
+        return {"error_code": code(TXN_DENIED)}
     try:
         broker.transactions.end_transaction(request["transactional_id"], request["producer_id"],
                                             request["producer_epoch"], request["committed"], fenced_error(ctx, 2))
@@ -81,11 +133,20 @@ async def txn_offset_commit(broker, ctx, request):
     group_id = request["group_id"]
     order, errors, offsets = [], {}, {}
     now = now_ms()
+    # WRITE on the transactional id, READ on the group, then READ on each topic, as in Kafka.
+    refused = (TXN_DENIED if not txn_allowed(broker, ctx, request["transactional_id"])
+               else "GROUP_AUTHORIZATION_FAILED" if not group_allowed(broker, ctx, Operation.READ, group_id)
+               else None)
+    readable = TopicAccess(broker, ctx, Operation.READ)
     async for t in ctx.paced(request["topics"]):
         async for p in ctx.paced(t["partitions"]):
             tp = (t["name"], p["partition_index"])
             order.append(tp)
-            if broker.topics.partition(*tp) is None:
+            if refused is not None:
+                errors[tp] = refused
+            elif not readable.allowed(tp[0]):
+                errors[tp] = "TOPIC_AUTHORIZATION_FAILED"
+            elif broker.topics.partition(*tp) is None:
                 errors[tp] = "UNKNOWN_TOPIC_OR_PARTITION"
             else:
                 offsets[tp] = OffsetValue(p["committed_offset"], p.get("committed_leader_epoch", -1),
