@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+JS_DIR = REPO / "tests" / "js"  # KafkaJS scripts, with KafkaJS installed from npm on first use
 
 
 def free_port() -> int:
@@ -180,3 +182,15 @@ def wait_until(predicate, timeout: float, message: str, interval: float = 0.1):
 
 def unique_topic(prefix: str = "t") -> str:
     return f"{prefix}-{os.getpid()}-{time.monotonic_ns()}"
+
+
+@pytest.fixture(scope="session")
+def kafkajs() -> str:
+    """Path of `node`, with KafkaJS installed in tests/js (npm install on first use)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    assert node and npm, "node and npm are needed for the KafkaJS tests"
+    if not (JS_DIR / "node_modules" / "kafkajs" / "package.json").exists():
+        result = subprocess.run([npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"],
+                                cwd=JS_DIR, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"npm install failed in {JS_DIR}: {result.stdout}\n{result.stderr}"
+    return node

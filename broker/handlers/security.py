@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import logging
 
+from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
 from broker.protocol import apis
 from broker.protocol.errors import code
 from broker.sasl.scram import MAX_ITERATIONS, MECHANISM_CODES, MECHANISM_NAMES, MIN_ITERATIONS, ScramCredential
@@ -38,14 +39,13 @@ def _mechanisms(ctx) -> list[str]:
     return list(ctx.listener.sasl.mechanisms) if ctx.listener.sasl is not None else []
 
 
-def _cluster_allowed(broker, ctx, operation: str) -> bool:
-    authorizer = getattr(broker, "authorizer", None)
-    return authorizer is None or authorizer.authorize_cluster(ctx, operation)
+def _cluster_allowed(broker, ctx, operation: Operation) -> bool:
+    return broker.authorizer.authorize(ctx, operation, ResourceType.CLUSTER, CLUSTER_NAME)
 
 
 @apis.handler(50, 0, 0)
 async def describe_user_scram_credentials(broker, ctx, request):
-    if not _cluster_allowed(broker, ctx, "DESCRIBE"):
+    if not _cluster_allowed(broker, ctx, Operation.DESCRIBE):
         return {"error_code": code("CLUSTER_AUTHORIZATION_FAILED"), "results": []}
     store = broker.scram_credentials
     names = [user["name"] for user in request["users"] or ()]
@@ -73,7 +73,7 @@ def _user_error(user: str, error: str, message: str) -> dict:
 async def alter_user_scram_credentials(broker, ctx, request):
     deletions, upsertions = request["deletions"] or [], request["upsertions"] or []
     users = list(dict.fromkeys([d["name"] for d in deletions] + [u["name"] for u in upsertions]))
-    if not _cluster_allowed(broker, ctx, "ALTER"):
+    if not _cluster_allowed(broker, ctx, Operation.ALTER):
         return {"results": [{"user": user, "error_code": code("CLUSTER_AUTHORIZATION_FAILED")} for user in users]}
     store = broker.scram_credentials
     errors: dict[str, tuple[str, str]] = {}

@@ -7,16 +7,13 @@ by the fixture below the first time it is needed (CI starts from a clean clone).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 
 import pytest
 
-from tests.conftest import REPO, BrokerProcess, unique_topic
+from tests.conftest import JS_DIR, BrokerProcess, unique_topic
 from tests.integration.groups_scenario import MemberProcess, python_member, run_membership_scenario
 from tests.integration.test_groups import create_topic
 
-JS_DIR = REPO / "tests" / "js"
 
 
 @pytest.fixture(scope="module", params=["schemabus", "apache-kafka"])
@@ -30,18 +27,6 @@ def fast_broker(request, tmp_path_factory):
     b.start()
     yield b
     b.stop()
-
-
-@pytest.fixture(scope="session")
-def kafkajs() -> str:
-    """Path of `node`, with KafkaJS installed in tests/js (npm install on first use)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    assert node and npm, "node and npm are needed for the KafkaJS tests"
-    if not (JS_DIR / "node_modules" / "kafkajs" / "package.json").exists():
-        result = subprocess.run([npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"],
-                                cwd=JS_DIR, capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"npm install failed in {JS_DIR}: {result.stdout}\n{result.stderr}"
-    return node
 
 
 @pytest.mark.parametrize("client", ["kafka-python", "aiokafka"])

@@ -21,7 +21,7 @@ from confluent_kafka.admin import (
 )
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import REPO, BrokerProcess, free_port, unique_topic
+from tests.conftest import JS_DIR, REPO, BrokerProcess, free_port, unique_topic
 from tests.kafka_wire import RawClient, read_frame, request_frame
 from tests.tls import CertificateAuthority
 
@@ -390,3 +390,25 @@ def test_a_sasl_listener_that_cannot_be_served_stops_the_broker(tmp_path, config
     assert message in result.stderr, result.stderr
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.parametrize("mechanism", ["scram-sha-256", "scram-sha-512"])
+def test_kafkajs_with_scram_over_sasl_ssl(tmp_path, ca, kafkajs, mechanism):
+    broker = sasl_broker(tmp_path, "SASL_SSL", ca).start()
+    tls = {"security.protocol": "SASL_SSL", "ssl.ca.location": str(ca.ca_file)}
+    try:
+        which = ScramMechanism.SCRAM_SHA_256 if mechanism.endswith("256") else ScramMechanism.SCRAM_SHA_512
+        add_scram_user(admin_client(broker, **tls), "js-user", SCRAM_PASSWORD, which)
+        script = str(JS_DIR / "sasl_round_trip.js")
+
+        def run(password):
+            proc = subprocess.run([kafkajs, script, broker.bootstrap, unique_topic("js-sasl"), mechanism, "js-user",
+                                   password, str(ca.ca_file)], capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+            return [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+
+        assert run(SCRAM_PASSWORD) == ["RESULT consumed=200"]
+        (refused,) = run("wrong-password")
+        assert "KafkaJSSASLAuthenticationError" in refused, refused
+    finally:
+        broker.stop()
