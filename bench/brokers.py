@@ -8,7 +8,8 @@ each run's topics deleted before the next.
     python bench/brokers.py latency [--rates 1000,10000,50000] [--seconds 60] [--repeats 3]
     python bench/brokers.py scale [--partitions 1000,10000,50000] [--connections 1000] [--groups 500]
                                   [--cases connections,groups,partitions]
-    python bench/brokers.py all            # the three, as docs/benchmarks.md reports them
+    python bench/brokers.py security [--gib 1] [--repeats 3]   # PLAINTEXT next to SASL_SSL
+    python bench/brokers.py all            # throughput, latency and scale, as docs/benchmarks.md reports them
 
 Add --no-kafka to measure schemabus alone, --json FILE to keep the raw runs.
 Not a test: nothing here asserts timings. Results go to docs/benchmarks.md.
@@ -17,6 +18,7 @@ Not a test: nothing here asserts timings. Results go to docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import statistics
 import multiprocessing as mp
 import struct
 import sys
@@ -29,7 +31,9 @@ sys.path.insert(0, str(REPO))
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
-from bench.harness import Comparison, KafkaBroker, Run, SchemabusBroker, consume_all, produce_bytes  # noqa: E402
+from bench.harness import (  # noqa: E402
+    Comparison, KafkaBroker, Run, SchemabusBroker, consume_all, free_port, produce_bytes,
+)
 
 PARTITIONS = 6
 _SPAWN = mp.get_context("spawn")  # clients in fresh processes: librdkafka threads do not survive fork
@@ -40,18 +44,19 @@ _SPAWN = mp.get_context("spawn")  # clients in fresh processes: librdkafka threa
 THROUGHPUT_CASES = [(1024, 1.0), (100, 0.25), (16384, 1.0)]  # (value bytes, share of --gib)
 
 
-def _consume_worker(bootstrap: str, topic: str, partitions: list[int], expected: int, ready, go, out) -> None:
-    out.put(consume_all(bootstrap, topic, partitions, expected, ready=ready, go=go))
+def _consume_worker(bootstrap: str, topic: str, partitions: list[int], expected: int, ready, go, out,
+                    client: dict | None = None) -> None:
+    out.put(consume_all(bootstrap, topic, partitions, expected, ready=ready, go=go, extra=client))
 
 
-def consume_parallel(bootstrap: str, topic: str, count: int, processes: int) -> float:
+def consume_parallel(bootstrap: str, topic: str, count: int, processes: int, client: dict | None = None) -> float:
     """`processes` consumers, each assigned its share of the partitions; seconds to read all."""
     groups = [list(range(PARTITIONS))[i::processes] for i in range(processes)]
     per_partition = count // PARTITIONS
     queue, go = _SPAWN.Queue(), _SPAWN.Event()
     ready = [_SPAWN.Event() for _ in groups]
     procs = [_SPAWN.Process(target=_consume_worker,
-                            args=(bootstrap, topic, g, per_partition * len(g), r, go, queue))
+                            args=(bootstrap, topic, g, per_partition * len(g), r, go, queue, client))
              for g, r in zip(groups, ready)]
     for p in procs:
         p.start()
@@ -68,13 +73,15 @@ def consume_parallel(bootstrap: str, topic: str, count: int, processes: int) -> 
     return elapsed
 
 
-def throughput_case(value_size: int, total_bytes: int, consumers: int):
+def throughput_case(value_size: int, total_bytes: int, consumers: int, secure: bool = False):
+    """With `secure`, the clients go through the broker's SASL_SSL listener (run.broker.secure_client)."""
     def case(run: Run) -> dict[str, float]:
         topic = run.new_topic(PARTITIONS, f"throughput-{value_size}")
+        client = run.broker.secure_client if secure else None
         cpu0 = run.cpu_seconds()
-        count, produce_s = produce_bytes(run.bootstrap, topic, value_size, total_bytes, PARTITIONS)
+        count, produce_s = produce_bytes(run.bootstrap, topic, value_size, total_bytes, PARTITIONS, client)
         cpu1 = run.cpu_seconds()
-        consume_s = consume_parallel(run.bootstrap, topic, count, consumers)
+        consume_s = consume_parallel(run.bootstrap, topic, count, consumers, client)
         cpu2 = run.cpu_seconds()
         mb = count * value_size / 1e6
         return {
@@ -91,6 +98,43 @@ def run_throughput(cmp: Comparison, gib: float, consumers: int, sizes: set[int] 
         if sizes and size not in sizes:
             continue
         cmp.run(f"{_size(size)} values", throughput_case(size, int(gib * share * 1024**3), consumers))
+
+
+# -- TLS and SASL ---------------------------------------------------------------------------------
+
+SECURE_USER, SECURE_PASSWORD = "bench", "bench-secret"
+
+
+def secured_brokers(args, work_dir: Path) -> list:
+    """Both brokers with a SASL_SSL listener (PEM keystore, PLAIN) next to PLAINTEXT, configured
+    with the same Kafka config names; `secure_client` is the librdkafka config to reach it."""
+    from tests.tls import CertificateAuthority, sasl_ssl_listener_configs
+
+    ca = CertificateAuthority(work_dir / "ca")
+    configs = sasl_ssl_listener_configs(ca, {SECURE_USER: SECURE_PASSWORD})
+    brokers = []
+    for kind in [SchemabusBroker] + ([] if args.no_kafka else [KafkaBroker]):
+        port = free_port()
+        broker = kind(dict(configs), {"SASL_SSL": port})
+        broker.secure_client = {"bootstrap.servers": f"127.0.0.1:{port}", "security.protocol": "SASL_SSL",
+                                "sasl.mechanism": "PLAIN", "sasl.username": SECURE_USER,
+                                "sasl.password": SECURE_PASSWORD, "ssl.ca.location": str(ca.ca_file)}
+        brokers.append(broker)
+    return brokers
+
+
+def run_security(cmp: Comparison, gib: float, consumers: int) -> None:
+    cases = {}
+    for protocol in ("PLAINTEXT", "SASL_SSL"):
+        cases[protocol] = f"1 KiB values over {protocol}"
+        cmp.run(cases[protocol], throughput_case(1024, int(gib * 1024**3), consumers, protocol == "SASL_SSL"))
+    print("\nThe cost of TLS: SASL_SSL throughput / PLAINTEXT throughput (medians)")
+    for metric in ("produce MB/s", "consume MB/s"):
+        for name in cmp.brokers:
+            plain = cmp.results[cases["PLAINTEXT"]].get(metric, {}).get(name)
+            secure = cmp.results[cases["SASL_SSL"]].get(metric, {}).get(name)
+            if plain and secure:
+                print(f"  {name} {metric}: {statistics.median(secure) / statistics.median(plain):.2f}")
 
 
 # -- latency under load -------------------------------------------------------------------------
@@ -258,7 +302,7 @@ def _brokers(args, config: dict[str, str] | None = None) -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["throughput", "latency", "scale", "all"])
+    parser.add_argument("what", choices=["throughput", "latency", "scale", "security", "all"])
     parser.add_argument("--repeats", type=int, default=3, help="runs per broker and case (A B B A ...)")
     parser.add_argument("--no-kafka", action="store_true", help="schemabus alone")
     parser.add_argument("--json", help="write the raw runs to this file")
@@ -281,6 +325,15 @@ def main() -> None:
             cmp.print_markdown(f"Throughput: acks=all, {PARTITIONS} partitions, {args.consumers} consumer "
                                f"processes, {args.gib} GiB (100 B: a quarter of it), {args.repeats} runs each")
             raw["throughput"] = cmp.results
+    if args.what == "security":
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="schemabus-bench-ca-") as ca_dir:
+            with Comparison(secured_brokers(args, Path(ca_dir)), args.repeats) as cmp:
+                run_security(cmp, args.gib, args.consumers)
+                cmp.print_markdown(f"PLAINTEXT and SASL_SSL (TLS 1.3, PLAIN): acks=all, {PARTITIONS} partitions, "
+                                   f"{args.consumers} consumer processes, {args.gib} GiB, {args.repeats} runs each")
+                raw["security"] = cmp.results
     if args.what in ("latency", "all"):
         with Comparison(_brokers(args, HOUSEKEEPING), args.repeats) as cmp:
             run_latency(cmp, [int(r) for r in args.rates.split(",") if r], args.seconds, args.warm_up)

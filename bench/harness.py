@@ -79,8 +79,10 @@ class SchemabusBroker:
 
     name = "schemabus"
 
-    def __init__(self, config: dict[str, str] | None = None):
+    def __init__(self, config: dict[str, str] | None = None, extra_listeners: dict[str, int] | None = None):
+        """`extra_listeners`: {name: port} next to the PLAINTEXT one, as ApacheKafka takes them."""
         self.config = config or {}
+        self.extra_listeners = dict(extra_listeners or {})
         self.process = None
 
     @property
@@ -100,7 +102,12 @@ class SchemabusBroker:
                 return cmd[:3] + ["--log-level", "WARNING"] + cmd[3:]
 
         Path(work_dir).mkdir(parents=True, exist_ok=True)
-        self.process = QuietBroker(Path(work_dir) / "data", self.config).start(timeout)
+        port = free_port()
+        config = dict(self.config)
+        if self.extra_listeners:
+            config["listeners"] = f"PLAINTEXT://127.0.0.1:{port}" + "".join(
+                f",{name}://127.0.0.1:{p}" for name, p in self.extra_listeners.items())
+        self.process = QuietBroker(Path(work_dir) / "data", config, port=port).start(timeout)
         return self
 
     def start_again(self, timeout: float = 600.0) -> "SchemabusBroker":
@@ -118,8 +125,9 @@ class KafkaBroker:
 
     name = "kafka"
 
-    def __init__(self, config: dict[str, str] | None = None):
+    def __init__(self, config: dict[str, str] | None = None, extra_listeners: dict[str, int] | None = None):
         self.config = config or {}
+        self.extra_listeners = dict(extra_listeners or {})
         self.kafka = None
 
     @property
@@ -134,7 +142,7 @@ class KafkaBroker:
         from tests.interop.apache_kafka import ApacheKafka
 
         if self.kafka is None:
-            self.kafka = ApacheKafka(Path(work_dir), extra=self.config)
+            self.kafka = ApacheKafka(Path(work_dir), extra=self.config, extra_listeners=self.extra_listeners)
         self.kafka.start(timeout)
         return self
 
@@ -212,14 +220,14 @@ def produce_bytes(bootstrap: str, topic: str, value_size: int, total_bytes: int,
 
 
 def consume_all(bootstrap: str, topic: str, partitions: list[int], expected: int, timeout: float = 600,
-                ready=None, go=None) -> int:
+                ready=None, go=None, extra: dict | None = None) -> int:
     """Read `expected` records from offset 0 of `partitions` (assign mode); returns value bytes.
 
     With `ready`/`go` events, the consumer is created, then waits for `go` before assigning,
     so a caller can start its clock when every consumer process is up."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
                          "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760,
-                         "fetch.wait.max.ms": 100, "queued.max.messages.kbytes": 262144})
+                         "fetch.wait.max.ms": 100, "queued.max.messages.kbytes": 262144, **(extra or {})})
     if ready is not None:
         ready.set()
         go.wait(120)

@@ -72,11 +72,16 @@ def _free_port() -> int:
 class ApacheKafka:
     """A single-node KRaft Apache Kafka on loopback."""
 
-    def __init__(self, work_dir: Path, port: int | None = None, extra: dict[str, str] | None = None):
+    def __init__(self, work_dir: Path, port: int | None = None, extra: dict[str, str] | None = None,
+                 extra_listeners: dict[str, int] | None = None):
+        """`extra_listeners`: more listeners next to PLAINTEXT (the readiness probe's), as
+        {name: port} with the name its own security protocol (SASL_SSL, SSL, ...), configured
+        through `extra` with Kafka's names."""
         self.work_dir = Path(work_dir)
         self.port = port or _free_port()
         self.controller_port = _free_port()
         self.extra = extra or {}
+        self.extra_listeners = dict(extra_listeners or {})
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -95,13 +100,15 @@ class ApacheKafka:
     def start(self, timeout: float = 120.0) -> "ApacheKafka":
         self.work_dir.mkdir(parents=True, exist_ok=True)
         (self.work_dir / "log4j2.xml").write_text(_LOG4J2)
+        more = "".join(f",{name}://127.0.0.1:{port}" for name, port in self.extra_listeners.items())
         props = {
             "process.roles": "broker,controller", "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}{more}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}{more}",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" + "".join(
+                f",{name}:{name}" for name in self.extra_listeners),
             "log.dirs": str(self.work_dir / "data"),
             "offsets.topic.replication.factor": "1", "offsets.topic.num.partitions": "3",
             "transaction.state.log.replication.factor": "1", "transaction.state.log.min.isr": "1",
