@@ -12,6 +12,7 @@ from pathlib import Path
 
 from broker.config import BrokerConfig, ConfigError, parse_key_values
 from cli.acls import add_acls_commands
+from cli.users import add_users_commands
 from cli.admin import add_admin_commands
 from cli.console import add_console_commands
 from cli.log_tool import add_log_commands
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg.set_defaults(func=cmd_registry)
     add_admin_commands(sub)
     add_acls_commands(sub)
+    add_users_commands(sub)
     add_console_commands(sub)
     add_log_commands(sub)
     return parser
