@@ -155,6 +155,25 @@ def test_producer_without_write_gets_topic_authorization_failed_then_writes_once
     assert delivery_errors(app, topic) == [None] * 3
 
 
+def test_idempotent_and_transactional_producers_need_their_rights(admin, app):
+    topic = create_topic(admin, "acl-txn")
+    allow(admin, ResourceType.TOPIC, topic, AclOperation.WRITE)
+    # Idempotence: WRITE on some topic stands for IDEMPOTENT_WRITE on the cluster (KIP-679).
+    assert delivery_errors({**app, "enable.idempotence": True}, topic) == [None] * 3
+    transactional_id = unique_topic("acl-txn-id")
+    allow(admin, ResourceType.TRANSACTIONAL_ID, transactional_id, AclOperation.DESCRIBE)
+    refused = Producer({**app, "transactional.id": transactional_id})
+    with pytest.raises(KafkaException) as exc:
+        refused.init_transactions(TIMEOUT)
+    assert exc.value.args[0].code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    allow(admin, ResourceType.TRANSACTIONAL_ID, transactional_id, AclOperation.WRITE)
+    producer = Producer({**app, "transactional.id": transactional_id})
+    producer.init_transactions(TIMEOUT)
+    producer.begin_transaction()
+    producer.produce(topic, b"in a transaction")
+    producer.commit_transaction(TIMEOUT)
+
+
 def test_kafka_python_producer_without_write_is_refused(broker, ca, admin):
     from kafka import KafkaProducer
     from kafka.errors import TopicAuthorizationFailedError
