@@ -1,16 +1,12 @@
-"""Running the registry: one process, one in-memory state, served by waitress (a threaded WSGI server).
+"""Running the registry: one process, one in-memory state, served on its listeners by threaded
+production WSGI servers (registry/serving.py: waitress for http, cheroot for https).
 
 Start-up: reach the broker, create `_schemas` if missing, replay it, elect (or become) the writer,
-then listen. SIGINT/SIGTERM stop the HTTP server, the election and the store cleanly.
-
-Request bodies are limited (Confluent's `size.limit.filter.max.request.body.size`): a larger
-Content-Length is answered 413 with a JSON error body as soon as the headers are read, and a
-chunked body is cut off at the limit, so an oversize request never reaches memory.
+then listen. SIGINT/SIGTERM stop the HTTP servers, the election and the store cleanly.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -19,26 +15,23 @@ import socket
 import sys
 from dataclasses import dataclass, field
 
-import waitress
 from confluent_kafka import KafkaException
-from waitress.channel import HTTPChannel
-from waitress.task import ErrorTask
 
 from registry import kafkastore
 from registry.app import create_app
 from registry.cache import ReadCache
 from registry.compatibility import DEFAULT_LEVEL, parse_level
 from registry.election import choose_election
+from registry.listeners import Listener, parse_listeners, server_tls_context
 from registry.service import SchemaRegistry
+from registry.serving import MAX_REQUEST_BYTES_PROPERTY, BodyLimit, Endpoints
 from registry.state import RegistryState
 from registry.store import KafkaStore, StoreConfig, StoreError
 
 log = logging.getLogger("registry.server")
 
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
-MAX_REQUEST_BYTES_PROPERTY = "size.limit.filter.max.request.body.size"
 INSTANCE_ID_PROPERTY = "group.instance.id"
-ERROR_TYPE = "application/vnd.schemaregistry.v1+json"
 
 
 def property_from_env(name: str) -> str | None:
@@ -97,59 +90,6 @@ def resolve_max_request_bytes(options: RegistryOptions) -> int:
     return value
 
 
-def _too_large(limit: int, length: int | None = None) -> bytes:
-    size = f"of {length} bytes " if length is not None else ""
-    return json.dumps({"error_code": 413, "message": f"Request body {size}is larger than the {limit} bytes this "
-                                                     f"registry accepts ({MAX_REQUEST_BYTES_PROPERTY})"},
-                      separators=(",", ":")).encode()
-
-
-class _BodyLimit:
-    """WSGI middleware: a declared Content-Length over the limit is a 413 without reading the body."""
-
-    def __init__(self, app, limit: int):
-        self.app = app
-        self.limit = limit
-
-    def __call__(self, environ, start_response):
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > self.limit:
-            body = _too_large(self.limit, length)
-            start_response("413 Request Entity Too Large", [("Content-Type", ERROR_TYPE),
-                                                            ("Content-Length", str(len(body)))])
-            return [body]
-        return self.app(environ, start_response)
-
-
-def _json_error_channel(limit: int) -> type:
-    """A waitress channel whose own errors (413 from max_request_body_size, 400 for a malformed
-    request, ...) are answered with Confluent's JSON error body rather than waitress's text."""
-
-    class JsonErrorTask(ErrorTask):
-        def execute(self):
-            error = self.request.error
-            if error.code == 413:
-                chunked = self.request.chunked or not self.request.content_length
-                body = _too_large(limit, None if chunked else self.request.content_length)
-            else:
-                body = json.dumps({"error_code": error.code, "message": f"HTTP {error.code} {error.reason}: "
-                                                                        f"{error.body}"},
-                                  separators=(",", ":")).encode()
-            self.status = f"{error.code} {error.reason}"
-            self.response_headers.append(("Content-Type", ERROR_TYPE))
-            self.set_close_on_finish()
-            self.content_length = len(body)
-            self.write(body)
-
-    class JsonErrorChannel(HTTPChannel):
-        error_task_class = JsonErrorTask
-
-    return JsonErrorChannel
-
-
 def split_listen(listen: str) -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
@@ -170,6 +110,15 @@ class _Hello:
         return self.app(environ, start_response)
 
 
+def _listeners(options: RegistryOptions) -> list[Listener]:
+    """Confluent's `listeners` property, else --listen (one http listener)."""
+    text = options.properties.get("listeners")
+    if text:
+        return parse_listeners(text)
+    host, port = split_listen(options.listen)
+    return [Listener("http", host, port)]
+
+
 def _check_tls_files(connection: dict[str, str]) -> None:
     """Unreadable kafkastore TLS files stop the start with their name (librdkafka would only say
     that a client could not be created)."""
@@ -186,7 +135,10 @@ class RegistryServer:
             raise ValueError(f"--compatibility must be one of NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, "
                              f"FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE; not {options.compatibility!r}")
         self.options = options
-        self.host, self.port = split_listen(options.listen)
+        self.listeners = _listeners(options)
+        self.tls = (server_tls_context(options.properties)
+                    if any(listener.scheme == "https" for listener in self.listeners) else None)
+        self.host, self.port = self.listeners[0].host, self.listeners[0].port
         self.instance_id = resolve_instance_id(options, self.host, self.port)
         self.max_request_bytes = resolve_max_request_bytes(options)
         self.bootstrap, self.connection = kafkastore.resolve(options.bootstrap_servers, options.properties)
@@ -224,33 +176,20 @@ class RegistryServer:
             wsgi = ReadCache(wsgi, self.state)
         if self.options.hello_endpoint:
             wsgi = _Hello(wsgi)
-        wsgi = _BodyLimit(wsgi, self.max_request_bytes)
-        # waitress refuses a Content-Length >= max_request_body_size before reading the body, and
-        # stops a chunked body there: the limit itself is still accepted.
-        self.http = waitress.create_server(wsgi, host=self.host, port=self.port, threads=self.options.threads,
-                                           connection_limit=2000, backlog=2048, channel_timeout=60,
-                                           asyncore_use_poll=True, ident="schemabus-registry",
-                                           max_request_body_size=self.max_request_bytes + 1)
-        channel = _json_error_channel(self.max_request_bytes)
-        for server in [self.http, *getattr(self.http, "map", {}).values()]:
-            if hasattr(server, "channel_class"):
-                server.channel_class = channel
-        self.port = self.http.effective_port
+        wsgi = BodyLimit(wsgi, self.max_request_bytes)
+        self.http = Endpoints(wsgi, self.listeners, self.tls, self.options.threads, self.max_request_bytes)
+        self.http.bind()
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.http.urls[0]
 
     def serve_forever(self) -> None:
-        self.http.run()
+        self.http.serve_forever()
 
     def close(self) -> None:
         if self.http is not None:
-            try:
-                self.http.close()
-                self.http.task_dispatcher.shutdown(timeout=5)
-            except Exception:  # best effort: the process is going away
-                pass
+            self.http.close()
         if self.election is not None:
             self.election.close()
         self.store.close()

@@ -124,3 +124,128 @@ def test_unusable_kafkastore_settings_stop_the_start(tmp_path, setting, message)
     done = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+
+
+# ----------------------------------------------------------------------------------------- HTTPS
+
+
+class SecureRegistry(RegistryProcess):
+    """`schemabus registry` with an https listener (and the plain one of RegistryProcess), started
+    with Confluent's property names; `call` goes over https, trusting the test CA."""
+
+    def __init__(self, bootstrap: str, log_dir, ca: CertificateAuthority, properties: dict[str, str], **kwargs):
+        super().__init__(bootstrap, log_dir, **kwargs)
+        self.https_port = free_port()
+        self.ca = ca
+        server = ca.issue("registry", server=True)
+        self.properties = {"listeners": f"https://127.0.0.1:{self.https_port},http://127.0.0.1:{self.port}",
+                           "ssl.keystore.location": str(server.keystore), "ssl.keystore.type": "PEM",
+                           **properties}
+        self.extra_args += [arg for key, value in self.properties.items() for arg in ("--config", f"{key}={value}")]
+        self.auth = None
+        self.cert = None
+
+    @property
+    def https_url(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}"
+
+    def call(self, method: str, path: str, body=None, raw: bytes | None = None, headers=None, **params):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        return requests.request(method, self.https_url + path, data=data, params=params or None, timeout=30,
+                                headers={"Content-Type": V1, "Accept": V1, **(headers or {})},
+                                verify=str(self.ca.ca_file), auth=self.auth, cert=self.cert)
+
+
+@pytest.fixture
+def secure_factory(tmp_path, registry_broker, ca):
+    started: list[SecureRegistry] = []
+
+    def make(**properties) -> SecureRegistry:
+        registry = SecureRegistry(registry_broker.bootstrap, tmp_path, ca, properties)
+        started.append(registry)
+        return registry.start()
+
+    yield make
+    for registry in started:
+        registry.stop()
+
+
+def test_https_and_http_listeners_side_by_side(secure_factory):
+    registry = secure_factory()
+    assert registry.ready_line.split("ready: ")[1].startswith(registry.https_url)
+    answer = registry.register("tls-value", record_schema("Tls"))
+    assert answer.status_code == 200, answer.text
+    # The same registry over its plain listener.
+    plain = requests.get(f"http://127.0.0.1:{registry.port}/subjects", timeout=10)
+    assert plain.json() == ["tls-value"]
+    # Only a client that trusts the CA gets through the handshake.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(registry.https_url + "/subjects", timeout=10)
+
+
+def test_client_certificates_required(secure_factory, ca):
+    registry = secure_factory(**{"ssl.truststore.location": str(ca.ca_file), "ssl.truststore.type": "PEM",
+                                 "ssl.client.authentication": "REQUIRED"})
+    with pytest.raises(requests.exceptions.RequestException):
+        registry.call("GET", "/subjects")
+    client = ca.issue("registry-client")
+    registry.cert = (str(client.cert), str(client.key))
+    assert registry.call("GET", "/subjects").status_code == 200
+
+
+def test_older_ssl_client_auth_boolean(secure_factory, ca):
+    registry = secure_factory(**{"ssl.truststore.location": str(ca.ca_file), "ssl.client.auth": "true"})
+    with pytest.raises(requests.exceptions.RequestException):
+        registry.call("GET", "/subjects")
+
+
+def _raw_tls_port(port: int, payload: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(payload)
+        try:
+            return sock.recv(4096)
+        except OSError:
+            return b""
+
+
+def test_garbage_and_silence_on_the_https_port_leave_the_server_serving(secure_factory):
+    registry = secure_factory()
+    # Connections that never say anything: the handshake waits for their bytes on no thread.
+    silent = [socket.create_connection(("127.0.0.1", registry.https_port), timeout=10) for _ in range(20)]
+    try:
+        _raw_tls_port(registry.https_port, b"\x16\x03\x01\x00\x05garbage-not-a-client-hello" * 10)
+        _raw_tls_port(registry.https_port, b"GET /subjects HTTP/1.1\r\nHost: x\r\n\r\n")
+        _raw_tls_port(registry.https_port, b"")
+        assert registry.call("GET", "/subjects").status_code == 200
+    finally:
+        for sock in silent:
+            sock.close()
+    assert registry.alive()
+    assert "Traceback" not in registry.log_text()
+
+
+def test_chunked_body_over_the_limit_is_a_json_413_over_https(secure_factory):
+    registry = secure_factory()
+    chunks = (b"x" * 65536 for _ in range(80))  # 5 MiB, no Content-Length
+    answer = requests.post(registry.https_url + "/subjects/big/versions", data=chunks, timeout=30,
+                           headers={"Content-Type": V1}, verify=str(registry.ca.ca_file))
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error_code"] == 413
+
+
+@pytest.mark.parametrize("properties, message", [
+    ({"ssl.keystore.type": "JKS"}, "keytool -importkeystore"),
+    ({"ssl.keystore.type": "PKCS12"}, "openssl pkcs12"),
+    ({"ssl.keystore.location": "/nonexistent.pem"}, "ssl.keystore.location: cannot load"),
+    ({"ssl.client.authentication": "REQUIRED"}, "needs ssl.truststore.location"),
+    ({"ssl.client.authentication": "SOMETIMES"}, "NONE, REQUESTED or REQUIRED"),
+])
+def test_unusable_https_settings_stop_the_start(tmp_path, ca, properties, message):
+    server = ca.issue("registry", server=True)
+    settings = {"listeners": f"https://127.0.0.1:{free_port()}", "ssl.keystore.location": str(server.keystore),
+                **properties}
+    args = [sys.executable, "-m", "cli.main", "registry", "--bootstrap-server", "127.0.0.1:1"]
+    args += [arg for key, value in settings.items() for arg in ("--config", f"{key}={value}")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
