@@ -16,6 +16,7 @@ from cli.users import add_users_commands
 from cli.admin import add_admin_commands
 from cli.console import add_console_commands
 from cli.log_tool import add_log_commands
+from cli.registry_users import add_registry_users_commands
 from cli.output import CommandError
 
 DEFAULT_DATA_DIR = "./schemabus-data"
@@ -199,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_users_commands(sub)
     add_console_commands(sub)
     add_log_commands(sub)
+    add_registry_users_commands(sub)
     return parser
 
 

@@ -24,6 +24,7 @@ from registry.compatibility import DEFAULT_LEVEL, parse_level
 from registry.election import choose_election
 from registry.listeners import Listener, parse_listeners, server_tls_context
 from registry.service import SchemaRegistry
+from registry.security import Security, settings_from_properties
 from registry.serving import MAX_REQUEST_BYTES_PROPERTY, BodyLimit, Endpoints
 from registry.state import RegistryState
 from registry.store import KafkaStore, StoreConfig, StoreError
@@ -110,6 +111,15 @@ class _Hello:
         return self.app(environ, start_response)
 
 
+_SECRET_WORDS = ("password", "secret", "token", "jaas.config", "user.info", ".key.pem", "ssl.keystore.key")
+
+
+def describe_properties(properties: dict[str, str]) -> str:
+    """The properties for the log, secrets hidden (as Confluent logs its config, with [hidden])."""
+    return ", ".join(f"{key}={'[hidden]' if any(w in key.lower() for w in _SECRET_WORDS) else value}"
+                     for key, value in sorted(properties.items()))
+
+
 def _listeners(options: RegistryOptions) -> list[Listener]:
     """Confluent's `listeners` property, else --listen (one http listener)."""
     text = options.properties.get("listeners")
@@ -141,7 +151,10 @@ class RegistryServer:
         self.host, self.port = self.listeners[0].host, self.listeners[0].port
         self.instance_id = resolve_instance_id(options, self.host, self.port)
         self.max_request_bytes = resolve_max_request_bytes(options)
+        self.security = settings_from_properties(options.properties)
         self.bootstrap, self.connection = kafkastore.resolve(options.bootstrap_servers, options.properties)
+        if options.properties:
+            log.info("registry properties: %s", describe_properties(options.properties))
         if kafkastore.uses_tls(self.connection):
             _check_tls_files(self.connection)
         self.state = RegistryState()
@@ -171,14 +184,24 @@ class RegistryServer:
                         "this instance is elected", self.options.init_timeout_s)
 
     def _listen(self) -> None:
-        wsgi = create_app(self.service)
+        app = create_app(self.service)
+        wsgi = app
         if self.options.read_cache:
             wsgi = ReadCache(wsgi, self.state)
+        if self.security is not None:  # in front of the cache: no answer, cached or not, skips it
+            wsgi = Security(wsgi, app.url_map, self.security, self._subjects_of_id)
         if self.options.hello_endpoint:
             wsgi = _Hello(wsgi)
         wsgi = BodyLimit(wsgi, self.max_request_bytes)
         self.http = Endpoints(wsgi, self.listeners, self.tls, self.options.threads, self.max_request_bytes)
         self.http.bind()
+
+    def _subjects_of_id(self, schema_id: int) -> list[str]:
+        try:
+            found = self.service.subject_versions_for_id(schema_id, None, True)
+        except Exception:  # an unknown id: the route answers it
+            return []
+        return list(dict.fromkeys(item["subject"] for item in found))
 
     @property
     def url(self) -> str:

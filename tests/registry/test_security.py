@@ -249,3 +249,142 @@ def test_unusable_https_settings_stop_the_start(tmp_path, ca, properties, messag
     done = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+
+
+# ------------------------------------------------------------------ basic authentication, authorization
+
+PASSWORDS = {"alice": "alice-pw-0a9f1", "dev": "dev-pw-71c2e", "bob": "bob-pw-5d3a8", "eve": "eve-pw-e6b40",
+             "legacy": "legacy-pw-2b7c9"}
+ACLS = """
+# principal      operation        subject
+Role:developer   SUBJECT_READ     *
+Role:developer   SUBJECT_WRITE    orders-*
+Role:developer   GLOBAL_READ
+User:bob         SUBJECT_READ     *
+"""
+
+
+@pytest.fixture
+def auth_registry(tmp_path, secure_factory):
+    import hashlib
+
+    from registry.auth import user_entry
+    users = tmp_path / "users.properties"
+    users.write_text("\n".join([
+        user_entry("alice", PASSWORDS["alice"], ["admin"]),
+        user_entry("dev", PASSWORDS["dev"], ["developer"]),
+        user_entry("bob", PASSWORDS["bob"], ["reader"]),
+        user_entry("eve", PASSWORDS["eve"], ["guest"]),
+        # Jetty's MD5 form, as an existing Confluent users file may hold
+        f"legacy: MD5:{hashlib.md5(PASSWORDS['legacy'].encode()).hexdigest()},reader",
+    ]) + "\n")
+    acls = tmp_path / "acls.txt"
+    acls.write_text(ACLS)
+    registry = secure_factory(**{"authentication.method": "BASIC", "authentication.realm": "SchemaRegistry-Props",
+                                 "authentication.roles": "admin,developer,reader",
+                                 "schemabus.authentication.users.file": str(users),
+                                 "schemabus.authorization.acl.file": str(acls)})
+    registry.users_file = users
+    return registry
+
+
+def as_user(registry, name: str):
+    registry.auth = (name, PASSWORDS[name])
+    return registry
+
+
+def schemas_end_offset(registry) -> int:
+    consumer = Consumer({"bootstrap.servers": registry.bootstrap, "group.id": "offsets"})
+    try:
+        return consumer.get_watermark_offsets(TopicPartition(registry.topic, 0), timeout=10)[1]
+    finally:
+        consumer.close()
+
+
+def test_no_credentials_is_401_with_a_challenge(auth_registry):
+    answer = auth_registry.call("GET", "/subjects")
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"] == 'Basic realm="SchemaRegistry-Props"'
+    assert answer.json()["error_code"] == 401
+    # The plain listener is guarded the same way.
+    assert requests.get(f"http://127.0.0.1:{auth_registry.port}/schemas/ids/1", timeout=10).status_code == 401
+
+
+@pytest.mark.parametrize("header", ["Basic", "Basic !!!notbase64", "Bearer abc", "Basic " + "YWxpY2U=",
+                                    "Basic " + "/w==", "Digest username=alice", "Basic YWxpY2U6" + "A" * 5000,
+                                    "basic"])
+def test_malformed_authorization_headers_are_401(auth_registry, header):
+    answer = auth_registry.call("GET", "/subjects", headers={"Authorization": header})
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error_code"] == 401
+
+
+def test_wrong_password_or_unknown_user_is_401_and_writes_nothing(auth_registry):
+    before = schemas_end_offset(auth_registry)
+    for auth in [("alice", "wrong"), ("nobody", "x"), ("alice", PASSWORDS["alice"] + " ")]:
+        auth_registry.auth = auth
+        answer = auth_registry.register("orders-value", record_schema("Order"))
+        assert answer.status_code == 401, answer.text
+    assert schemas_end_offset(auth_registry) == before
+
+
+def test_a_user_without_an_authentication_role_is_403(auth_registry):
+    answer = as_user(auth_registry, "eve").call("GET", "/subjects")
+    assert answer.status_code == 403
+    assert answer.json()["error_code"] == 403
+
+
+def test_per_subject_authorization(auth_registry):
+    dev = as_user(auth_registry, "dev")
+    created = dev.register("orders-value", record_schema("Order"))
+    assert created.status_code == 200, created.text
+    schema_id = created.json()["id"]
+    before = schemas_end_offset(auth_registry)
+    denied = dev.register("payments-value", record_schema("Payment"))
+    assert denied.status_code == 403
+    assert denied.json() == {"error_code": 40301, "message": "User is denied operation Write on Subject: payments-value"}
+    assert dev.call("PUT", "/config", {"compatibility": "NONE"}).json()["error_code"] == 40301
+    assert dev.call("DELETE", "/subjects/orders-value").status_code == 403
+    assert dev.call("GET", "/subjects").json() == ["orders-value"]
+    bob = as_user(auth_registry, "bob")
+    assert bob.call("GET", f"/schemas/ids/{schema_id}").status_code == 200  # SUBJECT_READ on orders-value
+    assert bob.call("GET", "/subjects/orders-value/versions/1").status_code == 200
+    assert bob.call("GET", "/subjects").status_code == 403  # GLOBAL_READ not granted
+    assert bob.register("orders-value", record_schema("Order", {"name": "x", "type": "int"})).status_code == 403
+    assert bob.call("PUT", "/config/orders-value", {"compatibility": "NONE"}).status_code == 403
+    assert as_user(auth_registry, "legacy").call("GET", "/subjects").status_code == 403  # reader, no ACL: denied
+    assert schemas_end_offset(auth_registry) == before  # nothing refused was written
+    admin = as_user(auth_registry, "alice")
+    assert admin.call("PUT", "/config/orders-value", {"compatibility": "NONE"}).status_code == 200
+    assert admin.call("DELETE", "/subjects/orders-value").json() == [1]
+    log = auth_registry.log_text()
+    for password in PASSWORDS.values():
+        assert password not in log
+
+
+def test_legacy_md5_credential_authenticates(auth_registry):
+    legacy = as_user(auth_registry, "legacy")
+    assert legacy.call("GET", "/").status_code == 200
+
+
+def test_users_file_changes_apply_without_a_restart(auth_registry):
+    from tests.conftest import wait_until
+    added = subprocess.run([sys.executable, "-m", "cli.main", "registry-users", "add", "carol", "--role", "admin",
+                            "--password-stdin", "--file", str(auth_registry.users_file)],
+                           input="carol-pw-93d1\n", capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    auth_registry.auth = ("carol", "carol-pw-93d1")
+    wait_until(lambda: auth_registry.call("GET", "/subjects").status_code == 200, 15, "carol was never let in")
+    assert "carol-pw-93d1" not in auth_registry.users_file.read_text()
+
+
+def test_confluent_kafka_client_over_https_with_basic_auth(auth_registry):
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    client = SchemaRegistryClient({"url": auth_registry.https_url, "ssl.ca.location": str(auth_registry.ca.ca_file),
+                                   "basic.auth.user.info": f"dev:{PASSWORDS['dev']}"})
+    schema_id = client.register_schema("orders-key", Schema('"string"', "AVRO"))
+    assert client.get_schema(schema_id).schema_str == '"string"'
+    denied = SchemaRegistryClient({"url": auth_registry.https_url, "ssl.ca.location": str(auth_registry.ca.ca_file),
+                                   "basic.auth.user.info": "dev:wrong"})
+    with pytest.raises(Exception, match="401"):
+        denied.get_subjects()
