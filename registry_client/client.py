@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import urllib3
 
@@ -56,8 +56,10 @@ def _path(*parts) -> str:
 
 class SchemaRegistryClient:
     """`conf` uses Confluent's names: url (comma-separated for failover),
-    basic.auth.user.info ("user:password"), ssl.ca.location, ssl.certificate.location,
-    ssl.key.location, timeout (seconds), max.retries, retries.wait.ms, retries.max.wait.ms,
+    basic.auth.credentials.source (USER_INFO, URL, SASL_INHERIT) with basic.auth.user.info
+    ("user:password") or sasl.username/sasl.password, bearer.auth.credentials.source=STATIC_TOKEN
+    with bearer.auth.token, ssl.ca.location, ssl.certificate.location, ssl.key.location,
+    ssl.key.password, timeout (seconds), max.retries, retries.wait.ms, retries.max.wait.ms,
     latest.cache.ttl.sec."""
 
     def __init__(self, conf: dict):
@@ -68,16 +70,14 @@ class SchemaRegistryClient:
         self.urls = [u.strip().rstrip("/") for u in urls.split(",") if u.strip()]
         for url in self.urls:
             if not url.startswith(("http://", "https://")):
-                raise ValueError(f"Invalid url {url}: must start with http:// or https://")
+                raise ValueError(f"Invalid url {_without_userinfo(url)}: must start with http:// or https://")
         self.timeout = float(conf.pop("timeout", 10))
         self.max_retries = int(conf.pop("max.retries", 3))
         self.retry_wait = int(conf.pop("retries.wait.ms", 100)) / 1000
         self.retry_max_wait = int(conf.pop("retries.max.wait.ms", 5000)) / 1000
         self.latest_ttl = float(conf.pop("latest.cache.ttl.sec", 60))
-        headers = {"Accept": CONTENT_TYPE, "Content-Type": CONTENT_TYPE}
-        auth = conf.pop("basic.auth.user.info", None)
-        if auth:
-            headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+        headers = {"Accept": CONTENT_TYPE, "Content-Type": CONTENT_TYPE, **_auth_headers(conf, self.urls)}
+        self.urls = [_without_userinfo(url) for url in self.urls]
         tls = {}
         if "ssl.ca.location" in conf:
             tls["ca_certs"] = conf.pop("ssl.ca.location")
@@ -85,6 +85,8 @@ class SchemaRegistryClient:
             tls["cert_file"] = conf.pop("ssl.certificate.location")
         if "ssl.key.location" in conf:
             tls["key_file"] = conf.pop("ssl.key.location")
+        if "ssl.key.password" in conf:
+            tls["key_password"] = conf.pop("ssl.key.password")
         if conf:
             raise ValueError(f"Unrecognized properties: {', '.join(sorted(conf))}")
         self._http = urllib3.PoolManager(num_pools=4, maxsize=8, headers=headers, retries=False, **tls)
@@ -238,6 +240,69 @@ class SchemaRegistryClient:
 
     def get_schema_types(self) -> list[str]:
         return self._request("GET", "/schemas/types")
+
+
+def _auth_headers(conf: dict, urls: list[str]) -> dict[str, str]:
+    """The Authorization header from Confluent's settings (they are popped from `conf`):
+    basic.auth.credentials.source USER_INFO (basic.auth.user.info, "user:password"), URL (the
+    user:password@ of the url) or SASL_INHERIT (sasl.username / sasl.password); or
+    bearer.auth.credentials.source STATIC_TOKEN with bearer.auth.token (and Confluent Cloud's
+    bearer.auth.logical.cluster / bearer.auth.identity.pool.id headers)."""
+    source = conf.pop("basic.auth.credentials.source", None)
+    user_info = conf.pop("basic.auth.user.info", None)
+    sasl = (conf.pop("sasl.username", None), conf.pop("sasl.password", None))
+    bearer_source = conf.pop("bearer.auth.credentials.source", None)
+    bearer = {key: conf.pop(key) for key in ("bearer.auth.token", "bearer.auth.logical.cluster",
+                                              "bearer.auth.identity.pool.id") if key in conf}
+    if bearer_source is not None:
+        if source is not None or user_info:
+            raise ValueError("basic.auth.* and bearer.auth.* cannot both be set")
+        return _bearer_headers(bearer_source, bearer)
+    in_url = any("@" in urlsplit(url).netloc for url in urls)
+    if source is None and user_info and in_url:
+        raise ValueError("basic.auth.user.info is set and the url holds user:password@ too; keep one of them")
+    if source is None and not user_info:
+        if not in_url:
+            return {}
+        source = "URL"  # as confluent-kafka's client: credentials in the url are used as they are
+    source = (source or "USER_INFO").upper()
+    if source == "USER_INFO":
+        if not user_info or ":" not in user_info:
+            raise ValueError("basic.auth.credentials.source USER_INFO needs basic.auth.user.info as user:password")
+    elif source == "URL":
+        infos = {unquote(urlsplit(url).username or "") + ":" + unquote(urlsplit(url).password or "")
+                 for url in urls if "@" in urlsplit(url).netloc}
+        if len(infos) != 1:
+            raise ValueError("basic.auth.credentials.source URL needs user:password@ in the url (the same in each)")
+        user_info = infos.pop()
+    elif source == "SASL_INHERIT":
+        if not all(sasl):
+            raise ValueError("basic.auth.credentials.source SASL_INHERIT needs sasl.username and sasl.password")
+        user_info = f"{sasl[0]}:{sasl[1]}"
+    else:
+        raise ValueError(f"basic.auth.credentials.source must be USER_INFO, URL or SASL_INHERIT, not {source!r}")
+    return {"Authorization": "Basic " + base64.b64encode(user_info.encode()).decode()}
+
+
+def _bearer_headers(source: str, settings: dict[str, str]) -> dict[str, str]:
+    if source.upper() != "STATIC_TOKEN":
+        raise ValueError(f"bearer.auth.credentials.source {source!r} is not supported here (STATIC_TOKEN is)")
+    if not settings.get("bearer.auth.token"):
+        raise ValueError("bearer.auth.credentials.source STATIC_TOKEN needs bearer.auth.token")
+    headers = {"Authorization": f"Bearer {settings['bearer.auth.token']}"}
+    if settings.get("bearer.auth.logical.cluster"):
+        headers["target-sr-cluster"] = settings["bearer.auth.logical.cluster"]
+    if settings.get("bearer.auth.identity.pool.id"):
+        headers["Confluent-Identity-Pool-Id"] = settings["bearer.auth.identity.pool.id"]
+    return headers
+
+
+def _without_userinfo(url: str) -> str:
+    """The url without user:password@ (which must never reach a log line or an error message)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _registered(body: dict) -> RegisteredSchema:
