@@ -486,8 +486,12 @@ class KafkaServer:
         try:
             for chunk in chunks:
                 if isinstance(chunk, FileSpan) and self.listener.tls is not None:
-                    # sendfile cannot encrypt: the records are read and written through TLS.
-                    pending.append(os.pread(chunk.file.fileno(), chunk.size, chunk.position))
+                    # sendfile cannot encrypt: the records are read and written through TLS, each
+                    # span on its own (joining them into one response-sized bytes would copy it all
+                    # once more); the small pieces before it go out together.
+                    writer.write(b"".join(pending))
+                    pending = []
+                    writer.write(os.pread(chunk.file.fileno(), chunk.size, chunk.position))
                 elif isinstance(chunk, FileSpan):
                     writer.write(b"".join(pending))
                     pending = []
