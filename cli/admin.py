@@ -17,11 +17,13 @@ from confluent_kafka.admin import (
 
 from cli.client_config import connection_settings, librdkafka_config, read_properties
 from cli.output import CommandError, emit
+from cli.registry_client_config import registry_client_conf
 from formats import Schema, SchemaReference
-from registry_client import SchemaRegistryClient, SchemaRegistryError
+from registry_client import SchemaRegistryClient, SchemaRegistryError, url_without_userinfo
 
 TIMEOUT = 15
 EXIT_UNREACHABLE = 3
+EXIT_USAGE = 2
 # librdkafka logs every failed connection attempt to stderr; the tools say it once, clearly.
 QUIET = {"log_level": 0}
 
@@ -53,8 +55,14 @@ def _wait(future, what: str):
         raise CommandError(f"{what}: {err.name()}: {err.str()}") from None
 
 
-def _registry(args) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": args.registry_url, "max.retries": 1, "timeout": 10})
+def _registry(args, **settings) -> SchemaRegistryClient:
+    """--registry-url with --registry-config's properties (Confluent's serializer names)."""
+    properties = read_properties(getattr(args, "registry_config", None))
+    conf = registry_client_conf(properties, url=args.registry_url)
+    try:
+        return SchemaRegistryClient({**conf, "max.retries": 1, "timeout": 10, **settings})
+    except ValueError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
 
 
 def _registry_call(fn, *a, **kw):
@@ -333,12 +341,13 @@ def status(args) -> None:
     except KafkaException as exc:
         out["broker"] = f"unreachable at {args.bootstrap_server}: {exc.args[0].str()}"
         failed = True
-    client = SchemaRegistryClient({"url": args.registry_url, "max.retries": 0, "timeout": 5})
+    client = _registry(args, **{"max.retries": 0, "timeout": 5})
+    url = url_without_userinfo(args.registry_url)
     try:
         subjects = client.get_subjects()
-        out["registry"] = f"up at {args.registry_url} ({len(subjects)} subject(s), mode {client.get_mode()})"
+        out["registry"] = f"up at {url} ({len(subjects)} subject(s), mode {client.get_mode()})"
     except SchemaRegistryError as exc:
-        out["registry"] = f"unreachable at {args.registry_url}: {exc.error_message}"
+        out["registry"] = f"unreachable at {url}: {exc.error_message}"
         failed = True
     emit(out, args.output)
     if failed:
@@ -355,6 +364,9 @@ def _common(p: argparse.ArgumentParser, broker: bool = True, registry: bool = Fa
                        help="client properties as Kafka's tools take them (security.protocol, ssl.*, sasl.*)")
     if registry:
         p.add_argument("--registry-url", default="http://127.0.0.1:8081")
+        p.add_argument("--registry-config", metavar="FILE",
+                       help="registry client properties as Confluent's serializers take them "
+                            "(schema.registry.basic.auth.user.info, schema.registry.ssl.*, ...)")
     p.add_argument("--output", choices=("table", "json"), default="table")
 
 

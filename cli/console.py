@@ -21,6 +21,7 @@ from pathlib import Path
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
 from cli.client_config import connection_settings, librdkafka_config, read_properties
+from cli.registry_client_config import registry_client_conf, split_registry_properties
 from cli.formats import CODECS, FORMATS, PRINTERS, SCHEMA_TYPES, LineError
 from cli.admin import QUIET
 from cli.output import CommandError, Progress
@@ -85,13 +86,22 @@ def consumer_parser(prog: str, fmt: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-def _registry(props: dict, fmt: str) -> SchemaRegistryClient | None:
+def _registry(props: dict, fmt: str, kafka_conf: dict | None = None) -> SchemaRegistryClient | None:
     if fmt == "string":
         return None
-    url = props.get("schema.registry.url")
-    if not url:
+    if not props.get("schema.registry.url"):
         raise CommandError(f"--property schema.registry.url=... is required for the {fmt} format", EXIT_USAGE)
-    return SchemaRegistryClient({"url": url, "max.retries": 1, "timeout": 10})
+    try:
+        return SchemaRegistryClient({**registry_client_conf(props, kafka_conf=kafka_conf), "max.retries": 1,
+                                     "timeout": 10})
+    except ValueError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+
+
+def _client_properties(path: str | None, pairs: dict) -> tuple[dict, dict]:
+    """(registry properties, Kafka client properties) of --producer.config/--consumer.config and the
+    --producer-property/--consumer-property pairs: schema.registry.* may sit in the same file."""
+    return split_registry_properties({**read_properties(path), **pairs})
 
 
 def _schema_text(props: dict, side: str) -> str | None:
@@ -155,11 +165,13 @@ def _check_broker(conf: dict) -> None:
 
 
 def run_producer(args, fmt: str) -> int:
-    props = {**_pairs(args.property, "--property"), **_pairs(args.reader_property, "--reader-property")}
-    conf = {"bootstrap.servers": args.bootstrap_server, **QUIET, **librdkafka_config(
-        {**read_properties(args.producer_config), **_pairs(args.producer_property, "--producer-property")})}
+    registry_props, kafka_props = _client_properties(args.producer_config,
+                                                     _pairs(args.producer_property, "--producer-property"))
+    props = {**registry_props, **_pairs(args.property, "--property"),
+             **_pairs(args.reader_property, "--reader-property")}
+    conf = {"bootstrap.servers": args.bootstrap_server, **QUIET, **librdkafka_config(kafka_props)}
     conf.setdefault("partitioner", "murmur2_random")
-    client = _registry(props, fmt)
+    client = _registry(props, fmt, conf)
     value_codec = _codec(fmt, client, props, "value", required=True)
     parse_key = _truthy(props, "parse.key")
     key_codec = _codec(fmt, client, props, "key", required=False) if parse_key else None
@@ -231,14 +243,16 @@ def _produce(producer: Producer, topic: str, key, value, on_delivery) -> None:
 
 
 def run_consumer(args, fmt: str) -> int:
-    props = {**_pairs(args.property, "--property"), **_pairs(args.formatter_property, "--formatter-property")}
+    registry_props, kafka_props = _client_properties(args.consumer_config,
+                                                     _pairs(args.consumer_property, "--consumer-property"))
+    props = {**registry_props, **_pairs(args.property, "--property"),
+             **_pairs(args.formatter_property, "--formatter-property")}
     group = args.group or f"console-consumer-{os.getpid()}"
     conf = {"bootstrap.servers": args.bootstrap_server, "group.id": group, **QUIET,
             "auto.offset.reset": "earliest" if args.from_beginning else "latest",
             "enable.auto.commit": args.group is not None, "isolation.level": args.isolation_level,
-            **librdkafka_config({**read_properties(args.consumer_config),
-                                 **_pairs(args.consumer_property, "--consumer-property")})}
-    client = _registry(props, fmt)
+            **librdkafka_config(kafka_props)}
+    client = _registry(props, fmt, conf)
     value_printer = PRINTERS[fmt](client, None, props)
     key_printer = _key_printer(fmt, client, props)
     _check_broker(conf)

@@ -4,7 +4,8 @@ Used by the serdes, the broker's governed topics and the console tools; depends 
 format layer (`formats`).
 """
 
-from registry_client.client import RegisteredSchema, SchemaRegistryClient, SchemaRegistryError
+from registry_client.client import RegisteredSchema, SchemaRegistryClient, SchemaRegistryError, url_without_userinfo
 from registry_client.references import parse_schema, referenced_schemas
 
-__all__ = ["RegisteredSchema", "SchemaRegistryClient", "SchemaRegistryError", "parse_schema", "referenced_schemas"]
+__all__ = ["RegisteredSchema", "SchemaRegistryClient", "SchemaRegistryError", "parse_schema", "referenced_schemas",
+           "url_without_userinfo"]

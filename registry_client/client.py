@@ -70,14 +70,14 @@ class SchemaRegistryClient:
         self.urls = [u.strip().rstrip("/") for u in urls.split(",") if u.strip()]
         for url in self.urls:
             if not url.startswith(("http://", "https://")):
-                raise ValueError(f"Invalid url {_without_userinfo(url)}: must start with http:// or https://")
+                raise ValueError(f"Invalid url {url_without_userinfo(url)}: must start with http:// or https://")
         self.timeout = float(conf.pop("timeout", 10))
         self.max_retries = int(conf.pop("max.retries", 3))
         self.retry_wait = int(conf.pop("retries.wait.ms", 100)) / 1000
         self.retry_max_wait = int(conf.pop("retries.max.wait.ms", 5000)) / 1000
         self.latest_ttl = float(conf.pop("latest.cache.ttl.sec", 60))
         headers = {"Accept": CONTENT_TYPE, "Content-Type": CONTENT_TYPE, **_auth_headers(conf, self.urls)}
-        self.urls = [_without_userinfo(url) for url in self.urls]
+        self.urls = [url_without_userinfo(url) for url in self.urls]
         tls = {}
         if "ssl.ca.location" in conf:
             tls["ca_certs"] = conf.pop("ssl.ca.location")
@@ -297,7 +297,7 @@ def _bearer_headers(source: str, settings: dict[str, str]) -> dict[str, str]:
     return headers
 
 
-def _without_userinfo(url: str) -> str:
+def url_without_userinfo(url: str) -> str:
     """The url without user:password@ (which must never reach a log line or an error message)."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
