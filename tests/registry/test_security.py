@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import ssl
 import subprocess
 import sys
 
@@ -388,3 +387,36 @@ def test_confluent_kafka_client_over_https_with_basic_auth(auth_registry):
                                    "basic.auth.user.info": "dev:wrong"})
     with pytest.raises(Exception, match="401"):
         denied.get_subjects()
+
+
+# ------------------------------------------------------------------ kafkastore over SASL_SSL
+
+STORE_SCRAM_PASSWORD = "store-scram-pw-51aa0"
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+def test_kafkastore_over_sasl_ssl(tmp_path, ca, mechanism):
+    from tests.integration.test_sasl import ALICE_PASSWORD, add_scram_user, admin_client, sasl_broker
+    broker = sasl_broker(tmp_path, "SASL_SSL", ca, extra=FAST_GROUPS).start()
+    try:
+        if mechanism == "PLAIN":
+            module, user, password = "plain.PlainLoginModule", "alice", ALICE_PASSWORD
+        else:
+            add_scram_user(admin_client(broker, protocol="SASL_SSL", **{"ssl.ca.location": str(ca.ca_file)}),
+                           "registry", STORE_SCRAM_PASSWORD)
+            module, user, password = "scram.ScramLoginModule", "registry", STORE_SCRAM_PASSWORD
+        jaas = f'org.apache.kafka.common.security.{module} required username="{user}" password="{password}";'
+        registry = RegistryProcess("", tmp_path, extra_args=[
+            "--config", f"kafkastore.bootstrap.servers=SASL_SSL://{broker.bootstrap}",
+            "--config", f"kafkastore.sasl.mechanism={mechanism}", "--config", f"kafkastore.sasl.jaas.config={jaas}",
+            "--config", f"kafkastore.ssl.truststore.location={ca.ca_file}",
+            "--config", "kafkastore.ssl.truststore.type=PEM"]).start()
+        try:
+            assert registry.register("sasl-value", record_schema("Sasl")).status_code == 200
+            assert "leader in group" in registry.ready_line
+        finally:
+            registry.stop()
+        assert password not in registry.log_text()
+        assert "kafkastore.sasl.jaas.config=[hidden]" in registry.log_text()
+    finally:
+        broker.stop()
