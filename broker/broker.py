@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from broker import listeners, recordscan
+from broker import listeners, recordscan, schema_validation
 from broker.authorizer import create_authorizer
 from broker.config import BrokerConfig
 from broker.coordinator.group_coordinator import GroupCoordinator
@@ -66,7 +66,8 @@ class Broker:
         self.group_coordinator: GroupCoordinator | None = None
         self.producer_ids = ProducerIdManager(self.data_dir)
         self.scram_credentials = ScramCredentials(self.data_dir)
-        self.validator = SchemaValidator(self.config["confluent.schema.registry.url"])
+        self.validator = SchemaValidator(self.config["confluent.schema.registry.url"],
+                                         client_config=schema_validation.client_settings(self.config))
         self.transactions: TransactionCoordinator | None = None
         self._tasks: list[asyncio.Task] = []
         self._cleaner = CleanerWorker()

@@ -63,11 +63,32 @@ class _Cached:
     fetched: float
 
 
+# Confluent Server's names for its registry client -> the registry client's own.
+_CLIENT_SETTINGS = {
+    "confluent.basic.auth.credentials.source": "basic.auth.credentials.source",
+    "confluent.basic.auth.user.info": "basic.auth.user.info",
+    "confluent.bearer.auth.credentials.source": "bearer.auth.credentials.source",
+    "confluent.bearer.auth.token": "bearer.auth.token",
+    "confluent.ssl.truststore.location": "ssl.ca.location",
+    "confluent.ssl.key.password": "ssl.key.password",
+}
+
+
+def client_settings(config) -> dict:
+    """The registry client settings in a broker config (a PEM keystore holds key and certificate)."""
+    out = {ours: config[name] for name, ours in _CLIENT_SETTINGS.items() if config[name] is not None}
+    if config["confluent.ssl.keystore.location"]:
+        out["ssl.certificate.location"] = out["ssl.key.location"] = config["confluent.ssl.keystore.location"]
+    return out
+
+
 class SchemaValidator:
-    def __init__(self, registry_url: str | None, timeout_s: float = 5.0):
+    def __init__(self, registry_url: str | None, timeout_s: float = 5.0, client_config: dict | None = None):
+        """`client_config`: the registry client's authentication and TLS settings
+        (client_settings() of the broker config)."""
         self.registry_url = registry_url
-        self._client = SchemaRegistryClient({"url": registry_url, "max.retries": 0, "timeout": timeout_s}) \
-            if registry_url else None
+        self._client = SchemaRegistryClient({"url": registry_url, "max.retries": 0, "timeout": timeout_s,
+                                             **(client_config or {})}) if registry_url else None
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="schema-registry")
         self._subjects: dict[int, _Cached] = {}  # id -> set of subjects it is registered under
         self._schemas: dict[int, _Cached] = {}  # id -> (Schema, record name, payload checker)

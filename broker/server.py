@@ -169,10 +169,12 @@ class _Connection(asyncio.BufferedProtocol):
                 fut.set_exception(ConnectionResetError("Connection lost"))
         self._drain_waiters.clear()
 
-    def eof_received(self) -> bool:
+    def eof_received(self) -> bool | None:
         self._eof = True
         self._wake()
-        return True  # a half-close: the requests already received are still answered
+        # A half-close: the requests already received are still answered. TLS has no half-close
+        # (asyncio's TLS transport closes itself whatever this returns, and warns if it is True).
+        return True if self._server.listener.tls is None else None
 
     def pause_writing(self) -> None:
         self._writing_paused = True

@@ -77,11 +77,12 @@ def cmd_registry(args) -> int:
         return 2
 
 
-async def _start_registry_child(bootstrap: str, listen: str, timeout: float = 120.0):
+async def _start_registry_child(bootstrap: str, listen: str, timeout: float = 120.0,
+                                properties: Path | None = None):
     """`schemabus registry` as a child process pointed at the broker; its URL once it is ready."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", "registry", "--bootstrap-server", bootstrap, "--listen", listen,
-        stdout=asyncio.subprocess.PIPE)
+        sys.executable, "-m", "cli.main", "registry", *([str(properties)] if properties else []),
+        "--bootstrap-server", bootstrap, "--listen", listen, stdout=asyncio.subprocess.PIPE)
 
     async def ready_url():
         while True:
@@ -109,16 +110,24 @@ async def _stop_child(proc, timeout: float = 15.0) -> None:
             await proc.wait()
 
 
-async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_listen: str) -> int:
+async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_listen: str,
+                  secure=None) -> int:
     broker, stop = await _start_broker(data_dir, listen, config)
     host, port = broker.advertised
     bootstrap = f"{host}:{port}"
     proc = None
     try:
-        proc, url = await _start_registry_child(bootstrap, registry_listen)
+        registry_properties = None
+        if secure is not None:
+            registry_properties = secure.write_private("registry.properties", "".join(
+                f"{k}={v}\n" for k, v in secure.registry_properties(registry_listen).items()))
+        proc, url = await _start_registry_child(bootstrap, registry_listen, properties=registry_properties)
         if url is None:
             print("schemabus up: the schema registry did not start (see its log above)", file=sys.stderr, flush=True)
             return 1
+        if secure is not None:
+            secure.write_client_properties(bootstrap, url, secure.registry_client_properties())
+            _print_secure_summary(secure, bootstrap, url)
         print(f"schemabus up: broker at {bootstrap}, schema registry at {url} (Ctrl-C stops)", flush=True)
         child_exit = asyncio.ensure_future(proc.wait())
         drain = asyncio.ensure_future(proc.stdout.read())
@@ -137,14 +146,34 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
         await broker.stop()
 
 
+def _print_secure_summary(secure, bootstrap: str, url: str) -> None:
+    """Where the admin's client settings are and how to use them; never the password itself."""
+    props = secure.client_properties
+    print(f"schemabus up --secure: broker SASL_SSL (SCRAM) with ACLs at {bootstrap}, registry HTTPS with basic "
+          f"authentication at {url}, certificates from the CA {secure.ca_file}", flush=True)
+    print(f"schemabus up --secure: super user 'admin', password in {secure.directory / 'admin.password'}; its "
+          f"client properties in {props}, e.g.\n"
+          f"  kafka-console-producer --bootstrap-server {bootstrap} --producer.config {props} --topic t\n"
+          f"  schemabus topics list --bootstrap-server {bootstrap} --command-config {props}", flush=True)
+
+
 def cmd_up(args) -> int:
     overrides = parse_key_values(args.config)
+    data_dir = Path(args.data_dir)
+    secure = None
+    scheme = "http"
+    if args.secure:
+        from cli.secure import prepare
+
+        secure = prepare(data_dir, data_dir / "broker")
+        scheme = "https"
+        for key, value in {**secure.broker_configs(args.listen), **secure.broker_registry_client()}.items():
+            overrides.setdefault(key, value)
     # The broker validates schema-governed topics against the registry that `up` starts.
     if "schema.registry.url" not in overrides:
-        overrides.setdefault("confluent.schema.registry.url", f"http://{args.registry_listen}")
+        overrides.setdefault("confluent.schema.registry.url", f"{scheme}://{args.registry_listen}")
     config = BrokerConfig(overrides)
-    data_dir = Path(args.data_dir)
-    return asyncio.run(_run_up(data_dir / "broker", args.listen, config, args.registry_listen))
+    return asyncio.run(_run_up(data_dir / "broker", args.listen, config, args.registry_listen, secure))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--listen", default="127.0.0.1:9092", help="broker host:port")
     up.add_argument("--config", action="append", metavar="KEY=VALUE", help="a Kafka broker config (repeatable)")
     up.add_argument("--registry-listen", default="127.0.0.1:8081", help="schema registry host:port")
+    up.add_argument("--secure", action="store_true",
+                    help="TLS, SASL/SCRAM and ACLs on the broker, HTTPS and basic auth on the registry; a local CA "
+                         "and an admin user under <data-dir>/security, client settings in its client.properties")
     up.set_defaults(func=cmd_up)
 
     reg = sub.add_parser("registry", help="run the Confluent-compatible Schema Registry")
