@@ -5,6 +5,7 @@ authentication wrong, each closing one connection and leaving the broker serving
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -412,3 +413,38 @@ def test_kafkajs_with_scram_over_sasl_ssl(tmp_path, ca, kafkajs, mechanism):
         assert "KafkaJSSASLAuthenticationError" in refused, refused
     finally:
         broker.stop()
+
+
+def _unsecured_token(sub: str, lifetime_s: int) -> str:
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+    now = int(time.time())
+    return f"{part({'alg': 'none'})}.{part({'sub': sub, 'iat': now, 'exp': now + lifetime_s})}."
+
+
+def test_an_oauthbearer_session_ends_when_its_token_expires(tmp_path):
+    """KIP-368: the session lifetime is the shorter of connections.max.reauth.ms and the token's."""
+    broker = sasl_broker(tmp_path, extra={"connections.max.reauth.ms": "600000"}).start()
+    try:
+        raw = RawClient(broker.bootstrap)
+        assert raw.call(17, 1, {"mechanism": "OAUTHBEARER"})["error_code"] == 0
+        token = _unsecured_token("kim", 120)
+        answer = raw.call(36, 2, {"auth_bytes": f"n,,\x01auth=Bearer {token}\x01\x01".encode()})
+        assert answer["error_code"] == 0
+        assert 110_000 < answer["session_lifetime"] <= 120_000, answer
+        raw.close()
+
+        # An expired token: RFC 7628's error challenge, then the failure once the client acknowledges it.
+        raw = RawClient(broker.bootstrap)
+        raw.call(17, 1, {"mechanism": "OAUTHBEARER"})
+        expired = _unsecured_token("kim", -60)
+        challenge = raw.call(36, 2, {"auth_bytes": f"n,,\x01auth=Bearer {expired}\x01\x01".encode()})
+        assert challenge["error_code"] == 0 and json.loads(challenge["auth_bytes"]) == {"status": "invalid_token"}
+        final = raw.call(36, 2, {"auth_bytes": b"\x01"})
+        assert final["error_code"] == SASL_AUTHENTICATION_FAILED
+        assert raw.closed_by_peer()
+    finally:
+        broker.stop()
+    log = broker.log_text()
+    assert "OAUTHBEARER token refused: the token has expired" in log
+    assert "eyJ" not in log  # no token (base64url JSON) in the log
