@@ -139,6 +139,10 @@ def server_context(config: BrokerConfig, listener: str) -> ssl.SSLContext:
     _load_keystore(context, listener, value)
     _load_truststore(context, listener, value)
     context.verify_mode = _CLIENT_AUTH[value("ssl.client.auth")]
+    # No TLS 1.3 session tickets: Kafka clients do not resume sessions, and a ticket arriving on an
+    # idle connection makes kafka-python drop it ("Socket EVENT_READ without in-flight-requests",
+    # dpkp/kafka-python#2369).
+    context.num_tickets = 0
     if context.verify_mode != ssl.CERT_NONE and not context.get_ca_certs():
         raise ConfigError(f"ssl.client.auth={value('ssl.client.auth')} on listener {listener} needs a "
                           "truststore (ssl.truststore.location or ssl.truststore.certificates)")
