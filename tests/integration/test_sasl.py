@@ -448,3 +448,44 @@ def test_an_oauthbearer_session_ends_when_its_token_expires(tmp_path):
     log = broker.log_text()
     assert "OAUTHBEARER token refused: the token has expired" in log
     assert "eyJ" not in log  # no token (base64url JSON) in the log
+
+
+def test_garbage_in_every_step_of_every_mechanism_closes_only_that_connection(tmp_path):
+    """Seeded random tokens at each step of each mechanism's exchange (SCRAM's client-first and
+    client-final, PLAIN's triple, OAUTHBEARER's initial response): each is refused or answered
+    and never an internal error; the broker keeps serving."""
+    import random
+
+    rng = random.Random(20261203)
+    broker = sasl_broker(tmp_path, extra={"connection.failed.authentication.delay.ms": "0"}).start()
+    add_scram_user(admin_client(broker), "fuzz", SCRAM_PASSWORD, ScramMechanism.SCRAM_SHA_256)
+
+    def noise() -> bytes:
+        pieces = [b"n,,", b"n=fuzz,r=", b"c=biws,r=", b",p=", b"\x00", b"\x01", b"auth=Bearer ", b"=2C", b"=3D",
+                  b"y,,", b"p=tls-unique,,", b"a=", b",", b"=", b"\xff\xfe", b"e30", b"."]
+        return b"".join(rng.choice(pieces) + rng.randbytes(rng.randint(0, 6)) for _ in range(rng.randint(0, 8)))
+
+    try:
+        for i in range(240):
+            mechanism = rng.choice(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"])
+            raw = RawClient(broker.bootstrap, timeout=5)
+            try:
+                raw.call(17, 1, {"mechanism": mechanism})
+                if mechanism == "SCRAM-SHA-256" and i % 2:
+                    # A well-formed client-first, then garbage as the client-final.
+                    first = raw.call(36, 2, {"auth_bytes": b"n,,n=fuzz,r=abcdefgh"})
+                    assert first["error_code"] == 0, first
+                for _ in range(rng.randint(1, 3)):
+                    answer = raw.call(36, 2, {"auth_bytes": noise()})
+                    if answer["error_code"]:
+                        assert answer["error_code"] == SASL_AUTHENTICATION_FAILED, answer
+                        break
+            except (ConnectionError, OSError, struct.error):
+                pass  # closed by the broker: also a fine answer to garbage
+            finally:
+                raw.close()
+        assert len(round_trip(client(broker, "SCRAM-SHA-256", "fuzz", SCRAM_PASSWORD), 10)) == 10
+    finally:
+        broker.stop()
+    log = broker.log_text()
+    assert "Traceback" not in log and "internal error" not in log, log[-4000:]
