@@ -7,10 +7,11 @@ it only speaks the Kafka protocol (AdminClient) and the registry's REST API.
 from __future__ import annotations
 
 import argparse
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (
     AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic, OffsetSpec,
 )
@@ -38,13 +39,30 @@ def _client_conf(args) -> dict:
 
 
 def _admin(args) -> AdminClient:
-    admin = AdminClient({**_client_conf(args), "socket.connection.setup.timeout.ms": 5000, **QUIET})
-    try:
-        admin.list_topics(timeout=TIMEOUT)
-    except KafkaException as exc:
-        raise CommandError(f"cannot reach the Kafka broker at {args.bootstrap_server}: {exc.args[0].str()}",
-                           EXIT_UNREACHABLE) from None
-    return admin
+    """A connected AdminClient; a clear error when the broker cannot be reached or refuses the
+    credentials (librdkafka retries a failed authentication and reports it only through
+    error_cb, so the first metadata request is made in short steps that watch for it)."""
+    refused: list = []
+
+    def on_error(err) -> None:
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED):
+            refused.append(err)
+
+    admin = AdminClient({**_client_conf(args), "socket.connection.setup.timeout.ms": 5000, "error_cb": on_error,
+                         **QUIET})
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            admin.list_topics(timeout=1)
+            return admin
+        except KafkaException as exc:
+            admin.poll(0)  # serve error_cb
+            if refused:
+                raise CommandError(f"the Kafka broker at {args.bootstrap_server} refused the credentials: "
+                                   f"{refused[0].str()}", EXIT_UNREACHABLE) from None
+            if time.monotonic() >= deadline:
+                raise CommandError(f"cannot reach the Kafka broker at {args.bootstrap_server}: {exc.args[0].str()}",
+                                   EXIT_UNREACHABLE) from None
 
 
 def _wait(future, what: str):
