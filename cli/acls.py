@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding, AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType, ResourceType,
 )
 
-from cli.admin import TIMEOUT, _admin, _common
+from cli.admin import TIMEOUT, _admin, _common, _wait
 from cli.output import CommandError, emit
 
 EXIT_USAGE = 2
@@ -75,14 +74,6 @@ def _row(binding: AclBinding) -> dict:
             "permission": binding.permission_type.name}
 
 
-def _result(future, what: str):
-    try:
-        return future.result(TIMEOUT)
-    except KafkaException as exc:
-        err = exc.args[0]
-        raise CommandError(f"{what}: {err.name()}: {err.str()}") from None
-
-
 def acls_add(args) -> None:
     resources = _resources(args)
     entries = _entries(args)
@@ -98,7 +89,7 @@ def acls_add(args) -> None:
                 for rtype, name in resources for principal, host, permission in entries for op in operations]
     admin = _admin(args)
     for binding, future in admin.create_acls(bindings, request_timeout=TIMEOUT).items():
-        _result(future, f"adding {binding}")
+        _wait(future, f"adding {binding}")
     emit([_row(b) for b in bindings], args.output, COLUMNS)
 
 
@@ -126,7 +117,7 @@ def acls_list(args) -> None:
     admin = _admin(args)
     found = []
     for f in _filters(args):
-        found += _result(admin.describe_acls(f, request_timeout=TIMEOUT), "listing ACLs")
+        found += _wait(admin.describe_acls(f, request_timeout=TIMEOUT), "listing ACLs")
     emit(_sorted_rows(found), args.output, COLUMNS)
 
 
@@ -139,7 +130,7 @@ def acls_remove(args) -> None:
     admin = _admin(args)
     removed = []
     for f, future in admin.delete_acls(filters, request_timeout=TIMEOUT).items():
-        removed += _result(future, "removing ACLs")
+        removed += _wait(future, "removing ACLs")
     emit(_sorted_rows(removed), args.output, COLUMNS)
 
 

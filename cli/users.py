@@ -16,8 +16,7 @@ from pathlib import Path
 from confluent_kafka.admin import ScramCredentialInfo, ScramMechanism, UserScramCredentialDeletion, \
     UserScramCredentialUpsertion
 
-from cli.acls import _result
-from cli.admin import TIMEOUT, _admin, _common
+from cli.admin import TIMEOUT, _admin, _common, _wait
 from cli.output import CommandError, emit
 
 EXIT_USAGE = 2
@@ -53,7 +52,7 @@ def users_add(args) -> None:
     alterations = [UserScramCredentialUpsertion(args.user, ScramCredentialInfo(m, args.iterations), password)
                    for m in _mechanisms(args)]
     for user, future in admin.alter_user_scram_credentials(alterations, request_timeout=TIMEOUT).items():
-        _result(future, f"adding SCRAM credentials of {user}")
+        _wait(future, f"adding SCRAM credentials of {user}")
     emit([{"user": args.user, "mechanism": m.name.replace("_", "-"), "iterations": args.iterations}
           for m in _mechanisms(args)], args.output, COLUMNS)
 
@@ -62,9 +61,9 @@ def users_list(args) -> None:
     admin = _admin(args)
     futures = admin.describe_user_scram_credentials(args.users or None, request_timeout=TIMEOUT)
     if not args.users:  # all users: one future for the whole answer
-        described = _result(futures, "listing SCRAM users")
+        described = _wait(futures, "listing SCRAM users")
     else:
-        described = {user: _result(future, f"describing {user}") for user, future in futures.items()}
+        described = {user: _wait(future, f"describing {user}") for user, future in futures.items()}
     rows = [{"user": user, "mechanism": info.mechanism.name.replace("_", "-"), "iterations": info.iterations}
             for user, description in sorted(described.items()) for info in description.scram_credential_infos]
     emit(rows, args.output, COLUMNS)
@@ -74,12 +73,12 @@ def users_remove(args) -> None:
     admin = _admin(args)
     mechanisms = _mechanisms(args)
     if not args.mechanism:  # every mechanism the user has, not an error for the one it lacks
-        described = _result(admin.describe_user_scram_credentials([args.user], request_timeout=TIMEOUT)[args.user],
+        described = _wait(admin.describe_user_scram_credentials([args.user], request_timeout=TIMEOUT)[args.user],
                             f"describing {args.user}")
         mechanisms = [info.mechanism for info in described.scram_credential_infos]
     deletions = [UserScramCredentialDeletion(args.user, m) for m in mechanisms]
     for user, future in admin.alter_user_scram_credentials(deletions, request_timeout=TIMEOUT).items():
-        _result(future, f"removing SCRAM credentials of {user}")
+        _wait(future, f"removing SCRAM credentials of {user}")
     emit([{"user": args.user, "mechanism": m.name.replace("_", "-")} for m in mechanisms], args.output,
          ["user", "mechanism"])
 

@@ -194,3 +194,27 @@ def kafkajs() -> str:
                                 cwd=JS_DIR, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, f"npm install failed in {JS_DIR}: {result.stdout}\n{result.stderr}"
     return node
+
+
+def round_trip(conf: dict, values: list[bytes], what: str = "") -> list[bytes]:
+    """Produce `values` to a new topic with a confluent-kafka client config `conf` (security
+    settings and all), read them back from partition 0 and return what was read."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    topic = unique_topic("round-trip")
+    producer = Producer({**conf, "linger.ms": 5})
+    for value in values:
+        producer.produce(topic, value=value)
+    assert producer.flush(30) == 0, f"records not delivered {what}"
+    consumer = Consumer({**conf, "group.id": topic, "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    read = []
+    try:
+        while len(read) < len(values):
+            message = consumer.poll(15)
+            assert message is not None, f"read {len(read)} of {len(values)} records {what}"
+            assert message.error() is None, message.error()
+            read.append(message.value())
+    finally:
+        consumer.close()
+    return read

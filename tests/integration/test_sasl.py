@@ -16,12 +16,13 @@ import time
 
 import jwt
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import (
     AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialDeletion, UserScramCredentialUpsertion,
 )
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.conftest import round_trip as shared_round_trip
 from tests.conftest import JS_DIR, REPO, BrokerProcess, free_port, unique_topic
 from tests.kafka_wire import RawClient, read_frame, request_frame
 from tests.tls import CertificateAuthority
@@ -78,23 +79,7 @@ def add_scram_user(admin: AdminClient, user: str, password: str, mechanism=Scram
 
 
 def round_trip(conf: dict, n: int = 500) -> list[bytes]:
-    topic = unique_topic("sasl")
-    producer = Producer({**conf, "linger.ms": 5})
-    for i in range(n):
-        producer.produce(topic, value=b"record-%05d" % i)
-    assert producer.flush(30) == 0, "records not delivered over SASL"
-    consumer = Consumer({**conf, "group.id": topic, "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    values = []
-    try:
-        while len(values) < n:
-            message = consumer.poll(15)
-            assert message is not None, f"read {len(values)} of {n} records over SASL"
-            assert message.error() is None, message.error()
-            values.append(message.value())
-    finally:
-        consumer.close()
-    return values
+    return shared_round_trip(conf, [b"record-%05d" % i for i in range(n)], "over SASL")
 
 
 def authentication_error(conf: dict, timeout: float = 15.0) -> KafkaError:

@@ -8,9 +8,10 @@ import socket
 import subprocess
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from tests.conftest import round_trip as shared_round_trip
 from tests.conftest import REPO, BrokerProcess, free_port, unique_topic, wait_until
 from tests.kafka_wire import request_frame
 from tests.tls import CertificateAuthority
@@ -37,23 +38,7 @@ def ssl_client(broker: BrokerProcess, ca, **extra) -> dict:
 
 
 def round_trip(conf: dict, n: int = 2000) -> list[bytes]:
-    topic = unique_topic("tls")
-    producer = Producer({**conf, "linger.ms": 5})
-    for i in range(n):
-        producer.produce(topic, value=b"record-%06d" % i + b"x" * 500)
-    assert producer.flush(30) == 0
-    consumer = Consumer({**conf, "group.id": topic, "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    values = []
-    try:
-        while len(values) < n:
-            message = consumer.poll(15)
-            assert message is not None, f"read {len(values)} of {n} records over TLS"
-            assert message.error() is None, message.error()
-            values.append(message.value())
-    finally:
-        consumer.close()
-    return values
+    return shared_round_trip(conf, [b"record-%06d" % i + b"x" * 500 for i in range(n)], "over TLS")
 
 
 def test_confluent_kafka_produces_and_fetches_over_tls(tmp_path, ca):
