@@ -77,6 +77,18 @@ def cmd_registry(args) -> int:
         return 2
 
 
+def cmd_rest(args) -> int:
+    from cli.registry_config import registry_properties
+    from rest.server import RestOptions, run
+
+    properties = registry_properties(args.properties_file, args.config)
+    if args.bootstrap_server:
+        properties["bootstrap.servers"] = args.bootstrap_server
+    if args.listen:
+        properties["listeners"] = f"http://{args.listen}"
+    return run(RestOptions(properties=properties))
+
+
 async def _start_registry_child(bootstrap: str, listen: str, timeout: float = 120.0,
                                 properties: Path | None = None):
     """`schemabus registry` as a child process pointed at the broker; its URL once it is ready."""
@@ -227,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--hello-endpoint", action="store_true", help=argparse.SUPPRESS)
     reg.add_argument("--no-read-cache", action="store_true", help=argparse.SUPPRESS)
     reg.set_defaults(func=cmd_registry)
+    rest = sub.add_parser("rest", help="run the REST Proxy (Confluent kafka-rest's v2 API; issue 17, in progress)")
+    rest.add_argument("properties_file", nargs="?", metavar="kafka-rest.properties",
+                      help="kafka-rest's properties (bootstrap.servers, listeners, client.*, producer.*, admin.*)")
+    rest.add_argument("--config", action="append", metavar="KEY=VALUE", help="a property, overriding the file's")
+    rest.add_argument("--bootstrap-server", metavar="HOST:PORT", help="Kafka bootstrap servers")
+    rest.add_argument("--listen", metavar="HOST:PORT", help="where to serve HTTP (default 127.0.0.1:8082)")
+    rest.set_defaults(func=cmd_rest)
     add_admin_commands(sub)
     add_acls_commands(sub)
     add_users_commands(sub)

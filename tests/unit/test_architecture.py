@@ -25,7 +25,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-PACKAGES = ("formats", "kafka_properties", "registry_client", "serdes", "registry", "broker", "cli")
+PACKAGES = ("formats", "kafka_properties", "registry_client", "serdes", "registry", "broker", "rest", "cli")
 
 # package -> the schemabus packages it may import (itself included).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -35,6 +35,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "serdes": frozenset({"serdes", "formats", "registry_client", "kafka_properties"}),
     "registry": frozenset({"registry", "formats", "kafka_properties"}),
     "broker": frozenset({"broker", "formats", "registry_client", "kafka_properties"}),
+    "rest": frozenset({"rest", "formats", "registry_client", "serdes", "kafka_properties"}),
     "cli": frozenset(PACKAGES),
 }
 

@@ -1,0 +1,35 @@
+"""What every route shares: the app's Kafka backend, JSON bodies in, kafka-rest's JSON answers out."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, current_app, request
+
+from rest.errors import RestError
+from rest.kafka import KafkaBackend
+
+V2 = "application/vnd.kafka.v2+json"
+JSON = "application/json"
+
+
+def kafka() -> KafkaBackend:
+    return current_app.config["KAFKA"]
+
+
+def respond(payload, status: int = 200) -> Response:
+    """kafka-rest answers application/vnd.kafka.v2+json; a client that asks only for
+    application/json gets that."""
+    accept = request.headers.get("Accept", "")
+    content_type = JSON if JSON in accept and V2 not in accept and "*/*" not in accept else V2
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Response(body, status=status, content_type=content_type)
+
+
+def json_body() -> object:
+    """The request's JSON body; 400 (kafka-rest's JSON parse error) when it is not JSON."""
+    data = request.get_data(cache=False)
+    try:
+        return json.loads(data) if data else None
+    except ValueError as exc:
+        raise RestError(400, f"Unexpected character in the JSON body: {exc}") from None

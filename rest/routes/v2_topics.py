@@ -1,0 +1,161 @@
+"""kafka-rest v2: the root, brokers, topics and partitions, and produce to a topic or a partition.
+
+Embedded formats served so far: binary (base64 keys and values) and json (any JSON, written as
+its JSON bytes). `application/json` and `application/octet-stream` are taken as binary, as
+Karapace and kafka-rest's older docs do (current kafka-rest answers 415). The schema formats
+(avro, jsonschema, protobuf) are not served yet: their content types get 415.
+
+Beyond kafka-rest: a record may carry `headers`, `[{"name": str, "value": base64 | null}]`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from flask import Blueprint, request
+
+from rest.errors import RestError, bad_request, partition_not_found
+from rest.http import json_body, kafka, respond
+
+bp = Blueprint("v2_topics", __name__)
+
+EMBEDDED_TYPES = {
+    "application/vnd.kafka.binary.v2+json": "binary",
+    "application/vnd.kafka.json.v2+json": "json",
+    "application/json": "binary",
+    "application/octet-stream": "binary",
+}
+
+
+def _partition(p) -> dict:
+    isr = set(p.isrs)
+    return {"partition": p.id, "leader": p.leader,
+            "replicas": [{"broker": b, "leader": b == p.leader, "in_sync": b in isr} for b in p.replicas]}
+
+
+def _partitions(topic) -> list[dict]:
+    return [_partition(topic.partitions[i]) for i in sorted(topic.partitions)]
+
+
+@bp.get("/")
+def root():
+    return respond({})
+
+
+@bp.get("/brokers")
+def brokers():
+    return respond({"brokers": sorted(kafka().cluster().brokers)})
+
+
+@bp.get("/topics")
+def topics():
+    from rest.kafka import INTERNAL_TOPICS
+
+    return respond(sorted(name for name in kafka().cluster().topics if name not in INTERNAL_TOPICS))
+
+
+@bp.get("/topics/<topic>")
+def topic(topic: str):
+    metadata = kafka().topic(topic)
+    return respond({"name": topic, "configs": kafka().topic_configs(topic), "partitions": _partitions(metadata)})
+
+
+@bp.get("/topics/<topic>/partitions")
+def partitions(topic: str):
+    return respond(_partitions(kafka().topic(topic)))
+
+
+def _known_partition(topic: str, partition: int):
+    metadata = kafka().topic(topic)
+    if partition not in metadata.partitions:
+        raise partition_not_found()
+    return metadata.partitions[partition]
+
+
+@bp.get("/topics/<topic>/partitions/<int(signed=True):partition>")
+def partition(topic: str, partition: int):
+    return respond(_partition(_known_partition(topic, partition)))
+
+
+@bp.get("/topics/<topic>/partitions/<int(signed=True):partition>/offsets")
+def partition_offsets(topic: str, partition: int):
+    _known_partition(topic, partition)
+    low, high = kafka().watermarks(topic, partition)
+    return respond({"beginning_offset": low, "end_offset": high})
+
+
+# -- produce ---------------------------------------------------------------------------------
+
+
+def _embedded_format() -> str:
+    content_type = (request.mimetype or "").lower()
+    found = EMBEDDED_TYPES.get(content_type)
+    if found is None:
+        raise RestError(415, "HTTP 415 Unsupported Media Type")
+    return found
+
+
+def _binary(data) -> bytes | None:
+    if data is None:
+        return None
+    if not isinstance(data, str):
+        raise bad_request(f"data={json.dumps(data)} is not a base64 string.")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad_request(f"data={json.dumps(data)} is not a valid base64 string.") from None
+
+
+def _encode(fmt: str, data) -> bytes | None:
+    if fmt == "binary":
+        return _binary(data)
+    return None if data is None else json.dumps(data, separators=(",", ":")).encode()
+
+
+def _headers(record: dict) -> list[tuple[str, bytes | None]] | None:
+    headers = record.get("headers")
+    if headers is None:
+        return None
+    if not isinstance(headers, list) or not all(isinstance(h, dict) and isinstance(h.get("name"), str)
+                                                for h in headers):
+        raise RestError(422, 'headers must be a list of {"name": string, "value": base64 string or null}')
+    return [(h["name"], _binary(h.get("value"))) for h in headers]
+
+
+def _records(topic: str, path_partition: int | None, body, fmt: str) -> list[dict]:
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list) or not body["records"]:
+        raise RestError(422, "records must not be empty")
+    metadata = kafka().topic(topic)
+    out = []
+    for record in body["records"]:
+        if not isinstance(record, dict):
+            raise RestError(422, "each record must be a JSON object")
+        partition = record.get("partition", path_partition)
+        if partition is not None and (not isinstance(partition, int) or partition not in metadata.partitions):
+            raise partition_not_found()
+        out.append({"topic": topic, "partition": partition, "key": _encode(fmt, record.get("key")),
+                    "value": _encode(fmt, record.get("value")), "headers": _headers(record)})
+    return out
+
+
+def _produce(topic: str, path_partition: int | None):
+    fmt = _embedded_format()
+    records = _records(topic, path_partition, json_body(), fmt)
+    deliveries = kafka().produce(records)
+    offsets = [{"partition": d.partition, "offset": d.offset, "error_code": d.error_code, "error": d.error}
+               for d in deliveries]
+    codes = {d.error_code for d in deliveries}
+    status = 401 if 40101 in codes else 403 if 40301 in codes else 200
+    return respond({"offsets": offsets, "key_schema_id": None, "value_schema_id": None}, status)
+
+
+@bp.post("/topics/<topic>")
+def produce_to_topic(topic: str):
+    return _produce(topic, None)
+
+
+@bp.post("/topics/<topic>/partitions/<int(signed=True):partition>")
+def produce_to_partition(topic: str, partition: int):
+    return _produce(topic, partition)

@@ -1,0 +1,85 @@
+"""`schemabus rest`: the REST Proxy on waitress, configured with kafka-rest's property names.
+
+`bootstrap.servers`, `listeners` (http only so far; default http://127.0.0.1:8082), and the
+pass-through prefixes: `client.*` for every Kafka client, `producer.*` for the producer,
+`admin.*` for the admin client, each in Kafka's (Java) names, translated for librdkafka by
+kafka_properties (security.protocol, sasl.*, ssl.* with PEM stores, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+
+import waitress
+from kafka_properties import PropertiesError, librdkafka_config
+
+from rest.app import create_app
+from rest.kafka import KafkaBackend
+
+log = logging.getLogger("rest.server")
+
+DEFAULT_LISTENER = "http://127.0.0.1:8082"
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class RestOptions:
+    properties: dict[str, str] = field(default_factory=dict)
+    threads: int = 16
+
+
+def _prefixed(properties: dict[str, str], prefix: str) -> dict[str, str]:
+    return {k[len(prefix):]: v for k, v in properties.items() if k.startswith(prefix)}
+
+
+def client_configs(properties: dict[str, str]) -> tuple[dict, dict, dict]:
+    """(every client's, the producer's, the admin client's) librdkafka configs."""
+    if not properties.get("bootstrap.servers"):
+        raise ValueError("bootstrap.servers is required (--bootstrap-server)")
+    client = librdkafka_config({"bootstrap.servers": properties["bootstrap.servers"],
+                                **_prefixed(properties, "client.")})
+    return (client, librdkafka_config(_prefixed(properties, "producer.")),
+            librdkafka_config(_prefixed(properties, "admin.")))
+
+
+def listener(properties: dict[str, str]) -> tuple[str, int]:
+    text = properties.get("listeners") or DEFAULT_LISTENER
+    first = text.split(",")[0].strip()
+    scheme, sep, address = first.partition("://")
+    host, _, port = address.rpartition(":")
+    if not sep or scheme != "http" or not port.isdigit():
+        raise ValueError(f"listeners: expected http://HOST:PORT (https is not served yet), not {first!r}")
+    return host or "0.0.0.0", int(port)
+
+
+def run(options: RestOptions) -> int:
+    try:
+        client, producer, admin = client_configs(options.properties)
+        host, port = listener(options.properties)
+    except (ValueError, PropertiesError) as exc:
+        print(f"schemabus rest: {exc}", file=sys.stderr, flush=True)
+        return 2
+    backend = KafkaBackend(client, producer, admin)
+    server = waitress.create_server(create_app(backend), host=host, port=port, threads=options.threads,
+                                    max_request_body_size=MAX_REQUEST_BYTES, ident="schemabus-rest")
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    bound_host, bound_port = server.socket.getsockname()[:2]
+    print(f"schemabus rest ready: http://{bound_host}:{bound_port} (bootstrap.servers={client['bootstrap.servers']})",
+          flush=True)
+    try:
+        server.run()
+    except SystemExit:
+        pass
+    finally:
+        server.close()
+        backend.close()
+    log.info("rest proxy stopped")
+    return 0
