@@ -86,6 +86,8 @@ def cmd_rest(args) -> int:
         properties["bootstrap.servers"] = args.bootstrap_server
     if args.listen:
         properties["listeners"] = f"http://{args.listen}"
+    if args.schema_registry_url:
+        properties["schema.registry.url"] = args.schema_registry_url
     return run(RestOptions(properties=properties))
 
 
@@ -245,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     rest.add_argument("--config", action="append", metavar="KEY=VALUE", help="a property, overriding the file's")
     rest.add_argument("--bootstrap-server", metavar="HOST:PORT", help="Kafka bootstrap servers")
     rest.add_argument("--listen", metavar="HOST:PORT", help="where to serve HTTP (default 127.0.0.1:8082)")
+    rest.add_argument("--schema-registry-url", metavar="URL", help="the schema registry (schema.registry.url)")
     rest.set_defaults(func=cmd_rest)
     add_admin_commands(sub)
     add_acls_commands(sub)

@@ -7,6 +7,7 @@ import logging
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
+from rest.embedded import SchemaEncoders
 from rest.errors import RestError
 from rest.http import respond
 from rest.kafka import KafkaBackend
@@ -15,9 +16,10 @@ from rest.routes import v2_topics
 log = logging.getLogger("rest.app")
 
 
-def create_app(kafka: KafkaBackend) -> Flask:
+def create_app(kafka: KafkaBackend, schemas: SchemaEncoders | None = None) -> Flask:
     app = Flask("schemabus.rest")
     app.config["KAFKA"] = kafka
+    app.config["SCHEMAS"] = schemas or SchemaEncoders(None)
     app.url_map.strict_slashes = False
     app.register_blueprint(v2_topics.bp)
 

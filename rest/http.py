@@ -6,6 +6,7 @@ import json
 
 from flask import Response, current_app, request
 
+from rest.embedded import SchemaEncoders
 from rest.errors import RestError
 from rest.kafka import KafkaBackend
 
@@ -15,6 +16,10 @@ JSON = "application/json"
 
 def kafka() -> KafkaBackend:
     return current_app.config["KAFKA"]
+
+
+def schemas() -> SchemaEncoders:
+    return current_app.config["SCHEMAS"]
 
 
 def respond(payload, status: int = 200) -> Response:

@@ -3,7 +3,8 @@
 `bootstrap.servers`, `listeners` (http only so far; default http://127.0.0.1:8082), and the
 pass-through prefixes: `client.*` for every Kafka client, `producer.*` for the producer,
 `admin.*` for the admin client, each in Kafka's (Java) names, translated for librdkafka by
-kafka_properties (security.protocol, sasl.*, ssl.* with PEM stores, ...).
+kafka_properties (security.protocol, sasl.*, ssl.* with PEM stores, ...); `schema.registry.url`
+and the registry client's `schema.registry.*` settings (basic.auth.*, ssl.* as the serdes take them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from dataclasses import dataclass, field
 import waitress
 from kafka_properties import PropertiesError, librdkafka_config
 
+from registry_client import SchemaRegistryClient
+
 from rest.app import create_app
+from rest.embedded import SchemaEncoders
 from rest.kafka import KafkaBackend
 
 log = logging.getLogger("rest.server")
@@ -45,6 +49,16 @@ def client_configs(properties: dict[str, str]) -> tuple[dict, dict, dict]:
             librdkafka_config(_prefixed(properties, "admin.")))
 
 
+def registry_client(properties: dict[str, str]) -> SchemaRegistryClient | None:
+    """The registry client of `schema.registry.url` and `schema.registry.*` (None without a URL:
+    the schema formats then answer 42206, as kafka-rest's)."""
+    url = properties.get("schema.registry.url")
+    if not url:
+        return None
+    settings = {k: v for k, v in _prefixed(properties, "schema.registry.").items() if k != "url"}
+    return SchemaRegistryClient({"url": url, **settings})
+
+
 def listener(properties: dict[str, str]) -> tuple[str, int]:
     text = properties.get("listeners") or DEFAULT_LISTENER
     first = text.split(",")[0].strip()
@@ -63,7 +77,7 @@ def run(options: RestOptions) -> int:
         print(f"schemabus rest: {exc}", file=sys.stderr, flush=True)
         return 2
     backend = KafkaBackend(client, producer, admin)
-    server = waitress.create_server(create_app(backend), host=host, port=port, threads=options.threads,
+    server = waitress.create_server(create_app(backend, SchemaEncoders(registry_client(options.properties))), host=host, port=port, threads=options.threads,
                                     max_request_body_size=MAX_REQUEST_BYTES, ident="schemabus-rest")
 
     def stop(signum, frame):

@@ -1,9 +1,9 @@
 """kafka-rest v2: the root, brokers, topics and partitions, and produce to a topic or a partition.
 
-Embedded formats served so far: binary (base64 keys and values) and json (any JSON, written as
-its JSON bytes). `application/json` and `application/octet-stream` are taken as binary, as
-Karapace and kafka-rest's older docs do (current kafka-rest answers 415). The schema formats
-(avro, jsonschema, protobuf) are not served yet: their content types get 415.
+Embedded formats: binary (base64 keys and values), json (any JSON, written as its JSON bytes), and
+avro, jsonschema and protobuf through the registry (rest/embedded.py). `application/json` and
+`application/octet-stream` are taken as binary, as Karapace and kafka-rest's older docs do
+(current kafka-rest answers 415).
 
 Beyond kafka-rest: a record may carry `headers`, `[{"name": str, "value": base64 | null}]`.
 """
@@ -17,13 +17,17 @@ import json
 from flask import Blueprint, request
 
 from rest.errors import RestError, bad_request, partition_not_found
-from rest.http import json_body, kafka, respond
+from rest.embedded import SCHEMA_TYPES as SCHEMA_FORMATS
+from rest.http import json_body, kafka, respond, schemas
 
 bp = Blueprint("v2_topics", __name__)
 
 EMBEDDED_TYPES = {
     "application/vnd.kafka.binary.v2+json": "binary",
     "application/vnd.kafka.json.v2+json": "json",
+    "application/vnd.kafka.avro.v2+json": "avro",
+    "application/vnd.kafka.jsonschema.v2+json": "jsonschema",
+    "application/vnd.kafka.protobuf.v2+json": "protobuf",
     "application/json": "binary",
     "application/octet-stream": "binary",
 }
@@ -124,10 +128,36 @@ def _headers(record: dict) -> list[tuple[str, bytes | None]] | None:
     return [(h["name"], _binary(h.get("value"))) for h in headers]
 
 
-def _records(topic: str, path_partition: int | None, body, fmt: str) -> list[dict]:
+def _schema_encoders(topic: str, body: dict, fmt: str, records: list) -> dict:
+    """field ("key"/"value") -> Encoder, for the fields some record sets (kafka-rest: 42201/42202
+    when such a field has no schema)."""
+    encoders = {}
+    for field, missing in (("key", 42201), ("value", 42202)):
+        text, schema_id = body.get(f"{field}_schema"), body.get(f"{field}_schema_id")
+        if text is not None and schema_id is not None:
+            raise bad_request(f"give {field}_schema or {field}_schema_id, not both")
+        if text is not None and not isinstance(text, str) or schema_id is not None and not isinstance(schema_id, int):
+            raise bad_request(f"{field}_schema must be a string and {field}_schema_id an integer")
+        if text is None and schema_id is None:
+            if any(isinstance(r, dict) and r.get(field) is not None for r in records):
+                plural = "keys" if field == "key" else "values"
+                raise RestError(missing, f"Request includes {plural} but does not include {field} schema")
+            continue
+        encoders[field] = schemas().encoder(fmt, f"{topic}-{field}", text, schema_id)
+    return encoders
+
+
+def _records(topic: str, path_partition: int | None, body, fmt: str) -> tuple[list[dict], dict]:
     if not isinstance(body, dict) or not isinstance(body.get("records"), list) or not body["records"]:
         raise RestError(422, "records must not be empty")
     metadata = kafka().topic(topic)
+    encoders = _schema_encoders(topic, body, fmt, body["records"]) if fmt in SCHEMA_FORMATS else {}
+
+    def encode(field: str, data):
+        if data is None:
+            return None
+        return encoders[field].encode(data) if field in encoders else _encode(fmt, data)
+
     out = []
     for record in body["records"]:
         if not isinstance(record, dict):
@@ -135,20 +165,21 @@ def _records(topic: str, path_partition: int | None, body, fmt: str) -> list[dic
         partition = record.get("partition", path_partition)
         if partition is not None and (not isinstance(partition, int) or partition not in metadata.partitions):
             raise partition_not_found()
-        out.append({"topic": topic, "partition": partition, "key": _encode(fmt, record.get("key")),
-                    "value": _encode(fmt, record.get("value")), "headers": _headers(record)})
-    return out
+        out.append({"topic": topic, "partition": partition, "key": encode("key", record.get("key")),
+                    "value": encode("value", record.get("value")), "headers": _headers(record)})
+    return out, encoders
 
 
 def _produce(topic: str, path_partition: int | None):
     fmt = _embedded_format()
-    records = _records(topic, path_partition, json_body(), fmt)
+    records, encoders = _records(topic, path_partition, json_body(), fmt)
     deliveries = kafka().produce(records)
     offsets = [{"partition": d.partition, "offset": d.offset, "error_code": d.error_code, "error": d.error}
                for d in deliveries]
     codes = {d.error_code for d in deliveries}
     status = 401 if 40101 in codes else 403 if 40301 in codes else 200
-    return respond({"offsets": offsets, "key_schema_id": None, "value_schema_id": None}, status)
+    ids = {f"{field}_schema_id": encoders[field].schema_id if field in encoders else None for field in ("key", "value")}
+    return respond({"offsets": offsets, **ids}, status)
 
 
 @bp.post("/topics/<topic>")

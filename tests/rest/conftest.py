@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BrokerProcess, ServiceProcess, free_port
+from tests.registry.conftest import RegistryProcess
 
 
 class RestProcess(ServiceProcess):
-    def __init__(self, work_dir: Path, bootstrap: str, configs: dict[str, str] | None = None):
+    def __init__(self, work_dir: Path, bootstrap: str, configs: dict[str, str] | None = None,
+                 registry_url: str | None = None):
         self.port = free_port()
         self.bootstrap = bootstrap
+        self.registry_url = registry_url
         self.configs = dict(configs or {})
         self.log_path = Path(work_dir) / f"rest-{self.port}.log"
 
@@ -24,6 +27,8 @@ class RestProcess(ServiceProcess):
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "cli.main", "rest", "--bootstrap-server", self.bootstrap,
                "--listen", f"127.0.0.1:{self.port}"]
+        if self.registry_url:
+            cmd += ["--schema-registry-url", self.registry_url]
         for key, value in self.configs.items():
             cmd += ["--config", f"{key}={value}"]
         return cmd
@@ -33,9 +38,11 @@ class RestProcess(ServiceProcess):
 def platform(tmp_path_factory):
     work = tmp_path_factory.mktemp("rest")
     broker = BrokerProcess(work / "data", {"num.partitions": "1"}).start()
-    rest = RestProcess(work, broker.bootstrap).start()
+    registry = RegistryProcess(broker.bootstrap, work).start()
+    rest = RestProcess(work, broker.bootstrap, registry_url=registry.url).start()
     try:
-        yield broker, rest
+        yield broker, rest, registry
     finally:
         rest.stop()
+        registry.stop()
         broker.stop()
