@@ -7,21 +7,27 @@ import logging
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
-from rest.embedded import SchemaEncoders
+from registry_client import SchemaRegistryClient
+
+from rest.consumers import ConsumerManager
+from rest.embedded import SchemaDecoders, SchemaEncoders
 from rest.errors import RestError
 from rest.http import respond
 from rest.kafka import KafkaBackend
-from rest.routes import v2_topics
+from rest.routes import v2_consumers, v2_topics
 
 log = logging.getLogger("rest.app")
 
 
-def create_app(kafka: KafkaBackend, schemas: SchemaEncoders | None = None) -> Flask:
+def create_app(kafka: KafkaBackend, consumers: ConsumerManager, registry: SchemaRegistryClient | None = None) -> Flask:
     app = Flask("schemabus.rest")
     app.config["KAFKA"] = kafka
-    app.config["SCHEMAS"] = schemas or SchemaEncoders(None)
+    app.config["CONSUMERS"] = consumers
+    app.config["SCHEMAS"] = SchemaEncoders(registry)
+    app.config["DECODERS"] = SchemaDecoders(registry)
     app.url_map.strict_slashes = False
     app.register_blueprint(v2_topics.bp)
+    app.register_blueprint(v2_consumers.bp)
 
     @app.errorhandler(RestError)
     def rest_error(exc: RestError):

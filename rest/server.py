@@ -2,7 +2,8 @@
 
 `bootstrap.servers`, `listeners` (http only so far; default http://127.0.0.1:8082), and the
 pass-through prefixes: `client.*` for every Kafka client, `producer.*` for the producer,
-`admin.*` for the admin client, each in Kafka's (Java) names, translated for librdkafka by
+`admin.*` for the admin client, `consumer.*` for consumer instances
+(`consumer.instance.timeout.ms`, `consumer.request.timeout.ms` are the proxy's own), each in Kafka's (Java) names, translated for librdkafka by
 kafka_properties (security.protocol, sasl.*, ssl.* with PEM stores, ...); `schema.registry.url`
 and the registry client's `schema.registry.*` settings (basic.auth.*, ssl.* as the serdes take them).
 """
@@ -20,13 +21,16 @@ from kafka_properties import PropertiesError, librdkafka_config
 from registry_client import SchemaRegistryClient
 
 from rest.app import create_app
-from rest.embedded import SchemaEncoders
+from rest.consumers import DEFAULT_INSTANCE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, ConsumerManager
 from rest.kafka import KafkaBackend
 
 log = logging.getLogger("rest.server")
 
 DEFAULT_LISTENER = "http://127.0.0.1:8082"
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
+# consumer.* settings that are the proxy's own, not the Kafka consumer's.
+PROXY_CONSUMER_SETTINGS = {"instance.timeout.ms", "request.timeout.ms", "request.max.bytes", "threads",
+                           "iterator.backoff.ms"}
 
 
 @dataclass
@@ -77,7 +81,12 @@ def run(options: RestOptions) -> int:
         print(f"schemabus rest: {exc}", file=sys.stderr, flush=True)
         return 2
     backend = KafkaBackend(client, producer, admin)
-    server = waitress.create_server(create_app(backend, SchemaEncoders(registry_client(options.properties))), host=host, port=port, threads=options.threads,
+    consumer_settings = {k: v for k, v in _prefixed(options.properties, "consumer.").items()
+                         if k not in PROXY_CONSUMER_SETTINGS}
+    consumers = ConsumerManager(client, librdkafka_config(consumer_settings),
+                                int(options.properties.get("consumer.instance.timeout.ms", DEFAULT_INSTANCE_TIMEOUT_MS)),
+                                int(options.properties.get("consumer.request.timeout.ms", DEFAULT_REQUEST_TIMEOUT_MS)))
+    server = waitress.create_server(create_app(backend, consumers, registry_client(options.properties)), host=host, port=port, threads=options.threads,
                                     max_request_body_size=MAX_REQUEST_BYTES, ident="schemabus-rest")
 
     def stop(signum, frame):
@@ -94,6 +103,7 @@ def run(options: RestOptions) -> int:
         pass
     finally:
         server.close()
+        consumers.close()
         backend.close()
     log.info("rest proxy stopped")
     return 0
