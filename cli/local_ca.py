@@ -31,7 +31,8 @@ def _name(common_name: str, org: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner may read (keys, passwords): 0600 before anything is in it."""
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_bytes(data)
@@ -63,7 +64,7 @@ class LocalCA:
                      .not_valid_after(now + datetime.timedelta(days=days))
                      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                      .sign(self.key, hashes.SHA256()))
-        _write_private(key_file, _key_pem(self.key))
+        write_private(key_file, _key_pem(self.key))
         self.ca_file.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
 
     def issue(self, common_name: str, server: bool = False, org: str | None = None,
@@ -87,8 +88,8 @@ class LocalCA:
         issued = Issued(self.directory / f"{common_name}.crt", self.directory / f"{common_name}.key",
                         self.directory / f"{common_name}.keystore.pem")
         issued.cert.write_bytes(cert_pem)
-        _write_private(issued.key, key_pem)
-        _write_private(issued.keystore, key_pem + cert_pem)
+        write_private(issued.key, key_pem)
+        write_private(issued.keystore, key_pem + cert_pem)
         return issued
 
 

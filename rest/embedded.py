@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from formats import InvalidSchemaError, RecordMismatch, Schema
-from formats.wire import HEADER_SIZE, WireFormatError, header, read_header
+from formats.wire import HEADER_SIZE, header
 from registry_client import SchemaRegistryClient, SchemaRegistryError, parse_schema
+from serdes.base import WriterSchemaCache
+from serdes.serialization import SerializationContext, SerializationError
 
 from rest.errors import RestError, bad_request
 
@@ -115,38 +117,23 @@ def _encode_function(parsed, framing: bytes) -> Callable[[object], bytes]:
 
 class SchemaDecoders:
     """Records written in Confluent's wire format -> the JSON form of their value, through the
-    writer schema named by each record's id (parsed once per id). A payload that is not framed or
-    names an unknown id is kafka-rest's 40801 (its deserializers' SerializationException)."""
+    writer schema named by each record's id (the serdes' WriterSchemaCache: parsed once per id).
+    A payload that is not framed or names an unknown id is kafka-rest's 40801 (its deserializers'
+    SerializationException)."""
 
     def __init__(self, registry: SchemaRegistryClient | None):
-        self.registry = registry
-        self._readers: dict[int, tuple[Callable, Callable]] = {}
-        self._lock = threading.Lock()
+        self._readers = None if registry is None else \
+            WriterSchemaCache(registry, lambda parsed: (parsed.reader(), parsed.to_json))
 
-    def decode(self, data: bytes | None):
+    def decode(self, data: bytes | None, ctx: SerializationContext):
         if data is None:
             return None
-        if self.registry is None:
+        if self._readers is None:
             raise RestError(42206, "Payload error. Schema Registry must be configured when using schemas.")
         try:
-            schema_id = read_header(data)
-        except WireFormatError as exc:
-            raise RestError(40801, f"Error deserializing message: {exc}") from None
-        read, to_json = self._reader(schema_id)
-        try:
+            schema_id, (read, to_json) = self._readers.writer_of(data, ctx)
             return to_json(read(data, HEADER_SIZE))
+        except SerializationError as exc:
+            raise RestError(40801, f"Error deserializing message: {exc}") from None
         except RecordMismatch as exc:
             raise RestError(40801, f"Error deserializing message with schema id {schema_id}: {exc}") from None
-
-    def _reader(self, schema_id: int):
-        with self._lock:
-            found = self._readers.get(schema_id)
-        if found is None:
-            try:
-                parsed = parse_schema(self.registry, self.registry.get_schema(schema_id))
-            except (SchemaRegistryError, InvalidSchemaError) as exc:
-                raise RestError(40801, f"Error retrieving schema id {schema_id}: {exc}") from None
-            found = (parsed.reader(), parsed.to_json)
-            with self._lock:
-                self._readers[schema_id] = found
-        return found

@@ -45,16 +45,13 @@ class KafkaBackend:
         self.admin = AdminClient({**client, **(admin or {})})
         # A record that cannot be delivered in 30 s fails (a request waits for all of its records);
         # producer.delivery.timeout.ms overrides it.
-        self.producer = Producer({"linger.ms": 5, "delivery.timeout.ms": 30000, **client, **(producer or {})})
-        self._delivery_timeout_s = int(self.producer_setting(producer, "delivery.timeout.ms", 30000)) / 1000
+        producer = {"linger.ms": 5, "delivery.timeout.ms": 30000, **client, **(producer or {})}
+        self.producer = Producer(producer)
+        self._delivery_timeout_s = int(producer["delivery.timeout.ms"]) / 1000
         self._offsets = Consumer({**client, "group.id": "schemabus-rest-offsets", "enable.auto.commit": False})
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._serve_deliveries, name="rest-deliveries", daemon=True)
         self._poller.start()
-
-    @staticmethod
-    def producer_setting(producer: dict | None, name: str, default):
-        return (producer or {}).get(name, default)
 
     def _serve_deliveries(self) -> None:
         while not self._closed.is_set():

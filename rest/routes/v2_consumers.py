@@ -16,6 +16,8 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException, TopicPartition
 from flask import Blueprint, Response, current_app, request
 
+from serdes.serialization import SerializationContext
+
 from rest.consumers import MAX_REQUEST_BYTES, ConsumerInstance, ConsumerManager
 from rest.errors import RestError
 from rest.http import json_body, respond
@@ -176,16 +178,17 @@ def _b64(data: bytes | None) -> str | None:
 
 
 def _decoder(fmt: str):
+    """`decode(data, ctx)` of the embedded format: bytes -> the record's JSON key or value."""
     if fmt == "binary":
-        return _b64
+        return lambda data, ctx: _b64(data)
     if fmt == "json":
-        def from_json(data):
+        def from_json(data, ctx):
             if data is None:
                 return None
             try:
                 return json.loads(data)
             except ValueError as exc:
-                raise RestError(40801, f"Error deserializing message: not JSON: {exc}") from None
+                raise RestError(40801, f"Error deserializing message: {ctx.describe()}: not JSON: {exc}") from None
         return from_json
     return current_app.config["DECODERS"].decode
 
@@ -231,7 +234,10 @@ def records(group: str, name: str):
 
 def _record(message, decode) -> dict:
     _, timestamp = message.timestamp()
-    return {"topic": message.topic(), "key": decode(message.key()), "value": decode(message.value()),
+    where = {"partition": message.partition(), "offset": message.offset()}
+    key = decode(message.key(), SerializationContext(message.topic(), "key", **where))
+    value = decode(message.value(), SerializationContext(message.topic(), "value", **where))
+    return {"topic": message.topic(), "key": key, "value": value,
             "partition": message.partition(), "offset": message.offset(), "timestamp": timestamp,
             "headers": [{"name": k, "value": _b64(v)} for k, v in message.headers() or []]}
 

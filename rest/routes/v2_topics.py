@@ -19,6 +19,7 @@ from flask import Blueprint, request
 from rest.errors import RestError, bad_request, partition_not_found
 from rest.embedded import SCHEMA_TYPES as SCHEMA_FORMATS
 from rest.http import json_body, kafka, respond, schemas
+from rest.kafka import INTERNAL_TOPICS
 
 bp = Blueprint("v2_topics", __name__)
 
@@ -55,8 +56,6 @@ def brokers():
 
 @bp.get("/topics")
 def topics():
-    from rest.kafka import INTERNAL_TOPICS
-
     return respond(sorted(name for name in kafka().cluster().topics if name not in INTERNAL_TOPICS))
 
 
