@@ -202,9 +202,12 @@ class Admin:
 
     def alter_configs(self, kind: ConfigResource.Type, commands: dict[str, list[AlterCommand]],
                       validate_only: bool = False) -> dict[str, RestError]:
-        """IncrementalAlterConfigs of several resources at once; the failures, by resource name."""
+        """IncrementalAlterConfigs of several resources at once; the failures, by resource name.
+        A resource without changes is left alone (confluent-kafka refuses an empty change list)."""
         resources = [ConfigResource(kind, name, incremental_configs=[c.entry() for c in changes])
-                     for name, changes in commands.items()]
+                     for name, changes in commands.items() if changes]
+        if not resources:
+            return {}
         futures = self._call(self.client.incremental_alter_configs, resources, validate_only=validate_only)
         failures = {}
         for resource, future in futures.items():

@@ -142,16 +142,20 @@ def path_partition(text: str) -> int:
 
 
 def json_request(empty_message: str = "Request body is empty. Data is required."):
-    """The request's JSON body: 415 unless application/json, 422/42206 when empty, 400 when not JSON."""
+    """The request's JSON body: 415 unless application/json, 422/42206 when empty (or `null`), 400 when
+    not JSON."""
     if request.mimetype != JSON:
         raise RestError(415, "HTTP 415 Unsupported Media Type")
     data = request.get_data(cache=False)
     if not data.strip():
         raise RestError(42206, f"Payload error. {empty_message}")
     try:
-        return json.loads(data)
+        body = json.loads(data)
     except ValueError as exc:
         raise RestError(400, f"Unexpected character in the JSON body: {exc}") from None
+    if body is None:  # `null`: no request object, as an empty body
+        raise RestError(42206, f"Payload error. {empty_message}")
+    return body
 
 
 KINDS = {str: "a string", int: "an integer", bool: "a boolean", list: "an array", dict: "an object"}
@@ -161,7 +165,7 @@ def field(body, name: str, kind: type, required: bool = False, where: str = ""):
     """body[name] when it is of `kind` (None when absent and not required); 400 otherwise, as
     kafka-rest's Jackson mapping errors."""
     if not isinstance(body, dict):
-        raise RestError(400, f"{where or 'The request body'} must be a JSON object")
+        raise RestError(400, f"{where.rstrip('.') or 'the request body'} must be a JSON object")
     value = body.get(name)
     if value is None:
         if required:

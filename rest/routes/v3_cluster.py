@@ -191,6 +191,7 @@ def get_cluster_config(cluster_id: str, name: str):
     for entry in _cluster_configs(cluster_id):
         if entry.name == name:
             return answer(_cluster_config_data(cluster_id, entry))
+    # kafka-rest's text, with the default resource's empty name between BROKER and "in"
     raise not_found(f"Config {name} cannot be found for BROKER  in cluster {cluster_id}.")
 
 

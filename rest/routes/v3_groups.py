@@ -153,7 +153,7 @@ def _lags(cluster_id: str, group_id: str) -> list[dict]:
     lags = []
     for (topic, partition), current in sorted(committed.items()):
         if (topic, partition) not in ends:
-            continue  # kafka-rest leaves out a partition whose log end it cannot list
+            continue  # its log end cannot be listed (the topic was deleted since): left out, not a failure
         owner = owners.get((topic, partition))
         end = ends[(topic, partition)]
         lags.append({"topic_name": topic, "partition_id": partition,

@@ -141,8 +141,9 @@ def create_topic(cluster_id: str):
     validate_only = bool(field(body, "validate_only", bool))
     described = cluster(cluster_id)
     if assignments:
-        new_topic = NewTopic(name, num_partitions=-1, replication_factor=-1, replica_assignment=assignments,
-                             config=configs)
+        # librdkafka wants the partition count (not the default, -1) with an assignment
+        new_topic = NewTopic(name, num_partitions=len(assignments), replication_factor=-1,
+                             replica_assignment=assignments, config=configs)
         partitions_count, replication_factor = len(assignments), len(assignments[0])
     else:
         new_topic = NewTopic(name, num_partitions=-1 if partitions_count is None else partitions_count,
@@ -257,7 +258,7 @@ def alter_many_topic_configs(cluster_id: str):
     known = admin().configs(TOPIC, list(by_topic))
     for topic, commands in by_topic.items():
         checked_commands(commands, {e.name for e in known[topic]}, f"TOPIC {topic}", cluster_id)
-    failures = admin().alter_configs(TOPIC, by_topic, validate_only) if by_topic else {}
+    failures = admin().alter_configs(TOPIC, by_topic, validate_only)
     if not failures:
         return no_content()
     return answer({"failures": [{"topic_name": topic, "error_code": exc.error_code, "message": exc.message}
