@@ -15,13 +15,22 @@ from rest.errors import RestError
 from rest.http import respond
 from rest.kafka import KafkaBackend
 from rest.routes import v2_consumers, v2_topics
-from rest.routes import v3_acls, v3_cluster, v3_groups, v3_topics
+from rest.routes import v3_acls, v3_cluster, v3_groups, v3_records, v3_topics
 
 log = logging.getLogger("rest.app")
 
 
-def create_app(kafka: KafkaBackend, consumers: ConsumerManager, registry: SchemaRegistryClient | None = None) -> Flask:
+# A request body beyond this is 413 (a v3 produce stream is not held to it: it is read record by
+# record, each up to api.v3.produce.request.size.limit.max.bytes).
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+
+
+def create_app(kafka: KafkaBackend, consumers: ConsumerManager, registry: SchemaRegistryClient | None = None,
+               settings: dict[str, str] | None = None) -> Flask:
+    """`settings`: the proxy's properties (kafka-rest's names) that routes read, e.g. the v3 limits."""
     app = Flask("schemabus.rest")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.config["REST_SETTINGS"] = dict(settings or {})
     app.config["KAFKA"] = kafka
     app.config["CONSUMERS"] = consumers
     app.config["SCHEMAS"] = SchemaEncoders(registry)
@@ -29,7 +38,7 @@ def create_app(kafka: KafkaBackend, consumers: ConsumerManager, registry: Schema
     app.url_map.strict_slashes = False
     app.register_blueprint(v2_topics.bp)
     app.register_blueprint(v2_consumers.bp)
-    for v3 in (v3_cluster, v3_topics, v3_groups, v3_acls):
+    for v3 in (v3_cluster, v3_topics, v3_groups, v3_acls, v3_records):
         app.register_blueprint(v3.bp, url_prefix="/v3")
 
     @app.errorhandler(RestError)

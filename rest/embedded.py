@@ -31,6 +31,9 @@ CACHE_ENTRIES = 1024
 class Encoder:
     schema_id: int
     encode: Callable[[object], bytes]  # a record's JSON key or value -> framed bytes
+    subject: str | None = None
+    version: int | None = None
+    schema_type: str = "AVRO"  # the registry's name of the format: AVRO, JSON, PROTOBUF
 
 
 def _serializing_error(detail: str) -> RestError:
@@ -46,18 +49,87 @@ class SchemaEncoders:
         self._lock = threading.Lock()
 
     def encoder(self, fmt: str, subject: str, schema_text: str | None, schema_id: int | None) -> Encoder:
-        if self.registry is None:
-            raise RestError(42206, "Payload error. Schema Registry must be configured when using schemas.")
-        key = (fmt, subject, schema_text, schema_id)
+        """v2: the schema given inline (looked up under `subject`, registered if missing) or by id."""
+        return self._cached(("v2", fmt, subject, schema_text, schema_id),
+                            lambda: self._make(fmt, subject, schema_text, schema_id))
+
+    def _cached(self, key: tuple, make: Callable[[], Encoder]) -> Encoder:
+        self._require_registry()
         with self._lock:
             found = self._cache.get(key)
         if found is None:
-            found = self._make(fmt, subject, schema_text, schema_id)
+            found = make()
             with self._lock:
                 if len(self._cache) >= CACHE_ENTRIES:
                     self._cache.clear()
                 self._cache[key] = found
         return found
+
+    # -- v3: a schema by subject and version, by id, inline, or the subject's latest ----------
+
+    def by_version(self, subject: str, version: int | str) -> Encoder:
+        """`version` of `subject` ("latest" is not cached here: the registry client caches it)."""
+        def make():
+            try:
+                registered = (self.registry.get_latest_version(subject) if version == "latest"
+                              else self.registry.get_version(subject, version))
+            except SchemaRegistryError as exc:
+                if exc.http_status == 404 and version == "latest":
+                    raise _serializing_error(f"Error when fetching latest schema version. subject = {subject}") from None
+                if exc.http_status == 404:
+                    raise bad_request(f"Schema does not exist for subject: {subject}, version: {version}") from None
+                raise _serializing_error(f"Error when fetching schema version. subject = {subject}: "
+                                         f"{exc.error_message}") from None
+            return self._registered(registered.schema_id, registered.schema, subject, registered.version)
+        if version == "latest":
+            # The latest version can change: the registry client keeps it a short while and the
+            # parsed writer is kept per id, so a new version costs one lookup.
+            self._require_registry()
+            return make()
+        return self._cached(("version", subject, version), make)
+
+    def _require_registry(self) -> None:
+        if self.registry is None:
+            raise RestError(42206, "Payload error. Schema Registry must be configured when using schemas.")
+
+    def by_id(self, schema_id: int, subject_of: Callable[[str | None], str]) -> Encoder:
+        """Schema `schema_id`, under the subject `subject_of(record name)` names (its version there)."""
+        def make():
+            schema = self._by_id(schema_id)
+            parsed = self._parse(schema)
+            subject = subject_of(parsed.name())
+            try:
+                version = self.registry.lookup_schema(subject, schema).version
+            except SchemaRegistryError:
+                raise _serializing_error(f"Error when fetching schema version. subject = {subject}, "
+                                         f"schema = {schema.schema_str}") from None
+            return Encoder(schema_id, _encode_function(parsed, header(schema_id)), subject, version,
+                           schema.schema_type)
+        return self._cached(("id", schema_id, subject_of), make)
+
+    def inline(self, schema_type: str, text: str, subject_of: Callable[[str | None], str]) -> Encoder:
+        """A raw schema: looked up under its subject, registered there when missing (as v2)."""
+        def make():
+            schema = Schema(text, schema_type)
+            parsed = self._parse(schema)
+            subject = subject_of(parsed.name())
+            schema_id = self._register(subject, schema)
+            version = self.registry.lookup_schema(subject, schema).version
+            return Encoder(schema_id, _encode_function(parsed, header(schema_id)), subject, version, schema_type)
+        return self._cached(("inline", schema_type, text, subject_of), make)
+
+    def _registered(self, schema_id: int, schema: Schema, subject: str, version: int) -> Encoder:
+        encode = self._cached(("writer", schema_id), lambda: Encoder(
+            schema_id, _encode_function(self._parse(schema), header(schema_id)))).encode
+        return Encoder(schema_id, encode, subject, version, schema.schema_type)
+
+    def _parse(self, schema: Schema):
+        try:
+            return parse_schema(self.registry, schema)
+        except InvalidSchemaError:
+            raise bad_request(f"Error parsing schema with format = {schema.schema_type}") from None
+        except SchemaRegistryError as exc:
+            raise _serializing_error(f"Error when fetching the schema's references: {exc.error_message}") from None
 
     def _make(self, fmt: str, subject: str, schema_text: str | None, schema_id: int | None) -> Encoder:
         schema_type = SCHEMA_TYPES[fmt]
@@ -72,15 +144,10 @@ class SchemaEncoders:
                                          f"schema = {schema.schema_str}") from None
         else:
             schema = Schema(schema_text, schema_type)
-        try:
-            parsed = parse_schema(self.registry, schema)
-        except InvalidSchemaError:
-            raise bad_request(f"Error parsing schema with format = {schema_type}") from None
-        except SchemaRegistryError as exc:
-            raise _serializing_error(f"Error when fetching the schema's references: {exc.error_message}") from None
+        parsed = self._parse(schema)
         if schema_id is None:
             schema_id = self._register(subject, schema)
-        return Encoder(schema_id, _encode_function(parsed, header(schema_id)))
+        return Encoder(schema_id, _encode_function(parsed, header(schema_id)), subject, None, schema_type)
 
     def _by_id(self, schema_id: int) -> Schema:
         try:

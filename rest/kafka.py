@@ -24,6 +24,7 @@ class Delivery:
 
     partition: int | None = None
     offset: int | None = None
+    timestamp_ms: int | None = None
     error_code: int | None = None
     error: str | None = None
 
@@ -50,6 +51,7 @@ class KafkaBackend:
         self._delivery_timeout_s = int(producer["delivery.timeout.ms"]) / 1000
         self._offsets = Consumer({**client, "group.id": "schemabus-rest-offsets", "enable.auto.commit": False})
         self._closed = threading.Event()
+        self._cluster_id: str | None = None
         self._poller = threading.Thread(target=self._serve_deliveries, name="rest-deliveries", daemon=True)
         self._poller.start()
 
@@ -71,6 +73,16 @@ class KafkaBackend:
             return self.admin.list_topics(timeout=self.timeout_s)
         except Exception as exc:  # KafkaException: the broker cannot be reached
             raise kafka_error(f"cannot get the cluster's metadata: {exc}") from None
+
+    def cluster_id(self) -> str:
+        """The cluster's id, asked once (it never changes while the proxy runs)."""
+        if self._cluster_id is None:
+            try:
+                described = self.admin.describe_cluster(request_timeout=self.timeout_s).result(self.timeout_s)
+            except Exception as exc:
+                raise kafka_error(f"cannot describe the cluster: {exc}") from None
+            self._cluster_id = described.cluster_id
+        return self._cluster_id
 
     def topic(self, name: str):
         """The topic's metadata; 40401 when it does not exist."""
@@ -99,9 +111,29 @@ class KafkaBackend:
 
     # -- produce ----------------------------------------------------------------------------
 
+    def send(self, record: dict, on_delivery) -> None:
+        """Hand one record ({"topic", "partition"?, "key", "value", "headers"?, "timestamp"?}) to the
+        producer; `on_delivery(err, msg)` runs on the delivery thread once the broker answers."""
+        kwargs = {}
+        if record.get("partition") is not None:
+            kwargs["partition"] = record["partition"]
+        if record.get("timestamp"):
+            kwargs["timestamp"] = record["timestamp"]
+        while True:
+            try:
+                self.producer.produce(record["topic"], record["value"], record["key"],
+                                      headers=record.get("headers"), on_delivery=on_delivery, **kwargs)
+                return
+            except BufferError:  # the local queue is full: the poller frees it as reports come
+                self._closed.wait(0.01)
+
+    @property
+    def delivery_wait_s(self) -> float:
+        """How long a record can take to be acknowledged or failed, with a margin."""
+        return self._delivery_timeout_s + self.timeout_s
+
     def produce(self, records: list[dict]) -> list[Delivery]:
-        """Send `records` ({"topic", "partition"?, "key", "value", "headers"?}) and wait for each one's
-        delivery report; one Delivery per record, in order."""
+        """Send `records` and wait for each one's delivery report; one Delivery per record, in order."""
         results = [Delivery() for _ in records]
         remaining = [len(records)]
         done = threading.Event()
@@ -114,6 +146,7 @@ class KafkaBackend:
                     result.error_code, result.error = delivery_error_code(err), err.str()
                 else:
                     result.partition, result.offset = msg.partition(), msg.offset()
+                    result.timestamp_ms = msg.timestamp()[1]
                 with lock:
                     remaining[0] -= 1
                     if remaining[0] == 0:
@@ -121,14 +154,7 @@ class KafkaBackend:
             return on_delivery
 
         for index, record in enumerate(records):
-            kwargs = {"partition": record["partition"]} if record.get("partition") is not None else {}
-            while True:
-                try:
-                    self.producer.produce(record["topic"], record["value"], record["key"],
-                                          headers=record.get("headers"), on_delivery=report(index), **kwargs)
-                    break
-                except BufferError:  # the local queue is full: the poller frees it as reports come
-                    self._closed.wait(0.01)
-        if records and not done.wait(self._delivery_timeout_s + self.timeout_s):
+            self.send(record, report(index))
+        if records and not done.wait(self.delivery_wait_s):
             raise RestError(50002, "timed out waiting for the broker to acknowledge the records")
         return results

@@ -1,4 +1,8 @@
-"""`schemabus rest`: the REST Proxy on waitress, configured with kafka-rest's property names.
+"""`schemabus rest`: the REST Proxy on cheroot, configured with kafka-rest's property names.
+
+cheroot (CherryPy's threaded WSGI server) rather than waitress: waitress reads a whole request body
+before the application sees it, and v3's streaming produce answers each record while the body is
+still arriving.
 
 `bootstrap.servers`, `listeners` (http only so far; default http://127.0.0.1:8082), and the
 pass-through prefixes: `client.*` for every Kafka client, `producer.*` for the producer,
@@ -15,7 +19,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 
-import waitress
+from cheroot import wsgi
 from kafka_properties import PropertiesError, librdkafka_config
 
 from registry_client import SchemaRegistryClient
@@ -27,7 +31,6 @@ from rest.kafka import KafkaBackend
 log = logging.getLogger("rest.server")
 
 DEFAULT_LISTENER = "http://127.0.0.1:8082"
-MAX_REQUEST_BYTES = 64 * 1024 * 1024
 # consumer.* settings that are the proxy's own, not the Kafka consumer's.
 PROXY_CONSUMER_SETTINGS = {"instance.timeout.ms", "request.timeout.ms", "request.max.bytes", "threads",
                            "iterator.backoff.ms"}
@@ -86,23 +89,24 @@ def run(options: RestOptions) -> int:
     consumers = ConsumerManager(client, librdkafka_config(consumer_settings),
                                 int(options.properties.get("consumer.instance.timeout.ms", DEFAULT_INSTANCE_TIMEOUT_MS)),
                                 int(options.properties.get("consumer.request.timeout.ms", DEFAULT_REQUEST_TIMEOUT_MS)))
-    server = waitress.create_server(create_app(backend, consumers, registry_client(options.properties)), host=host, port=port, threads=options.threads,
-                                    max_request_body_size=MAX_REQUEST_BYTES, ident="schemabus-rest")
+    app = create_app(backend, consumers, registry_client(options.properties), options.properties)
+    server = wsgi.Server((host, port), app, numthreads=options.threads, server_name="schemabus-rest")
+    server.prepare()  # binds, so the ready line below can name the port
 
     def stop(signum, frame):
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    bound_host, bound_port = server.socket.getsockname()[:2]
+    bound_host, bound_port = server.bind_addr[:2]
     print(f"schemabus rest ready: http://{bound_host}:{bound_port} (bootstrap.servers={client['bootstrap.servers']})",
           flush=True)
     try:
-        server.run()
+        server.serve()
     except SystemExit:
         pass
     finally:
-        server.close()
+        server.stop()
         consumers.close()
         backend.close()
     log.info("rest proxy stopped")

@@ -1,0 +1,195 @@
+"""kafka-rest v3 produce: `POST .../topics/{t}/records`, one record or a stream of them, and
+`POST .../topics/{t}/records:batch` (docs/design/rest-proxy.md, 3.4).
+
+A stream is one request whose body is concatenated JSON ProduceRequests: each is produced as soon
+as it is parsed, and its ProduceResponse (or error) is written back, in input order, as soon as its
+delivery report comes, while the rest of the body still arrives (rest/streaming.py). Each record
+succeeds or fails on its own and says so; nothing is written without an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+from flask import Blueprint, Response, current_app, request
+
+from rest.errors import RestError
+from rest.http import kafka, schemas
+from rest.kafka import KafkaBackend, delivery_error_code
+from rest.produce_request import Answers, Prepared, RecordPreparer, error_body
+from rest.streaming import BodyTooLarge, OrderedAnswers, body_chunks, json_objects
+from rest.v3 import answer, install, json_request
+
+log = logging.getLogger("rest.v3_records")
+
+bp = install(Blueprint("v3_records", __name__))
+
+TOPIC = "/clusters/<cluster_id>/topics/<topic>"
+DEFAULTS = {"api.v3.produce.batch.maximum.entries": 10, "streaming.connection.max.duration.ms": 86_400_000,
+            "streaming.connection.max.duration.grace.period.ms": 500,
+            "api.v3.produce.request.size.limit.max.bytes": 0}
+MAX_OBJECT_BYTES = 64 * 1024 * 1024  # one record's JSON when no size limit is configured
+TOO_LARGE = RestError(413, "The request included a message larger than the maximum message size the server "
+                           "can accept.")
+STREAM_TOO_OLD = RestError(408, "Streaming connection open for longer than allowed: Connection will be closed.")
+
+
+def setting(name: str) -> int:
+    return int(current_app.config.get("REST_SETTINGS", {}).get(name, DEFAULTS[name]))
+
+
+def _topic_preparer(cluster_id: str, topic: str) -> tuple[KafkaBackend, RecordPreparer]:
+    backend = kafka()
+    if backend.cluster_id() != cluster_id:
+        raise RestError(404, f"Cluster {cluster_id} cannot be found.")
+    try:
+        metadata = backend.topic(topic)
+    except RestError as exc:
+        if exc.error_code == 40401:
+            raise RestError(404, f"Topic {topic} cannot be found.") from None
+        raise
+    return backend, RecordPreparer(topic, set(metadata.partitions), schemas())
+
+
+@bp.post(TOPIC + "/records")
+def produce(cluster_id: str, topic: str):
+    if request.mimetype != "application/json":
+        raise RestError(415, "HTTP 415 Unsupported Media Type")
+    backend, preparer = _topic_preparer(cluster_id, topic)
+    limit = setting("api.v3.produce.request.size.limit.max.bytes") or MAX_OBJECT_BYTES
+    objects = json_objects(body_chunks(request.environ), limit)
+    try:  # the first record is read here, so an empty or broken body is a plain error, not a stream
+        first = next(objects)
+    except StopIteration:
+        raise RestError(42206, "Payload error. Request body is empty. Data is required.") from None
+    except json.JSONDecodeError as exc:
+        raise RestError(400, f"Bad Request: {exc.msg} at character {exc.pos}") from None
+    except BodyTooLarge:
+        raise TOO_LARGE from None
+    stream = ProduceStream(backend, preparer, Answers(cluster_id, topic),
+                           setting("streaming.connection.max.duration.ms") / 1000,
+                           setting("streaming.connection.max.duration.grace.period.ms") / 1000)
+    stream.start(first, objects)
+    return Response(stream.answers(), content_type="application/json")
+
+
+class ProduceStream:
+    """Reads and produces on its own thread; `answers()` yields the answers in order."""
+
+    def __init__(self, backend: KafkaBackend, preparer: RecordPreparer, texts: Answers,
+                 max_duration_s: float, grace_s: float):
+        self.backend = backend
+        self.preparer = preparer
+        self.texts = texts
+        self.ordered = OrderedAnswers()
+        self.deadline = time.monotonic() + max_duration_s
+        self.grace_s = grace_s
+        self._stopped = False
+
+    def start(self, first, rest) -> None:
+        threading.Thread(target=self._read, args=(first, rest), name="rest-produce-stream", daemon=True).start()
+
+    def _read(self, first, rest) -> None:
+        try:
+            self._one(first)
+            for request_body in rest:
+                if self._stopped:
+                    break
+                self._one(request_body)
+        except json.JSONDecodeError as exc:
+            self._fail(RestError(400, f"Bad Request: {exc.msg} at character {exc.pos}"))
+        except BodyTooLarge:
+            self._fail(TOO_LARGE)
+        except Exception as exc:  # the connection broke or the chunked framing is wrong
+            log.info("produce stream to %s ended: %s", self.preparer.topic, exc)
+            self._fail(RestError(400, f"Bad Request: the request body could not be read: {exc}"))
+        finally:
+            self.ordered.end()
+
+    def _fail(self, exc: RestError) -> None:
+        self.ordered.add(self.texts.error(exc))
+
+    def _one(self, request_body) -> None:
+        now = time.monotonic()
+        if now > self.deadline:
+            self._fail(STREAM_TOO_OLD)
+            self._stopped = now > self.deadline + self.grace_s
+            return
+        try:
+            prepared = self.preparer.prepare(request_body)
+        except RestError as exc:
+            self._fail(exc)
+            return
+        slot = self.ordered.reserve()
+        self.backend.send(prepared.record, self._on_delivery(slot, prepared))
+
+    def _on_delivery(self, slot: list, prepared: Prepared):
+        def on_delivery(err, msg):
+            if err is not None:
+                text = json.dumps({"error_code": int(str(delivery_error_code(err))[:3]), "message": err.str()})
+            else:
+                text = self.texts.delivered(prepared, msg.partition(), msg.offset(), msg.timestamp()[1])
+            self.ordered.fill(slot, text)
+        return on_delivery
+
+    def answers(self):
+        try:
+            while True:
+                ready = self.ordered.take(self.backend.delivery_wait_s)
+                if ready is None:
+                    return
+                if not ready:
+                    self.ordered.expire_head(self.texts.error(
+                        RestError(50002, "timed out waiting for the broker to acknowledge the record")))
+                    continue
+                yield ("\r\n".join(ready) + "\r\n").encode()
+        finally:
+            self._stopped = True  # the client went away or everything was answered
+
+
+# -- records:batch -----------------------------------------------------------------------------
+
+
+def _entries(body) -> list[dict]:
+    """kafka-rest's ProduceBatchRequest checks, each 422/42208."""
+    entries = body.get("entries") if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        raise RestError(42208, "Request body is empty. Data is required.")
+    if not entries:
+        raise RestError(42208, "Empty batch.")
+    if len(entries) > setting("api.v3.produce.batch.maximum.entries"):
+        raise RestError(42208, "Too many entries in batch.")
+    if not all(isinstance(e, dict) and isinstance(e.get("id"), str) for e in entries):
+        raise RestError(42208, "Batch entry identifier is not a valid string.")
+    if len({e["id"] for e in entries}) != len(entries):
+        raise RestError(42208, "Batch entry IDs are not distinct.")
+    return entries
+
+
+@bp.post(TOPIC + "/records:batch")
+def produce_batch(cluster_id: str, topic: str):
+    body = json_request()
+    entries = _entries(body)
+    backend, preparer = _topic_preparer(cluster_id, topic)
+    texts = Answers(cluster_id, topic)
+    successes, failures = [], []
+    pending = []
+    for entry in entries:
+        try:
+            pending.append((entry["id"], preparer.prepare(entry)))
+        except RestError as exc:
+            failures.append({"id": entry["id"], **error_body(exc)})
+    deliveries = backend.produce([prepared.record for _, prepared in pending]) if pending else []
+    for (entry_id, prepared), delivery in zip(pending, deliveries):
+        if delivery.error_code is not None:
+            failures.append({"id": entry_id, "error_code": int(str(delivery.error_code)[:3]),
+                             "message": delivery.error})
+        else:
+            produced = json.loads(texts.delivered(prepared, delivery.partition, delivery.offset,
+                                                  delivery.timestamp_ms))
+            del produced["error_code"]
+            successes.append({"id": entry_id, **produced})
+    return answer({"successes": successes, "failures": failures}, 207)
