@@ -190,16 +190,19 @@ class SchemaDecoders:
 
     def __init__(self, registry: SchemaRegistryClient | None):
         self._readers = None if registry is None else \
-            WriterSchemaCache(registry, lambda parsed: (parsed.reader(), parsed.to_json))
+            WriterSchemaCache(registry, lambda parsed: (parsed.reader(), parsed.to_json, parsed.schema_type))
 
     def decode(self, data: bytes | None, ctx: SerializationContext):
-        if data is None:
-            return None
+        return None if data is None else self.decode_framed(data, ctx)[2]
+
+    def decode_framed(self, data: bytes, ctx: SerializationContext) -> tuple[int, str, object]:
+        """(schema id, the registry's format name, the JSON form of the value) of a framed payload."""
         if self._readers is None:
             raise RestError(42206, "Payload error. Schema Registry must be configured when using schemas.")
+        schema_id = None
         try:
-            schema_id, (read, to_json) = self._readers.writer_of(data, ctx)
-            return to_json(read(data, HEADER_SIZE))
+            schema_id, (read, to_json, schema_type) = self._readers.writer_of(data, ctx)
+            return schema_id, schema_type, to_json(read(data, HEADER_SIZE))
         except SerializationError as exc:
             raise RestError(40801, f"Error deserializing message: {exc}") from None
         except RecordMismatch as exc:

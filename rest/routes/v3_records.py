@@ -1,5 +1,6 @@
 """kafka-rest v3 produce: `POST .../topics/{t}/records`, one record or a stream of them, and
-`POST .../topics/{t}/records:batch` (docs/design/rest-proxy.md, 3.4).
+`POST .../topics/{t}/records:batch` (docs/design/rest-proxy.md, 3.4); and our consume extension,
+`GET .../topics/{t}/records` and `.../consumer-groups/{g}/offsets` (rest/record_reader.py).
 
 A stream is one request whose body is concatenated JSON ProduceRequests: each is produced as soon
 as it is parsed, and its ProduceResponse (or error) is written back, in input order, as soon as its
@@ -14,12 +15,15 @@ import logging
 import threading
 import time
 
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
 from flask import Blueprint, Response, current_app, request
 
 from rest.errors import RestError
 from rest.http import kafka, schemas
 from rest.kafka import KafkaBackend, delivery_error_code
 from rest.produce_request import Answers, Prepared, RecordPreparer, error_body
+from rest.record_reader import RecordReader, offsets_to_commit, read_request
+from rest.routes.v2_consumers import consumers
 from rest.streaming import BodyTooLarge, OrderedAnswers, body_chunks, json_objects
 from rest.v3 import answer, install, json_request
 
@@ -42,9 +46,7 @@ def setting(name: str) -> int:
 
 
 def _topic_preparer(cluster_id: str, topic: str) -> tuple[KafkaBackend, RecordPreparer]:
-    backend = kafka()
-    if backend.cluster_id() != cluster_id:
-        raise RestError(404, f"Cluster {cluster_id} cannot be found.")
+    backend = _cluster(cluster_id)
     try:
         metadata = backend.topic(topic)
     except RestError as exc:
@@ -193,3 +195,72 @@ def produce_batch(cluster_id: str, topic: str):
             del produced["error_code"]
             successes.append({"id": entry_id, **produced})
     return answer({"successes": successes, "failures": failures}, 207)
+
+
+# -- our consume extension (rest/record_reader.py) ---------------------------------------------
+
+
+@bp.get(TOPIC + "/records")
+def read_records(cluster_id: str, topic: str):
+    backend, preparer = _topic_preparer(cluster_id, topic)
+    wanted = read_request(request.args, preparer.partitions)
+    manager = consumers()
+    reader = RecordReader({**manager.client, **manager.consumer_config}, cluster_id, topic, wanted,
+                          current_app.config["DECODERS"], backend.timeout_s)
+    return Response(reader.lines(), content_type="application/x-ndjson")
+
+
+GROUP_OFFSETS = "/clusters/<cluster_id>/consumer-groups/<group>/offsets"
+
+
+@bp.post(GROUP_OFFSETS)
+def commit_offsets(cluster_id: str, group: str):
+    """Commits the group's offsets (the next offset to read, as Kafka's); 409/40903 while a Kafka
+    consumer is active in the group (Kafka lets only the group's members commit then)."""
+    offsets = offsets_to_commit(json_request())
+    backend = _cluster(cluster_id)
+    futures = backend.admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, offsets)],
+                                                         request_timeout=backend.timeout_s)
+    try:
+        (result,) = [f.result(backend.timeout_s) for f in futures.values()]
+    except KafkaException as exc:
+        raise _commit_error(group, exc.args[0]) from None
+    for tp in result.topic_partitions:  # Kafka answers per partition
+        if tp.error is not None:
+            raise _commit_error(group, tp.error)
+    return answer({"kind": "KafkaConsumerGroupOffsets", "consumer_group_id": group,
+                   "offsets": _offsets(result.topic_partitions)})
+
+
+def _commit_error(group: str, error: KafkaError) -> RestError:
+    if error.code() in (KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS,
+                        KafkaError.ILLEGAL_GENERATION, KafkaError.GROUP_SUBSCRIBED_TO_TOPIC):
+        return RestError(40903, f"Illegal state: the group {group} has active members: {error.str()}", 409)
+    if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+        return RestError(40403, f"Topic or partition not found: {error.str()}", 404)
+    return RestError(50002, error.str())
+
+
+@bp.get(GROUP_OFFSETS)
+def committed_offsets(cluster_id: str, group: str):
+    backend = _cluster(cluster_id)
+    futures = backend.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
+                                                        request_timeout=backend.timeout_s)
+    try:
+        (result,) = [f.result(backend.timeout_s) for f in futures.values()]
+    except KafkaException as exc:
+        raise RestError(50002, exc.args[0].str()) from None
+    return answer({"kind": "KafkaConsumerGroupOffsets", "consumer_group_id": group,
+                   "offsets": _offsets(tp for tp in result.topic_partitions if tp.offset >= 0)})
+
+
+def _cluster(cluster_id: str) -> KafkaBackend:
+    backend = kafka()
+    if backend.cluster_id() != cluster_id:
+        raise RestError(404, f"Cluster {cluster_id} cannot be found.")
+    return backend
+
+
+def _offsets(partitions) -> list[dict]:
+    return [{"topic_name": tp.topic, "partition_id": tp.partition, "offset": tp.offset}
+            for tp in sorted(partitions, key=lambda tp: (tp.topic, tp.partition))]
