@@ -11,26 +11,20 @@ Confluent's 40301 body. Nothing is read from or written to `_schemas` for a refu
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from werkzeug.exceptions import HTTPException
 
-from kafka_properties import PropertiesError, parse_jaas
+from http_security.users import basic_credentials, users_file_path
 from registry.auth import User, UsersFile
 from registry.authorization import SCHEMA_READ, Authorizer, denial_message, required_operation
 
 log = logging.getLogger("registry.security")
 
 ERROR_TYPE = "application/vnd.schemaregistry.v1+json"
-USERS_FILE = "schemabus.authentication.users.file"
-JAAS_FILE = "java.security.auth.login.config"
 ACL_FILE = "schemabus.authorization.acl.file"
 ADMIN_ROLES = "schemabus.authorization.admin.roles"
 
@@ -54,7 +48,7 @@ def settings_from_properties(properties: dict[str, str]) -> SecuritySettings | N
         raise ValueError(f"authentication.method must be NONE or BASIC here, not {method!r}")
     realm = properties.get("authentication.realm", "").strip() or "SchemaRegistry"
     roles = {role.strip() for role in properties.get("authentication.roles", "*").split(",") if role.strip()}
-    users = UsersFile(_users_path(properties, realm))
+    users = UsersFile(users_file_path(properties, realm))
     authorizer = None
     if properties.get(ACL_FILE):
         admin = frozenset(r.strip() for r in properties.get(ADMIN_ROLES, "admin").split(",") if r.strip())
@@ -62,47 +56,10 @@ def settings_from_properties(properties: dict[str, str]) -> SecuritySettings | N
     return SecuritySettings(users, realm, None if not roles or "*" in roles else frozenset(roles), authorizer)
 
 
-def _users_path(properties: dict[str, str], realm: str) -> str:
-    if properties.get(USERS_FILE):
-        return properties[USERS_FILE]
-    if not properties.get(JAAS_FILE):
-        raise ValueError(f"authentication.method=BASIC needs the users: {USERS_FILE}, or {JAAS_FILE} with a "
-                         f"'{realm}' section naming PropertyFileLoginModule's file")
-    try:
-        text = Path(properties[JAAS_FILE]).read_text()
-    except OSError as exc:
-        raise ValueError(f"{JAAS_FILE}: cannot read {properties[JAAS_FILE]}: {exc.strerror}") from None
-    section = re.search(r"(?:^|\})\s*" + re.escape(realm) + r"\s*\{(.*?)\}\s*;", text, re.S)
-    if section is None:
-        raise ValueError(f"{JAAS_FILE}: no section named {realm!r} (authentication.realm)")
-    try:
-        options = parse_jaas(section.group(1).strip(), f"{JAAS_FILE} section {realm}").options
-    except PropertiesError as exc:
-        raise ValueError(str(exc)) from None
-    if not options.get("file"):
-        raise ValueError(f"{JAAS_FILE}: the {realm!r} section names no file=\"...\"")
-    return options["file"]
-
-
 def _answer(start_response, status: str, code: int, message: str, extra_headers=()) -> list[bytes]:
     body = json.dumps({"error_code": code, "message": message}, separators=(",", ":")).encode()
     start_response(status, [("Content-Type", ERROR_TYPE), ("Content-Length", str(len(body))), *extra_headers])
     return [body]
-
-
-def basic_credentials(header: str | None) -> tuple[str, str] | None:
-    """(user, password) from an `Authorization: Basic ...` header, None if absent or malformed."""
-    if not header:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not token.strip():
-        return None
-    try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep and user else None
 
 
 class Security:

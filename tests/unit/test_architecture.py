@@ -25,17 +25,20 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-PACKAGES = ("formats", "kafka_properties", "registry_client", "serdes", "registry", "broker", "rest", "cli")
+PACKAGES = ("formats", "kafka_properties", "http_security", "registry_client", "serdes", "registry", "broker", "rest",
+            "cli")
 
 # package -> the schemabus packages it may import (itself included).
 ALLOWED: dict[str, frozenset[str]] = {
     "formats": frozenset({"formats"}),
     "kafka_properties": frozenset({"kafka_properties"}),
+    # The https listener and basic authentication the registry and the REST Proxy share.
+    "http_security": frozenset({"http_security", "kafka_properties"}),
     "registry_client": frozenset({"registry_client", "formats", "kafka_properties"}),
     "serdes": frozenset({"serdes", "formats", "registry_client", "kafka_properties"}),
-    "registry": frozenset({"registry", "formats", "kafka_properties"}),
+    "registry": frozenset({"registry", "formats", "kafka_properties", "http_security"}),
     "broker": frozenset({"broker", "formats", "registry_client", "kafka_properties"}),
-    "rest": frozenset({"rest", "formats", "registry_client", "serdes", "kafka_properties"}),
+    "rest": frozenset({"rest", "formats", "registry_client", "serdes", "kafka_properties", "http_security"}),
     "cli": frozenset(PACKAGES),
 }
 
