@@ -166,7 +166,10 @@ def update_partitions_count(cluster_id: str, topic_name: str):
     count = field(body, "partitions_count", int, required=True)
     cluster(cluster_id)
     admin().create_partitions(topic_name, count)
-    return answer(_described_topic_data(cluster_id, admin().topic(topic_name)))
+    data = _described_topic_data(cluster_id, admin().topic(topic_name))
+    # Kafka's metadata can lag the change it just accepted: the count is the one asked for.
+    data["partitions_count"] = count
+    return answer(data)
 
 
 @bp.delete("/clusters/<cluster_id>/topics/<topic_name>")

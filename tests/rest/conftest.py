@@ -34,10 +34,26 @@ class RestProcess(ServiceProcess):
         return cmd
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    work = tmp_path_factory.mktemp("rest")
-    broker = BrokerProcess(work / "data", {"num.partitions": "1"}).start()
+class KafkaAsBroker:
+    """Apache Kafka in the broker's place: the same proxy suite runs against it."""
+
+    def __init__(self, work: Path):
+        from tests.interop.apache_kafka import ApacheKafka
+        self.kafka = ApacheKafka(work / "kafka", extra={"num.partitions": "1"}).start()
+        self.bootstrap = self.kafka.bootstrap
+
+    def stop(self) -> None:
+        self.kafka.destroy()
+
+
+@pytest.fixture(scope="module", params=["schemabus", pytest.param("apache-kafka", marks=pytest.mark.slow)])
+def platform(request, tmp_path_factory):
+    """(broker, proxy, registry): our broker, or Apache Kafka, with our registry and proxy on it."""
+    work = tmp_path_factory.mktemp(f"rest-{request.param}")
+    if request.param == "schemabus":
+        broker = BrokerProcess(work / "data", {"num.partitions": "1"}).start()
+    else:
+        broker = KafkaAsBroker(work)
     registry = RegistryProcess(broker.bootstrap, work).start()
     rest = RestProcess(work, broker.bootstrap, registry_url=registry.url).start()
     try:
