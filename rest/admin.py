@@ -112,7 +112,7 @@ class Admin:
             return method(*args, request_timeout=self.timeout_s, **kwargs)
         except KafkaException as exc:
             raise kafka_rest_error(exc.args[0], topic) from None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: a count or id beyond int32
             raise RestError(40002, str(exc)) from None
 
     # -- cluster -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from rest.errors import RestError
 from rest.http import respond
 from rest.kafka import KafkaBackend
 from rest.routes import v2_consumers, v2_topics
-from rest.routes import v3_acls, v3_cluster, v3_groups, v3_records, v3_topics
+from rest.routes import v3_acls, v3_cluster, v3_groups, v3_openapi, v3_records, v3_topics
 
 log = logging.getLogger("rest.app")
 
@@ -38,7 +38,7 @@ def create_app(kafka: KafkaBackend, consumers: ConsumerManager, registry: Schema
     app.url_map.strict_slashes = False
     app.register_blueprint(v2_topics.bp)
     app.register_blueprint(v2_consumers.bp)
-    for v3 in (v3_cluster, v3_topics, v3_groups, v3_acls, v3_records):
+    for v3 in (v3_cluster, v3_topics, v3_groups, v3_acls, v3_records, v3_openapi):
         app.register_blueprint(v3.bp, url_prefix="/v3")
 
     @app.errorhandler(RestError)

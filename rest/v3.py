@@ -153,12 +153,15 @@ def json_request(empty_message: str = "Request body is empty. Data is required."
         body = json.loads(data)
     except ValueError as exc:
         raise RestError(400, f"Unexpected character in the JSON body: {exc}") from None
+    except RecursionError:
+        raise RestError(400, "The JSON body is nested too deeply") from None
     if body is None:  # `null`: no request object, as an empty body
         raise RestError(42206, f"Payload error. {empty_message}")
     return body
 
 
 KINDS = {str: "a string", int: "an integer", bool: "a boolean", list: "an array", dict: "an object"}
+INT32 = range(-2**31, 2**31)  # kafka-rest's request fields are Java ints
 
 
 def field(body, name: str, kind: type, required: bool = False, where: str = ""):
@@ -173,6 +176,8 @@ def field(body, name: str, kind: type, required: bool = False, where: str = ""):
         return None
     if not isinstance(value, kind) or kind is int and isinstance(value, bool):
         raise RestError(400, f"{where}{name} must be {KINDS[kind]}, not {json.dumps(value)}")
+    if kind is int and value not in INT32:
+        raise RestError(400, f"{where}{name}: numeric value ({value}) out of range of int (-2147483648 - 2147483647)")
     return value
 
 

@@ -25,7 +25,7 @@ from flask import Blueprint, request
 
 from rest.errors import RestError
 from rest.v3 import (
-    admin, alter_commands, answer, checked_commands, cluster, collection, config_fields, controller_id, crn,
+    INT32, admin, alter_commands, answer, checked_commands, cluster, collection, config_fields, controller_id, crn,
     field, install, json_request, no_content, not_found, path_int, path_partition, related, resource, url,
 )
 
@@ -96,7 +96,7 @@ def _assignments(body) -> list[list[int]]:
         if not re.fullmatch(r"\d+", key):
             raise RestError(400, f"replicas_assignments: {key!r} is not a partition id")
         if not isinstance(brokers, list) or not brokers or \
-                not all(isinstance(b, int) and not isinstance(b, bool) for b in brokers):
+                not all(isinstance(b, int) and not isinstance(b, bool) and b in INT32 for b in brokers):
             raise RestError(400, f"replicas_assignments[{key}] must be a non-empty array of broker ids")
         assignments[int(key)] = brokers
     if sorted(assignments) != list(range(len(assignments))):
