@@ -45,8 +45,8 @@ KNOWN_5XX = {
         ({"TypeError"}, 'a key or value whose "type" is an object or array (rest/produce_request.py)'),
     ("POST", "/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/offsets"):
         ({"OverflowError", "ValueError"}, "an offset beyond int64 or a partition_id beyond int32 "
-                                          "(rest/record_reader.py), an offset near int64's maximum "
-                                          "(rest/routes/v3_records.py)"),
+                                          "(rest/record_reader.py), an empty topic_name (confluent-kafka's "
+                                          "ValueError, rest/routes/v3_records.py)"),
 }
 
 CONFIG = {
