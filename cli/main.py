@@ -1,4 +1,4 @@
-"""The `schemabus` command: `up`, `broker`, `registry`, the admin tools and `log verify|dump`."""
+"""The `schemabus` command: `up`, `broker`, `registry`, `rest`, the admin tools and `log verify|dump`."""
 
 from __future__ import annotations
 
@@ -84,19 +84,19 @@ def cmd_rest(args) -> int:
     properties = registry_properties(args.properties_file, args.config)
     if args.bootstrap_server:
         properties["bootstrap.servers"] = args.bootstrap_server
-    if args.listen:
-        properties["listeners"] = f"http://{args.listen}"
+    if args.listen:  # the scheme of `listeners` (https with ssl.keystore.*), else http
+        scheme = (properties.get("listeners") or "http://").partition("://")[0].strip().lower() or "http"
+        properties["listeners"] = f"{scheme if scheme in ('http', 'https') else 'http'}://{args.listen}"
     if args.schema_registry_url:
         properties["schema.registry.url"] = args.schema_registry_url
     return run(RestOptions(properties=properties))
 
 
-async def _start_registry_child(bootstrap: str, listen: str, timeout: float = 120.0,
-                                properties: Path | None = None):
-    """`schemabus registry` as a child process pointed at the broker; its URL once it is ready."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", "registry", *([str(properties)] if properties else []),
-        "--bootstrap-server", bootstrap, "--listen", listen, stdout=asyncio.subprocess.PIPE)
+async def _start_child(command: str, args: list[str], timeout: float = 120.0):
+    """`schemabus COMMAND ARGS` as a child process; (process, its URL once it prints its ready line,
+    or None when it exits or times out first)."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "cli.main", command, *args,
+                                                stdout=asyncio.subprocess.PIPE)
 
     async def ready_url():
         while True:
@@ -114,6 +114,20 @@ async def _start_registry_child(bootstrap: str, listen: str, timeout: float = 12
     return proc, url
 
 
+async def _start_registry_child(bootstrap: str, listen: str, timeout: float = 120.0,
+                                properties: Path | None = None):
+    """`schemabus registry` as a child process pointed at the broker; its URL once it is ready."""
+    return await _start_child("registry", [*([str(properties)] if properties else []), "--bootstrap-server", bootstrap,
+                                           "--listen", listen], timeout)
+
+
+async def _start_rest_child(bootstrap: str, listen: str, registry_url: str, timeout: float = 120.0,
+                            properties: Path | None = None):
+    """`schemabus rest` (the REST Proxy) as a child process; its URL once it is ready."""
+    return await _start_child("rest", [*([str(properties)] if properties else []), "--bootstrap-server", bootstrap,
+                                       "--listen", listen, "--schema-registry-url", registry_url], timeout)
+
+
 async def _stop_child(proc, timeout: float = 15.0) -> None:
     if proc.returncode is None:
         proc.send_signal(signal.SIGTERM)
@@ -125,50 +139,65 @@ async def _stop_child(proc, timeout: float = 15.0) -> None:
 
 
 async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_listen: str,
-                  secure=None) -> int:
+                  secure=None, rest_listen: str = "127.0.0.1:8082") -> int:
     broker, stop = await _start_broker(data_dir, listen, config)
     host, port = broker.advertised
     bootstrap = f"{host}:{port}"
-    proc = None
+    children = []
     try:
-        registry_properties = None
+        registry_properties = rest_properties = None
         if secure is not None:
             registry_properties = secure.write_private("registry.properties", "".join(
                 f"{k}={v}\n" for k, v in secure.registry_properties(registry_listen).items()))
         proc, url = await _start_registry_child(bootstrap, registry_listen, properties=registry_properties)
+        children.append(("the schema registry", proc))
         if url is None:
             print("schemabus up: the schema registry did not start (see its log above)", file=sys.stderr, flush=True)
             return 1
         if secure is not None:
+            rest_properties = secure.write_private("rest.properties", "".join(
+                f"{k}={v}\n" for k, v in secure.rest_properties(rest_listen).items()))
+        proc, rest_url = await _start_rest_child(bootstrap, rest_listen, url, properties=rest_properties)
+        children.append(("the REST Proxy", proc))
+        if rest_url is None:
+            print("schemabus up: the REST Proxy did not start (see its log above)", file=sys.stderr, flush=True)
+            return 1
+        if secure is not None:
             secure.write_client_properties(bootstrap, url, secure.registry_client_properties())
-            _print_secure_summary(secure, bootstrap, url)
-        print(f"schemabus up: broker at {bootstrap}, schema registry at {url} (Ctrl-C stops)", flush=True)
-        child_exit = asyncio.ensure_future(proc.wait())
-        drain = asyncio.ensure_future(proc.stdout.read())
+            secure.write_rest_client(rest_url)
+            _print_secure_summary(secure, bootstrap, url, rest_url)
+        print(f"schemabus up: broker at {bootstrap}, schema registry at {url}, REST Proxy at {rest_url} "
+              f"(Ctrl-C stops)", flush=True)
+        exits = {asyncio.ensure_future(proc.wait()): name for name, proc in children}
+        drains = [asyncio.ensure_future(proc.stdout.read()) for _, proc in children]
         stopped = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait({child_exit, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (stopped, drain):
+        done, _ = await asyncio.wait({*exits, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopped, *drains, *exits):
             task.cancel()
-        if child_exit in done and not stop.is_set():
-            print(f"schemabus up: the schema registry exited with code {proc.returncode}", file=sys.stderr,
-                  flush=True)
+        exited = [exits[task] for task in done if task in exits]
+        if exited and not stop.is_set():
+            name = exited[0]
+            code = dict(children)[name].returncode
+            print(f"schemabus up: {name} exited with code {code}", file=sys.stderr, flush=True)
             return 1
         return 0
     finally:
-        if proc is not None:
+        for _, proc in reversed(children):
             await _stop_child(proc)
         await broker.stop()
 
 
-def _print_secure_summary(secure, bootstrap: str, url: str) -> None:
+def _print_secure_summary(secure, bootstrap: str, url: str, rest_url: str) -> None:
     """Where the admin's client settings are and how to use them; never the password itself."""
     props = secure.client_properties
     print(f"schemabus up --secure: broker SASL_SSL (SCRAM) with ACLs at {bootstrap}, registry HTTPS with basic "
-          f"authentication at {url}, certificates from the CA {secure.ca_file}", flush=True)
+          f"authentication at {url}, REST Proxy HTTPS at {rest_url} (basic authentication with a broker user's "
+          f"SCRAM credentials, Kafka's ACLs per caller), certificates from the CA {secure.ca_file}", flush=True)
     print(f"schemabus up --secure: super user 'admin', password in {secure.directory / 'admin.password'}; its "
           f"client properties in {props}, e.g.\n"
           f"  kafka-console-producer --bootstrap-server {bootstrap} --producer.config {props} --topic t\n"
-          f"  schemabus topics list --bootstrap-server {bootstrap} --command-config {props}", flush=True)
+          f"  schemabus topics list --bootstrap-server {bootstrap} --command-config {props}\n"
+          f"  curl -K {secure.rest_curl_config} {rest_url}/v3/clusters", flush=True)
 
 
 def cmd_up(args) -> int:
@@ -187,7 +216,8 @@ def cmd_up(args) -> int:
     if "schema.registry.url" not in overrides:
         overrides.setdefault("confluent.schema.registry.url", f"{scheme}://{args.registry_listen}")
     config = BrokerConfig(overrides)
-    return asyncio.run(_run_up(data_dir / "broker", args.listen, config, args.registry_listen, secure))
+    return asyncio.run(_run_up(data_dir / "broker", args.listen, config, args.registry_listen, secure,
+                               args.rest_listen))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,9 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--listen", default="127.0.0.1:9092", help="broker host:port")
     up.add_argument("--config", action="append", metavar="KEY=VALUE", help="a Kafka broker config (repeatable)")
     up.add_argument("--registry-listen", default="127.0.0.1:8081", help="schema registry host:port")
+    up.add_argument("--rest-listen", default="127.0.0.1:8082", help="REST Proxy host:port")
     up.add_argument("--secure", action="store_true",
-                    help="TLS, SASL/SCRAM and ACLs on the broker, HTTPS and basic auth on the registry; a local CA "
-                         "and an admin user under <data-dir>/security, client settings in its client.properties")
+                    help="TLS, SASL/SCRAM and ACLs on the broker, HTTPS and basic auth on the registry and the REST "
+                         "Proxy (whose callers are broker users); a local CA and an admin user under "
+                         "<data-dir>/security, client settings in its client.properties")
     up.set_defaults(func=cmd_up)
 
     reg = sub.add_parser("registry", help="run the Confluent-compatible Schema Registry")
@@ -241,12 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--hello-endpoint", action="store_true", help=argparse.SUPPRESS)
     reg.add_argument("--no-read-cache", action="store_true", help=argparse.SUPPRESS)
     reg.set_defaults(func=cmd_registry)
-    rest = sub.add_parser("rest", help="run the REST Proxy (Confluent kafka-rest's v2 API; issue 17, in progress)")
+    rest = sub.add_parser("rest", help="run the REST Proxy (Confluent kafka-rest's v2 and v3 APIs)")
     rest.add_argument("properties_file", nargs="?", metavar="kafka-rest.properties",
                       help="kafka-rest's properties (bootstrap.servers, listeners, client.*, producer.*, admin.*)")
     rest.add_argument("--config", action="append", metavar="KEY=VALUE", help="a property, overriding the file's")
     rest.add_argument("--bootstrap-server", metavar="HOST:PORT", help="Kafka bootstrap servers")
-    rest.add_argument("--listen", metavar="HOST:PORT", help="where to serve HTTP (default 127.0.0.1:8082)")
+    rest.add_argument("--listen", metavar="HOST:PORT",
+                      help="where to serve (default 127.0.0.1:8082; https when `listeners` is https://...)")
     rest.add_argument("--schema-registry-url", metavar="URL", help="the schema registry (schema.registry.url)")
     rest.set_defaults(func=cmd_rest)
     add_admin_commands(sub)

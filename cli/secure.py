@@ -6,10 +6,14 @@ Under `<data>/security/` (made on first use, reused afterwards so clients keep w
 - an `admin` user with a generated password (`admin.password`, mode 0600), a SCRAM-SHA-512 and
   SCRAM-SHA-256 credential for it in the broker's data dir, and `User:admin` as super user;
 - `client.properties` (mode 0600): what a client needs, in Kafka's and Confluent's names, for
-  `--command-config`, `--producer.config`, `--consumer.config` and the registry's clients.
+  `--command-config`, `--producer.config`, `--consumer.config` and the registry's clients;
+- `rest.properties` (the REST Proxy's own) and `rest-proxy.curlrc` (mode 0600): the proxy's URL,
+  the CA and the admin's credentials for `curl -K`.
 
 The broker serves SASL_SSL only, with the StandardAuthorizer: every other principal needs ACLs
-(`schemabus acls add`). The registry serves HTTPS with HTTP basic authentication.
+(`schemabus acls add`). The registry serves HTTPS with HTTP basic authentication. The REST Proxy
+serves HTTPS; a caller's basic credentials are a broker user's, passed to the broker as its own
+SCRAM-SHA-512 login (rest.authorization), so each caller is held to its own ACLs.
 """
 
 from __future__ import annotations
@@ -91,6 +95,30 @@ class SecureSetup:
                 "schema.registry.basic.auth.user.info": f"{ADMIN}:{self.admin_password}",
                 "schema.registry.ssl.truststore.location": str(self.ca_file),
                 "schema.registry.ssl.truststore.type": "PEM"}
+
+    def rest_properties(self, rest_listen: str) -> dict[str, str]:
+        """HTTPS; every caller's own Kafka clients from its basic credentials (SCRAM-SHA-512 over
+        SASL_SSL); the registry reached as the admin user."""
+        return {
+            "listeners": f"https://{rest_listen}",
+            "ssl.keystore.type": "PEM", "ssl.keystore.location": str(self.keystore),
+            "rest.authorization": "true",
+            "client.security.protocol": "SASL_SSL", "client.sasl.mechanism": "SCRAM-SHA-512",
+            "client.ssl.truststore.type": "PEM", "client.ssl.truststore.location": str(self.ca_file),
+            "schema.registry.basic.auth.credentials.source": "USER_INFO",
+            "schema.registry.basic.auth.user.info": f"{ADMIN}:{self.admin_password}",
+            "schema.registry.ssl.ca.location": str(self.ca_file),
+        }
+
+    @property
+    def rest_curl_config(self) -> Path:
+        return self.directory / "rest-proxy.curlrc"
+
+    def write_rest_client(self, rest_url: str) -> None:
+        """curl's config (`curl -K FILE URL`): the CA and the admin's credentials for the REST Proxy."""
+        _write_private(self.rest_curl_config, f"# Written by `schemabus up --secure`: the REST Proxy at {rest_url} "
+                                              f"as the admin user.\n"
+                                              f'cacert = "{self.ca_file}"\nuser = "{ADMIN}:{self.admin_password}"\n')
 
     def broker_registry_client(self) -> dict[str, str]:
         """Confluent Server's names for the broker's own registry client (governed topics)."""

@@ -6,16 +6,19 @@ import logging
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.local import LocalProxy
 
 from registry_client import SchemaRegistryClient
 
 from rest.consumers import ConsumerManager
 from rest.embedded import SchemaDecoders, SchemaEncoders
 from rest.errors import RestError
+from rest.http import consumers as request_consumers
 from rest.http import respond
 from rest.kafka import KafkaBackend
 from rest.routes import v2_consumers, v2_topics
 from rest.routes import v3_acls, v3_cluster, v3_groups, v3_openapi, v3_records, v3_topics
+from rest.security import Security
 
 log = logging.getLogger("rest.app")
 
@@ -25,14 +28,18 @@ log = logging.getLogger("rest.app")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
-def create_app(kafka: KafkaBackend, consumers: ConsumerManager, registry: SchemaRegistryClient | None = None,
-               settings: dict[str, str] | None = None) -> Flask:
-    """`settings`: the proxy's properties (kafka-rest's names) that routes read, e.g. the v3 limits."""
+def create_app(kafka: KafkaBackend | None, consumers: ConsumerManager | None,
+               registry: SchemaRegistryClient | None = None, settings: dict[str, str] | None = None,
+               security: Security | None = None) -> Flask:
+    """`settings`: the proxy's properties (kafka-rest's names) that routes read, e.g. the v3 limits.
+    `kafka`/`consumers`: the proxy's own clients (None under rest.authorization, where `security`
+    gives each request its caller's)."""
     app = Flask("schemabus.rest")
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.config["REST_SETTINGS"] = dict(settings or {})
     app.config["KAFKA"] = kafka
-    app.config["CONSUMERS"] = consumers
+    app.config["SERVICE_CONSUMERS"] = consumers
+    app.config["CONSUMERS"] = LocalProxy(request_consumers)  # the request's: the caller's or the proxy's
     app.config["SCHEMAS"] = SchemaEncoders(registry)
     app.config["DECODERS"] = SchemaDecoders(registry)
     app.url_map.strict_slashes = False
@@ -54,4 +61,7 @@ def create_app(kafka: KafkaBackend, consumers: ConsumerManager, registry: Schema
         log.exception("unexpected error answering %s %s", request.method, request.path)
         return respond({"error_code": 500, "message": f"Internal Server Error: {type(exc).__name__}"}, 500)
 
+    if security is not None:  # authentication, and the caller's own clients, before Flask sees the request
+        security.app = app.wsgi_app
+        app.wsgi_app = security
     return app

@@ -1,4 +1,5 @@
-"""What every route shares: the app's Kafka backend, JSON bodies in, kafka-rest's JSON answers out."""
+"""What every route shares: the request's Kafka backend and consumer instances, JSON bodies in,
+kafka-rest's JSON answers out."""
 
 from __future__ import annotations
 
@@ -6,16 +7,27 @@ import json
 
 from flask import Response, current_app, request
 
+from rest.consumers import ConsumerManager
 from rest.embedded import SchemaEncoders
 from rest.errors import RestError
 from rest.kafka import KafkaBackend
+from rest.security import CLIENTS
 
 V2 = "application/vnd.kafka.v2+json"
 JSON = "application/json"
 
 
 def kafka() -> KafkaBackend:
-    return current_app.config["KAFKA"]
+    """The caller's own backend under rest.authorization (rest/security.py), else the proxy's."""
+    clients = request.environ.get(CLIENTS)
+    return clients.kafka if clients is not None else current_app.config["KAFKA"]
+
+
+def consumers() -> ConsumerManager:
+    """The caller's own consumer instances under rest.authorization, else the proxy's
+    (app.config["CONSUMERS"] stands for this in routes)."""
+    clients = request.environ.get(CLIENTS)
+    return clients.consumers if clients is not None else current_app.config["SERVICE_CONSUMERS"]
 
 
 def schemas() -> SchemaEncoders:

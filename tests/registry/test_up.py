@@ -1,4 +1,4 @@
-"""`schemabus up` runs the broker and the registry together and stops both cleanly."""
+"""`schemabus up` runs the broker, the registry and the REST Proxy together and stops them cleanly."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _start_up(tmp_path, *extra: str, ports: tuple[int, int] | None = None):
-    broker_port, registry_port = ports or (free_port(), free_port())
+def _start_up(tmp_path, *extra: str, ports: tuple[int, int, int] | None = None):
+    broker_port, registry_port, rest_port = ports or (free_port(), free_port(), free_port())
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "up", "--data-dir", str(tmp_path / "data"),
                              "--listen", f"127.0.0.1:{broker_port}", "--registry-listen", f"127.0.0.1:{registry_port}",
+                             "--rest-listen", f"127.0.0.1:{rest_port}",
                              "--config", "group.initial.rebalance.delay.ms=0", *extra],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=open(tmp_path / "up.log", "a"), text=True,
                             start_new_session=True)
@@ -43,28 +44,49 @@ def _start_up(tmp_path, *extra: str, ports: tuple[int, int] | None = None):
     if not ready.wait(90):
         os.killpg(proc.pid, signal.SIGKILL)
         raise AssertionError(f"schemabus up did not become ready: {lines} {(tmp_path / 'up.log').read_text()[-3000:]}")
-    return proc, broker_port, registry_port, lines
+    return proc, (broker_port, registry_port, rest_port), lines
+
+
+def _v3_produce(rest_url: str, topic: str, value: str, create: bool = False, **kwargs) -> dict:
+    """One record through the REST Proxy's v3 API (the topic created through it first with
+    `create`); its answer."""
+    clusters = requests.get(f"{rest_url}/v3/clusters", timeout=30, **kwargs)
+    assert clusters.status_code == 200, clusters.text
+    cluster_id = clusters.json()["data"][0]["cluster_id"]
+    if create:
+        created = requests.post(f"{rest_url}/v3/clusters/{cluster_id}/topics", timeout=30,
+                                json={"topic_name": topic, "partitions_count": 1}, **kwargs)
+        assert created.status_code == 201, created.text
+    answer = requests.post(f"{rest_url}/v3/clusters/{cluster_id}/topics/{topic}/records", timeout=60,
+                           json={"value": {"type": "STRING", "data": value}}, **kwargs)
+    assert answer.status_code == 200 and answer.json()["error_code"] == 200, answer.text
+    return answer.json()
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
-def test_up_runs_broker_and_registry(tmp_path, how):
-    proc, broker_port, registry_port, lines = _start_up(tmp_path)
+def test_up_runs_broker_registry_and_rest_proxy(tmp_path, how):
+    proc, (broker_port, registry_port, rest_port), lines = _start_up(tmp_path)
     try:
         ready = [line for line in lines if line.startswith("schemabus up:")][0]
         assert f"broker at 127.0.0.1:{broker_port}" in ready
         assert f"schema registry at http://127.0.0.1:{registry_port}" in ready
+        assert f"REST Proxy at http://127.0.0.1:{rest_port}" in ready
         url = f"http://127.0.0.1:{registry_port}"
         answer = requests.post(f"{url}/subjects/up-value/versions", json={"schema": '"string"'}, timeout=30)
         assert answer.status_code == 200, answer.text
         assert requests.get(f"{url}/schemas/ids/{answer.json()['id']}", timeout=10).status_code == 200
+
+        rest = f"http://127.0.0.1:{rest_port}"
+        assert requests.get(f"{rest}/", timeout=10).json() == {}
+        assert _v3_produce(rest, "up-rest", "through the proxy", create=True)["offset"] == 0
 
         if how == "ctrl-c":
             os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole foreground group
         else:
             proc.send_signal(signal.SIGTERM)  # a service manager: only the parent
         assert proc.wait(60) == 0
-        wait_until(lambda: not _port_open(registry_port) and not _port_open(broker_port), 20,
-                   "broker or registry still listening after schemabus up stopped")
+        wait_until(lambda: not any(_port_open(p) for p in (registry_port, broker_port, rest_port)), 20,
+                   "broker, registry or REST Proxy still listening after schemabus up stopped")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -85,13 +107,15 @@ def test_up_secure_sets_up_tls_scram_acls_and_registry_auth(tmp_path):
 
     from cli.client_config import librdkafka_config, read_properties
 
-    proc, broker_port, registry_port, lines = _start_up(tmp_path, "--secure")
+    proc, ports, lines = _start_up(tmp_path, "--secure")
+    broker_port, registry_port, rest_port = ports
     security = tmp_path / "data" / "security"
     props = security / "client.properties"
     bootstrap, url = f"127.0.0.1:{broker_port}", f"https://127.0.0.1:{registry_port}"
+    rest = f"https://127.0.0.1:{rest_port}"
     try:
         assert any(line.startswith("schemabus up --secure:") and str(props) in line for line in lines), lines
-        assert f"schema registry at {url}" in lines[-1]
+        assert f"schema registry at {url}" in lines[-1] and f"REST Proxy at {rest}" in lines[-1]
         password = (security / "admin.password").read_text().strip()
         assert oct((security / "client.properties").stat().st_mode)[-3:] == "600"
         admin = ["--bootstrap-server", bootstrap, "--command-config", str(props)]
@@ -100,6 +124,15 @@ def test_up_secure_sets_up_tls_scram_acls_and_registry_auth(tmp_path):
         ca = str(security / "ca.pem")
         assert requests.get(f"{url}/subjects", verify=ca, timeout=10).status_code == 401
         assert requests.get(f"{url}/subjects", auth=("admin", password), verify=ca, timeout=10).json() == []
+
+        # The REST Proxy: HTTPS; a caller's basic credentials are its Kafka (SCRAM) login.
+        assert requests.get(f"{rest}/", verify=ca, timeout=10).status_code == 401
+        assert requests.get(f"{rest}/", auth=("admin", "wrong-pw-3"), verify=ca, timeout=30).status_code == 401
+        assert requests.get(f"{rest}/", auth=("admin", password), verify=ca, timeout=30).json() == {}
+        assert _v3_produce(rest, "via-rest", "secure", create=True, auth=("admin", password), verify=ca)["offset"] == 0
+        curlrc = security / "rest-proxy.curlrc"
+        assert oct(curlrc.stat().st_mode)[-3:] == "600" and str(security / "ca.pem") in curlrc.read_text()
+        assert any(str(curlrc) in line for line in lines), lines
 
         # The broker: SASL_SSL only; the admin is a super user.
         created = _schemabus("topics", "create", "orders", "--config", "confluent.value.schema.validation=true", *admin)
@@ -138,12 +171,19 @@ def test_up_secure_sets_up_tls_scram_acls_and_registry_auth(tmp_path):
         producer.produce("plain", b"y", on_delivery=lambda err, _msg: delivered.append(err))
         producer.flush(30)
         assert delivered == [None]
+        # Through the REST Proxy bob is held to the same ACLs.
+        bob_rest = {"auth": ("bob", "bob-pw-1"), "verify": ca}
+        assert _v3_produce(rest, "plain", "bob via rest", **bob_rest)["offset"] == 1
+        cluster_id = requests.get(f"{rest}/v3/clusters", timeout=30, **bob_rest).json()["data"][0]["cluster_id"]
+        refused = requests.post(f"{rest}/v3/clusters/{cluster_id}/topics/orders/records", timeout=60,
+                                json={"value": {"type": "STRING", "data": "x"}}, **bob_rest)
+        assert refused.status_code == 403 and refused.json()["error_code"] == 40301, refused.text
     finally:
         if proc.poll() is None:
             _stop(proc)
 
     # A restart keeps the CA, the password and the users: the same client properties still work.
-    proc, *_ = _start_up(tmp_path, "--secure", ports=(broker_port, registry_port))
+    proc, *_ = _start_up(tmp_path, "--secure", ports=ports)
     try:
         assert (security / "admin.password").read_text().strip() == password
         listed = _schemabus("topics", "list", *admin)
