@@ -41,6 +41,15 @@ class ConsumerInstance:
     last_used: float = field(default_factory=time.monotonic)
     closed: bool = False
     subscription: list[str] = field(default_factory=list)
+    # Records consumed from Kafka but not yet returned (a response reached max_bytes): returned
+    # first by the next records request. Offsets are stored only for records returned, so a
+    # commit (or auto commit) never passes a record the client has not seen.
+    held: list = field(default_factory=list)
+
+    def drop_held(self, partitions: set[tuple[str, int]] | None = None) -> None:
+        """Forget held records of `partitions` (all when None): their positions were changed."""
+        self.held = [] if partitions is None else \
+            [m for m in self.held if (m.topic(), m.partition()) not in partitions]
 
 
 class ConsumerManager:
@@ -67,7 +76,8 @@ class ConsumerManager:
         except (TypeError, ValueError):
             raise RestError(40001, "Invalid consumer configuration. It does not abide by the constraints: "
                                    "fetch.min.bytes and consumer.request.timeout.ms are integers", 422) from None
-        config = {**self.client, **self.consumer_config, "group.id": group}
+        config = {**self.client, **self.consumer_config, "group.id": group,
+                  "enable.auto.offset.store": False}  # see ConsumerInstance.held
         for ours, theirs in (("auto.offset.reset", "auto.offset.reset"), ("auto.commit.enable", "enable.auto.commit")):
             if request.get(ours) is not None:
                 config[theirs] = str(request[ours])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from rest.errors import RestError, kafka_error
@@ -37,6 +37,17 @@ def delivery_error_code(err: KafkaError) -> int:
     if err.code() in AUTHORIZATION_ERRORS:
         return 40301
     return 50003 if err.retriable() else 50002
+
+
+def refused_record(err: KafkaError) -> RestError:
+    """A record the producer refused to take: too large (413), for a partition that does not exist
+    (40402), or another Kafka error."""
+    if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+        return RestError(413, f"The request included a message larger than the maximum message size the "
+                              f"server can accept: {err.str()}")
+    if err.code() == KafkaError._UNKNOWN_PARTITION:
+        return RestError(40402, "Partition not found.")
+    return RestError(delivery_error_code(err), err.str())
 
 
 class KafkaBackend:
@@ -126,6 +137,8 @@ class KafkaBackend:
                 return
             except BufferError:  # the local queue is full: the poller frees it as reports come
                 self._closed.wait(0.01)
+            except KafkaException as exc:  # refused before sending, e.g. larger than message.max.bytes
+                raise refused_record(exc.args[0]) from None
 
     @property
     def delivery_wait_s(self) -> float:
@@ -154,7 +167,14 @@ class KafkaBackend:
             return on_delivery
 
         for index, record in enumerate(records):
-            self.send(record, report(index))
+            try:
+                self.send(record, report(index))
+            except RestError as exc:  # this record only: the others are still sent and reported
+                results[index].error_code, results[index].error = exc.error_code, exc.message
+                with lock:
+                    remaining[0] -= 1
+                    if remaining[0] == 0:
+                        done.set()
         if records and not done.wait(self.delivery_wait_s):
             raise RestError(50002, "timed out waiting for the broker to acknowledge the records")
         return results

@@ -106,7 +106,7 @@ class RecordPreparer:
         if not isinstance(spec, dict):
             raise bad_request(f"{field} must be an object with type and data")
         kind = spec.get("type")
-        if kind is not None and kind not in PLAIN_TYPES and kind not in SCHEMA_TYPES:
+        if kind is not None and (not isinstance(kind, str) or kind not in PLAIN_TYPES and kind not in SCHEMA_TYPES):
             raise bad_request(f"{field}.type must be one of {', '.join(PLAIN_TYPES + tuple(SCHEMA_TYPES))}")
         data = spec.get("data")
         if kind in PLAIN_TYPES:
@@ -123,7 +123,8 @@ class RecordPreparer:
     def _encoder(self, field: str, kind: str | None, spec: dict) -> Encoder:
         subject, strategy = spec.get("subject"), spec.get("subject_name_strategy") or "TOPIC_NAME"
         schema_id, version, text = spec.get("schema_id"), spec.get("schema_version"), spec.get("schema")
-        if subject is not None and not isinstance(subject, str) or strategy not in STRATEGIES:
+        if subject is not None and not isinstance(subject, str) or not isinstance(strategy, str) \
+                or strategy not in STRATEGIES:
             raise bad_request(f"{field}: subject must be a string and subject_name_strategy one of "
                               f"{', '.join(STRATEGIES)}")
         if sum(x is not None for x in (schema_id, version, text)) > 1:
@@ -168,7 +169,10 @@ def _timestamp(text) -> int | None:
         raise bad_request(f"timestamp={json.dumps(text)} is not an ISO-8601 date-time.") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
+    ms = int(moment.timestamp() * 1000)
+    if ms < 0:
+        raise bad_request(f"timestamp={json.dumps(text)} is before 1970: Kafka's timestamps are not negative.")
+    return ms
 
 
 class Answers:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +26,9 @@ from rest.errors import RestError, bad_request
 TYPES = ("AUTO", "BINARY", "JSON", "STRING", "AVRO", "JSONSCHEMA", "PROTOBUF")
 V3_TYPE_OF = {"AVRO": "AVRO", "JSON": "JSONSCHEMA", "PROTOBUF": "PROTOBUF"}
 BATCH = 500
+INT32_MAX = 2**31 - 1
+LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")  # Kafka's rule for topic names
+INT64_MAX = 2**63 - 1
 TIMESTAMP_TYPES = {1: "CREATE_TIME", 2: "LOG_APPEND_TIME"}
 
 
@@ -44,7 +48,7 @@ class ReadRequest:
     value_type: str = "AUTO"
 
 
-def _int(args, name: str, default=None, minimum: int | None = None):
+def _int(args, name: str, default=None, minimum: int | None = None, maximum: int = INT64_MAX):
     text = args.get(name)
     if text is None:
         return default
@@ -52,15 +56,15 @@ def _int(args, name: str, default=None, minimum: int | None = None):
         value = int(text)
     except ValueError:
         raise bad_request(f"{name}={text} is not an integer") from None
-    if minimum is not None and value < minimum:
-        raise bad_request(f"{name} must be at least {minimum}")
+    if minimum is not None and value < minimum or value > maximum:
+        raise bad_request(f"{name} must be between {minimum} and {maximum}")
     return value
 
 
 def read_request(args, partitions: set[int]) -> ReadRequest:
     """The query string of a read: partition_id, from (earliest|latest), offset, timestamp (ISO-8601 or
     epoch ms), group_id, max_records, timeout_ms, until (end), key_type, value_type."""
-    partition = _int(args, "partition_id", minimum=0)
+    partition = _int(args, "partition_id", minimum=0, maximum=INT32_MAX)
     if partition is not None and partition not in partitions:
         raise RestError(40402, "Partition not found.")
     start = args.get("from", "earliest")
@@ -73,7 +77,7 @@ def read_request(args, partitions: set[int]) -> ReadRequest:
                           offset=offset, timestamp_ms=_timestamp(args.get("timestamp")),
                           group_id=args.get("group_id") or None,
                           max_records=_int(args, "max_records", minimum=1),
-                          timeout_ms=_int(args, "timeout_ms", 1000, minimum=-1),
+                          timeout_ms=_int(args, "timeout_ms", 1000, minimum=-1, maximum=INT32_MAX),
                           until_end=args.get("until") == "end")
     if args.get("until") not in (None, "end"):
         raise bad_request(f"until={args.get('until')} is invalid: end")
@@ -89,6 +93,8 @@ def _timestamp(text: str | None) -> int | None:
     if text is None:
         return None
     if text.isdigit():
+        if int(text) > INT64_MAX:
+            raise bad_request(f"timestamp={text} is out of range")
         return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -215,9 +221,10 @@ def offsets_to_commit(body) -> list[TopicPartition]:
     out = []
     for item in items:
         if not (isinstance(item, dict) and isinstance(item.get("topic_name"), str)
-                and all(isinstance(item.get(k), int) and not isinstance(item.get(k), bool) and item[k] >= 0
-                        for k in ("partition_id", "offset"))):
-            raise bad_request('each offset must be {"topic_name": string, "partition_id": int >= 0, '
-                              '"offset": int >= 0}')
+                and LEGAL_TOPIC.fullmatch(item["topic_name"])
+                and all(isinstance(item.get(k), int) and not isinstance(item.get(k), bool) and 0 <= item[k] <= top
+                        for k, top in (("partition_id", INT32_MAX), ("offset", INT64_MAX)))):
+            raise bad_request('each offset must be {"topic_name": a topic name, "partition_id": int32 >= 0, '
+                              '"offset": int64 >= 0}')
         out.append(TopicPartition(item["topic_name"], item["partition_id"], item["offset"]))
     return out

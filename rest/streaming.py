@@ -26,13 +26,17 @@ class BodyTooLarge(Exception):
 def body_chunks(environ: dict) -> Iterator[bytes]:
     """The request body, piece by piece as the client sends it.
 
-    A chunked body (what streaming clients send) is yielded one HTTP chunk at a time: cheroot's
-    ChunkedRFile.read(n) waits for n bytes and its readline() never returns, so its own chunk
-    fetch is used (`_fetch`, which keeps its end-of-body state right for the connection's next
-    request). A body with a Content-Length is read in blocks.
+    Only a chunked body (what streaming clients send) is read as it comes, one HTTP chunk at a
+    time: cheroot's ChunkedRFile.read(n) waits for n bytes and its readline() never returns, so its
+    own chunk fetch is used (`_fetch`, which keeps its end-of-body state right for the connection's
+    next request). A body with a Content-Length is read whole first: cheroot itself drains what is
+    left of such a body when the response starts, so no other thread may read it then.
     """
     stream = environ["wsgi.input"]
-    if environ.get("wsgi.input_terminated") and hasattr(stream, "_fetch"):
+    if not environ.get("wsgi.input_terminated"):
+        yield stream.read(int(environ.get("CONTENT_LENGTH") or 0))
+        return
+    if hasattr(stream, "_fetch"):
         while True:
             if not stream.buffer:
                 stream._fetch()
@@ -40,13 +44,7 @@ def body_chunks(environ: dict) -> Iterator[bytes]:
                 return
             data, stream.buffer = stream.buffer, b""
             yield data
-    remaining = int(environ.get("CONTENT_LENGTH") or 0) if not environ.get("wsgi.input_terminated") else None
-    while remaining is None or remaining > 0:
-        data = stream.read(READ_SIZE if remaining is None else min(READ_SIZE, remaining))
-        if not data:
-            return
-        if remaining is not None:
-            remaining -= len(data)
+    while data := stream.read(READ_SIZE):  # another server's chunked input
         yield data
 
 

@@ -91,6 +91,7 @@ def subscribe(group: str, name: str):
         raise RestError(422, 'give "topics" (a list of names) or "topic_pattern" (a regular expression)')
     _call(instance, lambda c: c.subscribe(wanted))
     instance.subscription = wanted
+    instance.drop_held()
     return _no_content()
 
 
@@ -105,6 +106,7 @@ def unsubscribe(group: str, name: str):
     instance = consumers().get(group, name)
     _call(instance, lambda c: c.unsubscribe())
     instance.subscription = []
+    instance.drop_held()
     return _no_content()
 
 
@@ -113,6 +115,7 @@ def assign(group: str, name: str):
     partitions = _partitions(json_body())
     instance = consumers().get(group, name)
     _call(instance, lambda c: c.assign(partitions))
+    instance.drop_held()
     return _no_content()
 
 
@@ -130,6 +133,7 @@ def _seek(instance: ConsumerInstance, partitions: list[TopicPartition]) -> None:
             if (tp.topic, tp.partition) not in assigned:
                 raise RestError(40903, f"Illegal state: No current assignment for partition {tp.topic}-{tp.partition}")
             consumer.seek(tp)
+        instance.drop_held({(tp.topic, tp.partition) for tp in partitions})
     _call(instance, seek)
 
 
@@ -210,24 +214,41 @@ def records(group: str, name: str):
     limit = MAX_REQUEST_BYTES if max_bytes < 0 else min(max_bytes, MAX_REQUEST_BYTES)
 
     def read(consumer):
-        out, size = [], 0
+        out, size, returned = [], 0, {}
         deadline = time.monotonic() + wait_ms / 1000
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return out
-            for message in consumer.consume(500, remaining):
-                if message.error() is not None:
-                    raise RestError(50002, message.error().str())
-                record_size = len(message.key() or b"") + len(message.value() or b"")
-                if size + record_size >= limit and out:
-                    # kafka-rest stops before the record that would reach max_bytes; we put it back.
-                    consumer.seek(TopicPartition(message.topic(), message.partition(), message.offset()))
+        batch, instance.held = instance.held, []
+        try:
+            while True:
+                for index, message in enumerate(batch):
+                    if message.error() is not None:
+                        instance.held = batch[index + 1:]
+                        raise RestError(50002, message.error().str())
+                    record_size = len(message.key() or b"") + len(message.value() or b"")
+                    if size + record_size >= limit and out:
+                        # kafka-rest stops before the record that would reach max_bytes; the rest
+                        # of the batch is held for the next request (never dropped or re-fetched).
+                        instance.held = batch[index:]
+                        return out
+                    try:
+                        decoded = _record(message, decode)
+                    except RestError:
+                        # Records before it go out now; it fails the next request alone (then it is
+                        # passed, as a consumer's position passes a record it could not read).
+                        instance.held = batch[index:] if out else batch[index + 1:]
+                        if out:
+                            return out
+                        returned[(message.topic(), message.partition())] = message.offset() + 1
+                        raise
+                    size += record_size
+                    out.append(decoded)
+                    returned[(message.topic(), message.partition())] = message.offset() + 1
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or 0 <= instance.fetch_min_bytes < size:
                     return out
-                size += record_size
-                out.append(_record(message, decode))
-            if 0 <= instance.fetch_min_bytes < size:
-                return out
+                batch = consumer.consume(500, remaining)
+        finally:
+            if returned:  # what a commit (or auto commit) commits: only records the client got
+                consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in returned.items()])
 
     return respond(_call(instance, read))
 

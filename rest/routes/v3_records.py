@@ -62,6 +62,9 @@ def produce(cluster_id: str, topic: str):
         raise RestError(415, "HTTP 415 Unsupported Media Type")
     backend, preparer = _topic_preparer(cluster_id, topic)
     limit = setting("api.v3.produce.request.size.limit.max.bytes") or MAX_OBJECT_BYTES
+    if not request.environ.get("wsgi.input_terminated") and \
+            (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
+        raise TOO_LARGE  # a body sent whole is held whole: as large as any other request's
     objects = json_objects(body_chunks(request.environ), limit)
     try:  # the first record is read here, so an empty or broken body is a plain error, not a stream
         first = next(objects)
@@ -125,8 +128,15 @@ class ProduceStream:
         except RestError as exc:
             self._fail(exc)
             return
+        except Exception:  # a bug of ours fails this record, not the stream
+            log.exception("preparing a record for %s failed", self.preparer.topic)
+            self._fail(RestError(500, "Internal Server Error"))
+            return
         slot = self.ordered.reserve()
-        self.backend.send(prepared.record, self._on_delivery(slot, prepared))
+        try:
+            self.backend.send(prepared.record, self._on_delivery(slot, prepared))
+        except RestError as exc:
+            self.ordered.fill(slot, self.texts.error(exc))
 
     def _on_delivery(self, slot: list, prepared: Prepared):
         def on_delivery(err, msg):
@@ -219,7 +229,7 @@ def commit_offsets(cluster_id: str, group: str):
     consumer is active in the group (Kafka lets only the group's members commit then)."""
     offsets = offsets_to_commit(json_request())
     backend = _cluster(cluster_id)
-    futures = backend.admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, offsets)],
+    futures = backend.admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(_group(group), offsets)],
                                                          request_timeout=backend.timeout_s)
     try:
         (result,) = [f.result(backend.timeout_s) for f in futures.values()]
@@ -244,7 +254,7 @@ def _commit_error(group: str, error: KafkaError) -> RestError:
 @bp.get(GROUP_OFFSETS)
 def committed_offsets(cluster_id: str, group: str):
     backend = _cluster(cluster_id)
-    futures = backend.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
+    futures = backend.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(_group(group))],
                                                         request_timeout=backend.timeout_s)
     try:
         (result,) = [f.result(backend.timeout_s) for f in futures.values()]
@@ -252,6 +262,15 @@ def committed_offsets(cluster_id: str, group: str):
         raise RestError(50002, exc.args[0].str()) from None
     return answer({"kind": "KafkaConsumerGroupOffsets", "consumer_group_id": group,
                    "offsets": _offsets(tp for tp in result.topic_partitions if tp.offset >= 0)})
+
+
+def _group(group: str) -> str:
+    """A group id librdkafka can send: any text that is valid UTF-8."""
+    try:
+        group.encode()
+    except UnicodeEncodeError:
+        raise RestError(400, "Bad Request: the consumer group id is not valid UTF-8") from None
+    return group
 
 
 def _cluster(cluster_id: str) -> KafkaBackend:

@@ -127,3 +127,36 @@ def test_idle_instances_are_removed_after_the_instance_timeout(platform, tmp_pat
     finally:
         rest.stop()
     assert "idle for 2 s: closed" in rest.log_text()
+
+
+def test_max_bytes_over_many_partitions_loses_and_repeats_nothing(platform):
+    """A response cut at max_bytes holds the rest of what Kafka gave for the next request; the
+    offsets a commit commits are those of records returned, never of records held back."""
+    broker, rest, _ = platform
+    topic = unique_topic("rest-max-bytes")
+    create_topic(broker.bootstrap, topic, 3)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(600):
+        producer.produce(topic, value=b"%04d" % i, partition=i % 3)
+    assert producer.flush(30) == 0
+    group = unique_topic("rest-max-bytes-group")
+    call(rest, "POST", f"/consumers/{group}", {"name": "c", "format": "binary", "auto.offset.reset": "earliest",
+                                               "auto.commit.enable": "false"})
+    base = f"/consumers/{group}/instances/c"
+    call(rest, "POST", base + "/subscription", {"topics": [topic]})
+    first = call(rest, "GET", base + "/records?timeout=3000&max_bytes=200", accept=BINARY).json()
+    while not first:  # the group's first join can take a moment
+        first = call(rest, "GET", base + "/records?timeout=3000&max_bytes=200", accept=BINARY).json()
+    assert 0 < len(first) < 50
+    assert call(rest, "POST", base + "/offsets").status_code == 200  # commits what was returned only
+    committed = {o["partition"]: o["offset"] for o in call(
+        rest, "GET", base + "/offsets", {"partitions": [{"topic": topic, "partition": p} for p in range(3)]}
+    ).json()["offsets"]}
+    returned = {}
+    for r in first:
+        returned[r["partition"]] = max(returned.get(r["partition"], -1), r["offset"] + 1)
+    assert committed == returned
+    rest_of_them = read_all(rest, base, 600 - len(first), BINARY)
+    values = sorted(base64.b64decode(r["value"]) for r in first + rest_of_them)
+    assert values == [b"%04d" % i for i in range(600)]
+    call(rest, "DELETE", base)

@@ -28,7 +28,6 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from hypothesis import settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
-from schemathesis.core.failures import FailureGroup, ServerError
 
 DOCUMENT = resources.files("rest").joinpath("openapi/v3.yaml")
 TIMEOUT = 15
@@ -37,17 +36,6 @@ GROUP = "consumer-group-1"  # the document's example consumer_group_id
 DOOMED = "doomed-topic"     # what DELETE topic deletes
 MAX_EXAMPLES = 10           # fuzzed requests per operation (examples and coverage cases come on top)
 SEED = 20261203
-
-# 5xx found here in modules whose owners were told (exception, what causes it): such an answer
-# makes its operation xfail; any other failure still fails. Drop an entry once its bug is fixed.
-KNOWN_5XX = {
-    ("POST", "/clusters/{cluster_id}/topics/{topic_name}/records:batch"):
-        ({"TypeError"}, 'a key or value whose "type" is an object or array (rest/produce_request.py)'),
-    ("POST", "/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/offsets"):
-        ({"OverflowError", "ValueError"}, "an offset beyond int64 or a partition_id beyond int32 "
-                                          "(rest/record_reader.py), an empty topic_name (confluent-kafka's "
-                                          "ValueError, rest/routes/v3_records.py)"),
-}
 
 CONFIG = {
     "seed": SEED,
@@ -108,14 +96,7 @@ def test_v3_api_matches_its_openapi_document(case, data):
         if not isinstance(timeout_ms, int) or not 0 <= timeout_ms <= 200:
             case.query = {**(case.query or {}), "timeout_ms": 200}
     response = case.call(base_url=f"{rest.url}/v3")
-    try:
-        case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
-    except FailureGroup as failures:
-        known = KNOWN_5XX.get((case.method, case.path))
-        if known and all(isinstance(f, ServerError) for f in failures.exceptions) \
-                and response.json()["message"].removeprefix("Internal Server Error: ") in known[0]:
-            pytest.xfail(f"known 5xx: {response.json()['message']}: {known[1]}: {response.request.body!r}")
-        raise
+    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
 
 
 def test_document_is_served(data):

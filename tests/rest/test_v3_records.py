@@ -232,3 +232,20 @@ def test_bad_requests_get_kafka_rests_errors_and_write_nothing(platform):
         assert consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10) == (0, 1)
     finally:
         consumer.close()
+
+
+def test_ill_typed_fields_fail_their_record_and_the_stream_goes_on(platform):
+    broker, rest, _ = platform
+    topic = unique_topic("v3-ill-typed")
+    create_topic(broker.bootstrap, topic, 1)
+    url = records_url(rest, topic)
+    bad = [{"value": {"type": {}}}, {"value": {"type": []}},
+           {"value": {"type": "AVRO", "subject_name_strategy": {"a": 1}}},
+           {"value": {"type": "STRING", "data": "x"}, "timestamp": "1969-12-31T23:59:59Z"},
+           {"value": {"type": "BINARY", "data": base64.b64encode(b"x" * (2 * 1024 * 1024)).decode()}}]
+    body = "".join(json.dumps(r) for r in bad) + json.dumps({"value": {"type": "STRING", "data": "after"}})
+    got = answers(requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=30))
+    assert [a["error_code"] for a in got] == [400, 400, 400, 400, 413, 200], got
+    batch = requests.post(records_url(rest, topic, "records:batch"),
+                          json={"entries": [{"id": "0", "value": {"type": {}}}]}, timeout=30)
+    assert batch.status_code == 207 and batch.json()["failures"][0]["error_code"] == 400, batch.text
