@@ -10,7 +10,8 @@ Starts `schemabus broker`, `schemabus registry` and `schemabus rest` (each loggi
 its default), then for 1 KiB JSON values and 1 KiB Avro values measures records/s of:
 - produce: native Producer; v2 POST /topics/{t} with 100 records per request from 4 client
   threads; v3 streaming produce, all records on one connection;
-- consume: native Consumer; v2 consumer instance records (max_bytes 1 MiB per request); our v3
+- consume: native Consumer; v2 consumer instance records (fetch.min.bytes and max_bytes 1 MiB
+  per request); our v3
   consume extension, one NDJSON stream until the log end.
 Every path is warmed up before measuring; paths alternate order each round (A B C, C B A, ...);
 each is measured `--repeats` times (>= 3) and reported as median (min-max). The proxy's overhead per
@@ -183,7 +184,9 @@ def v2_consume(p: Platform, topic: str, fmt: str, count: int) -> None:
     group = f"bench-{uuid.uuid4().hex[:6]}"
     v2 = "application/vnd.kafka.v2+json"
     base = f"{p.rest.url}/consumers/{group}"
-    created = p.http.post(base, json={"format": fmt, "auto.offset.reset": "earliest"},
+    # fetch.min.bytes: answer once a request has that much (kafka-rest's way to not wait out the
+    # request timeout when records are there).
+    created = p.http.post(base, json={"format": fmt, "auto.offset.reset": "earliest", "fetch.min.bytes": 1048576},
                           headers={"Content-Type": v2}, timeout=30).json()
     instance = created["base_uri"]
     p.http.post(f"{instance}/subscription", json={"topics": [topic]}, headers={"Content-Type": v2}, timeout=30)

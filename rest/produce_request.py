@@ -14,6 +14,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from serdes.serialization import STRATEGIES_BY_NAME, SerializationContext, SerializationError
 
@@ -116,9 +117,7 @@ class RecordPreparer:
             return encoded, f'{{"type":"{kind}","size":{len(encoded or b"")}}}'
         encoder = self._encoder(field, kind, spec)
         encoded = None if data is None else encoder.encode(data)
-        info = {"type": V3_TYPE_OF[encoder.schema_type], "subject": encoder.subject,
-                "schema_id": encoder.schema_id, "schema_version": encoder.version, "size": len(encoded or b"")}
-        return encoded, json.dumps({k: v for k, v in info.items() if v is not None}, separators=(",", ":"))
+        return encoded, f'{_info_prefix(encoder)}"size":{len(encoded or b"")}}}'
 
     def _encoder(self, field: str, kind: str | None, spec: dict) -> Encoder:
         subject, strategy = spec.get("subject"), spec.get("subject_name_strategy") or "TOPIC_NAME"
@@ -148,6 +147,14 @@ class RecordPreparer:
         if kind is not None and SCHEMA_TYPES[kind] != encoder.schema_type:
             raise bad_request(f"{field}: schema {encoder.schema_id} is {V3_TYPE_OF[encoder.schema_type]}, not {kind}")
         return encoder
+
+
+@lru_cache(maxsize=1024)
+def _info_prefix(encoder: Encoder) -> str:
+    """`{"type":..,"subject":..,"schema_id":..,"schema_version":..,` of an answer, once per schema."""
+    info = {"type": V3_TYPE_OF[encoder.schema_type], "subject": encoder.subject, "schema_id": encoder.schema_id,
+            "schema_version": encoder.version}
+    return json.dumps({k: v for k, v in info.items() if v is not None}, separators=(",", ":"))[:-1] + ","
 
 
 def _headers(headers) -> list[tuple[str, bytes | None]] | None:
