@@ -104,7 +104,8 @@ class OrderedAnswers:
     def fill(self, slot: list, answer: str) -> None:
         with self._ready:
             slot[0] = answer
-            self._ready.notify()
+            if self._slots and self._slots[0] is slot:  # only the head can wake the writer
+                self._ready.notify()
 
     def end(self) -> None:
         """No more records will be added."""
