@@ -54,11 +54,13 @@ def platform(request, tmp_path_factory):
         broker = BrokerProcess(work / "data", {"num.partitions": "1"}).start()
     else:
         broker = KafkaAsBroker(work)
-    registry = RegistryProcess(broker.bootstrap, work).start()
-    rest = RestProcess(work, broker.bootstrap, registry_url=registry.url).start()
-    try:
+    started = [broker]
+    try:  # whatever started is stopped, also when a later process fails to start
+        registry = RegistryProcess(broker.bootstrap, work).start()
+        started.append(registry)
+        rest = RestProcess(work, broker.bootstrap, registry_url=registry.url).start()
+        started.append(rest)
         yield broker, rest, registry
     finally:
-        rest.stop()
-        registry.stop()
-        broker.stop()
+        for process in reversed(started):
+            process.stop()
