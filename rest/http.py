@@ -8,6 +8,7 @@ import json
 from flask import Response, current_app, request
 
 from rest.consumers import ConsumerManager
+from rest import jsontext
 from rest.embedded import SchemaEncoders
 from rest.errors import RestError
 from rest.kafka import KafkaBackend
@@ -39,8 +40,7 @@ def respond(payload, status: int = 200) -> Response:
     application/json gets that."""
     accept = request.headers.get("Accept", "")
     content_type = JSON if JSON in accept and V2 not in accept and "*/*" not in accept else V2
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return Response(body, status=status, content_type=content_type)
+    return Response(jsontext.dumps(payload), status=status, content_type=content_type)
 
 
 def json_body() -> object:

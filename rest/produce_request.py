@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from serdes.serialization import STRATEGIES_BY_NAME, SerializationContext, SerializationError
 
+from rest import jsontext
 from rest.embedded import Encoder, SchemaEncoders
 from rest.errors import RestError, bad_request, partition_not_found
 
@@ -75,7 +76,7 @@ def _plain(kind: str, data) -> bytes:
         if not isinstance(data, str):
             raise bad_request(f"data={json.dumps(data)} is not a string.")
         return data.encode()
-    return json.dumps(data, separators=(",", ":")).encode()
+    return jsontext.dumps(data)
 
 
 class RecordPreparer:

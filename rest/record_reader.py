@@ -10,7 +10,6 @@ several readers can share a group (each naming its partitions), and committing a
 from __future__ import annotations
 
 import base64
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaExcepti
 
 from serdes.serialization import SerializationContext
 
+from rest import jsontext
 from rest.embedded import SchemaDecoders
 from rest.errors import RestError, bad_request
 
@@ -165,13 +165,13 @@ class RecordReader:
                 out = []
                 for message in messages:
                     if message.error() is not None:
-                        out.append(json.dumps({"error_code": 500, "message": message.error().str()}))
+                        out.append(jsontext.dumps({"error_code": 500, "message": message.error().str()}))
                         continue
                     positions[message.partition()] = message.offset()
-                    out.append(json.dumps(self._record(message), separators=(",", ":")))
+                    out.append(jsontext.dumps(self._record(message)))
                 if left is not None:
                     left -= len(out)
-                yield ("\n".join(out) + "\n").encode()
+                yield b"\n".join(out) + b"\n"
         finally:
             self.consumer.close()
 
@@ -199,7 +199,7 @@ class RecordReader:
                     raise RestError(400, f"schema {schema_id} is {V3_TYPE_OF[schema_type]}, not {kind}")
                 return {"type": V3_TYPE_OF[schema_type], "schema_id": schema_id, "data": value}
             if kind == "JSON":
-                return {"type": "JSON", "data": json.loads(data)}
+                return {"type": "JSON", "data": jsontext.loads(data)}
             if kind == "STRING":
                 return {"type": "STRING", "data": data.decode()}
         except (RestError, ValueError) as exc:

@@ -10,7 +10,6 @@ kafka-rest: each record also carries its `headers` (`[{"name", "value": base64 |
 from __future__ import annotations
 
 import base64
-import json
 import time
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException, TopicPartition
@@ -18,6 +17,7 @@ from flask import Blueprint, Response, current_app, request
 
 from serdes.serialization import SerializationContext
 
+from rest import jsontext
 from rest.consumers import MAX_REQUEST_BYTES, ConsumerInstance, ConsumerManager
 from rest.errors import RestError
 from rest.http import json_body, respond
@@ -190,7 +190,7 @@ def _decoder(fmt: str):
             if data is None:
                 return None
             try:
-                return json.loads(data)
+                return jsontext.loads(data)
             except ValueError as exc:
                 raise RestError(40801, f"Error deserializing message: {ctx.describe()}: not JSON: {exc}") from None
         return from_json

@@ -16,6 +16,7 @@ import json
 
 from flask import Blueprint, request
 
+from rest import jsontext
 from rest.errors import RestError, bad_request, partition_not_found
 from rest.embedded import SCHEMA_TYPES as SCHEMA_FORMATS
 from rest.http import json_body, kafka, respond, schemas
@@ -114,7 +115,7 @@ def _binary(data) -> bytes | None:
 def _encode(fmt: str, data) -> bytes | None:
     if fmt == "binary":
         return _binary(data)
-    return None if data is None else json.dumps(data, separators=(",", ":")).encode()
+    return None if data is None else jsontext.dumps(data)
 
 
 def _headers(record: dict) -> list[tuple[str, bytes | None]] | None:
