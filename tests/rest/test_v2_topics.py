@@ -113,3 +113,20 @@ def test_bad_produce_requests_get_kafka_rests_errors_and_write_nothing(platform)
     assert mixed.status_code == 400
     assert requests.get(f"{rest.url}/topics/{topic}/partitions/0/offsets", timeout=10).json()["end_offset"] == 0
     assert "Traceback" not in rest.log_text()
+
+
+def test_a_body_over_64_mib_is_413_and_writes_nothing(platform):
+    broker, rest, _ = platform
+    topic = unique_topic("rest-huge")
+    create_topic(broker.bootstrap, topic, 1)
+    body = b'{"records":[{"value":"' + b"A" * (65 * 1024 * 1024) + b'"}]}'
+    for path, content_type in ((f"/topics/{topic}", BINARY),
+                               (f"/v3/clusters/-/topics/{topic}/records:batch", "application/json")):
+        answer = requests.post(rest.url + path, data=body, headers={"Content-Type": content_type}, timeout=60)
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["error_code"] == 413
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": topic})
+    try:
+        assert consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10) == (0, 0)
+    finally:
+        consumer.close()
