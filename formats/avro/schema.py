@@ -254,7 +254,8 @@ class AvroSchema(ParsedSchema):
     def name(self) -> str | None:
         return self.root.fullname if isinstance(self.root, Record) else None
 
-    _json_is_value: bool | None = None
+    _json_is_value: bool | None = None   # from_json's shortcut applies (see _json_is_value)
+    _value_is_json: bool | None = None   # to_json's
 
     def fastavro_schema(self):
         """The schema parsed by fastavro (every named type inlined), for encoding and decoding."""
@@ -337,6 +338,10 @@ class AvroSchema(ParsedSchema):
 
     def to_json(self, value: Any) -> Any:
         """Avro's JSON encoding of a value the reader returned."""
+        if self._value_is_json is None:
+            self._value_is_json = _json_is_value(self.fastavro_schema(), logical_types=False)
+        if self._value_is_json:
+            return value  # no unions, bytes, fixed or logical types: the value is its JSON encoding
         out = io.StringIO()
         try:
             fastavro.json_writer(out, self.fastavro_schema(), [value])
@@ -406,10 +411,11 @@ class AvroProvider(SchemaProvider):
 _PRIMITIVES_AS_IN_JSON = {"null", "boolean", "int", "long", "float", "double", "string"}
 
 
-def _json_is_value(schema, named: frozenset = frozenset()) -> bool:
+def _json_is_value(schema, named: frozenset = frozenset(), logical_types: bool = True) -> bool:
     """Whether Avro's JSON encoding of every value of `schema` (fastavro's parsed form) is the
     value itself: true unless a union, bytes or fixed occurs (a reference to a record being
-    defined is followed once)."""
+    defined is followed once). Logical types count as their underlying type when `logical_types`
+    (the writer takes an int for a timestamp), else not (the reader gives a datetime)."""
     if isinstance(schema, list):
         return False  # a union: {"type": value} in JSON
     if isinstance(schema, str):
@@ -417,13 +423,15 @@ def _json_is_value(schema, named: frozenset = frozenset()) -> bool:
     kind = schema.get("type")
     if kind == "record" or kind == "error":
         inner = named | {schema.get("name", "")}
-        return all(_json_is_value(f["type"], inner) for f in schema.get("fields", ()))
+        return all(_json_is_value(f["type"], inner, logical_types) for f in schema.get("fields", ()))
     if kind == "array":
-        return _json_is_value(schema["items"], named)
+        return _json_is_value(schema["items"], named, logical_types)
     if kind == "map":
-        return _json_is_value(schema["values"], named)
+        return _json_is_value(schema["values"], named, logical_types)
     if kind == "enum":
         return True
     if kind in ("fixed", "bytes") or schema.get("logicalType") == "decimal":
         return False
-    return _json_is_value(kind, named)
+    if "logicalType" in schema and not logical_types:
+        return False
+    return _json_is_value(kind, named, logical_types)
