@@ -11,8 +11,7 @@ its default), then for 1 KiB JSON values and 1 KiB Avro values measures records/
 - produce: native Producer; v2 POST /topics/{t} with 100 records per request from 4 client
   threads; v3 streaming produce, all records on one connection;
 - consume: native Consumer; v2 consumer instance records (fetch.min.bytes and max_bytes 1 MiB
-  per request); our v3
-  consume extension, one NDJSON stream until the log end.
+  per request); our v3 consume extension, one NDJSON stream until the log end.
 Every path is warmed up before measuring; paths alternate order each round (A B C, C B A, ...);
 each is measured `--repeats` times (>= 3) and reported as median (min-max). The proxy's overhead per
 record is 1/proxy rate - 1/native rate, and the proxy's own CPU per record is read from /proc.
@@ -290,11 +289,16 @@ def main() -> None:
         write_docs(text)
 
 
+def description() -> str:
+    """The module docstring without its usage line and its last sentence."""
+    paragraphs = __doc__.strip().split("\n\n")[2:]
+    return "\n\n".join(paragraphs).replace("\nNot a test: nothing asserts timings.", "").strip()
+
+
 def write_docs(text: str) -> None:
     docs = REPO / "docs" / "benchmarks.md"
     current = docs.read_text()
-    section = (f"## REST Proxy\n\nCommand: `{COMMAND}`\n\n{__doc__.split(chr(10) + chr(10), 2)[1].strip()}\n\n"
-               f"{text}\n")
+    section = f"## REST Proxy\n\nCommand: `{COMMAND}`\n\n{description()}\n\n{text}\n"
     start = current.find("## REST Proxy")
     if start < 0:
         docs.write_text(current.rstrip() + "\n\n" + section)
