@@ -60,7 +60,8 @@ class Prepared:
     value_info: str | None
 
 
-def _binary(data) -> bytes:
+def base64_bytes(data) -> bytes:
+    """kafka-rest's BINARY data: a base64 string, else its 400s."""
     if not isinstance(data, str):
         raise bad_request(f"data={json.dumps(data)} is not a base64 string.")
     try:
@@ -71,7 +72,7 @@ def _binary(data) -> bytes:
 
 def _plain(kind: str, data) -> bytes:
     if kind == "BINARY":
-        return _binary(data)
+        return base64_bytes(data)
     if kind == "STRING":
         if not isinstance(data, str):
             raise bad_request(f"data={json.dumps(data)} is not a string.")
@@ -164,7 +165,7 @@ def _headers(headers) -> list[tuple[str, bytes | None]] | None:
     if not isinstance(headers, list) or not all(isinstance(h, dict) and isinstance(h.get("name"), str)
                                                 for h in headers):
         raise bad_request('headers must be a list of {"name": string, "value": base64 string or null}')
-    return [(h["name"], None if h.get("value") is None else _binary(h["value"])) for h in headers]
+    return [(h["name"], None if h.get("value") is None else base64_bytes(h["value"])) for h in headers]
 
 
 def _timestamp(text) -> int | None:

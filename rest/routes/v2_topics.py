@@ -10,14 +10,11 @@ Beyond kafka-rest: a record may carry `headers`, `[{"name": str, "value": base64
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-
 from flask import Blueprint, request
 
 from rest import jsontext
 from rest.errors import RestError, bad_request, partition_not_found
+from rest.produce_request import base64_bytes
 from rest.embedded import SCHEMA_TYPES as SCHEMA_FORMATS
 from rest.http import json_body, kafka, respond, schemas
 from rest.kafka import INTERNAL_TOPICS
@@ -102,14 +99,7 @@ def _embedded_format() -> str:
 
 
 def _binary(data) -> bytes | None:
-    if data is None:
-        return None
-    if not isinstance(data, str):
-        raise bad_request(f"data={json.dumps(data)} is not a base64 string.")
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise bad_request(f"data={json.dumps(data)} is not a valid base64 string.") from None
+    return None if data is None else base64_bytes(data)
 
 
 def _encode(fmt: str, data) -> bytes | None:
