@@ -22,6 +22,15 @@ def _describe(admin, topic: str):
     return admin.describe_configs([res])[res].result(10)
 
 
+def _settled(admin, topic: str, name: str, value: str):
+    """The topic's configs once `name` reads `value`, else None (UNKNOWN_TOPIC counts as not yet)."""
+    try:
+        configs = _describe(admin, topic)
+    except KafkaException:
+        return None
+    return configs if configs[name].value == value else None
+
+
 def test_create_list_delete_topic(admin):
     topic = unique_topic("adm")
     admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(10)
@@ -58,8 +67,9 @@ def test_create_topic_errors(admin):
 def test_describe_configs_reports_defaults_and_sources(admin):
     topic = unique_topic("cfg")
     admin.create_topics([NewTopic(topic, 1, 1, config={"retention.ms": "1000000"})])[topic].result(10)
-    configs = _describe(admin, topic)
-    assert configs["retention.ms"].value == "1000000"
+    # Apache Kafka serves a new topic's configs from metadata that can lag its creation under load.
+    configs = wait_until(lambda: _settled(admin, topic, "retention.ms", "1000000"), 15,
+                         "the new topic's retention.ms to be described")
     assert configs["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
     assert configs["segment.bytes"].value == "1073741824"
     assert configs["segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value
