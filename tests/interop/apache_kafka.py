@@ -50,16 +50,21 @@ KAFKA_JVM_PERFORMANCE_OPTS = ["-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=2
 
 def kafka_libs() -> Path:
     """Directory with Apache Kafka's jars, downloading them once."""
-    libs = CACHE / "libs"
-    marker = CACHE / ".complete"
-    if marker.exists() and (CACHE / "pom.xml").exists() and (CACHE / "pom.xml").read_text() == _POM:
+    return maven_libs(CACHE, _POM)
+
+
+def maven_libs(cache: Path, pom: str) -> Path:
+    """`cache`/libs: the jars `pom` depends on, resolved by Maven once (again when the POM changes)."""
+    libs = cache / "libs"
+    marker = cache / ".complete"
+    if marker.exists() and (cache / "pom.xml").exists() and (cache / "pom.xml").read_text() == pom:
         return libs
     shutil.rmtree(libs, ignore_errors=True)  # resolved from another POM: start over
-    CACHE.mkdir(parents=True, exist_ok=True)
-    (CACHE / "pom.xml").write_text(_POM)
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "pom.xml").write_text(pom)
     subprocess.run(["mvn", "-q", "-B", "dependency:copy-dependencies", f"-DoutputDirectory={libs}"],
-                   cwd=CACHE, check=True, timeout=1200)
-    (CACHE / ".complete").write_text(KAFKA_VERSION)
+                   cwd=cache, check=True, timeout=1200)
+    marker.write_text(KAFKA_VERSION)
     return libs
 
 
