@@ -13,7 +13,6 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import lru_cache
 
 from serdes.serialization import STRATEGIES_BY_NAME, SerializationContext, SerializationError
@@ -21,6 +20,7 @@ from serdes.serialization import STRATEGIES_BY_NAME, SerializationContext, Seria
 from rest import jsontext
 from rest.embedded import Encoder, SchemaEncoders
 from rest.errors import RestError, bad_request, partition_not_found
+from rest.timestamps import IsoMillis, iso_to_ms
 
 PLAIN_TYPES = ("BINARY", "JSON", "STRING")
 # v3's names of the schema'd formats -> the registry's
@@ -173,12 +173,9 @@ def _timestamp(text) -> int | None:
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        ms = iso_to_ms(str(text))
     except ValueError:
         raise bad_request(f"timestamp={json.dumps(text)} is not an ISO-8601 date-time.") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    ms = int(moment.timestamp() * 1000)
     if ms < 0:
         raise bad_request(f"timestamp={json.dumps(text)} is before 1970: Kafka's timestamps are not negative.")
     return ms
@@ -191,8 +188,7 @@ class Answers:
     def __init__(self, cluster_id: str, topic: str):
         self._prefix = (f'{{"error_code":200,"cluster_id":{json.dumps(cluster_id)},'
                         f'"topic_name":{json.dumps(topic)},"partition_id":')
-        self._second = None
-        self._second_text = ""
+        self._iso = IsoMillis()
 
     def delivered(self, prepared: Prepared, partition: int, offset: int, timestamp_ms: int) -> str:
         parts = [self._prefix, str(partition), ',"offset":', str(offset), ',"timestamp":"',
@@ -203,13 +199,6 @@ class Answers:
             parts += [',"value":', prepared.value_info]
         parts.append("}")
         return "".join(parts)
-
-    def _iso(self, ms: int) -> str:
-        second, millis = divmod(ms, 1000)
-        if second != self._second:
-            self._second = second
-            self._second_text = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._second_text}.{millis:03d}Z"
 
     @staticmethod
     def error(exc: RestError) -> str:

@@ -13,7 +13,6 @@ import base64
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 
@@ -22,6 +21,7 @@ from serdes.serialization import SerializationContext
 from rest import jsontext
 from rest.embedded import SchemaDecoders
 from rest.errors import RestError, bad_request
+from rest.timestamps import IsoMillis, iso_to_ms
 
 TYPES = ("AUTO", "BINARY", "JSON", "STRING", "AVRO", "JSONSCHEMA", "PROTOBUF")
 V3_TYPE_OF = {"AVRO": "AVRO", "JSON": "JSONSCHEMA", "PROTOBUF": "PROTOBUF"}
@@ -97,10 +97,9 @@ def _timestamp(text: str | None) -> int | None:
             raise bad_request(f"timestamp={text} is out of range")
         return int(text)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return iso_to_ms(text)
     except ValueError:
         raise bad_request(f"timestamp={text} is neither epoch milliseconds nor ISO-8601") from None
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp() * 1000)
 
 
 class RecordReader:
@@ -112,6 +111,7 @@ class RecordReader:
         self.topic = topic
         self.request = request
         self.decoders = decoders
+        self._iso = IsoMillis()
         self.consumer = Consumer({**client_config, "group.id": request.group_id or "schemabus-rest-reader",
                                   "enable.auto.commit": False, "enable.partition.eof": False})
         try:
@@ -179,7 +179,7 @@ class RecordReader:
         partition, offset = message.partition(), message.offset()
         kind, ms = message.timestamp()
         record = {"cluster_id": self.cluster_id, "topic_name": self.topic, "partition_id": partition,
-                  "offset": offset, "timestamp": _iso(ms), "timestamp_type": TIMESTAMP_TYPES.get(kind, "NONE"),
+                  "offset": offset, "timestamp": self._iso(ms), "timestamp_type": TIMESTAMP_TYPES.get(kind, "NONE"),
                   "headers": [{"name": name, "value": None if value is None else base64.b64encode(value).decode()}
                               for name, value in message.headers() or ()]}
         for field, kind_wanted, data in (("key", self.request.key_type, message.key()),
@@ -206,10 +206,6 @@ class RecordReader:
             return {"type": "BINARY", "data": base64.b64encode(data).decode(),
                     "error": exc.message if isinstance(exc, RestError) else str(exc)}
         return {"type": "BINARY", "data": base64.b64encode(data).decode()}
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def offsets_to_commit(body) -> list[TopicPartition]:

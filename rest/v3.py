@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from rest.admin import Admin, AlterCommand, source_name
 from rest.errors import RestError
 from rest.http import kafka
+from rest.kafka import KafkaBackend
 
 log = logging.getLogger("rest.v3")
 
@@ -109,6 +110,15 @@ def cluster(cluster_id: str):
     if described.cluster_id != cluster_id:
         raise RestError(404, f"Cluster {cluster_id} cannot be found.")
     return described
+
+
+def known_cluster(cluster_id: str) -> KafkaBackend:
+    """The request's backend when `cluster_id` is its cluster's (the id asked once per backend):
+    the records paths check it on every request, where a describe per request would cost."""
+    backend = kafka()
+    if backend.cluster_id() != cluster_id:
+        raise RestError(404, f"Cluster {cluster_id} cannot be found.")
+    return backend
 
 
 def controller_id(described) -> int:

@@ -19,13 +19,13 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaExcep
 from flask import Blueprint, Response, current_app, request
 
 from rest.errors import RestError
-from rest.http import kafka, schemas
+from rest.http import schemas
 from rest.kafka import KafkaBackend, delivery_error_code
 from rest.produce_request import Answers, Prepared, RecordPreparer, error_body
 from rest.record_reader import RecordReader, offsets_to_commit, read_request
 from rest.routes.v2_consumers import consumers
 from rest.streaming import BodyTooLarge, OrderedAnswers, body_chunks, json_objects
-from rest.v3 import answer, install, json_request
+from rest.v3 import answer, install, json_request, known_cluster
 
 log = logging.getLogger("rest.v3_records")
 
@@ -46,7 +46,7 @@ def setting(name: str) -> int:
 
 
 def _topic_preparer(cluster_id: str, topic: str) -> tuple[KafkaBackend, RecordPreparer]:
-    backend = _cluster(cluster_id)
+    backend = known_cluster(cluster_id)
     try:
         metadata = backend.topic(topic)
     except RestError as exc:
@@ -141,7 +141,7 @@ class ProduceStream:
     def _on_delivery(self, slot: list, prepared: Prepared):
         def on_delivery(err, msg):
             if err is not None:
-                text = json.dumps({"error_code": int(str(delivery_error_code(err))[:3]), "message": err.str()})
+                text = self.texts.error(RestError(delivery_error_code(err), err.str()))
             else:
                 text = self.texts.delivered(prepared, msg.partition(), msg.offset(), msg.timestamp()[1])
             self.ordered.fill(slot, text)
@@ -197,8 +197,7 @@ def produce_batch(cluster_id: str, topic: str):
     deliveries = backend.produce([prepared.record for _, prepared in pending]) if pending else []
     for (entry_id, prepared), delivery in zip(pending, deliveries):
         if delivery.error_code is not None:
-            failures.append({"id": entry_id, "error_code": int(str(delivery.error_code)[:3]),
-                             "message": delivery.error})
+            failures.append({"id": entry_id, **error_body(RestError(delivery.error_code, delivery.error))})
         else:
             produced = json.loads(texts.delivered(prepared, delivery.partition, delivery.offset,
                                                   delivery.timestamp_ms))
@@ -228,7 +227,7 @@ def commit_offsets(cluster_id: str, group: str):
     """Commits the group's offsets (the next offset to read, as Kafka's); 409/40903 while a Kafka
     consumer is active in the group (Kafka lets only the group's members commit then)."""
     offsets = offsets_to_commit(json_request())
-    backend = _cluster(cluster_id)
+    backend = known_cluster(cluster_id)
     futures = backend.admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(_group(group), offsets)],
                                                          request_timeout=backend.timeout_s)
     try:
@@ -253,7 +252,7 @@ def _commit_error(group: str, error: KafkaError) -> RestError:
 
 @bp.get(GROUP_OFFSETS)
 def committed_offsets(cluster_id: str, group: str):
-    backend = _cluster(cluster_id)
+    backend = known_cluster(cluster_id)
     futures = backend.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(_group(group))],
                                                         request_timeout=backend.timeout_s)
     try:
@@ -271,13 +270,6 @@ def _group(group: str) -> str:
     except UnicodeEncodeError:
         raise RestError(400, "Bad Request: the consumer group id is not valid UTF-8") from None
     return group
-
-
-def _cluster(cluster_id: str) -> KafkaBackend:
-    backend = kafka()
-    if backend.cluster_id() != cluster_id:
-        raise RestError(404, f"Cluster {cluster_id} cannot be found.")
-    return backend
 
 
 def _offsets(partitions) -> list[dict]:
