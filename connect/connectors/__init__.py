@@ -1,0 +1,1 @@
+"""Connectors shipped with schemabus: FileStream (Kafka's example pair) and JDBC."""

@@ -1,0 +1,1 @@
+"""Converters: Connect data <-> the bytes in Kafka records (Kafka's and Confluent's names)."""
