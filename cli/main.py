@@ -282,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where to serve (default 127.0.0.1:8082; https when `listeners` is https://...)")
     rest.add_argument("--schema-registry-url", metavar="URL", help="the schema registry (schema.registry.url)")
     rest.set_defaults(func=cmd_rest)
+    add_connect_commands(sub)
     add_admin_commands(sub)
     add_acls_commands(sub)
     add_users_commands(sub)
@@ -289,6 +290,31 @@ def build_parser() -> argparse.ArgumentParser:
     add_log_commands(sub)
     add_registry_users_commands(sub)
     return parser
+
+
+def add_connect_commands(sub) -> None:
+    connect = sub.add_parser("connect", help="run a Kafka Connect worker (Python runtime, Kafka's REST API)")
+    modes = connect.add_subparsers(dest="mode", required=True)
+    standalone = modes.add_parser("standalone", help="as connect-standalone")
+    standalone.add_argument("worker_properties")
+    standalone.add_argument("connector_configs", nargs="*", help=".properties or .json connector configs")
+    standalone.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                            help="a worker property overriding the file's")
+    standalone.set_defaults(func=cmd_connect)
+    distributed = modes.add_parser("distributed", help="as connect-distributed")
+    distributed.add_argument("worker_properties")
+    distributed.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                             help="a worker property overriding the file's")
+    distributed.set_defaults(func=cmd_connect)
+
+
+def cmd_connect(args) -> int:
+    from connect import server
+
+    argv = [args.worker_properties] + [f"--config={pair}" for pair in args.config]
+    if args.mode == "standalone":
+        return server.standalone_main(argv + list(args.connector_configs))
+    return server.distributed_main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

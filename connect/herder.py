@@ -1,0 +1,211 @@
+"""What standalone and distributed herders share (Kafka's AbstractHerder): config validation with
+per-field errors, the REST entities built from configs and statuses, and status reporting.
+
+A herder owns the config store, the status store and a Worker; the REST layer calls only the
+herder. Errors are HerderError with the HTTP status Kafka's REST API answers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from connect import connector_config
+from connect.api import SinkConnector, SourceConnector
+from connect.config_def import ConfigKey, ConfigValue, ConfigType
+from connect.errors import ConnectException
+from connect.plugins import Plugins
+from connect.storage.configs import PAUSED, STARTED, STOPPED, ClusterConfigState
+from connect.storage.status import FAILED, UNASSIGNED, Status
+from connect.worker_task import StatusListener
+
+log = logging.getLogger("connect.herder")
+
+
+class HerderError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def not_found(message: str) -> HerderError:
+    return HerderError(404, message)
+
+
+INITIAL_STATES = {"RUNNING": STARTED, "PAUSED": PAUSED, "STOPPED": STOPPED}
+
+
+class HerderStatus(StatusListener):
+    """Writes each state change to the status store, stamped with this worker and generation."""
+
+    def __init__(self, store, worker_id: str, generation=lambda: 0):
+        self.store = store
+        self.worker_id = worker_id
+        self.generation = generation
+        self.topics: dict[str, set[str]] = {}  # active topics per connector (KIP-558), this worker's view
+
+    def on_topic(self, connector: str, topic: str) -> None:
+        seen = self.topics.setdefault(connector, set())
+        if topic not in seen:
+            seen.add(topic)
+
+    def on_state(self, ident, state, trace=None):
+        status = Status(ident, state, self.worker_id, self.generation(), trace)
+        if state == UNASSIGNED:
+            self.store.put_safe(status)  # a newer owner's RUNNING must not be overwritten
+        else:
+            self.store.put(status)
+
+
+class Herder:
+    def __init__(self, plugins: Plugins, config_store, status_store, worker_id: str):
+        self.plugins = plugins
+        self.config_store = config_store
+        self.status_store = status_store
+        self.worker_id = worker_id
+
+    def snapshot(self) -> ClusterConfigState:
+        return self.config_store.snapshot()
+
+    # -- validation -----------------------------------------------------------------------------
+
+    def validate(self, config: dict) -> dict:
+        """ConfigInfos for a connector config (PUT /connector-plugins/{p}/config/validate)."""
+        class_name = config.get("connector.class")
+        if class_name is None:
+            raise HerderError(400, f"Connector config {_java_map(config)} contains no connector type")
+        desc = self.plugins.find(class_name, ("source", "sink"))
+        if desc is None:
+            available = ", ".join(d.class_name for d in self.plugins.all(("source", "sink")))
+            raise HerderError(400, f"Failed to find any class that implements Connector and which name matches "
+                                   f"{class_name}, available connectors are: {available}")
+        connector = desc.cls()
+        is_sink = isinstance(connector, SinkConnector)
+        framework = connector_config.sink_config_def() if is_sink else connector_config.source_config_def()
+        results = framework.validate(config)
+        for key, message in (connector_config.sink_problems(config) if is_sink else {}).items():
+            results[key].errors.append(message)
+        keys = dict(framework.keys)
+        self._validate_plugins(config, results, keys)
+        for key, value in config.items():
+            if value is None and key in results:
+                results[key].errors.append("Null value can not be supplied as the configuration value.")
+        connector_keys = connector.config().keys
+        try:
+            connector_values = connector.validate({k: v for k, v in config.items()})
+        except Exception as exc:  # a connector's validate() that raises is one error, not a 500
+            connector_values = [ConfigValue("connector.class", class_name, errors=[f"{type(exc).__name__}: {exc}"])]
+        for value in connector_values:
+            if value.name in results:
+                results[value.name].errors.extend(e for e in value.errors if e not in results[value.name].errors)
+            else:
+                results[value.name] = value
+        keys.update({k: v for k, v in connector_keys.items() if k not in keys})
+        return _config_infos(class_name, keys, results, config)
+
+    def _validate_plugins(self, config: dict, results: dict, keys: dict) -> None:
+        """Converters, transforms and predicates named in the config must exist; their own keys
+        are checked under their prefixes."""
+        for kind in ("key.converter", "value.converter", "header.converter"):
+            name = config.get(kind)
+            kinds = ("header_converter",) if kind == "header.converter" else ("converter",)
+            if name and self.plugins.find(name, kinds) is None:
+                results[kind].errors.append(f"Invalid value {name} for configuration {kind}: Class {name} could "
+                                            f"not be found.")
+        try:
+            from connect.transforms.chain import validate_transform_configs
+        except ImportError:
+            return
+        for key, errors in validate_transform_configs(self.plugins, config):
+            value = results.setdefault(key, ConfigValue(key, config.get(key)))
+            value.errors.extend(e for e in errors if e not in value.errors)
+            keys.setdefault(key, ConfigKey(key, ConfigType.STRING, None, group="Transforms"))
+
+    def validate_or_raise(self, config: dict) -> dict:
+        infos = self.validate(config)
+        if infos["error_count"]:
+            lines = [f"{c['value']['name']}: {e}" if not e.startswith(c["value"]["name"]) else e
+                     for c in infos["configs"] if c["value"] for e in c["value"]["errors"]]
+            raise HerderError(400, f"Connector configuration is invalid and contains the following "
+                                   f"{infos['error_count']} error(s):\n" + "\n".join(lines) +
+                              "\nYou can also find the above list of errors at the endpoint "
+                              "`/connector-plugins/{connectorType}/config/validate`")
+        return infos
+
+    # -- entities -------------------------------------------------------------------------------
+
+    def connector_type(self, config: dict | None) -> str:
+        desc = self.plugins.find(config.get("connector.class", ""), ("source", "sink")) if config else None
+        return desc.kind if desc else "unknown"
+
+    def connector_info(self, name: str, state: ClusterConfigState | None = None) -> dict:
+        state = state or self.snapshot()
+        if not state.contains(name):
+            raise not_found(f"Connector {name} not found")
+        config = state.connector_configs[name]
+        return {"name": name, "config": dict(config),
+                "tasks": [{"connector": name, "task": t} for _, t in state.tasks(name)],
+                "type": self.connector_type(config)}
+
+    def connector_status(self, name: str) -> dict:
+        state = self.snapshot()
+        status = self.status_store.connector(name)
+        if status is None or not state.contains(name):
+            raise not_found(f"No status found for connector {name}")
+        tasks = []
+        for task in self.status_store.tasks(name):
+            if task.id[1] < len(state.task_configs.get(name, [])):
+                tasks.append({"id": task.id[1], **task.info()})
+        return {"name": name, "connector": status.info(), "tasks": tasks,
+                "type": self.connector_type(state.connector_configs.get(name))}
+
+    def task_status(self, name: str, task: int) -> dict:
+        status = self.status_store.task(name, task)
+        if status is None or not self.snapshot().contains(name):
+            raise not_found(f"No status found for task {name}-{task}")
+        return {"id": task, **status.info()}
+
+    def task_infos(self, name: str) -> list[dict]:
+        state = self.snapshot()
+        if not state.contains(name):
+            raise not_found(f"Connector {name} not found")
+        return [{"id": {"connector": name, "task": i}, "config": dict(c)}
+                for i, c in enumerate(state.task_configs.get(name, []))]
+
+    def active_topics(self, name: str) -> list[str]:
+        return sorted(self.status.topics.get(name, ()))
+
+    def reset_active_topics(self, name: str) -> None:
+        self.status.topics.pop(name, None)
+
+    def connector_config(self, name: str) -> dict:
+        return dict(self.connector_info(name)["config"])
+
+    def plugin_config(self, plugin: str) -> list[dict]:
+        desc = self.plugins.find(plugin)
+        if desc is None:
+            raise not_found(f"Unknown plugin {plugin}.")
+        return desc.cls().config().infos()
+
+
+def _config_infos(class_name: str, keys: dict, results: dict, config: dict) -> dict:
+    groups, configs, errors = [], [], 0
+    for name, key in keys.items():
+        if key.group and key.group not in groups:
+            groups.append(key.group)
+    for name, value in results.items():
+        key = keys.get(name)
+        errors += len(value.errors)
+        configs.append({"definition": key.info() if key else None,
+                        "value": value.info(key.type if key else None)})
+    for name in config:
+        if name not in results:
+            configs.append({"definition": None,
+                            "value": ConfigValue(name, config[name]).info()})
+    return {"name": class_name, "error_count": errors, "groups": groups, "configs": configs}
+
+
+def _java_map(config: dict) -> str:
+    return "{" + ", ".join(f"{k}={v}" for k, v in config.items()) + "}"
+
+
