@@ -32,6 +32,7 @@ BUILTIN_MODULES = (
     "connect.converters.simple",
     "connect.converters.json",
     "connect.connectors.file",
+    "connect.transforms",
 )
 ENTRY_POINT_GROUP = "schemabus.connect.plugins"
 
