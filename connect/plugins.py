@@ -31,6 +31,9 @@ log = logging.getLogger("connect.plugins")
 BUILTIN_MODULES = (
     "connect.converters.simple",
     "connect.converters.json",
+    "connect.converters.avro",
+    "connect.converters.protobuf",
+    "connect.converters.json_schema",
     "connect.connectors.file",
     "connect.transforms",
 )
