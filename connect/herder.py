@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 
 from connect import connector_config
-from connect.api import SinkConnector, SourceConnector
-from connect.config_def import ConfigKey, ConfigValue, ConfigType
-from connect.errors import ConnectException
+from connect.api import SinkConnector
+from connect.config_def import ConfigValue
 from connect.plugins import Plugins
 from connect.storage.configs import PAUSED, STARTED, STOPPED, ClusterConfigState
-from connect.storage.status import FAILED, UNASSIGNED, Status
+from connect.storage.status import UNASSIGNED, Status
+from connect.transforms.chain import transforms_config_def, validate_transform_configs
 from connect.worker_task import StatusListener
 
 log = logging.getLogger("connect.herder")
@@ -112,14 +112,14 @@ class Herder:
             if name and self.plugins.find(name, kinds) is None:
                 results[kind].errors.append(f"Invalid value {name} for configuration {kind}: Class {name} could "
                                             f"not be found.")
-        try:
-            from connect.transforms.chain import validate_transform_configs
-        except ImportError:
-            return
-        for key, errors in validate_transform_configs(self.plugins, config):
-            value = results.setdefault(key, ConfigValue(key, config.get(key)))
-            value.errors.extend(e for e in errors if e not in value.errors)
-            keys.setdefault(key, ConfigKey(key, ConfigType.STRING, None, group="Transforms"))
+        for key in transforms_config_def(self.plugins, config).keys.values():
+            keys.setdefault(key.name, key)
+        for value in validate_transform_configs(self.plugins, config):
+            existing = results.get(value.name)
+            if existing is None:
+                results[value.name] = value
+            else:
+                existing.errors.extend(e for e in value.errors if e not in existing.errors)
 
     def validate_or_raise(self, config: dict) -> dict:
         infos = self.validate(config)

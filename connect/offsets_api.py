@@ -27,6 +27,7 @@ class OffsetsApi:
         self.herder = herder
         self.store = offset_store
         self.worker_config = worker_config
+        self._admin_client: AdminClient | None = None
 
     def _connector(self, name: str):
         state = self.herder.snapshot()
@@ -49,7 +50,11 @@ class OffsetsApi:
                             for p in partitions if freeze_partition(p) in found]}
 
     def _admin(self) -> AdminClient:
-        return AdminClient(self.worker_config.client_config("admin"))
+        # One client kept for the worker's life: a client dropped while its futures are pending
+        # is destroyed and fails them ("Broker handle destroyed").
+        if self._admin_client is None:
+            self._admin_client = AdminClient(self.worker_config.client_config("admin"))
+        return self._admin_client
 
     def _sink_offsets(self, name: str) -> list[dict]:
         group = ConsumerGroupTopicPartitions(f"connect-{name}")

@@ -7,10 +7,9 @@ import logging
 import threading
 import traceback
 from dataclasses import dataclass
-from typing import Callable
 
 from connect.api import Converter, HeaderConverter
-from connect.storage.configs import PAUSED, STARTED
+from connect.storage.configs import PAUSED
 from connect.storage.status import FAILED
 from connect.storage.status import PAUSED as STATUS_PAUSED
 from connect.storage.status import RUNNING, UNASSIGNED

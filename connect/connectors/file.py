@@ -11,7 +11,7 @@ import time
 
 from connect import data
 from connect.api import ExactlyOnceSupport, SinkConnector, SinkTask, SourceConnector, SourceTask, source_record
-from connect.config_def import ConfigDef, ConfigType, Importance, NonEmptyString, Range
+from connect.config_def import ConfigDef, ConfigType, Importance, Range
 
 VERSION = "4.1.1"
 FILENAME_FIELD = "filename"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connect import data
 from connect.api import Converter, HeaderConverter
-from connect.config_def import ConfigDef, ConfigType, Importance, ValidString
+from connect.config_def import ConfigDef, ConfigType, Importance
 from connect.data import SchemaAndValue, Type
 from connect.errors import DataException
 
