@@ -35,6 +35,7 @@ BUILTIN_MODULES = (
     "connect.converters.protobuf",
     "connect.converters.json_schema",
     "connect.connectors.file",
+    "connect.connectors.jdbc",
     "connect.transforms",
 )
 ENTRY_POINT_GROUP = "schemabus.connect.plugins"

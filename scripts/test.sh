@@ -3,4 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# The JDBC connector tests start a throwaway PostgreSQL server from Debian's package.
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
 exec python3 -m pytest "$@"
