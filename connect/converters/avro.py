@@ -838,6 +838,7 @@ class AvroConverter(RegistryConverter):
     class_name = "io.confluent.connect.avro.AvroConverter"
     schema_type = "AVRO"
     format_name = "Avro"
+    rejects_required_null = True
 
     def __init__(self):
         super().__init__()

@@ -11,8 +11,11 @@ The name is the `title`, the version `connect.version`, the doc `description`, t
 `connect.parameters` (logical types are recognised by title + parameters).
 
 Key order is part of the registered text (the registry compares schema strings), so the JSON is
-written in the order Confluent's converter prints it: everit's printer (keywords in a fixed order
-per schema kind) and Java HashMaps for the `connect.*` keywords and the parameters.
+written in the order Confluent's converter prints it (checked against everit-json-schema 1.14.4):
+everit's printer (keywords in a fixed order per schema kind) and the Java HashMaps it and
+JsonSchemaData keep properties, `connect.*` keywords and parameters in. One difference remains:
+everit 1.14 sorts the members of a oneOf by their schemas' hashCodes, so Confluent's optional
+fields come out as `[null, X]` or `[X, null]` depending on X; ours are always `[null, X]`.
 
 JSON Schema -> Connect reads any schema document (refs followed) through the format layer's model
 of it (formats/json_schema/model.py, everit's loader).
@@ -77,17 +80,84 @@ def _java_hash(text: str) -> int:
     return h
 
 
-def java_hashmap_order(items: dict) -> dict:
-    """`items` in the order a java.util.HashMap with these keys (inserted in this order)
-    iterates them: by bucket (spread hash masked by the table size), then insertion order."""
-    capacity = 16
-    while len(items) > capacity * 0.75:
-        capacity *= 2
+def _table_size_for(capacity: int) -> int:
+    size = 1
+    while size < capacity:
+        size *= 2
+    return size
 
-    def bucket(key: str) -> int:
+
+class JavaHashMap:
+    """The iteration order of a java.util.HashMap: by bucket (the spread hash masked by the
+    table size), then insertion order; the table doubles past 3/4 full. Treeified buckets
+    (8+ collisions) are not modelled."""
+
+    def __init__(self, initial_capacity: int | None = None):
+        self.threshold = _table_size_for(initial_capacity) if initial_capacity is not None else 0
+        self.capacity = 0
+        self.buckets: list[list] = []
+        self.size = 0
+
+    @classmethod
+    def copy_of(cls, items) -> "JavaHashMap":
+        """`new HashMap<>(map)`: sized for the map, filled in its iteration order."""
+        out = cls()
+        if items:
+            out.threshold = _table_size_for(int(len(items) / 0.75 + 1.0))
+        for key, value in items:
+            out.put(key, value)
+        return out
+
+    def _index(self, key: str) -> int:
         h = _java_hash(key)
-        return (h ^ (h >> 16)) & (capacity - 1)
-    return {k: items[k] for k in sorted(items, key=bucket)}
+        return (h ^ (h >> 16)) & (self.capacity - 1)
+
+    def _resize(self) -> None:
+        entries = list(self.items())
+        if self.capacity > 0:
+            self.capacity *= 2
+        else:
+            self.capacity = self.threshold or 16
+        self.threshold = int(self.capacity * 0.75)
+        self.buckets = [[] for _ in range(self.capacity)]
+        for key, value in entries:
+            self.buckets[self._index(key)].append((key, value))
+
+    def put(self, key: str, value) -> None:
+        if not self.capacity:
+            self._resize()
+        bucket = self.buckets[self._index(key)]
+        for i, (existing, _) in enumerate(bucket):
+            if existing == key:
+                bucket[i] = (key, value)
+                return
+        bucket.append((key, value))
+        self.size += 1
+        if self.size > self.threshold:
+            self._resize()
+
+    def items(self):
+        return [entry for bucket in self.buckets for entry in bucket]
+
+
+def java_hashmap_order(items: dict, initial_capacity: int | None = None) -> dict:
+    """`items` (inserted in this order) in the order a HashMap holding them iterates."""
+    table = JavaHashMap(initial_capacity)
+    for key, value in items.items():
+        table.put(key, value)
+    return dict(table.items())
+
+
+def everit_order(items: dict) -> dict:
+    """The order everit prints a map it was built with (properties, unprocessed keywords):
+    JsonSchemaData fills a HashMap, everit keeps a copy of it (`new HashMap<>(map)`)."""
+    return dict(JavaHashMap.copy_of(java_hashmap_order(items).items()).items())
+
+
+def json_object_order(items: dict) -> dict:
+    """The order org.json prints a Map value (connect.parameters): JsonSchemaData's HashMap,
+    copied by JSONObject into `new HashMap<>(size)`."""
+    return java_hashmap_order(java_hashmap_order(items), len(items))
 
 
 def _is_union(schema: Schema) -> bool:
@@ -124,7 +194,7 @@ class _Node:
             out["description"] = self.description
         if self.default is not _NONE:
             out["default"] = self.default
-        out.update(java_hashmap_order(self.unprocessed))
+        out.update(everit_order(self.unprocessed))
         if self.kind == "boolean":
             out["type"] = "boolean"
         elif self.kind == "array":
@@ -133,7 +203,7 @@ class _Node:
             if kw.get("additional") is not None:
                 out["additionalProperties"] = kw["additional"].json()
             if kw.get("properties"):
-                out["properties"] = {name: node.json() for name, node in kw["properties"].items()}
+                out["properties"] = {name: node.json() for name, node in everit_order(kw["properties"]).items()}
         elif self.kind == "combined":
             out["oneOf"] = [node.json() for node in kw["subschemas"]]
         return out
@@ -205,7 +275,7 @@ class JsonSchemaData:
             node.description = schema.doc
             shown = {k: v for k, v in params.items() if not k.startswith(NAMESPACE)}
             if shown:
-                unprocessed["connect.parameters"] = java_hashmap_order(shown)
+                unprocessed["connect.parameters"] = json_object_order(shown)
             if schema.default is not None:
                 node.default = _unwrap(self.from_connect_value(schema, schema.default))
             if not ignore_optional and schema.optional:

@@ -152,6 +152,7 @@ class RegistryConverter(Converter):
 
     schema_type = ""    # the registry's schemaType: AVRO, PROTOBUF, JSON
     format_name = ""    # in messages, as Confluent's: "Avro", "Protobuf", "JSON Schema"
+    rejects_required_null = False
     abstract_plugin = True
 
     def __init__(self):
@@ -222,7 +223,9 @@ class RegistryConverter(Converter):
             raise DataException(f"Failed to serialize {self.format_name} data from topic {topic}: "
                                 "a value without a schema cannot be written with a registry schema")
         if value is None:
-            if not schema.optional and schema.default is None:
+            # Confluent's AvroConverter refuses null for a required schema; its Protobuf and JSON
+            # Schema converters write a tombstone (null) for any null value.
+            if self.rejects_required_null and not schema.optional:
                 raise DataException(f"Failed to serialize {self.format_name} data from topic {topic}: "
                                     "found null value for non-optional schema")
             return None

@@ -135,8 +135,11 @@ def test_null_and_tombstones(kind, registry_url):
     assert conv.from_connect_data(topic, None, None) is None
     assert conv.from_connect_data(topic, EVERYTHING.as_optional(), None) is None
     assert conv.to_connect_data(topic, None) == data.NULL
-    with pytest.raises(DataException, match="null value for non-optional schema"):
-        conv.from_connect_data(topic, EVERYTHING, None)
+    if kind == "avro":  # as Confluent's: only the Avro converter refuses null for a required schema
+        with pytest.raises(DataException, match="null value for non-optional schema"):
+            conv.from_connect_data(topic, EVERYTHING, None)
+    else:
+        assert conv.from_connect_data(topic, EVERYTHING, None) is None
 
 
 @pytest.mark.parametrize("kind", sorted(CONVERTERS))
@@ -214,23 +217,26 @@ def test_avro_finds_the_schema_a_java_worker_registered(registry_url):
     assert requests.get(f"{registry_url}/subjects/{topic}-value/versions", timeout=10).json() == [1]
 
 
+# Properties and connect.* keywords in the order Confluent's converter prints them (everit 1.14's
+# HashMaps; checked against everit-json-schema 1.14.4). The oneOf members are [null, X]; everit
+# sorts them by its schemas' hashCodes, which we do not reproduce (see the module doc).
 JSON_EXPECTED = (
     '{"type":"object","title":"com.example.Order","description":"an order","connect.version":3,'
     '"connect.parameters":{"source":"shop"},"properties":{'
-    '"id":{"type":"integer","connect.index":0,"connect.type":"int16"},'
     '"note":{"connect.index":1,"oneOf":[{"type":"null"},{"type":"string"}]},'
-    '"status":{"connect.index":2,"oneOf":[{"type":"null"},{"type":"string","default":"new"}]},'
-    '"amount":{"type":"string","title":"org.apache.kafka.connect.data.Decimal","connect.version":1,'
-    '"connect.index":3,"connect.type":"bytes","connect.parameters":{"scale":"2"}},'
-    '"created":{"type":"integer","title":"org.apache.kafka.connect.data.Timestamp","connect.version":1,'
-    '"connect.index":4,"connect.type":"int64"},'
+    '"amount":{"type":"string","title":"org.apache.kafka.connect.data.Decimal","connect.index":3,'
+    '"connect.version":1,"connect.type":"bytes","connect.parameters":{"scale":"2"}},'
     '"due":{"connect.index":5,"oneOf":[{"type":"null"},{"type":"integer",'
     '"title":"org.apache.kafka.connect.data.Date","connect.version":1,"connect.type":"int32"}]},'
+    '"created":{"type":"integer","title":"org.apache.kafka.connect.data.Timestamp","connect.index":4,'
+    '"connect.version":1,"connect.type":"int64"},'
+    '"counts":{"type":"array","connect.index":7,"connect.type":"map","items":{"type":"object","properties":{'
+    '"value":{"type":"integer","connect.index":1,"connect.type":"int32"},'
+    '"key":{"type":"integer","connect.index":0,"connect.type":"int64"}}}},'
+    '"id":{"type":"integer","connect.index":0,"connect.type":"int16"},'
     '"lines":{"type":"array","connect.index":6,"items":{"type":"object","properties":{'
     '"sku":{"type":"string","connect.index":0}}}},'
-    '"counts":{"type":"array","connect.index":7,"connect.type":"map","items":{"type":"object","properties":{'
-    '"key":{"type":"integer","connect.index":0,"connect.type":"int64"},'
-    '"value":{"type":"integer","connect.index":1,"connect.type":"int32"}}}}}}')
+    '"status":{"connect.index":2,"oneOf":[{"type":"null"},{"type":"string","default":"new"}]}}}')
 
 
 def test_json_schema_registers_confluents_text(registry_url):
