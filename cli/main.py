@@ -1,4 +1,4 @@
-"""The `schemabus` command: `up`, `broker`, `registry`, `rest`, the admin tools and `log verify|dump`."""
+"""The `schemabus` command: `up`, `broker`, `registry`, `rest`, `connect`, the admin tools and `log verify|dump`."""
 
 from __future__ import annotations
 
@@ -128,6 +128,29 @@ async def _start_rest_child(bootstrap: str, listen: str, registry_url: str, time
                                        "--listen", listen, "--schema-registry-url", registry_url], timeout)
 
 
+def connect_worker_properties(bootstrap: str, listen: str, registry_url: str, secure=None) -> dict[str, str]:
+    """The distributed Connect worker `up` runs: one worker in the group `connect-cluster`, keys as
+    strings and values as Avro through the registry (Confluent Platform's quickstart choice)."""
+    props = {"bootstrap.servers": bootstrap, "group.id": "connect-cluster", "listeners": f"http://{listen}",
+             "config.storage.topic": "connect-configs", "offset.storage.topic": "connect-offsets",
+             "status.storage.topic": "connect-status", "config.storage.replication.factor": "1",
+             "offset.storage.replication.factor": "1", "status.storage.replication.factor": "1",
+             "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+             "value.converter": "io.confluent.connect.avro.AvroConverter",
+             "value.converter.schema.registry.url": registry_url, "offset.flush.interval.ms": "10000",
+             # One worker: nothing to wait for when it restarts.
+             "scheduled.rebalance.max.delay.ms": "0"}
+    if secure is not None:
+        props.update({k: v for k, v in secure.kafka_client_properties(bootstrap).items() if k != "bootstrap.servers"})
+        props.update({f"value.converter.{k}": v for k, v in secure.registry_client_properties().items()})
+    return props
+
+
+async def _start_connect_child(properties: Path, timeout: float = 120.0):
+    """`schemabus connect distributed` (a Kafka Connect worker) as a child process; its URL once ready."""
+    return await _start_child("connect", ["distributed", str(properties)], timeout)
+
+
 async def _stop_child(proc, timeout: float = 15.0) -> None:
     if proc.returncode is None:
         proc.send_signal(signal.SIGTERM)
@@ -139,7 +162,7 @@ async def _stop_child(proc, timeout: float = 15.0) -> None:
 
 
 async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_listen: str,
-                  secure=None, rest_listen: str = "127.0.0.1:8082") -> int:
+                  secure=None, rest_listen: str = "127.0.0.1:8082", connect_listen: str = "127.0.0.1:8083") -> int:
     broker, stop = await _start_broker(data_dir, listen, config)
     host, port = broker.advertised
     bootstrap = f"{host}:{port}"
@@ -162,12 +185,24 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
         if rest_url is None:
             print("schemabus up: the REST Proxy did not start (see its log above)", file=sys.stderr, flush=True)
             return 1
+        worker = connect_worker_properties(bootstrap, connect_listen, url, secure)
+        text = "".join(f"{k}={v}\n" for k, v in worker.items())
+        if secure is not None:
+            worker_file = secure.write_private("connect-worker.properties", text)
+        else:
+            worker_file = data_dir.parent / "connect-worker.properties"
+            worker_file.write_text(text)
+        proc, connect_url = await _start_connect_child(worker_file)
+        children.append(("Kafka Connect", proc))
+        if connect_url is None:
+            print("schemabus up: Kafka Connect did not start (see its log above)", file=sys.stderr, flush=True)
+            return 1
         if secure is not None:
             secure.write_client_properties(bootstrap, url, secure.registry_client_properties())
             secure.write_rest_client(rest_url)
             _print_secure_summary(secure, bootstrap, url, rest_url)
-        print(f"schemabus up: broker at {bootstrap}, schema registry at {url}, REST Proxy at {rest_url} "
-              f"(Ctrl-C stops)", flush=True)
+        print(f"schemabus up: broker at {bootstrap}, schema registry at {url}, REST Proxy at {rest_url}, "
+              f"Kafka Connect at {connect_url} (Ctrl-C stops)", flush=True)
         exits = {asyncio.ensure_future(proc.wait()): name for name, proc in children}
         drains = [asyncio.ensure_future(proc.stdout.read()) for _, proc in children]
         stopped = asyncio.ensure_future(stop.wait())
@@ -217,7 +252,7 @@ def cmd_up(args) -> int:
         overrides.setdefault("confluent.schema.registry.url", f"{scheme}://{args.registry_listen}")
     config = BrokerConfig(overrides)
     return asyncio.run(_run_up(data_dir / "broker", args.listen, config, args.registry_listen, secure,
-                               args.rest_listen))
+                               args.rest_listen, args.connect_listen))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--config", action="append", metavar="KEY=VALUE", help="a Kafka broker config (repeatable)")
     up.add_argument("--registry-listen", default="127.0.0.1:8081", help="schema registry host:port")
     up.add_argument("--rest-listen", default="127.0.0.1:8082", help="REST Proxy host:port")
+    up.add_argument("--connect-listen", default="127.0.0.1:8083", help="Kafka Connect worker's REST API host:port")
     up.add_argument("--secure", action="store_true",
                     help="TLS, SASL/SCRAM and ACLs on the broker, HTTPS and basic auth on the registry and the REST "
                          "Proxy (whose callers are broker users); a local CA and an admin user under "

@@ -1,4 +1,5 @@
-"""`schemabus up` runs the broker, the registry and the REST Proxy together and stops them cleanly."""
+"""`schemabus up` runs the broker, the registry, the REST Proxy and a Kafka Connect worker together and
+stops them cleanly."""
 
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _start_up(tmp_path, *extra: str, ports: tuple[int, int, int] | None = None):
+def _start_up(tmp_path, *extra: str, ports: tuple[int, int, int] | None = None, connect_port: int | None = None):
     broker_port, registry_port, rest_port = ports or (free_port(), free_port(), free_port())
+    connect_port = connect_port or free_port()
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "up", "--data-dir", str(tmp_path / "data"),
                              "--listen", f"127.0.0.1:{broker_port}", "--registry-listen", f"127.0.0.1:{registry_port}",
-                             "--rest-listen", f"127.0.0.1:{rest_port}",
+                             "--rest-listen", f"127.0.0.1:{rest_port}", "--connect-listen", f"127.0.0.1:{connect_port}",
                              "--config", "group.initial.rebalance.delay.ms=0", *extra],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=open(tmp_path / "up.log", "a"), text=True,
                             start_new_session=True)
@@ -44,6 +46,7 @@ def _start_up(tmp_path, *extra: str, ports: tuple[int, int, int] | None = None):
     if not ready.wait(90):
         os.killpg(proc.pid, signal.SIGKILL)
         raise AssertionError(f"schemabus up did not become ready: {lines} {(tmp_path / 'up.log').read_text()[-3000:]}")
+    proc.connect_url = f"http://127.0.0.1:{connect_port}"
     return proc, (broker_port, registry_port, rest_port), lines
 
 
@@ -80,13 +83,26 @@ def test_up_runs_broker_registry_and_rest_proxy(tmp_path, how):
         assert requests.get(f"{rest}/", timeout=10).json() == {}
         assert _v3_produce(rest, "up-rest", "through the proxy", create=True)["offset"] == 0
 
+        # Kafka Connect: a worker of the group connect-cluster, values as Avro through the registry.
+        assert f"Kafka Connect at {proc.connect_url}" in ready
+        wait_until(lambda: requests.get(f"{proc.connect_url}/health", timeout=10).status_code == 200, 60,
+                   "the Connect worker healthy")
+        source = tmp_path / "lines.txt"
+        source.write_text("one\ntwo\n")
+        created = requests.post(f"{proc.connect_url}/connectors", timeout=30, json={"name": "up-file", "config": {
+            "connector.class": "FileStreamSource", "file": str(source), "topic": "up-connect"}})
+        assert created.status_code == 201, created.text
+        wait_until(lambda: requests.get(f"{url}/subjects", timeout=10).json().count("up-connect-value") == 1, 60,
+                   "the AvroConverter registering up-connect-value")
+
         if how == "ctrl-c":
             os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole foreground group
         else:
             proc.send_signal(signal.SIGTERM)  # a service manager: only the parent
         assert proc.wait(60) == 0
-        wait_until(lambda: not any(_port_open(p) for p in (registry_port, broker_port, rest_port)), 20,
-                   "broker, registry or REST Proxy still listening after schemabus up stopped")
+        connect_port = int(proc.connect_url.rsplit(":", 1)[1])
+        wait_until(lambda: not any(_port_open(p) for p in (registry_port, broker_port, rest_port, connect_port)), 20,
+                   "broker, registry, REST Proxy or Connect still listening after schemabus up stopped")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
