@@ -6,31 +6,12 @@ internal topics hold Apache Kafka's keys and JSON values. On our broker and on A
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.conftest import unique_topic
-from tests.connect.worker_process import ConnectWorker, all_running, wait_for
-
-
-def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list:
-    """Every record of a topic, from the start of each partition to its end now."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader", "enable.auto.commit": False})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    out, deadline = [], time.monotonic() + timeout
-    positions = {p: 0 for p in partitions}
-    while any(positions[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is not None and not msg.error():
-            out.append(msg)
-            positions[msg.partition()] = msg.offset() + 1
-    consumer.close()
-    return out
+from tests.connect.worker_process import ConnectWorker, all_running, read_topic, wait_for
 
 
 def lines_in(path) -> list[str]:

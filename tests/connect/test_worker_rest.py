@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import unique_topic
-from tests.connect.worker_process import ConnectWorker, all_running, wait_for
+from tests.connect.worker_process import ConnectWorker, all_running, read_topic, wait_for
 
 FAILING_PLUGIN = textwrap.dedent('''
     """A source connector whose task raises on its first poll (a test plugin on plugin.path)."""
@@ -213,3 +213,52 @@ def test_pause_resume_and_loggers(worker, tmp_path):
     assert worker.get("/admin/loggers").json()["connect.worker"]["level"] == "DEBUG"
     assert worker.put("/admin/loggers/connect.worker", {"level": "LOUD"}).status_code == 404
     assert worker.put("/admin/loggers/connect.worker", {}).status_code == 400
+
+
+def test_transforms_and_the_dead_letter_queue(worker, shared_broker, tmp_path):
+    from confluent_kafka import Producer
+
+    # Source side: RegexRouter renames the topic; InsertHeader adds a header.
+    raw = unique_topic("events") + "-raw"
+    source_file = tmp_path / "in.txt"
+    source_file.write_text("a\nb\nc\n")
+    worker.create("routed", {"connector.class": "FileStreamSource", "file": str(source_file), "topic": raw,
+                             "transforms": "route,tag",
+                             "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+                             "transforms.route.regex": "(.*)-raw", "transforms.route.replacement": "$1-routed",
+                             "transforms.tag.type": "org.apache.kafka.connect.transforms.InsertHeader",
+                             "transforms.tag.header": "origin", "transforms.tag.value.literal": "file"})
+    routed = raw[: -len("-raw")] + "-routed"
+    records = wait_for(lambda: len(read_topic(shared_broker.bootstrap, routed)) == 3 and
+                       read_topic(shared_broker.bootstrap, routed), 60, "3 records in the routed topic")
+    assert [m.value() for m in records] == [b"a", b"b", b"c"]
+    assert records[0].headers() == [("origin", b"file")]
+
+    # Sink side: JSON values, ExtractField; unparseable values skipped to the DLQ with context headers.
+    topic, dlq = unique_topic("json-in"), unique_topic("dlq")
+    producer = Producer({"bootstrap.servers": shared_broker.bootstrap})
+    for value in (b'{"msg": "first", "n": 1}', b"{not json", b'{"msg": "second", "n": 2}'):
+        producer.produce(topic, value=value, headers=[("trace", b"t-1")])
+    producer.flush(10)
+    sink_file = tmp_path / "out.txt"
+    worker.create("json-sink", {
+        "connector.class": "FileStreamSink", "file": str(sink_file), "topics": topic,
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "false",
+        "transforms": "msg", "transforms.msg.type": "org.apache.kafka.connect.transforms.ExtractField$Value",
+        "transforms.msg.field": "msg", "errors.tolerance": "all", "errors.log.enable": "true",
+        "errors.deadletterqueue.topic.name": dlq, "errors.deadletterqueue.topic.replication.factor": "1",
+        "errors.deadletterqueue.context.headers.enable": "true"})
+    wait_for(lambda: lines_in(sink_file) == ["first", "second"], 60, "the two good records in the sink file")
+    dead = wait_for(lambda: read_topic(shared_broker.bootstrap, dlq), 60, "the bad record in the DLQ")
+    assert len(dead) == 1 and dead[0].value() == b"{not json"
+    headers = dict(dead[0].headers())
+    assert headers["trace"] == b"t-1"  # the original headers stay
+    assert headers["__connect.errors.topic"] == topic.encode()
+    assert headers["__connect.errors.offset"] == b"1"
+    assert headers["__connect.errors.stage"] == b"VALUE_CONVERTER"
+    assert headers["__connect.errors.connector.name"] == b"json-sink"
+    assert headers["__connect.errors.class.name"] == b"org.apache.kafka.connect.json.JsonConverter"
+    assert b"Converting byte[] to Kafka Connect data failed" in headers["__connect.errors.exception.message"]
+    assert all_running(worker, "json-sink", 1)
+    for name in ("routed", "json-sink"):
+        assert worker.delete(f"/connectors/{name}").status_code == 204

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import requests
+from confluent_kafka import Consumer, TopicPartition
 
 from tests.conftest import ServiceProcess, free_port
 
@@ -101,3 +102,20 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
 def all_running(worker: ConnectWorker, name: str, tasks: int) -> bool:
     state, task_states = worker.states(name)
     return state == "RUNNING" and len(task_states) == tasks and all(s == "RUNNING" for _, s, _ in task_states)
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list:
+    """Every record of a topic, from the start of each partition to its end now."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader", "enable.auto.commit": False})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    out, deadline = [], time.monotonic() + timeout
+    positions = {p: 0 for p in partitions}
+    while any(positions[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and not msg.error():
+            out.append(msg)
+            positions[msg.partition()] = msg.offset() + 1
+    consumer.close()
+    return out
