@@ -11,6 +11,7 @@ only records what changed and wakes the herder thread.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import hmac
 import json
@@ -94,6 +95,7 @@ class DistributedHerder(Herder, ConfigListener):
         self._restarts: list[RestartRequest] = []
         self._rejoin_at: float | None = None
         self._thread = threading.Thread(target=self._run, name="DistributedHerder", daemon=True)
+        self._forwarder = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="forward-task-configs")
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -156,6 +158,7 @@ class DistributedHerder(Herder, ConfigListener):
         self._thread.join(30)
 
     def _shutdown(self) -> None:
+        self._forwarder.shutdown(wait=False, cancel_futures=True)
         if self.worker is not None:
             self.worker.stop()
         if self.member is not None:
@@ -327,25 +330,32 @@ class DistributedHerder(Herder, ConfigListener):
             return
         if configs == snapshot.task_configs.get(name) and name not in snapshot.inconsistent:
             return
-        try:
-            if self.is_leader():
+        if self.is_leader():
+            try:
                 self.config_store.put_task_configs(name, configs)
-            else:
-                self._send_task_configs_to_leader(name, configs)
-        except Exception as exc:  # retried shortly: the leader may be moving
-            log.warning("could not publish task configs of %s (%s); retrying", name, exc)
-            with self._lock:
-                self._reconfigure.add(name)
-            self._stopping.wait(0.5)
+            except Exception as exc:
+                self._retry_reconfigure(name, exc)
+        else:
+            # Never from this thread: the leader may be waiting for us to rejoin before it answers.
+            self._forwarder.submit(self._send_task_configs_to_leader, name, configs, self.leader_url)
 
-    def _send_task_configs_to_leader(self, name: str, configs: list[dict]) -> None:
+    def _retry_reconfigure(self, name: str, exc: Exception) -> None:
+        log.warning("could not publish task configs of %s (%s); retrying", name, exc)
+        self._stopping.wait(0.5)
+        with self._lock:
+            self._reconfigure.add(name)
+
+    def _send_task_configs_to_leader(self, name: str, configs: list[dict], leader_url: str | None) -> None:
         from connect.forwarding import request_json
 
-        if not self.leader_url:
-            raise HerderError(409, "no known leader")
-        body = json.dumps(configs, separators=(",", ":")).encode()
-        headers = self.sign(body)
-        request_json("POST", self.leader_url.rstrip("/") + f"/connectors/{name}/tasks?forward=true", body, headers)
+        try:
+            if not leader_url:
+                raise HerderError(409, "no known leader")
+            body = json.dumps(configs, separators=(",", ":")).encode()
+            request_json("POST", leader_url.rstrip("/") + f"/connectors/{name}/tasks?forward=true", body,
+                         self.sign(body))
+        except Exception as exc:  # retried: the leader may be moving
+            self._retry_reconfigure(name, exc)
 
     # -- internal request signing (KIP-507) -----------------------------------------------------
 

@@ -22,7 +22,7 @@ import sys
 import threading
 from dataclasses import dataclass
 
-from connect.api import Connector, Converter, HeaderConverter, Predicate, SinkConnector, SourceConnector, \
+from connect.api import Connector, Converter, HeaderConverter, Predicate, SinkConnector, SourceConnector, Task, \
     Transformation
 from connect.errors import ConnectException
 
@@ -42,7 +42,8 @@ ENTRY_POINT_GROUP = "schemabus.connect.plugins"
 
 KIND_BASES = (("source", SourceConnector), ("sink", SinkConnector), ("converter", Converter),
               ("header_converter", HeaderConverter), ("transformation", Transformation),
-              ("predicate", Predicate))
+              ("predicate", Predicate), ("task", Task))
+LISTED_KINDS = ("source", "sink", "converter", "header_converter", "transformation", "predicate")
 _SUFFIXES = {"source": "Connector", "sink": "Connector", "converter": "Converter",
              "header_converter": "Converter"}
 
@@ -159,5 +160,6 @@ class Plugins:
         return self.new(name, ("source", "sink"), "Connector")
 
     def all(self, kinds: tuple[str, ...] | None = None) -> list[PluginDesc]:
-        return sorted((d for d in self._all.values() if kinds is None or d.kind in kinds),
+        kinds = kinds or LISTED_KINDS  # tasks are found by name (task.class), never listed
+        return sorted((d for d in self._all.values() if d.kind in kinds),
                       key=lambda d: (d.kind, d.class_name))

@@ -15,7 +15,7 @@ from confluent_kafka import Producer
 
 from connect.api import Connector, ConnectorContext, SinkConnector, SourceTask, SinkTask
 from connect.errors import ConnectException
-from connect.plugins import Plugins
+from connect.plugins import Plugins, class_name_of
 from connect.storage.configs import PAUSED, STOPPED
 from connect.storage.status import FAILED, RUNNING, UNASSIGNED
 from connect.storage.status import PAUSED as STATUS_PAUSED
@@ -128,11 +128,11 @@ class Worker:
         if len(configs) > max_tasks and enforce:
             raise ConnectException(f"The connector {name} has generated {len(configs)} tasks, which is greater "
                                    f"than {max_tasks}, the maximum number of tasks it is configured to create. ")
-        task_class = connector.task_class()
+        task_class = class_name_of(connector.task_class())
         out = []
         for task_config in configs:
             task_config = {str(k): str(v) for k, v in task_config.items()}
-            task_config["task.class"] = f"{task_class.__module__}.{task_class.__qualname__}"
+            task_config["task.class"] = task_class
             if isinstance(connector, SinkConnector):
                 for key in ("topics", "topics.regex"):
                     if config.get(key):
@@ -169,8 +169,11 @@ class Worker:
         return True
 
     def _build_task(self, ident, connector_config, task_config, target_state):
-        task_class = self.plugins.find(task_config.get("task.class", ""))
-        task = (task_class.cls if task_class else _import_class(task_config["task.class"]))()
+        task_class = self.plugins.find(task_config.get("task.class", ""), ("task",))
+        if task_class is None:
+            raise ConnectException(f"Invalid value {task_config.get('task.class')} for configuration task.class: "
+                                   f"Class {task_config.get('task.class')} could not be found.")
+        task = task_class.cls()
         converters = self._converters(connector_config)
         transforms = self._transforms(connector_config)
         flush_ms = int(self.config["offset.flush.interval.ms"])
@@ -252,8 +255,3 @@ class Worker:
         for name in list(self.connectors):
             self.stop_connector(name)
 
-
-def _import_class(path: str):
-    import importlib
-    module, _, attr = path.rpartition(".")
-    return getattr(importlib.import_module(module), attr)

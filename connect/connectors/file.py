@@ -67,6 +67,7 @@ class FileStreamSourceConnector(SourceConnector):
 
 class FileStreamSourceTask(SourceTask):
     """Reads whole lines from the last position; a partial last line waits for its newline."""
+    class_name = "org.apache.kafka.connect.file.FileStreamSourceTask"
 
     def version(self):
         return VERSION
@@ -153,6 +154,7 @@ class FileStreamSinkConnector(SinkConnector):
 
 class FileStreamSinkTask(SinkTask):
     """Appends each record's value and a newline; flush makes them durable to the OS."""
+    class_name = "org.apache.kafka.connect.file.FileStreamSinkTask"
 
     def version(self):
         return VERSION

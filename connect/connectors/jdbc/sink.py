@@ -62,6 +62,8 @@ class JdbcSinkConnector(SinkConnector):
 
 
 class JdbcSinkTask(SinkTask):
+    class_name = "io.confluent.connect.jdbc.sink.JdbcSinkTask"
+
     def version(self):
         return VERSION
 

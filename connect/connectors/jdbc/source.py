@@ -150,6 +150,8 @@ class JdbcSourceConnector(SourceConnector):
 
 
 class JdbcSourceTask(SourceTask):
+    class_name = "io.confluent.connect.jdbc.source.JdbcSourceTask"
+
     def version(self):
         return VERSION
 
