@@ -42,12 +42,10 @@ class HerderStatus(StatusListener):
         self.store = store
         self.worker_id = worker_id
         self.generation = generation
-        self.topics: dict[str, set[str]] = {}  # active topics per connector (KIP-558), this worker's view
 
-    def on_topic(self, connector: str, topic: str) -> None:
-        seen = self.topics.setdefault(connector, set())
-        if topic not in seen:
-            seen.add(topic)
+    def on_topic(self, task: tuple[str, int], topic: str) -> None:
+        if topic not in self.store.topics(task[0]):
+            self.store.put_topic(task[0], topic, task[1])
 
     def on_state(self, ident, state, trace=None):
         status = Status(ident, state, self.worker_id, self.generation(), trace)
@@ -173,10 +171,10 @@ class Herder:
                 for i, c in enumerate(state.task_configs.get(name, []))]
 
     def active_topics(self, name: str) -> list[str]:
-        return sorted(self.status.topics.get(name, ()))
+        return self.status_store.topics(name)
 
     def reset_active_topics(self, name: str) -> None:
-        self.status.topics.pop(name, None)
+        self.status_store.delete_topics(name)
 
     def connector_config(self, name: str) -> dict:
         return dict(self.connector_info(name)["config"])

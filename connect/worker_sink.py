@@ -62,7 +62,7 @@ class WorkerSinkTask(WorkerTask):
     def _on_assign(self, consumer, partitions) -> None:
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
         for topic in {tp.topic for tp in tps}:
-            self.status.on_topic(self.id[0], topic)
+            self.status.on_topic(self.id, topic)
         self.context.assignment.update(tps)
         self.task.open(tps)
         if self.paused:

@@ -109,7 +109,7 @@ class WorkerSourceTask(WorkerTask):
         slot = self.submitted.submit(record)
         if topic not in self.topics_seen:
             self.topics_seen.add(topic)
-            self.status.on_topic(self.id[0], topic)
+            self.status.on_topic(self.id, topic)
         kwargs = {"key": key, "value": value, "headers": headers or None,
                   "on_delivery": lambda err, msg: self._acked(err, msg, slot, record)}
         if transformed.kafka_partition is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from connect.converters.json import compact
@@ -43,10 +44,20 @@ class Status:
         return out
 
 
+def topic_key(connector: str, topic: str) -> bytes:
+    return f"status-topic-{topic}:connector-{connector}".encode()
+
+
+def topic_value(connector: str, topic: str, task: int) -> bytes:
+    return compact({"topic": {"name": topic, "connector": connector, "task": task,
+                              "discoverTimestamp": int(time.time() * 1000)}})
+
+
 class MemoryStatusBackingStore:
     def __init__(self):
         self._connectors: dict[str, Status] = {}
         self._tasks: dict[tuple[str, int], Status] = {}
+        self._topics: dict[str, set[str]] = {}  # active topics per connector (KIP-558)
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -90,6 +101,20 @@ class MemoryStatusBackingStore:
         with self._lock:
             return sorted((s for (c, _), s in self._tasks.items() if c == connector), key=lambda s: s.id[1])
 
+    # -- active topics ---------------------------------------------------------------------------
+
+    def put_topic(self, connector: str, topic: str, task: int) -> None:
+        with self._lock:
+            self._topics.setdefault(connector, set()).add(topic)
+
+    def topics(self, connector: str) -> list[str]:
+        with self._lock:
+            return sorted(self._topics.get(connector, ()))
+
+    def delete_topics(self, connector: str) -> None:
+        with self._lock:
+            self._topics.pop(connector, None)
+
     def delete_connector(self, name: str) -> None:
         """Tombstones for the connector and its tasks (its DESTROYED state)."""
         with self._lock:
@@ -97,6 +122,7 @@ class MemoryStatusBackingStore:
         for ident in tasks:
             self._remove(ident)
         self._remove(name)
+        self.delete_topics(name)
 
     def _remove(self, ident) -> None:
         self._apply(None, ident)
@@ -131,13 +157,31 @@ class KafkaStatusBackingStore(MemoryStatusBackingStore):
         key = Status(ident, UNASSIGNED, "").key()
         self._log.send(key, None)
 
+    def put_topic(self, connector: str, topic: str, task: int) -> None:
+        super().put_topic(connector, topic, task)
+        self._log.send(topic_key(connector, topic), topic_value(connector, topic, task))
+
+    def delete_topics(self, connector: str) -> None:
+        for topic in self.topics(connector):
+            self._log.send(topic_key(connector, topic), None)
+        super().delete_topics(connector)
+
     def flush(self) -> None:
         self._log.flush()
 
     def _on_record(self, key, value, partition, offset):
-        ident = _parse_key(key.decode("utf-8", "replace")) if key else None
+        name = key.decode("utf-8", "replace") if key else ""
+        if name.startswith("status-topic-") and ":connector-" in name:
+            topic, _, connector = name[len("status-topic-"):].rpartition(":connector-")
+            with self._lock:
+                if value is None:
+                    self._topics.get(connector, set()).discard(topic)
+                else:
+                    self._topics.setdefault(connector, set()).add(topic)
+            return
+        ident = _parse_key(name) if name else None
         if ident is None:
-            return  # e.g. status-topic-* (active topics), not kept here
+            return
         if value is None:
             self._apply(None, ident)
             return

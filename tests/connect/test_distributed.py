@@ -51,9 +51,11 @@ def test_three_workers_share_work_and_survive_kill_9(cluster_broker, tmp_path):
         wait_for(lambda: len(lines_in(sink_file)) >= 1000, 60, "the first 1000 lines in the sink file")
         owners = {worker for _, _, worker in workers[0].states("sink")[1]} | {workers[0].states("src")[1][0][2]}
         assert len(owners) >= 2, f"work should be spread over the workers, all on {owners}"
-        # Every worker answers from its own view of the status topic.
+        # Every worker answers from its own view of the status topic, active topics included.
         for w in workers:
             assert w.get("/connectors").json() == ["sink", "src"]
+            wait_for(lambda: w.get("/connectors/src/topics").json() == {"src": {"topics": [topic]}}, 30,
+                     "src's active topic seen by every worker")
 
         # The internal topics, as Apache Kafka's tools would read them.
         configs = {m.key().decode(): m.value() for m in read_topic(bootstrap, f"{group}-configs")}
@@ -65,6 +67,7 @@ def test_three_workers_share_work_and_survive_kill_9(cluster_broker, tmp_path):
                     if m.value() is not None}
         assert statuses["status-task-src-0"]["state"] in ("RUNNING", "UNASSIGNED")
         assert set(statuses["status-connector-sink"]) == {"state", "trace", "worker_id", "generation"}
+        assert statuses[f"status-topic-{topic}:connector-src"]["topic"]["name"] == topic
         offsets = [(m.key(), m.value()) for m in read_topic(bootstrap, f"{group}-offsets")]
         assert offsets and offsets[-1][0] == json.dumps(["src", {"filename": str(source_file)}],
                                                         separators=(",", ":")).encode()
