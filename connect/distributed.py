@@ -67,6 +67,7 @@ class DistributedHerder(Herder, ConfigListener):
                                                topic_configs("status.storage."))
         super().__init__(plugins, config_store, status_store, worker_id="")
         self.config = config
+        self.exactly_once_source = config["exactly.once.source.support"].lower() == "enabled"
         self.offset_store = KafkaOffsetBackingStore(config["offset.storage.topic"], client, admin,
                                                     config["offset.storage.partitions"],
                                                     config["offset.storage.replication.factor"],

@@ -81,7 +81,8 @@ class Herder:
         is_sink = isinstance(connector, SinkConnector)
         framework = connector_config.sink_config_def() if is_sink else connector_config.source_config_def()
         results = framework.validate(config)
-        for key, message in (connector_config.sink_problems(config) if is_sink else {}).items():
+        problems = connector_config.sink_problems(config) if is_sink else self._exactly_once_problems(connector, config)
+        for key, message in problems.items():
             results[key].errors.append(message)
         keys = dict(framework.keys)
         self._validate_plugins(config, results, keys)
@@ -100,6 +101,24 @@ class Herder:
                 results[value.name] = value
         keys.update({k: v for k, v in connector_keys.items() if k not in keys})
         return _config_infos(class_name, keys, results, config)
+
+    exactly_once_source = False  # the distributed herder's worker may run sources in transactions
+
+    def _exactly_once_problems(self, connector, config: dict) -> dict[str, str]:
+        problems = {}
+        if (config.get("transaction.boundary") or "poll").strip().lower() == "connector":
+            problems["transaction.boundary"] = ("Connector-defined transaction boundaries are not supported by this "
+                                                "runtime; use poll or interval")
+        if (config.get("exactly.once.support") or "").strip().lower() == "required":
+            if not self.exactly_once_source:
+                problems["exactly.once.support"] = ("This worker does not have exactly-once source support enabled "
+                                                    "(exactly.once.source.support=enabled)")
+            else:
+                support = connector.exactly_once_support(config)
+                if support is None or getattr(support, "value", support) != "SUPPORTED":
+                    problems["exactly.once.support"] = ("The connector does not support exactly-once semantics with "
+                                                        "the given configuration.")
+        return problems
 
     def _validate_plugins(self, config: dict, results: dict, keys: dict) -> None:
         """Converters, transforms and predicates named in the config must exist; their own keys

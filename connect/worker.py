@@ -23,7 +23,7 @@ from connect.storage.status import STOPPED as STATUS_STOPPED
 from connect.tolerance import DeadLetterQueue, ErrorHandler
 from connect.worker_config import WorkerConfig
 from connect.worker_sink import WorkerSinkTask
-from connect.worker_source import WorkerSourceTask
+from connect.worker_source import ExactlyOnceWorkerSourceTask, WorkerSourceTask
 from connect.worker_task import Converters, StatusListener
 
 log = logging.getLogger("connect.worker")
@@ -89,6 +89,7 @@ class Worker:
         self.connectors: dict[str, WorkerConnector] = {}
         self.tasks: dict[tuple[str, int], object] = {}
         self._lock = threading.RLock()
+        self.exactly_once_source = config.distributed and config["exactly.once.source.support"].lower() == "enabled"
 
     # -- connectors -----------------------------------------------------------------------------
 
@@ -179,9 +180,14 @@ class Worker:
         flush_ms = int(self.config["offset.flush.interval.ms"])
         if isinstance(task, SourceTask):
             producer = {**self.config.client_config("producer"), "acks": "all", "enable.idempotence": True}
-            return WorkerSourceTask(ident, self.status, target_state, task, task_config, connector_config, converters,
-                                    transforms, producer, self.offset_store, ErrorHandler(connector_config),
-                                    flush_ms, int(self.config["offset.flush.timeout.ms"]))
+            args = (ident, self.status, target_state, task, task_config, connector_config, converters, transforms,
+                    producer, self.offset_store, ErrorHandler(connector_config), flush_ms,
+                    int(self.config["offset.flush.timeout.ms"]))
+            if self.exactly_once_source:
+                return ExactlyOnceWorkerSourceTask(
+                    *args, transactional_id=f"{self.config['group.id']}-{ident[0]}-{ident[1]}",
+                    offsets_topic=self.config["offset.storage.topic"])
+            return WorkerSourceTask(*args)
         if isinstance(task, SinkTask):
             return WorkerSinkTask(ident, self.status, target_state, task, task_config, connector_config, converters,
                                   transforms, self.config.client_config("consumer"),

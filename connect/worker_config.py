@@ -66,6 +66,10 @@ def distributed_config_def() -> ConfigDef:
     d.define("connect.protocol", ConfigType.STRING, "sessioned", ValidString.in_("eager", "compatible", "sessioned",
                                                                                   case_insensitive=True),
              Importance.LOW, "Compatibility mode for Kafka Connect Protocol")
+    d.define("exactly.once.source.support", ConfigType.STRING, "disabled",
+             ValidString.in_("disabled", "preparing", "enabled", case_insensitive=True), Importance.HIGH,
+             "Whether to enable exactly-once support for source connectors in the cluster by using transactions "
+             "to write source records and their source offsets.")
     d.define("worker.sync.timeout.ms", ConfigType.INT, 3000, None, Importance.MEDIUM,
              "When the worker is out of sync with other workers and needs to resynchronize configurations, wait up to this amount of time.")
     return d

@@ -11,7 +11,8 @@ from confluent_kafka import KafkaException, Producer
 
 from connect.api import RecordMetadata, SourceTask, SourceTaskContext, freeze_partition
 from connect.errors import ConnectException, RetriableException
-from connect.storage.offsets import OffsetReader, OffsetWriter
+from connect.converters.json import compact
+from connect.storage.offsets import OffsetReader, OffsetWriter, offset_key
 from connect.tolerance import HEADER_CONVERTER, KEY_CONVERTER, SKIPPED, TRANSFORMATION, VALUE_CONVERTER, ErrorHandler
 from connect.worker_task import Converters, WorkerTask, class_of
 
@@ -33,6 +34,14 @@ class SubmittedRecords:
             key = freeze_partition(record.source_partition)
             self._pending.setdefault(key, collections.deque()).append(slot)
         return slot
+
+    def committable_in_batch(self) -> dict[tuple, tuple[dict, dict | None]]:
+        """Every submitted record's offset, latest per partition, all cleared: in a transaction the
+        records commit together, so none waits for an acknowledgement of its own."""
+        for queue in self._pending.values():
+            for slot in queue:
+                slot[0] = True
+        return self.committable()
 
     def committable(self) -> dict[tuple, tuple[dict, dict | None]]:
         """Offsets acked since the last call, removed from the pending set."""
@@ -57,7 +66,9 @@ class WorkerSourceTask(WorkerTask):
         self.connector_config = connector_config
         self.converters = converters
         self.transforms = transforms
-        self.producer = Producer({**producer_config, "client.id": f"connector-producer-{ident[0]}-{ident[1]}"})
+        self.producer_config = {**producer_config, "client.id": f"connector-producer-{ident[0]}-{ident[1]}"}
+        self.producer = Producer(self.producer_config)
+        self.offset_store = offset_store
         self.offset_reader = OffsetReader(offset_store, ident[0])
         self.offset_writer = OffsetWriter(offset_store, ident[0])
         self.errors = errors
@@ -178,3 +189,61 @@ class WorkerSourceTask(WorkerTask):
             self.commit_offsets()
         else:
             self.producer.flush(self.flush_timeout)
+
+
+class ExactlyOnceWorkerSourceTask(WorkerSourceTask):
+    """KIP-618 (`exactly.once.source.support=enabled`): each batch from poll() and the offsets of
+    its records go to Kafka in one transaction of the task's transactional producer
+    (`transactional.id = <group.id>-<connector>-<task>`), so a read_committed consumer sees every
+    record once even when a worker dies mid-batch; a newer instance of the task fences the old one
+    when it initialises its transactions."""
+
+    def __init__(self, *args, transactional_id: str, offsets_topic: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        config = {**self.producer_config, "transactional.id": transactional_id, "enable.idempotence": True,
+                  "partitioner": "murmur2_random"}  # offset keys land where Java's writers put them
+        self.producer = Producer(config)
+        self.offsets_topic = offsets_topic
+        self.boundary = str(self.connector_config.get("transaction.boundary", "poll")).lower()
+
+    def initialize_and_start(self) -> None:
+        self.producer.init_transactions(30)
+        super().initialize_and_start()
+
+    def execute(self) -> None:
+        while not self.stopping.is_set():
+            if self.paused and not self.wait_while_paused():
+                break
+            records = self.task.poll()
+            if records and not self.stopping.is_set():
+                self._commit_batch(records)
+
+    def _commit_batch(self, records) -> None:
+        self.producer.begin_transaction()
+        try:
+            for record in records:
+                self._send(record)
+            offsets = self.submitted.committable_in_batch()
+            for partition, offset in offsets.values():
+                self.producer.produce(self.offsets_topic, key=offset_key(self.id[0], partition),
+                                      value=None if offset is None else compact(offset))
+            self.producer.commit_transaction(60)
+        except Exception:
+            self._abort()
+            raise
+        if self.send_error is not None:
+            raise ConnectException("Unrecoverable exception from producer send callback") from self.send_error
+        # Our own view of the offsets store catches up when its reader sees the committed records;
+        # record them now too, so a restart of this task on this worker reads them at once.
+        self.offset_store.remember({offset_key(self.id[0], p): None if o is None else compact(o)
+                                    for p, o in offsets.values()})
+        self.task.commit()
+
+    def _abort(self) -> None:
+        try:
+            self.producer.abort_transaction(30)
+        except Exception as exc:  # fenced or broken: the task fails anyway
+            log.warning("%s could not abort its transaction: %s", self, exc)
+
+    def close(self) -> None:
+        pass  # nothing is outside a transaction

@@ -99,24 +99,28 @@ class FileStreamSourceTask(SourceTask):
         if self.stream is None and not self._open():
             self.stopped.wait(1.0)
             return None
-        chunk = self.stream.read1(1 << 16) if hasattr(self.stream, "read1") else self.stream.read(1 << 16)
-        if not chunk:
-            self.stopped.wait(1.0)
-            return None
-        self.pending += chunk
+        if b"\n" not in self.pending:  # lines left from the last read go first
+            chunk = self.stream.read1(1 << 16) if hasattr(self.stream, "read1") else self.stream.read(1 << 16)
+            if not chunk:
+                self.stopped.wait(1.0)
+                return None
+            self.pending += chunk
         records = []
         partition = {FILENAME_FIELD: self.filename} if self.filename else None
         now = int(time.time() * 1000)
+        start = 0
         while len(records) < self.batch_size:
-            end = self.pending.find(b"\n")
+            end = self.pending.find(b"\n", start)
             if end < 0:
                 break
-            raw, self.pending = self.pending[:end], self.pending[end + 1:]
-            self.position += end + 1
+            raw = self.pending[start:end]
+            self.position += end + 1 - start
+            start = end + 1
             line = raw[:-1] if raw.endswith(b"\r") else raw
             offset = {POSITION_FIELD: self.position} if self.filename else None
             records.append(source_record(partition, offset, self.topic, value_schema=data.STRING_SCHEMA,
                                          value=line.decode("utf-8", "replace"), timestamp=now))
+        self.pending = self.pending[start:]
         return records or None
 
     def stop(self):

@@ -67,7 +67,10 @@ class KafkaBasedLog:
         # another thread, and a watermark query through it waits behind that call.
         self._end_offsets_client = Consumer({**client_config, "group.id": f"connect-log-{topic}",
                                              "enable.auto.commit": False, "isolation.level": "read_committed"})
-        self._producer = Producer({**client_config, "linger.ms": 0, **(producer_overrides or {})})
+        # murmur2 as Java's default partitioner: a key written by a Java worker and by us must land
+        # in the same partition, or compaction keeps two values and readers see either.
+        self._producer = Producer({**client_config, "linger.ms": 0, "partitioner": "murmur2_random",
+                                   **(producer_overrides or {})})
         self._positions: dict[int, int] = {}
         self._cond = threading.Condition()
         self._stop = threading.Event()

@@ -79,6 +79,11 @@ class OffsetBackingStore:
             else:
                 self._data[k] = v
 
+    def remember(self, values: dict[bytes, bytes | None]) -> None:
+        """Values already written to Kafka by someone else (a transactional task): only our view."""
+        with self._lock:
+            self._apply(values)
+
     def connector_partitions(self, connector: str) -> list[dict]:
         """The source partitions stored for a connector (for GET /connectors/{c}/offsets)."""
         with self._lock:
