@@ -273,6 +273,15 @@ class Struct:
         for name, value in (values or {}).items():
             self.put(name, value)
 
+    @classmethod
+    def trusted(cls, schema: Schema, values: list) -> "Struct":
+        """A struct from values already made to fit the schema's fields, in order (converters
+        build them from the schema itself): no per-field validation."""
+        out = cls.__new__(cls)
+        out.schema = schema
+        out._values = values
+        return out
+
     def _field(self, name: str) -> Field:
         f = self.schema.field(name)
         if f is None:

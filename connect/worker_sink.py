@@ -151,6 +151,25 @@ class WorkerSinkTask(WorkerTask):
 
     def _to_sink_record(self, msg) -> SinkRecord | None:
         topic = msg.topic()
+        try:  # the common case in one go; a failure is redone stage by stage under errors.*
+            key = self.converters.key.to_connect_data(topic, msg.key())
+            value = self.converters.value.to_connect_data(topic, msg.value())
+            headers = msg.headers()
+            return self.transforms.apply(self._sink_record(msg, key, value, self._headers(topic, headers)
+                                                           if headers else ()))
+        except Exception:
+            return self._to_sink_record_by_stage(msg)
+
+    def _sink_record(self, msg, key, value, headers) -> SinkRecord:
+        ts_type, ts = msg.timestamp()
+        partition, offset, topic = msg.partition(), msg.offset(), msg.topic()
+        return SinkRecord(topic, partition, key.schema, key.value, value.schema, value.value,
+                          ts if ts_type else None, tuple(headers), offset,
+                          _TIMESTAMP_TYPES.get(ts_type, TimestampType.NO_TIMESTAMP_TYPE), topic, partition, offset)
+
+    def _to_sink_record_by_stage(self, msg) -> SinkRecord | None:
+        """Each stage under the error handler (retries, tolerance, log, DLQ with the record's context)."""
+        topic = msg.topic()
         headers = msg.headers() or []
         ts_type, ts = msg.timestamp()
         context = {"topic": topic, "partition": msg.partition(), "offset": msg.offset(), "key": msg.key(),
@@ -163,10 +182,7 @@ class WorkerSinkTask(WorkerTask):
                                               class_of(self.converters.header), context)
         if SKIPPED in (key, value, connect_headers):
             return None
-        record = SinkRecord(topic, msg.partition(), key.schema, key.value, value.schema, value.value,
-                            ts if ts_type else None, tuple(connect_headers), msg.offset(),
-                            _TIMESTAMP_TYPES.get(ts_type, TimestampType.NO_TIMESTAMP_TYPE), topic, msg.partition(),
-                            msg.offset())
+        record = self._sink_record(msg, key, value, connect_headers)
         transformed = self.errors.execute(lambda: self.transforms.apply(record), TRANSFORMATION,
                                           class_of(self.transforms), context)
         return None if transformed is SKIPPED else transformed

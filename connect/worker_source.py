@@ -102,21 +102,19 @@ class WorkerSourceTask(WorkerTask):
                 next_flush = time.monotonic() + self.flush_interval
 
     def _send(self, record) -> None:
-        transformed = self.errors.execute(lambda: self.transforms.apply(record), TRANSFORMATION,
-                                          class_of(self.transforms))
-        if transformed is None or transformed is SKIPPED:  # its offset is still committable
-            self._done_without_sending(record)
+        try:  # the common case in one go; a failure is redone stage by stage under errors.*
+            transformed = self.transforms.apply(record)
+            if transformed is not None:
+                topic = transformed.topic
+                key = self.converters.key.from_connect_data(topic, transformed.key_schema, transformed.key)
+                value = self.converters.value.from_connect_data(topic, transformed.value_schema, transformed.value)
+                headers = self._headers(transformed) if transformed.headers else None
+        except Exception:
+            transformed, key, value, headers = self._convert_by_stage(record)
+        if transformed is None or transformed is SKIPPED or SKIPPED in (key, value, headers):
+            self._done_without_sending(record)  # filtered or skipped: its offset is still committable
             return
         topic = transformed.topic
-        key = self.errors.execute(lambda: self.converters.key.from_connect_data(
-            topic, transformed.key_schema, transformed.key), KEY_CONVERTER, class_of(self.converters.key))
-        value = self.errors.execute(lambda: self.converters.value.from_connect_data(
-            topic, transformed.value_schema, transformed.value), VALUE_CONVERTER, class_of(self.converters.value))
-        headers = self.errors.execute(lambda: self._headers(transformed), HEADER_CONVERTER,
-                                      class_of(self.converters.header))
-        if SKIPPED in (key, value, headers):
-            self._done_without_sending(record)
-            return
         slot = self.submitted.submit(record)
         if topic not in self.topics_seen:
             self.topics_seen.add(topic)
@@ -138,6 +136,22 @@ class WorkerSourceTask(WorkerTask):
             except KafkaException as exc:
                 raise ConnectException(f"Unrecoverable exception trying to send: {exc}") from exc
         self.records_sent += 1
+
+    def _convert_by_stage(self, record) -> tuple:
+        """Transform and convert with each stage under the error handler (retries, tolerance, log);
+        SKIPPED where a stage failed and is tolerated."""
+        transformed = self.errors.execute(lambda: self.transforms.apply(record), TRANSFORMATION,
+                                          class_of(self.transforms))
+        if transformed is None or transformed is SKIPPED:
+            return transformed, None, None, None
+        topic = transformed.topic
+        key = self.errors.execute(lambda: self.converters.key.from_connect_data(
+            topic, transformed.key_schema, transformed.key), KEY_CONVERTER, class_of(self.converters.key))
+        value = self.errors.execute(lambda: self.converters.value.from_connect_data(
+            topic, transformed.value_schema, transformed.value), VALUE_CONVERTER, class_of(self.converters.value))
+        headers = self.errors.execute(lambda: self._headers(transformed), HEADER_CONVERTER,
+                                      class_of(self.converters.header))
+        return transformed, key, value, headers
 
     def _done_without_sending(self, record) -> None:
         self.submitted.submit(record)[0] = True
