@@ -97,6 +97,7 @@ def struct(fields: Iterable[tuple[str, Schema]], *, name: str | None = None, opt
     """A STRUCT schema from (name, schema) pairs, in order (SchemaBuilder.struct().field(...))."""
     built, seen = [], set()
     for i, (fname, fschema) in enumerate(fields):
+        fname = str.__str__(fname)  # a plain str: e.g. SQLAlchemy's quoted_name subclass is no JSON key for orjson
         if fname in seen:
             raise DataException(f"Cannot create field because of field name duplication {fname}")
         seen.add(fname)

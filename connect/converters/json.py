@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import decimal
+import json
 
 import orjson
 
@@ -23,7 +24,10 @@ ENVELOPE_ERROR = ('JsonConverter with schemas.enable requires "schema" and "payl
 
 def compact(value) -> bytes:
     """JSON as Jackson writes it: no spaces, keys in insertion order, non-ASCII kept as UTF-8."""
-    return orjson.dumps(value)
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # what orjson refuses (e.g. keys of a str subclass) the standard library writes
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 # -- schema <-> JSON ---------------------------------------------------------------------------
