@@ -117,11 +117,21 @@ class KafkaBasedLog:
                     self._cond.notify_all()
 
     def end_offsets(self, timeout: float = 10.0) -> dict[int, int]:
+        """Each partition's end offset. A topic just created can answer NOT_LEADER for a moment
+        (Apache Kafka does while its leader settles): retried until `timeout`."""
+        deadline = time.monotonic() + timeout
         out = {}
         for p in self._positions:
-            _, high = self._end_offsets_client.get_watermark_offsets(TopicPartition(self.topic, p),
-                                                                     timeout=timeout, cached=False)
-            out[p] = high
+            while True:
+                try:
+                    _, out[p] = self._end_offsets_client.get_watermark_offsets(
+                        TopicPartition(self.topic, p), timeout=max(0.5, deadline - time.monotonic()), cached=False)
+                    break
+                except KafkaException as exc:
+                    if time.monotonic() >= deadline:
+                        raise
+                    log.info("end offset of %s-%d not ready (%s); retrying", self.topic, p, exc.args[0].str())
+                    time.sleep(0.2)
         return out
 
     def read_to_end(self, timeout: float = 30.0) -> None:
