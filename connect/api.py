@@ -302,8 +302,8 @@ class HeaderConverter:
         raise NotImplementedError
 
 
-class Transformation:
-    """A single message transform: a record in, a record (or None to drop it) out."""
+class ConfigurablePlugin:
+    """What transforms and predicates share (Kafka's Configurable, Closeable, Versioned)."""
     class_name: str | None = None
     aliases: tuple[str, ...] = ()
 
@@ -312,32 +312,23 @@ class Transformation:
 
     def config(self) -> ConfigDef:
         return ConfigDef()
+
+    def close(self) -> None:
+        pass
+
+    def version(self) -> str:
+        return "unknown"
+
+
+class Transformation(ConfigurablePlugin):
+    """A single message transform: a record in, a record (or None to drop it) out."""
 
     def apply(self, record: ConnectRecord) -> ConnectRecord | None:
         raise NotImplementedError
 
-    def close(self) -> None:
-        pass
 
-    def version(self) -> str:
-        return "unknown"
-
-
-class Predicate:
-    class_name: str | None = None
-    aliases: tuple[str, ...] = ()
-
-    def configure(self, configs: dict[str, str]) -> None:
-        pass
-
-    def config(self) -> ConfigDef:
-        return ConfigDef()
+class Predicate(ConfigurablePlugin):
+    """A condition on a record that decides whether a transform applies to it."""
 
     def test(self, record: ConnectRecord) -> bool:
         raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-    def version(self) -> str:
-        return "unknown"

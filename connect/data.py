@@ -37,6 +37,22 @@ class Type(str, enum.Enum):
 
 
 INTEGER_BOUNDS = {Type.INT8: 8, Type.INT16: 16, Type.INT32: 32, Type.INT64: 64}
+# Types every converter writes as the value itself, once checked.
+PASSTHROUGH_TYPES = frozenset({*INTEGER_BOUNDS, Type.BOOLEAN, Type.STRING})
+
+
+def checked_primitive(kind: Type, value):
+    """The value of a BOOLEAN, STRING or integer schema, unchanged; TypeError unless it has that
+    type (a bool is no integer here, though Python says it is)."""
+    if kind is Type.BOOLEAN:
+        ok = isinstance(value, bool)
+    elif kind is Type.STRING:
+        ok = isinstance(value, str)
+    else:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    if not ok:
+        raise TypeError(f"{type(value).__name__} is not {kind.name}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 
+from connect.forwarding import request_json
 from connect.herder import INITIAL_STATES, Herder, HerderError, HerderStatus, not_found
 from connect.offsets_api import OffsetsApi
 from connect.protocol import CONFIG_MISMATCH, CONNECTOR_TASK, NO_ERROR, VERSION_OF, Assignment, \
@@ -214,7 +215,7 @@ class DistributedHerder(Herder, ConfigListener):
             self.config_store.refresh()
             self.member.request_rejoin()
             return
-        if self.config_store.snapshot().offset < assignment.config_offset:
+        if self.config_store.offset() < assignment.config_offset:
             self.config_store.refresh()
         if protocol == "default":
             revoked, added = self.running - work_items(assignment.assigned), work_items(assignment.assigned) - self.running
@@ -347,8 +348,6 @@ class DistributedHerder(Herder, ConfigListener):
             self._reconfigure.add(name)
 
     def _send_task_configs_to_leader(self, name: str, configs: list[dict], leader_url: str | None) -> None:
-        from connect.forwarding import request_json
-
         try:
             if not leader_url:
                 raise HerderError(409, "no known leader")
@@ -361,14 +360,14 @@ class DistributedHerder(Herder, ConfigListener):
     # -- internal request signing (KIP-507) -----------------------------------------------------
 
     def _maybe_rotate_session_key(self) -> None:
-        key = self.config_store.snapshot().session_key
+        key = self.config_store.session_key()
         now = int(time.time() * 1000)
         if key is None or now - int(key.get("creation-timestamp", 0)) > SESSION_KEY_TTL_MS:
             self.config_store.put_session_key({"key": base64.b64encode(os.urandom(32)).decode(),
                                                "algorithm": SIGNATURE_ALGORITHM, "creation-timestamp": now})
 
     def sign(self, body: bytes) -> dict[str, str]:
-        key = self.config_store.snapshot().session_key
+        key = self.config_store.session_key()
         if key is None:
             return {}
         mac = hmac.new(base64.b64decode(key["key"]), body, hashlib.sha256).digest()
@@ -380,7 +379,7 @@ class DistributedHerder(Herder, ConfigListener):
             raise HerderError(400, "Internal request missing required signature")
         if algorithm != SIGNATURE_ALGORITHM:
             raise HerderError(400, f"Internal request signed with unsupported algorithm {algorithm}")
-        key = self.config_store.snapshot().session_key
+        key = self.config_store.session_key()
         if key is None:
             raise HerderError(503, "This worker is still starting up and has not been able to read a session key "
                                    "from the config topic yet")
@@ -402,7 +401,7 @@ class DistributedHerder(Herder, ConfigListener):
         self.validate_or_raise(config)
         self._require_leader("set connector configs")
         self.config_store.refresh()
-        exists = self.config_store.snapshot().contains(name)
+        exists = self.config_store.contains(name)
         if exists and not allow_replace:
             raise HerderError(409, f"Connector {name} already exists")
         target = None if exists or initial_state is None else INITIAL_STATES[initial_state]
@@ -415,7 +414,7 @@ class DistributedHerder(Herder, ConfigListener):
 
     def delete_connector(self, name: str) -> None:
         self._require_leader("delete connector configs")
-        if not self.config_store.snapshot().contains(name):
+        if not self.config_store.contains(name):
             raise not_found(f"Connector {name} not found")
         self.config_store.remove_connector_config(name)
         self.status_store.delete_connector(name)
@@ -425,7 +424,7 @@ class DistributedHerder(Herder, ConfigListener):
         if self.config["connect.protocol"].lower() == "sessioned":
             self.check_signature(body, headers)
         self._require_leader("write task configurations")
-        if not self.config_store.snapshot().contains(name):
+        if not self.config_store.contains(name):
             raise not_found(f"Connector {name} not found")
         self.config_store.put_task_configs(name, [{str(k): str(v) for k, v in c.items()} for c in configs])
 
@@ -436,51 +435,38 @@ class DistributedHerder(Herder, ConfigListener):
         self._target(name, STARTED)
 
     def _target(self, name: str, state: str) -> None:
-        if not self.config_store.snapshot().contains(name):
+        if not self.config_store.contains(name):
             raise not_found(f"Connector {name} not found")
         self.config_store.put_target_state(name, state)
 
     def stop_connector(self, name: str) -> None:
         self._require_leader("transition connectors to the STOPPED state")
-        if not self.config_store.snapshot().contains(name):
+        if not self.config_store.contains(name):
             raise not_found(f"Connector {name} not found")
         self.config_store.put_task_configs(name, [])
         self.config_store.put_target_state(name, STOPPED)
 
     def restart_connector(self, name: str, include_tasks: bool = False, only_failed: bool = False) -> dict | None:
         self._require_leader("process restart requests")
-        snapshot = self.config_store.snapshot()
-        if not snapshot.contains(name):
+        if not self.config_store.contains(name):
             raise not_found(f"Unknown connector: {name}")
-        answer = None
-        if include_tasks or only_failed:
-            answer = self.connector_status(name)
-            connector_failed = answer["connector"]["state"] == FAILED
-            if not only_failed or connector_failed:
-                answer["connector"]["state"] = RESTARTING
-            for task in answer["tasks"]:
-                if include_tasks and (not only_failed or task["state"] == FAILED):
-                    task["state"] = RESTARTING
-        self.config_store.put_restart_request(RestartRequest(name, only_failed, include_tasks))
+        request = RestartRequest(name, only_failed, include_tasks)
+        answer = self.restart_answer(name, self.restart_plan(request)) if include_tasks or only_failed else None
+        self.config_store.put_restart_request(request)
         return answer
 
     def _restart_owned(self, request: RestartRequest) -> None:
-        snapshot = self.config_store.snapshot()
+        """Carry out, for what this worker runs, a restart request read from the config topic."""
         name = request.connector
+        snapshot = self.config_store.snapshot()
         if not snapshot.contains(name):
             return
-        owns_connector = (name, CONNECTOR_TASK) in self.running
-        connector_status = self.status_store.connector(name)
-        if owns_connector and (not request.only_failed or (connector_status and connector_status.state == FAILED)):
+        plan = self.restart_plan(request)
+        if plan.connector and (name, CONNECTOR_TASK) in self.running:
             self.status.on_state(name, RESTARTING)
             self.worker.stop_connector(name)
             self._start_connector(name, snapshot)
-        if not request.include_tasks:
-            return
-        for ident in [i for i in self.running if i[0] == name and i[1] != CONNECTOR_TASK]:
-            status = self.status_store.task(*ident)
-            if request.only_failed and not (status and status.state == FAILED):
-                continue
+        for ident in [(name, t) for t in plan.tasks if (name, t) in self.running]:
             self.status.on_state(ident, RESTARTING)
             self.worker.stop_tasks([ident])
             self._start_task(ident, snapshot)

@@ -8,13 +8,14 @@ herder. Errors are HerderError with the HTTP status Kafka's REST API answers.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from connect import connector_config
 from connect.api import SinkConnector
 from connect.config_def import ConfigValue
 from connect.plugins import Plugins
-from connect.storage.configs import PAUSED, STARTED, STOPPED, ClusterConfigState
-from connect.storage.status import UNASSIGNED, Status
+from connect.storage.configs import PAUSED, STARTED, STOPPED, ClusterConfigState, RestartRequest
+from connect.storage.status import FAILED, RESTARTING, UNASSIGNED, Status
 from connect.transforms.chain import transforms_config_def, validate_transform_configs
 from connect.worker_task import StatusListener
 
@@ -53,6 +54,13 @@ class HerderStatus(StatusListener):
             self.store.put_safe(status)  # a newer owner's RUNNING must not be overwritten
         else:
             self.store.put(status)
+
+
+@dataclass(frozen=True)
+class RestartPlan:
+    """What one restart request restarts (Kafka's RestartPlan)."""
+    connector: bool
+    tasks: tuple[int, ...]
 
 
 class Herder:
@@ -175,6 +183,33 @@ class Herder:
                 tasks.append({"id": task.id[1], **task.info()})
         return {"name": name, "connector": status.info(), "tasks": tasks,
                 "type": self.connector_type(state.connector_configs.get(name))}
+
+    # -- restarts -------------------------------------------------------------------------------
+
+    def restart_plan(self, request: RestartRequest) -> RestartPlan:
+        """The connector restarts unless only failed instances are asked for and it has not
+        failed; tasks restart only when included, and then only failed ones if so asked."""
+        name = request.connector
+        connector = self.status_store.connector(name)
+        tasks = ()
+        if request.include_tasks:
+            tasks = tuple(t for _, t in self.snapshot().tasks(name)
+                          if not request.only_failed or self._has_failed((name, t)))
+        return RestartPlan(not request.only_failed or (connector is not None and connector.state == FAILED), tasks)
+
+    def _has_failed(self, task: tuple[str, int]) -> bool:
+        status = self.status_store.task(*task)
+        return status is not None and status.state == FAILED
+
+    def restart_answer(self, name: str, plan: RestartPlan) -> dict:
+        """The connector's status with what the plan restarts shown as RESTARTING (the 202 body)."""
+        answer = self.connector_status(name)
+        if plan.connector:
+            answer["connector"]["state"] = RESTARTING
+        for task in answer["tasks"]:
+            if task["id"] in plan.tasks:
+                task["state"] = RESTARTING
+        return answer
 
     def task_status(self, name: str, task: int) -> dict:
         status = self.status_store.task(name, task)

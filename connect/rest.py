@@ -4,6 +4,7 @@ status codes and `{"error_code", "message"}` errors as Apache Kafka's worker."""
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -299,7 +300,6 @@ def logger(name):
 
 @bp.put("/admin/loggers/<name>")
 def set_logger(name):
-    import time
     body = json_body()
     level = body.get("level")
     if level is None:

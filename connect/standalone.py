@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 
 from connect.herder import INITIAL_STATES, Herder, HerderError, HerderStatus, not_found
 from connect.offsets_api import OffsetsApi
@@ -47,7 +48,7 @@ class StandaloneHerder(Herder):
                              initial_state: str | None = None) -> tuple[bool, dict]:
         self.validate_or_raise(config)
         with self._lock:
-            exists = self.config_store.snapshot().contains(name)
+            exists = self.config_store.contains(name)
             if exists and not allow_replace:
                 raise HerderError(409, f"Connector {name} already exists")
             if exists:
@@ -65,7 +66,7 @@ class StandaloneHerder(Herder):
 
     def delete_connector(self, name: str) -> None:
         with self._lock:
-            if not self.config_store.snapshot().contains(name):
+            if not self.config_store.contains(name):
                 raise not_found(f"Connector {name} not found")
             self._stop_connector_and_tasks(name)
             self.config_store.remove_connector_config(name)
@@ -89,16 +90,20 @@ class StandaloneHerder(Herder):
             try:
                 configs = self.worker.connector_task_configs(name, state.connector_configs[name])
             except Exception as exc:
-                import traceback
                 self.status.on_state(name, FAILED, "".join(traceback.format_exception(exc)))
                 return
             if configs == state.task_configs.get(name) and self.worker.task_ids(name):
                 return
             self.worker.stop_tasks(self.worker.task_ids(name))
             self.config_store.put_task_configs(name, configs)
-            for i, task_config in enumerate(configs):
-                self.worker.start_task((name, i), state.connector_configs[name], task_config,
-                                       state.target_state(name))
+            state = self.config_store.snapshot()
+            for i in range(len(configs)):
+                self._start_task((name, i), state)
+
+    def _start_task(self, ident: tuple[str, int], state) -> None:
+        name, task = ident
+        self.worker.start_task(ident, state.connector_configs[name], state.task_configs[name][task],
+                               state.target_state(name))
 
     def _stop_connector_and_tasks(self, name: str) -> None:
         self.worker.stop_tasks(self.worker.task_ids(name))
@@ -106,45 +111,32 @@ class StandaloneHerder(Herder):
 
     def restart_connector(self, name: str, include_tasks: bool = False, only_failed: bool = False) -> dict | None:
         with self._lock:
-            state = self.config_store.snapshot()
-            if not state.contains(name):
+            if not self.config_store.contains(name):
                 raise not_found(f"Unknown connector: {name}")
-            connector_status = self.status_store.connector(name)
-            restart_connector = not only_failed or (connector_status and connector_status.state == FAILED)
-            tasks = [t for t in range(len(state.task_configs.get(name, [])))
-                     if include_tasks and (not only_failed or self._task_failed(name, t))]
-            if restart_connector:
+            plan = self.restart_plan(RestartRequest(name, only_failed, include_tasks))
+            if plan.connector:
                 self.status.on_state(name, RESTARTING)
-            for t in tasks:
+            for t in plan.tasks:
                 self.status.on_state((name, t), RESTARTING)
-            if include_tasks or only_failed:
-                answer = self.connector_status(name)
-            else:
-                answer = None
-            if tasks:
-                self.worker.stop_tasks([(name, t) for t in tasks])
-            if restart_connector:
+            answer = self.restart_answer(name, plan) if include_tasks or only_failed else None
+            self.worker.stop_tasks([(name, t) for t in plan.tasks])
+            state = self.config_store.snapshot()
+            if plan.connector:
                 self.worker.stop_connector(name)
                 if self.worker.start_connector(name, state.connector_configs[name], state.target_state(name), self):
-                    if not tasks:
+                    if not plan.tasks:
                         self._reconfigure_tasks(name)
-            for t in tasks:
-                self.worker.start_task((name, t), state.connector_configs[name], state.task_configs[name][t],
-                                       state.target_state(name))
+            for t in plan.tasks:
+                self._start_task((name, t), state)
             return answer
-
-    def _task_failed(self, name: str, task: int) -> bool:
-        status = self.status_store.task(name, task)
-        return status is not None and status.state == FAILED
 
     def restart_task(self, name: str, task: int) -> None:
         with self._lock:
             state = self.config_store.snapshot()
-            config = state.task_config(name, task)
-            if config is None:
+            if state.task_config(name, task) is None:
                 raise not_found(f"Unknown task: {name}-{task}")
             self.worker.stop_tasks([(name, task)])
-            self.worker.start_task((name, task), state.connector_configs[name], config, state.target_state(name))
+            self._start_task((name, task), state)
 
     def set_target_state(self, name: str, target: str) -> None:
         with self._lock:

@@ -52,6 +52,12 @@ class SubmittedRecords:
         out, self._committable = self._committable, {}
         return out
 
+    def restore(self, offsets: dict[tuple, tuple[dict, dict | None]]) -> None:
+        """Offsets taken by committable() that could not be written: offered again next time,
+        unless a newer offset of the same partition became committable meanwhile."""
+        for key, value in offsets.items():
+            self._committable.setdefault(key, value)
+
     def in_flight(self) -> int:
         return sum(len(q) for q in self._pending.values())
 
@@ -185,8 +191,7 @@ class WorkerSourceTask(WorkerTask):
             self.offset_writer.write(offsets)
         except Exception as exc:  # retried on the next flush: the offsets stay ahead of nothing lost
             log.error("%s Failed to commit offsets: %s", self, exc)
-            self.submitted._committable.update({k: v for k, v in offsets.items()
-                                                if k not in self.submitted._committable})
+            self.submitted.restore(offsets)
             return False
         self.task.commit()
         return True

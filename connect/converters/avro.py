@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import struct
 import urllib.parse
 from typing import Any
 
@@ -661,22 +662,12 @@ class AvroData:
             value = data.logical_to_primitive(schema, value)
         kind = schema.type
         try:
-            if kind in data.INTEGER_BOUNDS:
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise TypeError
-                return value
+            if kind in data.PASSTHROUGH_TYPES:
+                return data.checked_primitive(kind, value)
             if kind in (Type.FLOAT32, Type.FLOAT64):
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise TypeError
                 return float(value)
-            if kind is Type.BOOLEAN:
-                if not isinstance(value, bool):
-                    raise TypeError
-                return value
-            if kind is Type.STRING:
-                if not isinstance(value, str):
-                    raise TypeError
-                return value
             if kind is Type.BYTES:
                 raw = bytes(value)
                 if _is_fixed(schema) and schema.name == data.DECIMAL:
@@ -791,15 +782,14 @@ def _hashable(value):
 def float32(value: float) -> float:
     """The shortest decimal that reads back as the same 32-bit float: what Java prints for a
     Float (JSON defaults, JSON Schema values), e.g. 1.1 and not 1.100000023841858."""
-    import struct as _struct
     if math.isnan(value) or math.isinf(value):
         return value
-    packed = _struct.pack(">f", value)
+    packed = struct.pack(">f", value)
     for digits in range(1, 10):
-        candidate = float(f"{_struct.unpack('>f', packed)[0]:.{digits}g}")
-        if _struct.pack(">f", candidate) == packed:
+        candidate = float(f"{struct.unpack('>f', packed)[0]:.{digits}g}")
+        if struct.pack(">f", candidate) == packed:
             return candidate
-    return _struct.unpack(">f", packed)[0]
+    return struct.unpack(">f", packed)[0]
 
 
 # =============================================================================== reading

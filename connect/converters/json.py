@@ -124,18 +124,10 @@ def value_to_json(schema: Schema | None, value, decimal_format: str):
         return data.logical_to_primitive(schema, value)
     kind = schema.type
     try:
-        if kind in data.INTEGER_BOUNDS:
-            return int(value)
+        if kind in data.PASSTHROUGH_TYPES:
+            return data.checked_primitive(kind, value)
         if kind in (Type.FLOAT32, Type.FLOAT64):
             return float(value)
-        if kind is Type.BOOLEAN:
-            if not isinstance(value, bool):
-                raise TypeError
-            return value
-        if kind is Type.STRING:
-            if not isinstance(value, str):
-                raise TypeError
-            return value
         if kind is Type.BYTES:
             return base64.b64encode(bytes(value)).decode()
         if kind is Type.ARRAY:

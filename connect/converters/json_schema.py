@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import decimal
+import json
 
 from connect import data
 from connect.config_def import ConfigDef, ConfigType, Importance, ValidString
@@ -309,22 +310,12 @@ class JsonSchemaData:
             return data.logical_to_primitive(schema, value)
         kind = schema.type
         try:
-            if kind in data.INTEGER_BOUNDS:
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise TypeError
-                return value
+            if kind in data.PASSTHROUGH_TYPES:
+                return data.checked_primitive(kind, value)
             if kind is Type.FLOAT32:
                 return float32(float(value))
             if kind is Type.FLOAT64:
                 return float(value)
-            if kind is Type.BOOLEAN:
-                if not isinstance(value, bool):
-                    raise TypeError
-                return value
-            if kind is Type.STRING:
-                if not isinstance(value, str):
-                    raise TypeError
-                return value
             if kind is Type.BYTES:
                 return base64.b64encode(bytes(value)).decode()
             if kind is Type.ARRAY:
@@ -610,7 +601,6 @@ class JsonSchemaConverter(RegistryConverter):
             ignore_default_for_nullables=parsed["ignore.default.for.nullables"])
 
     def target_for(self, schema: Schema):
-        import json
         document = self.json_data.from_connect_schema(schema)
         text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
         jd = self.json_data

@@ -81,8 +81,20 @@ class MemoryConfigBackingStore:
         pass
 
     def snapshot(self) -> ClusterConfigState:
+        """A deep copy: for assignments and answers that read several parts consistently."""
         with self._lock:
             return copy.deepcopy(self._state)
+
+    # Cheap reads for the herder's loop and per-request checks, which would otherwise copy the
+    # whole state many times a second.
+    def offset(self) -> int:
+        return self._state.offset
+
+    def contains(self, connector: str) -> bool:
+        return connector in self._state.connector_configs
+
+    def session_key(self) -> dict | None:
+        return self._state.session_key  # replaced whole on update, never changed in place
 
     def refresh(self, timeout: float = 30.0) -> None:
         pass

@@ -58,6 +58,17 @@ def test_three_workers_share_work_and_survive_kill_9(cluster_broker, tmp_path):
             wait_for(lambda: w.get("/connectors/src/topics").json() == {"src": {"topics": [topic]}}, 30,
                      "src's active topic seen by every worker")
 
+        # A restart through any worker: the leader writes the request, each owner restarts its part.
+        r = workers[2].post("/connectors/sink/restart?includeTasks=true&onlyFailed=true")
+        assert r.status_code == 202, r.text
+        assert [t["state"] for t in r.json()["tasks"]] == ["RUNNING"] * 3  # none failed: none restarts
+        assert r.json()["connector"]["state"] == "RUNNING"
+        r = workers[2].post("/connectors/sink/restart?includeTasks=true")
+        assert r.status_code == 202, r.text
+        assert r.json()["connector"]["state"] == "RESTARTING"
+        assert [t["state"] for t in r.json()["tasks"]] == ["RESTARTING"] * 3
+        wait_for(lambda: all_running(workers[0], "sink", 3), 60, "the sink and its 3 tasks RUNNING after the restart")
+
         # The internal topics, as Apache Kafka's tools would read them.
         configs = {m.key().decode(): m.value() for m in read_topic(bootstrap, f"{group}-configs")}
         assert json.loads(configs["connector-src"])["properties"]["file"] == str(source_file)

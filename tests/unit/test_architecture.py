@@ -26,7 +26,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 PACKAGES = ("formats", "kafka_properties", "http_security", "registry_client", "serdes", "registry", "broker", "rest",
-            "connect", "cli")
+            "connect", "streams", "cli")
 
 # package -> the schemabus packages it may import (itself included).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -40,6 +40,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "broker": frozenset({"broker", "formats", "registry_client", "kafka_properties"}),
     "rest": frozenset({"rest", "formats", "registry_client", "serdes", "kafka_properties", "http_security"}),
     "connect": frozenset({"connect", "formats", "registry_client", "serdes", "kafka_properties"}),
+    "streams": frozenset({"streams", "formats", "registry_client", "serdes", "kafka_properties"}),
     "cli": frozenset(PACKAGES),
 }
 

@@ -1,0 +1,64 @@
+"""Word count, as Kafka's WordCountDemo: text lines in, each word's running count out.
+
+    python examples/word_count.py --bootstrap-server HOST:PORT --input TOPIC --output TOPIC \
+        [--application-id ID] [--exactly-once] [--state-dir DIR]
+
+Values of the input topic are UTF-8 text, split on whitespace and lower-cased; the output topic
+gets the word as a UTF-8 string key and its count as an 8-byte big-endian long (Kafka's
+LongSerde). Runs until SIGTERM or Ctrl-C, then commits and closes cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+from streams import (EXACTLY_ONCE_V2, AT_LEAST_ONCE, Consumed, Grouped, KafkaStreams, Materialized, Produced,
+                     Serdes, StreamsBuilder)
+
+
+def word_count_topology(input_topic: str, output_topic: str):
+    builder = StreamsBuilder()
+    (builder.stream(input_topic, Consumed.with_(Serdes.String(), Serdes.String()))
+        .flat_map_values(lambda line: line.lower().split())
+        .group_by(lambda key, word: word, Grouped.with_(Serdes.String(), Serdes.String()))
+        .count(Materialized.as_("counts-store"))
+        .to_stream()
+        .to(output_topic, Produced.with_(Serdes.String(), Serdes.Long())))
+    return builder.build()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bootstrap-server", required=True)
+    parser.add_argument("--input", required=True)
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--application-id", default="streams-wordcount")
+    parser.add_argument("--exactly-once", action="store_true")
+    parser.add_argument("--state-dir", default=None)
+    parser.add_argument("--commit-interval-ms", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = {"application.id": args.application_id, "bootstrap.servers": args.bootstrap_server,
+              "processing.guarantee": EXACTLY_ONCE_V2 if args.exactly_once else AT_LEAST_ONCE}
+    if args.state_dir:
+        config["state.dir"] = args.state_dir
+    if args.commit_interval_ms is not None:
+        config["commit.interval.ms"] = args.commit_interval_ms
+    streams = KafkaStreams(word_count_topology(args.input, args.output), config)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    streams.start()
+    while not stop.wait(0.5):
+        if streams.state in ("ERROR", "NOT_RUNNING"):
+            break
+    failed = streams.state == "ERROR"
+    streams.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""KafkaStreams: runs a topology with `num.stream.threads` stream threads, and reports the client's
+state (CREATED, REBALANCING, RUNNING, PENDING_SHUTDOWN, NOT_RUNNING, ERROR) as Kafka's does."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import uuid
+from typing import Callable
+
+from confluent_kafka.admin import AdminClient
+
+from streams import internal_topics
+from streams.config import StreamsConfig
+from streams.errors import StreamsException
+from streams.thread import DEAD, PARTITIONS_ASSIGNED, PARTITIONS_REVOKED, RUNNING as THREAD_RUNNING, STARTING, \
+    StreamThread
+from streams.topology import Topology
+
+log = logging.getLogger("streams")
+
+CREATED, REBALANCING, RUNNING, PENDING_SHUTDOWN, NOT_RUNNING, ERROR = (
+    "CREATED", "REBALANCING", "RUNNING", "PENDING_SHUTDOWN", "NOT_RUNNING", "ERROR")
+PROCESS_METADATA = "kafka-streams-process-metadata"
+
+
+class KafkaStreams:
+    def __init__(self, topology: Topology, props: dict | StreamsConfig):
+        self.topology = topology
+        self.config = props if isinstance(props, StreamsConfig) else StreamsConfig(props)
+        self.state = CREATED
+        self.threads: list[StreamThread] = []
+        self._state_listener: Callable[[str, str], None] | None = None
+        self._exception_handler: Callable[[BaseException], str] | None = None
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self._state_dir = os.path.join(self.config["state.dir"], self.config.application_id)
+        self.client_id = self.config["client.id"] or f"{self.config.application_id}-{uuid.uuid4()}"
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def set_state_listener(self, listener: Callable[[str, str], None]) -> None:
+        """listener(new_state, old_state), as Kafka's KafkaStreams.StateListener."""
+        self._state_listener = listener
+
+    def set_uncaught_exception_handler(self, handler: Callable[[BaseException], str]) -> None:
+        """handler(exception) -> "REPLACE_THREAD" | "SHUTDOWN_CLIENT" (the default)."""
+        self._exception_handler = handler
+
+    def _set_state(self, state: str) -> None:
+        with self._lock:
+            old = self.state
+            if old == state or old in (NOT_RUNNING, ERROR) and state != NOT_RUNNING:
+                return
+            self.state = state
+        log.info("stream-client [%s] State transition from %s to %s", self.client_id, old, state)
+        if self._state_listener is not None:
+            try:
+                self._state_listener(state, old)
+            except Exception:
+                log.exception("the state listener failed")
+
+    def _on_thread_state(self, thread: StreamThread, old: str, new: str) -> None:
+        if new == DEAD and thread.error is not None and self.state not in (PENDING_SHUTDOWN, NOT_RUNNING):
+            self._on_thread_error(thread)
+            return
+        with self._lock:
+            if self.state not in (REBALANCING, RUNNING):
+                return
+            states = [t.state for t in self.threads]
+        if any(s in (STARTING, PARTITIONS_REVOKED, PARTITIONS_ASSIGNED) for s in states):
+            self._set_state(REBALANCING)
+        elif states and all(s == THREAD_RUNNING for s in states):
+            self._set_state(RUNNING)
+
+    def _on_thread_error(self, thread: StreamThread) -> None:
+        action = "SHUTDOWN_CLIENT"
+        if self._exception_handler is not None:
+            try:
+                action = str(self._exception_handler(thread.error))
+            except Exception:
+                log.exception("the uncaught exception handler failed")
+        if action.endswith("REPLACE_THREAD"):
+            log.warning("stream-client [%s] replacing the failed thread %s", self.client_id, thread.name)
+            self._start_thread(thread.index, replace=thread)
+            return
+        log.error("stream-client [%s] a stream thread failed; shutting the client down: %s", self.client_id,
+                  thread.error)
+        self._set_state(ERROR)
+        threading.Thread(target=self._shutdown_threads, daemon=True).start()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Check the source topics, create the internal topics, start the stream threads."""
+        with self._lock:
+            if self.state != CREATED:
+                raise StreamsException(f"KafkaStreams is not in a state to start: {self.state}")
+            self._set_state(REBALANCING)
+        try:
+            subs = self.topology.sub_topologies()
+            names = internal_topics.topic_names(self.topology, self.config.application_id)
+            admin = AdminClient(self.config.admin_config(self.client_id))
+            internal_topics.prepare(admin, self.topology, subs, names, int(self.config["replication.factor"]))
+        except BaseException:
+            self._set_state(ERROR)
+            raise
+        self._subs, self._names = subs, names
+        self._process_id = self._read_process_id()
+        for index in range(1, int(self.config["num.stream.threads"]) + 1):
+            self._start_thread(index)
+
+    def _start_thread(self, index: int, replace: StreamThread | None = None) -> None:
+        stateful = any(s.stores for s in self._subs)
+        thread = StreamThread(index, self.client_id, self._process_id, self.topology, self.config, self._names,
+                              self._subs, self._on_thread_state, self.config["state.dir"] if stateful else None)
+        with self._lock:
+            if replace is not None:
+                self.threads = [t for t in self.threads if t is not replace]
+            self.threads.append(thread)
+        thread.start()
+
+    def _read_process_id(self) -> str:
+        """The process id is kept in the state directory, so a restarted instance keeps its
+        transactional ids and fences its own earlier transactions at once."""
+        path = os.path.join(self._state_dir, PROCESS_METADATA)
+        try:
+            with open(path, encoding="utf-8") as f:
+                return str(json.load(f)["processId"])
+        except (OSError, ValueError, KeyError):
+            pass
+        process_id = str(uuid.uuid4())
+        os.makedirs(self._state_dir, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"processId": process_id}, f)
+        return process_id
+
+    def _shutdown_threads(self, timeout: float = 60.0) -> None:
+        for thread in list(self.threads):
+            thread.shutdown()
+        for thread in list(self.threads):
+            if thread is not threading.current_thread() and thread.is_alive():
+                thread.join(timeout)
+        self._closed.set()
+
+    def close(self, timeout: float = 60.0) -> bool:
+        """Commit, close the tasks and leave the group; True when every thread ended in time."""
+        if self.state == CREATED:
+            self._set_state(NOT_RUNNING)
+            return True
+        failed = self.state == ERROR
+        self._set_state(PENDING_SHUTDOWN)
+        self._shutdown_threads(timeout)
+        done = not any(t.is_alive() for t in self.threads)
+        with self._lock:
+            self.state = ERROR if failed else self.state
+        self._set_state(NOT_RUNNING)
+        return done
+
+    def cleanup(self) -> None:
+        """Delete this application's local state directory (only when not running)."""
+        if self.state not in (CREATED, NOT_RUNNING, ERROR):
+            raise StreamsException("Cannot clean up while running.")
+        shutil.rmtree(self._state_dir, ignore_errors=True)
+
+    # -- interactive queries of local stores --------------------------------------------------------
+
+    def store(self, name: str) -> "LocalStoreView":
+        if name not in self.topology.stores:
+            raise StreamsException(f"Cannot get state store {name} because no such store is registered in the "
+                                   "topology.")
+        return LocalStoreView(self, name)
+
+
+class LocalStoreView:
+    """Read-only reads over the store of that name in every task of this instance."""
+
+    def __init__(self, streams: KafkaStreams, name: str):
+        self._streams, self.name = streams, name
+
+    def _stores(self):
+        for thread in list(self._streams.threads):
+            for task in list(thread.tasks.values()):
+                store = task.context.stores.get(self.name)
+                if store is not None:
+                    yield store
+
+    def get(self, key):
+        for store in self._stores():
+            value = store.get(key)
+            if value is not None:
+                return value
+        return None
+
+    def all(self):
+        for store in self._stores():
+            yield from store.all()
+
+    def approximate_num_entries(self) -> int:
+        return sum(s.approximate_num_entries() for s in self._stores())

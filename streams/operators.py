@@ -1,0 +1,250 @@
+"""The processors behind the DSL's operations (Kafka's KStreamFilter, KStreamMap, KStreamAggregate,
+KTableSource, ...). Tables forward `Change(new, old)` values between their processors; a table
+turned into a stream forwards the new values."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Callable
+
+from streams.processor import Processor, Record
+
+log = logging.getLogger("streams.dsl")
+
+
+def takes_key(fn: Callable) -> bool:
+    """Whether a value function wants (key, value) rather than (value): Kafka's ValueMapper vs
+    ValueMapperWithKey overloads, told apart by the number of required positional parameters."""
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 2
+
+
+class Change:
+    """A table update: the new value and the one it replaced (None: absent)."""
+    __slots__ = ("new", "old")
+
+    def __init__(self, new, old):
+        self.new, self.old = new, old
+
+    def __eq__(self, other):
+        return isinstance(other, Change) and (self.new, self.old) == (other.new, other.old)
+
+    def __repr__(self):
+        return f"Change({self.new!r}<-{self.old!r})"
+
+
+# -- stateless stream operations --------------------------------------------------------------
+
+class Filter(Processor):
+    def __init__(self, predicate: Callable, negate: bool = False):
+        self.predicate, self.negate = predicate, negate
+
+    def process(self, record: Record) -> None:
+        if bool(self.predicate(record.key, record.value)) != self.negate:
+            self.context.forward(record)
+
+
+class Map(Processor):
+    """fn(key, value) -> (new_key, new_value)."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def process(self, record: Record) -> None:
+        key, value = self.fn(record.key, record.value)
+        self.context.forward(Record(key, value, record.timestamp, record.headers))
+
+
+class MapValues(Processor):
+    """fn(value), or fn(key, value) when with_key."""
+
+    def __init__(self, fn: Callable, with_key: bool):
+        self.fn, self.with_key = fn, with_key
+
+    def process(self, record: Record) -> None:
+        value = self.fn(record.key, record.value) if self.with_key else self.fn(record.value)
+        self.context.forward(Record(record.key, value, record.timestamp, record.headers))
+
+
+class FlatMap(Processor):
+    """fn(key, value) -> iterable of (key, value)."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def process(self, record: Record) -> None:
+        forward, ts, headers = self.context.forward, record.timestamp, record.headers
+        for key, value in self.fn(record.key, record.value) or ():
+            forward(Record(key, value, ts, headers))
+
+
+class FlatMapValues(Processor):
+    def __init__(self, fn: Callable, with_key: bool):
+        self.fn, self.with_key = fn, with_key
+
+    def process(self, record: Record) -> None:
+        values = self.fn(record.key, record.value) if self.with_key else self.fn(record.value)
+        forward, key, ts, headers = self.context.forward, record.key, record.timestamp, record.headers
+        for value in values or ():
+            forward(Record(key, value, ts, headers))
+
+
+class SelectKey(Processor):
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def process(self, record: Record) -> None:
+        self.context.forward(Record(self.fn(record.key, record.value), record.value, record.timestamp,
+                                    record.headers))
+
+
+class Peek(Processor):
+    """peek forwards after calling fn; foreach (forward=False) is terminal."""
+
+    def __init__(self, fn: Callable, forward: bool = True):
+        self.fn, self.forward = fn, forward
+
+    def process(self, record: Record) -> None:
+        self.fn(record.key, record.value)
+        if self.forward:
+            self.context.forward(record)
+
+
+class PassThrough(Processor):
+    def process(self, record: Record) -> None:
+        self.context.forward(record)
+
+
+class Branch(Processor):
+    """Each record goes to the first branch whose predicate holds (or the default branch)."""
+
+    def __init__(self, predicates: list[tuple[Callable | None, str]]):
+        self.predicates = predicates
+
+    def process(self, record: Record) -> None:
+        for predicate, child in self.predicates:
+            if predicate is None or predicate(record.key, record.value):
+                self.context.forward(record, child)
+                return
+
+
+class DropNullKeys(Processor):
+    """Before a repartition topic: records without a key cannot be grouped (Kafka drops them)."""
+
+    def process(self, record: Record) -> None:
+        if record.key is not None:
+            self.context.forward(record)
+
+
+# -- aggregations and tables ------------------------------------------------------------------
+
+class _TableWriter(Processor):
+    """Writes to its store and forwards Change(new, old): at once, or at cache flush when the
+    store caches (one update per key per commit)."""
+
+    def __init__(self, store_name: str):
+        self.store_name = store_name
+
+    def init(self, context) -> None:
+        super().init(context)
+        self.store = context.get_state_store(self.store_name)
+        self.cached = self.store.set_flush_listener(self._flushed)
+
+    def _flushed(self, key, new, old, timestamp) -> None:
+        self.context.forward(Record(key, Change(new, old), timestamp))
+
+    def _update(self, key, new, old, record: Record) -> None:
+        self.store.put(key, new, record.timestamp)
+        if not self.cached:
+            self.context.forward(Record(key, Change(new, old), record.timestamp, record.headers))
+
+
+class Aggregate(_TableWriter):
+    """aggregator(key, value, aggregate) -> aggregate, from initializer() for a new key."""
+
+    def __init__(self, store_name: str, initializer: Callable, aggregator: Callable):
+        super().__init__(store_name)
+        self.initializer, self.aggregator = initializer, aggregator
+
+    def process(self, record: Record) -> None:
+        key = record.key
+        if key is None or record.value is None:
+            log.debug("Skipping record due to null key or value. topic/offset: %s", self.context.record_metadata())
+            return
+        old = self.store.get(key)
+        new = self.aggregator(key, record.value, self.initializer() if old is None else old)
+        self._update(key, new, old, record)
+
+
+class Reduce(_TableWriter):
+    """reducer(aggregate, value) -> aggregate; the first value of a key is its aggregate."""
+
+    def __init__(self, store_name: str, reducer: Callable):
+        super().__init__(store_name)
+        self.reducer = reducer
+
+    def process(self, record: Record) -> None:
+        key = record.key
+        if key is None or record.value is None:
+            return
+        old = self.store.get(key)
+        new = record.value if old is None else self.reducer(old, record.value)
+        self._update(key, new, old, record)
+
+
+class TableSource(_TableWriter):
+    """A topic read as a table: each record upserts its key; a null value deletes it."""
+
+    def process(self, record: Record) -> None:
+        if record.key is None:
+            return
+        old = self.store.get(record.key)
+        self._update(record.key, record.value, old, record)
+
+
+class TableFilter(Processor):
+    def __init__(self, predicate: Callable, negate: bool = False):
+        self.predicate, self.negate = predicate, negate
+
+    def _keep(self, key, value):
+        if value is None:
+            return None
+        return value if bool(self.predicate(key, value)) != self.negate else None
+
+    def process(self, record: Record) -> None:
+        change = record.value
+        new, old = self._keep(record.key, change.new), self._keep(record.key, change.old)
+        if new is not None or old is not None:
+            self.context.forward(record.with_value(Change(new, old)))
+
+
+class TableMapValues(Processor):
+    def __init__(self, fn: Callable, with_key: bool):
+        self.fn, self.with_key = fn, with_key
+
+    def _map(self, key, value):
+        if value is None:
+            return None
+        return self.fn(key, value) if self.with_key else self.fn(value)
+
+    def process(self, record: Record) -> None:
+        change = record.value
+        self.context.forward(record.with_value(Change(self._map(record.key, change.new),
+                                                      self._map(record.key, change.old))))
+
+
+class TableToStream(Processor):
+    """fn(key, value) -> new key, when given."""
+
+    def __init__(self, fn: Callable | None = None):
+        self.fn = fn
+
+    def process(self, record: Record) -> None:
+        new = record.value.new
+        key = self.fn(record.key, new) if self.fn is not None else record.key
+        self.context.forward(Record(key, new, record.timestamp, record.headers))
