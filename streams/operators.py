@@ -217,10 +217,11 @@ class TableFilter(Processor):
         return value if bool(self.predicate(key, value)) != self.negate else None
 
     def process(self, record: Record) -> None:
+        # A filtered-out update goes on as a delete, as Kafka's KTableFilter forwards it when
+        # nothing downstream asks for old values: a reader of the table never keeps a stale row.
         change = record.value
-        new, old = self._keep(record.key, change.new), self._keep(record.key, change.old)
-        if new is not None or old is not None:
-            self.context.forward(record.with_value(Change(new, old)))
+        self.context.forward(record.with_value(Change(self._keep(record.key, change.new),
+                                                      self._keep(record.key, change.old))))
 
 
 class TableMapValues(Processor):

@@ -111,6 +111,7 @@ class StreamThread(threading.Thread):
                 close()
             except Exception as exc:
                 log.warning("stream-thread [%s] closing a client: %s", self.name, exc)
+        self.consumer = self.reader = self.collector = None  # librdkafka handles go with their objects
 
     def _run_once(self) -> None:
         messages = self.consumer.consume(_MAX_POLL_RECORDS, self.config["poll.ms"] / 1000)

@@ -1,0 +1,172 @@
+"""The DSL and the processor API in one application against a real broker (in-process
+KafkaStreams): each output topic is compared with what the input says it should hold."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from streams import (Branched, Consumed, Grouped, KafkaStreams, Materialized, Named, Processor, Produced,
+                     PunctuationType, Record, Serdes, Stores, StreamsBuilder)
+from tests.conftest import unique_topic
+from tests.streams.word_count_app import create_topics
+
+STRING, LONG, JSON = Serdes.String(), Serdes.Long(), Serdes.Json()
+
+
+def read_all(bootstrap: str, topic: str, key_serde=STRING, value_serde=STRING) -> list[tuple]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{time.monotonic_ns()}",
+                         "enable.partition.eof": True, "enable.auto.commit": False})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    out, done = [], set()
+    deadline = time.monotonic() + 10
+    while len(done) < len(partitions) and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        if msg.error():
+            if msg.error().code() == KafkaError._PARTITION_EOF:
+                done.add(msg.partition())
+            continue
+        out.append((key_serde.deserialize(topic, msg.key()), value_serde.deserialize(topic, msg.value())))
+    consumer.close()
+    return out
+
+
+def wait_for(predicate, timeout: float, what: str, streams=None):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        if streams is not None and streams.state == "ERROR":
+            raise AssertionError(f"the application failed while waiting for {what}")
+        time.sleep(0.3)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+class EverySecond(Processor):
+    """Processor API: counts records per key in a store, emits the counts on a wall-clock
+    punctuation, and the stream time on a stream-time punctuation."""
+
+    def init(self, context):
+        super().init(context)
+        self.store = context.get_state_store("seen")
+        context.schedule(200, PunctuationType.WALL_CLOCK_TIME, self.emit)
+        context.schedule(1000, PunctuationType.STREAM_TIME,
+                         lambda t: context.forward(Record("stream-time", f"{t}", t)))
+
+    def process(self, record):
+        self.store.put(record.key, (self.store.get(record.key) or 0) + 1)
+
+    def emit(self, now):
+        for key, count in self.store.all():
+            self.context.forward(Record(key, str(count), now))
+
+
+def test_dsl_operations_and_the_processor_api(shared_broker, tmp_path):
+    bootstrap = shared_broker.bootstrap
+    orders, prices, out = unique_topic("orders"), unique_topic("prices"), unique_topic("out")
+    outputs = {name: f"{out}-{name}" for name in ("big", "small", "other", "totals", "merged", "prices", "api")}
+    create_topics(bootstrap, orders, prices, *outputs.values(), partitions=2)
+
+    builder = StreamsBuilder()
+    stream = builder.stream(orders, Consumed.with_(STRING, JSON))
+    branches = (stream.filter(lambda k, v: v["qty"] > 0)
+                .split(Named.as_("size-"))
+                .branch(lambda k, v: v["qty"] >= 10, Branched.as_("big"))
+                .branch(lambda k, v: v["qty"] < 3, Branched.as_("small"))
+                .default_branch(Branched.as_("other")))
+    for name in ("big", "small", "other"):
+        branches[f"size-{name}"].map_values(lambda v: v["item"]).to(outputs[name], Produced.with_(STRING, STRING))
+    # Totals per item: re-keyed, so grouped through a repartition topic, then aggregated.
+    (stream.select_key(lambda k, v: v["item"])
+        .group_by_key(Grouped.with_(STRING, JSON).__class__.as_("by-item").with_key_serde(STRING).with_value_serde(JSON))
+        .aggregate(lambda: 0, lambda item, order, total: total + order["qty"],
+                   Materialized.as_("totals").with_value_serde(LONG).with_caching_disabled())
+        .to_stream().to(outputs["totals"], Produced.with_(STRING, LONG)))
+    # merge of two branches of the same stream, with keys from flat_map.
+    (branches["size-big"].merge(branches["size-small"])
+        .flat_map(lambda k, v: [(v["item"], "x")] * 2).to(outputs["merged"], Produced.with_(STRING, STRING)))
+    # A table from a topic, filtered, back to a stream; the latest price per item wins.
+    (builder.table(prices, Consumed.with_(STRING, STRING), Materialized.as_("prices-store"))
+        .filter(lambda item, price: price != "free").to_stream()
+        .to(outputs["prices"], Produced.with_(STRING, STRING)))
+    builder.topology.add_state_store(
+        Stores.key_value_store_builder(Stores.in_memory_key_value_store("seen"), STRING, LONG))
+    stream.process(EverySecond, "seen").to(outputs["api"], Produced.with_(STRING, STRING))
+    topology = builder.build()
+    assert "by-item-repartition" in topology.internal_topics
+
+    producer = Producer({"bootstrap.servers": bootstrap})
+    sent = [("o1", {"item": "apple", "qty": 12}), ("o2", {"item": "pear", "qty": 1}),
+            ("o3", {"item": "apple", "qty": 5}), ("o4", {"item": "plum", "qty": 0}),
+            ("o5", {"item": "pear", "qty": 2})]
+    for i, (key, value) in enumerate(sent):
+        producer.produce(orders, json.dumps(value).encode(), key.encode(), timestamp=1_000_000 + i * 1000)
+    for item, price in [("apple", "3"), ("pear", "free"), ("apple", "4")]:
+        producer.produce(prices, price.encode(), item.encode())
+    producer.flush(10)
+
+    streams = KafkaStreams(topology, {"application.id": unique_topic("dsl"), "bootstrap.servers": bootstrap,
+                                      "state.dir": str(tmp_path), "commit.interval.ms": 200})
+    streams.start()
+    try:
+        wait_for(lambda: sorted(read_all(bootstrap, outputs["big"])) == [("o1", "apple")], 60, "big", streams)
+        assert sorted(read_all(bootstrap, outputs["small"])) == [("o2", "pear"), ("o5", "pear")]
+        wait_for(lambda: sorted(read_all(bootstrap, outputs["other"])) == [("o3", "apple")], 10, "other")
+        wait_for(lambda: dict(read_all(bootstrap, outputs["totals"], STRING, LONG)) ==
+                 {"apple": 17, "pear": 3, "plum": 0}, 30, "totals", streams)
+        wait_for(lambda: sorted(read_all(bootstrap, outputs["merged"])) ==
+                 sorted([("apple", "x")] * 2 + [("pear", "x")] * 4), 10, "merged")
+        wait_for(lambda: dict(read_all(bootstrap, outputs["prices"])) == {"apple": "4", "pear": None}, 30,
+                 "prices", streams)
+        assert streams.store("totals").get("apple") == 17
+        assert streams.store("prices-store").get("pear") == "free"
+
+        def api_output():
+            records = dict(read_all(bootstrap, outputs["api"]))
+            return records if records.get("o1") == "1" and "stream-time" in records else None
+        records = wait_for(api_output, 30, "the punctuations' output", streams)
+        assert int(records["stream-time"]) >= 1_001_000
+    finally:
+        streams.close()
+    assert streams.state == "NOT_RUNNING"
+
+
+@pytest.mark.parametrize("handler", ["LogAndContinueExceptionHandler", "LogAndFailExceptionHandler"])
+def test_deserialization_errors_follow_the_configured_handler(shared_broker, tmp_path, handler, caplog):
+    bootstrap = shared_broker.bootstrap
+    source, sink = unique_topic("numbers"), unique_topic("doubled")
+    create_topics(bootstrap, source, sink, partitions=1)
+    builder = StreamsBuilder()
+    builder.stream(source, Consumed.with_(STRING, LONG)).map_values(lambda v: v * 2) \
+        .to(sink, Produced.with_(STRING, LONG))
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(source, LONG.serialize(source, 1), b"a")
+    producer.produce(source, b"not a long", b"b")  # 10 bytes: LongDeserializer refuses it
+    producer.produce(source, LONG.serialize(source, 3), b"c")
+    producer.flush(10)
+    streams = KafkaStreams(builder.build(), {
+        "application.id": unique_topic("deser"), "bootstrap.servers": bootstrap, "state.dir": str(tmp_path),
+        "commit.interval.ms": 200,
+        "default.deserialization.exception.handler": f"org.apache.kafka.streams.errors.{handler}"})
+    caplog.set_level(logging.WARNING, logger="streams")
+    streams.start()
+    try:
+        if handler.startswith("LogAndContinue"):
+            wait_for(lambda: read_all(bootstrap, sink, STRING, LONG) == [("a", 2), ("c", 6)], 60, "a and c",
+                     streams)
+            assert "Skipping record due to deserialization error" in caplog.text
+        else:
+            wait_for(lambda: streams.state == "ERROR", 60, "the ERROR state")
+            assert read_all(bootstrap, sink, STRING, LONG) == [("a", 2)]
+            assert "Deserialization exception handler is set to fail" in caplog.text
+    finally:
+        streams.close()

@@ -1,0 +1,123 @@
+"""examples/word_count.py as a real process against a real broker (ours, and Apache Kafka):
+counts equal the ones computed here from the input; state survives a clean restart (RocksDB and
+its checkpoint), kill -9 under exactly_once_v2 (every count once, in order, for read_committed
+readers), the loss of one of two instances (the survivor restores the lost tasks' state from the
+changelog), and a checkpoint that no longer matches the changelog."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from tests.conftest import unique_topic
+from tests.streams.word_count_app import (WordCountApp, create_topics, latest, produce_lines, read_counts,
+                                          wait_for_counts)
+
+
+@pytest.fixture(params=["schemabus", pytest.param("apache-kafka", marks=pytest.mark.slow)])
+def streams_broker(request):
+    return request.getfixturevalue("shared_broker" if request.param == "schemabus" else "apache_kafka")
+
+
+def topics_and_app(bootstrap: str) -> tuple[str, str, str]:
+    source, sink, app_id = unique_topic("lines"), unique_topic("counts"), unique_topic("wordcount")
+    create_topics(bootstrap, source, sink)
+    return source, sink, app_id
+
+
+def test_word_count_matches_counts_computed_here_and_survives_a_clean_restart(streams_broker, tmp_path):
+    bootstrap = streams_broker.bootstrap
+    source, sink, app_id = topics_and_app(bootstrap)
+    expected = produce_lines(bootstrap, source, 3000, seed=1)
+    app = WordCountApp(bootstrap, source, sink, app_id, tmp_path / "state", commit_interval_ms=500).start()
+    try:
+        wait_for_counts(bootstrap, sink, expected, 90, app)
+        topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+        # Kafka Streams' names for the internal topics, with the partitions of the input.
+        assert len(topics[f"{app_id}-counts-store-repartition"].partitions) == 3
+        assert len(topics[f"{app_id}-counts-store-changelog"].partitions) == 3
+        assert app.stop() == 0
+        checkpoints = sorted(p.parent.name for p in (tmp_path / "state" / app_id).glob("*/.checkpoint"))
+        assert checkpoints == ["1_0", "1_1", "1_2"]  # the counting tasks' RocksDB stores are checkpointed
+
+        expected.update(produce_lines(bootstrap, source, 1000, seed=2))
+        app.start()
+        wait_for_counts(bootstrap, sink, expected, 90, app)
+    finally:
+        app.stop()
+
+
+def test_exactly_once_v2_survives_kill_9(streams_broker, tmp_path):
+    bootstrap = streams_broker.bootstrap
+    source, sink, app_id = topics_and_app(bootstrap)
+    expected = produce_lines(bootstrap, source, 2000, seed=3)
+    app = WordCountApp(bootstrap, source, sink, app_id, tmp_path / "state", exactly_once=True).start()
+    more: list = []
+    # Input keeps arriving while the application runs, so the kill lands in the middle of processing.
+    feeder = threading.Thread(target=lambda: more.extend(produce_lines(bootstrap, source, 500, seed=100 + i)
+                                                         for i in range(30)), daemon=True)
+    try:
+        wait_for_counts(bootstrap, sink, expected, 90, app, read_committed=True)
+        feeder.start()
+        time.sleep(1.0)
+        app.kill()
+        feeder.join(60)
+        for counter in more:
+            expected.update(counter)
+        assert latest(read_counts(bootstrap, sink, read_committed=True)) != dict(expected)
+        app.start()
+        counts = wait_for_counts(bootstrap, sink, expected, 120, app, read_committed=True)
+    finally:
+        app.stop()
+    # Each update of a word's count was committed once: its counts only grow.
+    repeated = {w: v for w, v in counts.items() if any(b <= a for a, b in zip(v, v[1:]))}
+    assert not repeated, f"counts written more than once or out of order: {dict(list(repeated.items())[:3])}"
+
+
+def test_the_survivor_restores_the_lost_instances_state(shared_broker, tmp_path):
+    bootstrap = shared_broker.bootstrap
+    source, sink, app_id = topics_and_app(bootstrap)
+    apps = [WordCountApp(bootstrap, source, sink, app_id, tmp_path / f"state{i}", exactly_once=True)
+            for i in range(2)]
+    try:
+        for app in apps:
+            app.start()
+        for app in apps:
+            app.wait_running()
+        expected = produce_lines(bootstrap, source, 3000, seed=4)
+        wait_for_counts(bootstrap, sink, expected, 90, apps[1], read_committed=True)
+        apps[0].kill()
+        expected.update(produce_lines(bootstrap, source, 3000, seed=5))
+        wait_for_counts(bootstrap, sink, expected, 120, apps[1], read_committed=True)
+        # The survivor rebuilt the counting stores it took over from their changelogs.
+        restored = re.findall(rf"Restored (\d+) records of {app_id}-counts-store-changelog", apps[1].log_text())
+        assert any(int(n) > 0 for n in restored), apps[1].log_text()[-3000:]
+    finally:
+        for app in apps:
+            app.stop()
+
+
+def test_a_checkpoint_beyond_the_changelog_end_is_rebuilt_from_the_changelog(shared_broker, tmp_path):
+    bootstrap = shared_broker.bootstrap
+    source, sink, app_id = topics_and_app(bootstrap)
+    state = tmp_path / "state"
+    expected = produce_lines(bootstrap, source, 2000, seed=6)
+    app = WordCountApp(bootstrap, source, sink, app_id, state, commit_interval_ms=500).start()
+    try:
+        wait_for_counts(bootstrap, sink, expected, 90, app)
+        assert app.stop() == 0
+        # As after a changelog was deleted and recreated: the checkpoints point past its end.
+        for checkpoint in (state / app_id).glob("*/.checkpoint"):
+            lines = checkpoint.read_text().splitlines()
+            checkpoint.write_text("\n".join(lines[:2] + [" ".join(l.split()[:2] + ["1000000000"]) for l in lines[2:]])
+                                  + "\n")
+        expected.update(produce_lines(bootstrap, source, 500, seed=7))
+        app.start()
+        wait_for_counts(bootstrap, sink, expected, 90, app)
+        assert "is beyond the log end" in app.log_text()
+    finally:
+        app.stop()
