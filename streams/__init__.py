@@ -19,19 +19,22 @@ from streams.errors import MissingSourceTopicException, StreamsException, Topolo
 from streams.kafka_streams import KafkaStreams
 from streams.kstream import BranchedKStream, KStream
 from streams.ktable import KTable
-from streams.kgrouped import KGroupedStream
+from streams.kgrouped import KGroupedStream, TimeWindowedKStream
 from streams.operators import Change
 from streams.options import Branched, Consumed, Grouped, Materialized, Named, Produced, Repartitioned
 from streams.processor import Cancellable, Processor, ProcessorContext, PunctuationType, Record, RecordMetadata
 from streams.serdes import Serde, Serdes, avro_serde, json_schema_serde, protobuf_serde
 from streams.state import KeyValueStore, StoreBuilder, Stores
+from streams.suppress import BufferConfig, Suppressed
 from streams.topology import Topology, TopologyError
+from streams.windows import TimeWindows, Window, Windowed, WindowedSerdes
 
 __all__ = [
     "AT_LEAST_ONCE", "EXACTLY_ONCE_V2", "Branched", "BranchedKStream", "Cancellable", "Change", "Consumed",
-    "Grouped", "KGroupedStream", "KStream", "KTable", "KafkaStreams", "KeyValueStore", "Materialized",
+    "Grouped", "KGroupedStream", "TimeWindowedKStream", "KStream", "KTable", "KafkaStreams", "KeyValueStore", "Materialized",
     "MissingSourceTopicException", "Named", "Processor", "ProcessorContext", "Produced", "PunctuationType", "Record",
     "RecordMetadata", "Repartitioned", "Serde", "Serdes", "StoreBuilder", "Stores", "StreamsBuilder",
     "StreamsConfig", "StreamsConfigError", "StreamsException", "Topology", "TopologyError", "TopologyException",
-    "avro_serde", "json_schema_serde", "protobuf_serde",
+    "avro_serde", "json_schema_serde", "protobuf_serde", "BufferConfig", "Suppressed", "TimeWindows", "Window",
+    "Windowed", "WindowedSerdes",
 ]

@@ -7,11 +7,16 @@ from typing import Callable
 
 from streams import operators as op
 from streams.options import Named
+from streams.state import StoreBuilder
+from streams.suppress import BufferKeySerde, BufferValueSerde, Suppressed
+from streams.topology import TopologyError
 
 
 class KTable:
-    def __init__(self, builder, name: str, key_serde=None, value_serde=None, store_name: str | None = None):
+    def __init__(self, builder, name: str, key_serde=None, value_serde=None, store_name: str | None = None,
+                 windows=None):
         self.builder = builder
+        self.windows = windows  # the time windows of a windowed aggregation's table
         self.name = name
         self.key_serde, self.value_serde = key_serde, value_serde
         self.store_name = store_name  # queryable when materialized
@@ -21,7 +26,23 @@ class KTable:
 
     def _then(self, prefix: str, supplier, named: Named | None, value_serde=None) -> "KTable":
         name = self.builder.add_processor(prefix, supplier, [self.name], named.name if named else None)
-        return KTable(self.builder, name, self.key_serde, value_serde)
+        return KTable(self.builder, name, self.key_serde, value_serde, windows=self.windows)
+
+    def suppress(self, suppressed: Suppressed) -> "KTable":
+        """Only a windowed table's final results: each window's value once, when it closes."""
+        if self.windows is None:
+            raise TopologyError("suppress(until_window_closes) needs a windowed table (windowed_by(...) then "
+                                "an aggregation)")
+        builder = self.builder
+        name = suppressed.name or builder.new_name("KTABLE-SUPPRESS-")
+        store = StoreBuilder(f"{name}-store" if suppressed.name else builder.new_name("KTABLE-SUPPRESS-STATE-STORE-"),
+                             persistent=False, key_serde=getattr(self.key_serde, "inner", None),
+                             value_serde=self.value_serde)
+        store.key_layout, store.value_layout = BufferKeySerde, BufferValueSerde
+        grace = self.windows.grace_ms
+        builder.add_processor("", lambda: op.SuppressUntilWindowCloses(store.name, grace), [self.name], name=name)
+        builder.topology.add_state_store(store, name)
+        return KTable(builder, name, self.key_serde, self.value_serde, windows=self.windows)
 
     def filter(self, predicate: Callable, named: Named | None = None) -> "KTable":
         return self._then("KTABLE-FILTER-", lambda: op.TableFilter(predicate), named, self.value_serde)

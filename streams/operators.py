@@ -9,6 +9,7 @@ import logging
 from typing import Callable
 
 from streams.processor import Processor, Record
+from streams.windows import Window, Windowed
 
 log = logging.getLogger("streams.dsl")
 
@@ -156,12 +157,16 @@ class _TableWriter(Processor):
         self.cached = self.store.set_flush_listener(self._flushed)
 
     def _flushed(self, key, new, old, timestamp) -> None:
-        self.context.forward(Record(key, Change(new, old), timestamp))
+        self.context.forward(Record(self._table_key(key), Change(new, old), timestamp))
 
     def _update(self, key, new, old, record: Record) -> None:
         self.store.put(key, new, record.timestamp)
         if not self.cached:
-            self.context.forward(Record(key, Change(new, old), record.timestamp, record.headers))
+            self.context.forward(Record(self._table_key(key), Change(new, old), record.timestamp, record.headers))
+
+    def _table_key(self, store_key):
+        """The key downstream sees for a key of the store."""
+        return store_key
 
 
 class Aggregate(_TableWriter):
@@ -195,6 +200,91 @@ class Reduce(_TableWriter):
         old = self.store.get(key)
         new = record.value if old is None else self.reducer(old, record.value)
         self._update(key, new, old, record)
+
+
+class WindowAggregate(_TableWriter):
+    """Aggregates each record into every time window containing it (Kafka's
+    KStreamWindowAggregate); the store's keys are (key, window start), the table's Windowed keys.
+    A record for a window already closed (its end + grace at or before the stream time this
+    processor observed) is dropped as late."""
+
+    def __init__(self, store_name: str, windows, initializer: Callable, aggregator: Callable):
+        super().__init__(store_name)
+        self.windows, self.initializer, self.aggregator = windows, initializer, aggregator
+        self.observed = -1
+        self.expired_until = -1
+
+    def process(self, record: Record) -> None:
+        key, value, timestamp = record.key, record.value, record.timestamp
+        if key is None or value is None:
+            return
+        if timestamp > self.observed:
+            self.observed = timestamp
+        close_time = self.observed - self.windows.grace_ms
+        for window in self.windows.windows_for(timestamp):
+            if window.end <= close_time:
+                log.warning("Skipping record for expired window. key=[%s] timestamp=[%d] window=[%d,%d) "
+                            "expiration=[%d]", key, timestamp, window.start, window.end, close_time)
+                continue
+            store_key = (key, window.start)
+            old = self.store.get(store_key)
+            new = self.aggregator(key, value, self.initializer() if old is None else old)
+            self._update(store_key, new, old, record)
+        retained_from = self.observed - self.windows.retention_ms()
+        if retained_from - self.expired_until >= max(self.windows.size_ms, 1000):
+            self.store.expire_windows_before(retained_from)
+            self.expired_until = retained_from
+
+    def _table_key(self, store_key):
+        key, start = store_key
+        return Windowed(key, Window(start, start + self.windows.size_ms))
+
+
+class SuppressUntilWindowCloses(Processor):
+    """suppress(Suppressed.until_window_closes(...)): holds each windowed key's latest value and
+    emits it once, when the stream time passes the window's end plus grace (Kafka's
+    KTableSuppressProcessor). The buffer is a logged store, so a restart neither loses nor
+    repeats a final result."""
+
+    def __init__(self, store_name: str, grace_ms: int):
+        self.store_name, self.grace_ms = store_name, grace_ms
+        self.buffer: dict = {}  # windowed key -> (value, timestamp)
+        self.min_end = None
+        # The stream time of the updates this processor received, not the task's: a cached
+        # update reaches it later than the records that made it.
+        self.observed = -1
+
+    def init(self, context) -> None:
+        super().init(context)
+        self.store = context.get_state_store(self.store_name)
+        for (key, start, end), entry in self.store.all():
+            self.buffer[Windowed(key, Window(start, end))] = entry
+        self.min_end = min((k.window.end for k in self.buffer), default=None)
+        self.observed = max((entry[1] for entry in self.buffer.values()), default=-1)
+
+    def process(self, record: Record) -> None:
+        windowed, new = record.key, record.value.new
+        if record.timestamp > self.observed:
+            self.observed = record.timestamp
+        if new is None:
+            self.buffer.pop(windowed, None)
+            self.store.delete((windowed.key, windowed.window.start, windowed.window.end))
+        else:
+            self.buffer[windowed] = (new, record.timestamp)
+            self.store.put((windowed.key, windowed.window.start, windowed.window.end), (new, record.timestamp))
+            if self.min_end is None or windowed.window.end < self.min_end:
+                self.min_end = windowed.window.end
+        self._emit_closed(self.observed - self.grace_ms)
+
+    def _emit_closed(self, close_time: int) -> None:
+        if self.min_end is None or self.min_end > close_time:
+            return
+        closed = sorted((k for k in self.buffer if k.window.end <= close_time), key=lambda k: k.window.end)
+        for windowed in closed:
+            value, timestamp = self.buffer.pop(windowed)
+            self.store.delete((windowed.key, windowed.window.start, windowed.window.end))
+            self.context.forward(Record(windowed, Change(value, None), timestamp))
+        self.min_end = min((k.window.end for k in self.buffer), default=None)
 
 
 class TableSource(_TableWriter):

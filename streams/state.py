@@ -135,6 +135,10 @@ class KeyValueStore:
         self.logging = logging
         self.log_config = dict(log_config or {})
         self.caching = caching
+        # Stores of composite keys or values (window stores, suppression buffers): how the
+        # user's serde becomes the store's, applied once the default serdes are known.
+        self.key_layout: Callable[[Serde], Serde] | None = None
+        self.value_layout: Callable[[Serde], Serde] | None = None
         self.cache_max_entries = 0
         self.changelog_topic: str | None = None
         self._logger: Callable[[bytes, bytes | None, int], None] | None = None
@@ -150,6 +154,10 @@ class KeyValueStore:
         """Called by the task: defaults for missing serdes, where changes are logged."""
         self.key_serde = self.key_serde or key_serde
         self.value_serde = self.value_serde or value_serde
+        if self.key_layout is not None:
+            self.key_serde = self.key_layout(self.key_serde)
+        if self.value_layout is not None:
+            self.value_serde = self.value_layout(self.value_serde)
         self.changelog_topic = changelog_topic if self.logging else None
         self._logger = logger if self.logging else None
         self.cache_max_entries = cache_max_entries if self.caching else 0
@@ -211,6 +219,10 @@ class KeyValueStore:
                 if len(self._cache) > self.cache_max_entries:
                     self.flush()
             else:
+                # Moved to the end: a flush sends changes in the order of their last update, so a
+                # downstream stream time (suppress) never passes a change still in the cache.
+                del self._cache[key]
+                self._cache[key] = entry
                 entry[0] = _DELETED if value is None else value
                 entry[2] = timestamp
             return
@@ -250,6 +262,15 @@ class KeyValueStore:
                     self._flush_listener(key, new, entry[1], entry[2])
         self.inner.flush()
 
+    def expire_windows_before(self, start: int) -> int:
+        """Drop windows that started before `start` from the local store (a window store's
+        retention; the changelog's own retention removes them there, as in Kafka)."""
+        self.flush()
+        expired = [kb for kb, _ in self.inner.items() if int.from_bytes(kb[-12:-4], "big", signed=True) < start]
+        if expired:
+            self.inner.write([(kb, None) for kb in expired])
+        return len(expired)
+
     def drop_cache(self) -> None:
         """Forget unflushed changes (an aborted transaction's)."""
         self._cache.clear()
@@ -272,6 +293,8 @@ class StoreBuilder:
         self.logging = True
         self.log_config: dict = {}
         self.caching = False
+        self.key_layout: Callable[[Serde], Serde] | None = None
+        self.value_layout: Callable[[Serde], Serde] | None = None
 
     def with_logging_enabled(self, config: dict | None = None) -> "StoreBuilder":
         self.logging, self.log_config = True, dict(config or {})
@@ -291,8 +314,10 @@ class StoreBuilder:
 
     def build(self) -> KeyValueStore:
         inner = RocksDBBytesStore(self.name) if self.persistent else InMemoryBytesStore(self.name)
-        return KeyValueStore(self.name, inner, self.key_serde, self.value_serde, self.logging, self.caching,
-                             self.log_config)
+        store = KeyValueStore(self.name, inner, self.key_serde, self.value_serde, self.logging, self.caching,
+                              self.log_config)
+        store.key_layout, store.value_layout = self.key_layout, self.value_layout
+        return store
 
 
 class Stores:

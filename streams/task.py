@@ -18,6 +18,7 @@ from streams.serdes import Serde
 from streams.state import KeyValueStore
 from streams.state_manager import ChangelogReader, delete_checkpoint, read_checkpoint, write_checkpoint
 from streams.timestamps import TimestampExtractor
+from streams.windows import TimeWindowedSerde
 from streams.topology import ProcessorNode, SinkNode, SourceNode, SubTopology, Topology
 
 log = logging.getLogger("streams.task")
@@ -164,8 +165,8 @@ class StreamTask:
                 contexts[name].children_by_name = {c: _entry(runtime[c]) for c in node.children}
 
     def _sink(self, node: SinkNode, topics: dict[str, str], default_key, default_value):
-        key_serialize = (node.key_serde or _need(default_key)).serialize
-        value_serialize = (node.value_serde or _need(default_value)).serialize
+        key_serialize = _resolve(node.key_serde, default_key).serialize
+        value_serialize = _resolve(node.value_serde, default_value).serialize
         collector, context, partitioner = self.collector, self.context, node.partitioner
 
         def sink(record: Record) -> None:
@@ -325,6 +326,13 @@ class StreamTask:
 
 def _entry(node) -> Callable[[Record], None]:
     return node.process if hasattr(node, "process") else node
+
+
+def _resolve(serde: Serde | None, default: Serde | None) -> Serde:
+    """A node's serde, the configured default where it has none (a windowed key's too)."""
+    if isinstance(serde, TimeWindowedSerde) and serde.inner is None:
+        return TimeWindowedSerde(_need(default), serde.size)
+    return serde or _need(default)
 
 
 def _need(serde: Serde | None) -> Serde:
