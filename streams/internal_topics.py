@@ -51,6 +51,7 @@ def prepare(admin: AdminClient, topology: Topology, subs: list[SubTopology], nam
         raise MissingSourceTopicException(f"One or more source topics were missing during rebalance: "
                                           f"{sorted(set(missing))}")
     _repartition_counts(topology, subs, counts)
+    _check_copartitioned(topology, subs, counts, names)
     for sub in subs:
         inputs = [counts[t] for t in sub.source_topics if t in counts]
         for store in sub.stores:
@@ -78,6 +79,23 @@ def _repartition_counts(topology: Topology, subs: list[SubTopology], counts: dic
                 progressed = True
         if not progressed:
             raise StreamsException(f"Could not compute the partition counts of repartition topics {sorted(pending)}")
+
+
+def _check_copartitioned(topology: Topology, subs: list[SubTopology], counts: dict[str, int],
+                         names: dict[str, str]) -> None:
+    """A join's inputs must have the same number of partitions, or keys would not meet (Kafka
+    checks this at the first rebalance; here at start)."""
+    for node in topology.copartitioned:
+        sub = next(s for s in subs if node in s.nodes)
+        # Repartition topics feeding a join take the partition count of its other inputs.
+        fixed = [counts[t] for t in sub.source_topics if t not in topology.internal_topics]
+        for topic in sub.source_topics:
+            if topic in topology.internal_topics and not topology.internal_topics[topic].partitions:
+                counts[topic] = max(fixed) if fixed else max(counts[t] for t in sub.source_topics)
+        found = {names[t]: counts[t] for t in sub.source_topics}
+        if len(set(found.values())) > 1:
+            raise StreamsException(f"Topics not co-partitioned: [{', '.join(f'{t}:{n}' for t, n in sorted(found.items()))}]"
+                                   f" (the inputs of {node} need the same number of partitions)")
 
 
 def _create(admin: AdminClient, topology: Topology, names: dict[str, str], counts: dict[str, int], metadata,

@@ -122,6 +122,28 @@ class KStream:
         self.builder.topology.add_state_store(store, name)
         return ktable.KTable(self.builder, name, store.key_serde, store.value_serde, store.name)
 
+    # -- joins -----------------------------------------------------------------------------------
+
+    def join(self, table: "ktable.KTable", joiner: Callable, named: Named | None = None) -> "KStream":
+        """Each record with the table's value for its key: joiner(stream_value, table_value);
+        records whose key the table lacks are dropped."""
+        return self._join_table(table, joiner, False, named)
+
+    def left_join(self, table: "ktable.KTable", joiner: Callable, named: Named | None = None) -> "KStream":
+        """As join, but a key the table lacks gives joiner(stream_value, None)."""
+        return self._join_table(table, joiner, True, named)
+
+    def _join_table(self, table: "ktable.KTable", joiner: Callable, left: bool, named: Named | None) -> "KStream":
+        builder = self.builder
+        table = table.materialized()
+        stream = self._through_repartition(f"{self.name}-join", self.key_serde, self.value_serde) \
+            if self.repartition_required else self
+        name = builder.add_processor("KSTREAM-LEFTJOIN-" if left else "KSTREAM-JOIN-",
+                                     lambda: op.StreamTableJoin(table.store_name, joiner, left), [stream.name],
+                                     named.name if named else None, stores=[table.store_name])
+        builder.topology.copartitioned.append(name)
+        return KStream(builder, name, stream.key_serde, None)
+
     # -- grouping --------------------------------------------------------------------------------
 
     def group_by_key(self, grouped: Grouped | None = None) -> "kgrouped.KGroupedStream":

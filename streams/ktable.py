@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from streams import operators as op
-from streams.options import Named
+from streams.options import Materialized, Named
 from streams.state import StoreBuilder
 from streams.suppress import BufferKeySerde, BufferValueSerde, Suppressed
 from streams.topology import TopologyError
@@ -27,6 +27,42 @@ class KTable:
     def _then(self, prefix: str, supplier, named: Named | None, value_serde=None) -> "KTable":
         name = self.builder.add_processor(prefix, supplier, [self.name], named.name if named else None)
         return KTable(self.builder, name, self.key_serde, value_serde, windows=self.windows)
+
+    def materialized(self) -> "KTable":
+        """This table if it has a store; else the same table kept in a new store (joins look
+        values up in it)."""
+        if self.store_name is not None:
+            return self
+        builder = self.builder
+        store = builder.store_builder(Materialized().with_caching_disabled(), "KTABLE-MATERIALIZE-STATE-STORE-",
+                                      self.key_serde, self.value_serde)
+        name = builder.add_processor("KTABLE-MATERIALIZE-", lambda: op.TableMaterialize(store.name), [self.name])
+        builder.topology.add_state_store(store, name)
+        return KTable(builder, name, self.key_serde, self.value_serde, store.name, self.windows)
+
+    def join(self, other: "KTable", joiner: Callable, named: Named | None = None) -> "KTable":
+        """joiner(left_value, right_value) for keys present in both tables."""
+        return self._join(other, joiner, "inner", named)
+
+    def left_join(self, other: "KTable", joiner: Callable, named: Named | None = None) -> "KTable":
+        """joiner(left_value, right_value or None) for every key of this table."""
+        return self._join(other, joiner, "left", named)
+
+    def outer_join(self, other: "KTable", joiner: Callable, named: Named | None = None) -> "KTable":
+        """joiner(left or None, right or None) for every key of either table."""
+        return self._join(other, joiner, "outer", named)
+
+    def _join(self, other: "KTable", joiner: Callable, mode: str, named: Named | None) -> "KTable":
+        left, right = self.materialized(), other.materialized()
+        builder = self.builder
+        base = named.name if named else builder.new_name(f"KTABLE-{'' if mode == 'inner' else mode.upper()}JOIN-")
+        this_side = builder.add_processor("", lambda: op.TableTableJoin(right.store_name, joiner, mode, True),
+                                          [left.name], name=f"{base}-this", stores=[right.store_name])
+        other_side = builder.add_processor("", lambda: op.TableTableJoin(left.store_name, joiner, mode, False),
+                                           [right.name], name=f"{base}-other", stores=[left.store_name])
+        merged = builder.add_processor("", op.PassThrough, [this_side, other_side], name=f"{base}-merge")
+        builder.topology.copartitioned.append(this_side)
+        return KTable(builder, merged, self.key_serde, None)
 
     def suppress(self, suppressed: Suppressed) -> "KTable":
         """Only a windowed table's final results: each window's value once, when it closes."""

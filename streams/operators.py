@@ -297,6 +297,75 @@ class TableSource(_TableWriter):
         self._update(record.key, record.value, old, record)
 
 
+class TableMaterialize(Processor):
+    """Keeps a table's latest values in a store (for joins to look up), passing changes on."""
+
+    def __init__(self, store_name: str):
+        self.store_name = store_name
+
+    def init(self, context) -> None:
+        super().init(context)
+        self.store = context.get_state_store(self.store_name)
+
+    def process(self, record: Record) -> None:
+        if record.key is not None:
+            self.store.put(record.key, record.value.new, record.timestamp)
+        self.context.forward(record)
+
+
+class StreamTableJoin(Processor):
+    """Each stream record joined with the table's current value for its key (Kafka's
+    KStreamKTableJoin); without one, an inner join drops the record, a left join joins with None."""
+
+    def __init__(self, store_name: str, joiner: Callable, left: bool):
+        self.store_name, self.joiner, self.left = store_name, joiner, left
+
+    def init(self, context) -> None:
+        super().init(context)
+        self.store = context.get_state_store(self.store_name)
+
+    def process(self, record: Record) -> None:
+        if record.key is None or record.value is None:
+            log.debug("Skipping record due to null join key or value. %s", self.context.record_metadata())
+            return
+        other = self.store.get(record.key)
+        if other is None and not self.left:
+            return
+        self.context.forward(record.with_value(self.joiner(record.value, other)))
+
+
+class TableTableJoin(Processor):
+    """One side of a table-table join (Kafka's KTableKTable{Inner,Left,Outer}Join): a change on
+    this side joined with the other side's current value. `mode`: inner, left or outer;
+    `this_is_left` keeps the joiner's arguments in (left, right) order."""
+
+    def __init__(self, other_store: str, joiner: Callable, mode: str, this_is_left: bool):
+        self.other_store, self.joiner, self.mode, self.this_is_left = other_store, joiner, mode, this_is_left
+
+    def init(self, context) -> None:
+        super().init(context)
+        self.other = context.get_state_store(self.other_store)
+
+    def _join(self, mine, other):
+        left, right = (mine, other) if self.this_is_left else (other, mine)
+        if left is None and right is None:
+            return None
+        if self.mode == "inner" and (left is None or right is None):
+            return None
+        if self.mode == "left" and left is None:
+            return None
+        return self.joiner(left, right)
+
+    def process(self, record: Record) -> None:
+        if record.key is None:
+            return
+        other = self.other.get(record.key)
+        change = record.value
+        new, old = self._join(change.new, other), self._join(change.old, other)
+        if new is not None or old is not None:
+            self.context.forward(record.with_value(Change(new, old)))
+
+
 class TableFilter(Processor):
     def __init__(self, predicate: Callable, negate: bool = False):
         self.predicate, self.negate = predicate, negate

@@ -170,3 +170,59 @@ def test_deserialization_errors_follow_the_configured_handler(shared_broker, tmp
             assert "Deserialization exception handler is set to fail" in caplog.text
     finally:
         streams.close()
+
+
+def test_stream_table_and_table_table_joins(shared_broker, tmp_path):
+    bootstrap = shared_broker.bootstrap
+    users, balances, orders = unique_topic("users"), unique_topic("balances"), unique_topic("orders")
+    outs = {n: unique_topic(n) for n in ("join", "left", "tables", "outer")}
+    create_topics(bootstrap, users, balances, orders, *outs.values(), partitions=2)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for key, value in [("u1", "Ann"), ("u2", "Bob"), ("u2", "Bobby")]:
+        producer.produce(users, value.encode(), key.encode())
+    for key, value in [("u1", "10"), ("u9", "99")]:
+        producer.produce(balances, value.encode(), key.encode())
+    producer.flush(10)
+
+    builder = StreamsBuilder()
+    consumed = Consumed.with_(STRING, STRING)
+    user_table = builder.table(users, consumed, Materialized.as_("users"))
+    balance_table = builder.table(balances, consumed)
+    order_stream = builder.stream(orders, consumed)
+    order_stream.join(user_table, lambda item, name: f"{name} bought {item}").to(outs["join"])
+    order_stream.left_join(user_table, lambda item, name: f"{name} bought {item}").to(outs["left"])
+    user_table.join(balance_table, lambda name, balance: f"{name}:{balance}").to_stream().to(outs["tables"])
+    user_table.outer_join(balance_table, lambda name, balance: f"{name}:{balance}").to_stream().to(outs["outer"])
+    streams = KafkaStreams(builder.build(), {
+        "application.id": unique_topic("joins"), "bootstrap.servers": bootstrap, "state.dir": str(tmp_path),
+        "commit.interval.ms": 200, "default.key.serde": "String", "default.value.serde": "String"})
+    streams.start()
+    try:
+        # The tables are loaded first, then the orders come: each order meets the current names.
+        wait_for(lambda: streams.store("users").get("u2") == "Bobby", 60, "the users table", streams)
+        for key, item in [("u1", "book"), ("u2", "pen"), ("u3", "cup")]:
+            producer.produce(orders, item.encode(), key.encode())
+        producer.flush(10)
+        wait_for(lambda: sorted(read_all(bootstrap, outs["join"])) == [("u1", "Ann bought book"),
+                                                                     ("u2", "Bobby bought pen")], 30, "join")
+        wait_for(lambda: ("u3", "None bought cup") in read_all(bootstrap, outs["left"]), 30, "left join")
+        assert len(read_all(bootstrap, outs["left"])) == 3
+        wait_for(lambda: dict(read_all(bootstrap, outs["tables"])) == {"u1": "Ann:10"}, 30, "table join")
+        wait_for(lambda: dict(read_all(bootstrap, outs["outer"])) ==
+                 {"u1": "Ann:10", "u2": "Bobby:None", "u9": "None:99"}, 30, "outer join")
+    finally:
+        streams.close()
+
+
+def test_joins_refuse_inputs_that_are_not_co_partitioned(shared_broker, tmp_path):
+    bootstrap = shared_broker.bootstrap
+    three, two = unique_topic("three"), unique_topic("two")
+    create_topics(bootstrap, three, partitions=3)
+    create_topics(bootstrap, two, partitions=2)
+    builder = StreamsBuilder()
+    builder.stream(three).join(builder.table(two), lambda a, b: a).to(unique_topic("never"))
+    streams = KafkaStreams(builder.build(), {"application.id": unique_topic("copart"), "bootstrap.servers": bootstrap,
+                                            "state.dir": str(tmp_path)})
+    with pytest.raises(Exception, match="Topics not co-partitioned"):
+        streams.start()
+    assert streams.state == "ERROR"
