@@ -27,7 +27,7 @@ from streams.serdes import Serde, Serdes, avro_serde, json_schema_serde, protobu
 from streams.state import KeyValueStore, StoreBuilder, Stores
 from streams.suppress import BufferConfig, Suppressed
 from streams.topology import Topology, TopologyError
-from streams.windows import TimeWindows, Window, Windowed, WindowedSerdes
+from streams.windows import JoinWindows, TimeWindows, Window, Windowed, WindowedSerdes
 
 __all__ = [
     "AT_LEAST_ONCE", "EXACTLY_ONCE_V2", "Branched", "BranchedKStream", "Cancellable", "Change", "Consumed",
@@ -35,6 +35,6 @@ __all__ = [
     "MissingSourceTopicException", "Named", "Processor", "ProcessorContext", "Produced", "PunctuationType", "Record",
     "RecordMetadata", "Repartitioned", "Serde", "Serdes", "StoreBuilder", "Stores", "StreamsBuilder",
     "StreamsConfig", "StreamsConfigError", "StreamsException", "Topology", "TopologyError", "TopologyException",
-    "avro_serde", "json_schema_serde", "protobuf_serde", "BufferConfig", "Suppressed", "TimeWindows", "Window",
+    "avro_serde", "json_schema_serde", "protobuf_serde", "BufferConfig", "JoinWindows", "Suppressed", "TimeWindows", "Window",
     "Windowed", "WindowedSerdes",
 ]

@@ -10,6 +10,9 @@ from streams import kgrouped, ktable
 from streams import operators as op
 from streams.options import Branched, Grouped, Materialized, Named, Produced, Repartitioned
 from streams.processor import Processor
+from streams.state import StoreBuilder
+from streams.topology import TopologyError
+from streams.windows import JoinWindows, LeftOrRightValueSerde, SidedKeySerde, TimestampedKeySerde
 
 
 class KStream:
@@ -124,14 +127,70 @@ class KStream:
 
     # -- joins -----------------------------------------------------------------------------------
 
-    def join(self, table: "ktable.KTable", joiner: Callable, named: Named | None = None) -> "KStream":
-        """Each record with the table's value for its key: joiner(stream_value, table_value);
-        records whose key the table lacks are dropped."""
-        return self._join_table(table, joiner, False, named)
+    def join(self, other, joiner: Callable, windows: JoinWindows | None = None,
+             named: Named | None = None) -> "KStream":
+        """With a KTable: each record with the table's value for its key, joiner(stream_value,
+        table_value); records whose key the table lacks are dropped. With a KStream and
+        JoinWindows: joiner(left, right) for each pair of records of one key within the window."""
+        if isinstance(other, KStream):
+            return self._join_stream(other, joiner, windows, "inner", named)
+        return self._join_table(other, joiner, False, named)
 
-    def left_join(self, table: "ktable.KTable", joiner: Callable, named: Named | None = None) -> "KStream":
-        """As join, but a key the table lacks gives joiner(stream_value, None)."""
-        return self._join_table(table, joiner, True, named)
+    def left_join(self, other, joiner: Callable, windows: JoinWindows | None = None,
+                  named: Named | None = None) -> "KStream":
+        """As join; a record without a partner gives joiner(value, None) (for streams: once its
+        window has closed)."""
+        if isinstance(other, KStream):
+            return self._join_stream(other, joiner, windows, "left", named)
+        return self._join_table(other, joiner, True, named)
+
+    def outer_join(self, other: "KStream", joiner: Callable, windows: JoinWindows,
+                   named: Named | None = None) -> "KStream":
+        """As left_join, and a right record without a partner gives joiner(None, value)."""
+        return self._join_stream(other, joiner, windows, "outer", named)
+
+    def _join_stream(self, other: "KStream", joiner: Callable, windows: JoinWindows | None, mode: str,
+                     named: Named | None) -> "KStream":
+        if windows is None:
+            raise TopologyError("a stream-stream join needs JoinWindows")
+        builder = self.builder
+        left = self._through_repartition(f"{self.name}-left", self.key_serde, self.value_serde) \
+            if self.repartition_required else self
+        right = other._through_repartition(f"{other.name}-right", other.key_serde, other.value_serde) \
+            if other.repartition_required else other
+        base = named.name if named else builder.new_name(
+            {"inner": "KSTREAM-JOIN-", "left": "KSTREAM-LEFTJOIN-", "outer": "KSTREAM-OUTERJOIN-"}[mode])
+        log_config = {"cleanup.policy": "compact,delete", "retention.ms": str(windows.retention_ms() + 86_400_000)}
+
+        def side_store(name: str, stream: KStream) -> StoreBuilder:
+            store = StoreBuilder(name, persistent=True, key_serde=stream.key_serde, value_serde=stream.value_serde)
+            store.key_layout, store.log_config = TimestampedKeySerde, dict(log_config)
+            return store
+        this_store, other_store = side_store(f"{base}-this-join-store", left), side_store(f"{base}-other-join-store",
+                                                                                          right)
+        stores = [this_store.name, other_store.name]
+        unmatched = None
+        if mode != "inner":
+            left_serde, right_serde = left.value_serde, right.value_serde
+            unmatched = StoreBuilder(f"{base}-shared-join-store", persistent=True, key_serde=left.key_serde)
+            unmatched.key_layout = SidedKeySerde
+            unmatched.value_layout = lambda default: LeftOrRightValueSerde(left_serde or default,
+                                                                           right_serde or default)
+            unmatched.log_config = dict(log_config)
+            stores.append(unmatched.name)
+        unmatched_name = unmatched.name if unmatched else None
+        this_side = builder.add_processor("", lambda: op.StreamStreamJoin(
+            this_store.name, other_store.name, unmatched_name, windows, joiner, True, mode != "inner"),
+            [left.name], name=f"{base}-this-join")
+        other_side = builder.add_processor("", lambda: op.StreamStreamJoin(
+            other_store.name, this_store.name, unmatched_name, windows, joiner, False, mode == "outer"),
+            [right.name], name=f"{base}-other-join")
+        for store in (this_store, other_store, unmatched):
+            if store is not None:
+                builder.topology.add_state_store(store, this_side, other_side)
+        merged = builder.add_processor("", op.PassThrough, [this_side, other_side], name=f"{base}-merge")
+        builder.topology.copartitioned.append(this_side)
+        return KStream(builder, merged, left.key_serde, None)
 
     def _join_table(self, table: "ktable.KTable", joiner: Callable, left: bool, named: Named | None) -> "KStream":
         builder = self.builder

@@ -240,6 +240,85 @@ class WindowAggregate(_TableWriter):
         return Windowed(key, Window(start, start + self.windows.size_ms))
 
 
+class StreamStreamJoin(Processor):
+    """One side of a windowed stream-stream join (Kafka's KStreamKStreamJoin). Each record is
+    kept in this side's store and joined with the other side's records of the same key within
+    the join window; a record later than the window and grace allow is dropped. For left and
+    outer joins, a record that found no partner waits in a shared store and is emitted with None
+    only once its window has closed, so no spurious half-joined result is ever sent (KIP-633)."""
+
+    def __init__(self, this_store: str, other_store: str, unmatched_store: str | None, windows, joiner: Callable,
+                 this_is_left: bool, emit_unmatched: bool):
+        self.this_store, self.other_store, self.unmatched_store = this_store, other_store, unmatched_store
+        self.windows, self.joiner, self.this_is_left, self.emit_unmatched = windows, joiner, this_is_left, \
+            emit_unmatched
+        self.seq = 0
+        self.expired_until = -1
+
+    def init(self, context) -> None:
+        super().init(context)
+        self.mine = context.get_state_store(self.this_store)
+        self.other = context.get_state_store(self.other_store)
+        self.unmatched = context.get_state_store(self.unmatched_store) if self.unmatched_store else None
+        if self.unmatched is not None and not hasattr(self.unmatched, "emit_due"):
+            self.unmatched.emit_due = -1  # restored records may be due: look once
+
+    def process(self, record: Record) -> None:
+        key, value, ts = record.key, record.value, record.timestamp
+        if key is None or value is None:
+            return
+        windows = self.windows
+        stream_time = self.context.current_stream_time_ms()
+        if ts < stream_time - windows.retention_ms():
+            log.warning("Skipping record due to expired window. key=[%s] timestamp=[%d] streamTime=[%d]", key, ts,
+                        stream_time)
+            return
+        metadata = self.context.record_metadata()
+        self.seq = metadata.offset if metadata is not None else self.seq + 1
+        self.mine.put((key, ts, self.seq), value, ts)
+        low, high = (ts - windows.before_ms, ts + windows.after_ms) if self.this_is_left else \
+            (ts - windows.after_ms, ts + windows.before_ms)
+        matched = False
+        for (other_key, other_ts, other_seq), other_value in self.other.range((key, low, 0), (key, high, 0xFFFFFFFF)):
+            if other_key != key or not low <= other_ts <= high:
+                continue
+            matched = True
+            left, right = (value, other_value) if self.this_is_left else (other_value, value)
+            self.context.forward(Record(key, self.joiner(left, right), max(ts, other_ts), record.headers))
+            if self.unmatched is not None:
+                self.unmatched.delete((key, other_ts, other_seq, not self.this_is_left))
+        if not matched and self.emit_unmatched:
+            self.unmatched.put((key, ts, self.seq, self.this_is_left), (self.this_is_left, value), ts)
+            due = ts + (windows.after_ms if self.this_is_left else windows.before_ms) + windows.grace_ms
+            # The earliest time an unmatched record may be emitted, shared by both sides of the
+            # join through their common store, so neither scans it for every record.
+            self.unmatched.emit_due = min(getattr(self.unmatched, "emit_due", due), due)
+        if self.unmatched is not None and stream_time > getattr(self.unmatched, "emit_due", stream_time):
+            self._emit_unmatched(stream_time)
+        if stream_time - windows.retention_ms() - self.expired_until >= max(windows.retention_ms(), 1000):
+            self.expired_until = stream_time - windows.retention_ms()
+            self.mine.expire_windows_before(self.expired_until)
+
+    def _emit_unmatched(self, stream_time: int) -> None:
+        """Records whose window closed without a partner: (value, None) or (None, value)."""
+        windows = self.windows
+        closed, next_due = [], None
+        for (key, ts, seq, is_left), (_, value) in self.unmatched.all():
+            due = ts + (windows.after_ms if is_left else windows.before_ms) + windows.grace_ms
+            if due < stream_time:
+                closed.append((key, ts, seq, is_left, value))
+            else:
+                next_due = due if next_due is None else min(next_due, due)
+        if next_due is None:
+            self.unmatched.__dict__.pop("emit_due", None)
+        else:
+            self.unmatched.emit_due = next_due
+        for key, ts, seq, is_left, value in sorted(closed, key=lambda c: c[1]):
+            self.unmatched.delete((key, ts, seq, is_left))
+            joined = self.joiner(value, None) if is_left else self.joiner(None, value)
+            self.context.forward(Record(key, joined, ts))
+
+
 class SuppressUntilWindowCloses(Processor):
     """suppress(Suppressed.until_window_closes(...)): holds each windowed key's latest value and
     emits it once, when the stream time passes the window's end plus grace (Kafka's

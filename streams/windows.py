@@ -68,6 +68,82 @@ class TimeWindows:
         return self.size_ms + self.grace_ms
 
 
+@dataclass(frozen=True)
+class JoinWindows:
+    """How far apart in time two records of a stream-stream join may be (Kafka's JoinWindows): a
+    left record at t joins right records in [t - before, t + after]."""
+    before_ms: int
+    after_ms: int
+    grace_ms: int
+
+    @staticmethod
+    def of_time_difference_with_no_grace(difference_ms: int) -> "JoinWindows":
+        return JoinWindows.of_time_difference_and_grace(difference_ms, 0)
+
+    @staticmethod
+    def of_time_difference_and_grace(difference_ms: int, grace_ms: int) -> "JoinWindows":
+        if difference_ms < 0 or grace_ms < 0:
+            raise ValueError("Window time difference and grace must not be negative.")
+        return JoinWindows(difference_ms, difference_ms, grace_ms)
+
+    def before(self, ms: int) -> "JoinWindows":
+        return JoinWindows(ms, self.after_ms, self.grace_ms)
+
+    def after(self, ms: int) -> "JoinWindows":
+        return JoinWindows(self.before_ms, ms, self.grace_ms)
+
+    def retention_ms(self) -> int:
+        return self.before_ms + self.after_ms + self.grace_ms
+
+
+class TimestampedKeySerde(Serde):
+    """(key, timestamp, sequence number) in the window-store layout: the key's bytes, an 8-byte
+    timestamp, a 4-byte sequence number (records of one key and time are all kept)."""
+
+    def __init__(self, key_serde: Serde):
+        super().__init__(None, None, f"TimestampedKey({key_serde.name})")
+        self.inner = key_serde
+
+    def serialize(self, topic, value, headers=None):
+        key, timestamp, seq = value
+        return self.inner.serialize(topic, key) + _LONG.pack(timestamp) + (seq & 0xFFFFFFFF).to_bytes(4, "big")
+
+    def deserialize(self, topic, data, headers=None):
+        return (self.inner.deserialize(topic, data[:-12]), _LONG.unpack_from(data, len(data) - 12)[0],
+                int.from_bytes(data[-4:], "big"))
+
+
+class SidedKeySerde(TimestampedKeySerde):
+    """(key, timestamp, sequence number, is_left): an unmatched record of either join side."""
+
+    def serialize(self, topic, value, headers=None):
+        key, timestamp, seq, is_left = value
+        return super().serialize(topic, (key, timestamp, seq)) + (b"\1" if is_left else b"\0")
+
+    def deserialize(self, topic, data, headers=None):
+        return (*super().deserialize(topic, data[:-1]), data[-1:] == b"\1")
+
+
+class LeftOrRightValueSerde(Serde):
+    """A value of either join side, each with its own serde (the key says which side)."""
+
+    def __init__(self, left: Serde, right: Serde):
+        super().__init__(None, None, f"LeftOrRight({left.name},{right.name})")
+        self.left, self.right = left, right
+
+    def serialize(self, topic, value, headers=None):
+        if value is None:
+            return None
+        is_left, data = value
+        return (b"\1" + self.left.serialize(topic, data)) if is_left else (b"\0" + self.right.serialize(topic, data))
+
+    def deserialize(self, topic, data, headers=None):
+        if data is None:
+            return None
+        is_left = data[:1] == b"\1"
+        return is_left, (self.left if is_left else self.right).deserialize(topic, data[1:])
+
+
 class WindowKeySerde(Serde):
     """A window store's key, (key, window start), as Kafka lays it out in a window store's
     changelog: the key's bytes, the start as an 8-byte big-endian long, a 4-byte sequence number."""

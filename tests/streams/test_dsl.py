@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from streams import (Branched, Consumed, Grouped, KafkaStreams, Materialized, Named, Processor, Produced,
+from streams import (Branched, Consumed, Grouped, JoinWindows, KafkaStreams, Materialized, Named, Processor, Produced,
                      PunctuationType, Record, Serdes, Stores, StreamsBuilder)
 from tests.conftest import unique_topic
 from tests.streams.word_count_app import create_topics
@@ -226,3 +227,53 @@ def test_joins_refuse_inputs_that_are_not_co_partitioned(shared_broker, tmp_path
     with pytest.raises(Exception, match="Topics not co-partitioned"):
         streams.start()
     assert streams.state == "ERROR"
+
+
+def test_windowed_stream_stream_joins_on_out_of_order_input(shared_broker, tmp_path):
+    """Inner, left and outer joins of two streams within 5 s of each other, the input out of time
+    order (within grace): every pair within the window joins; left and outer joins send a record
+    without a partner only after its window has closed, never a premature half result."""
+    bootstrap = shared_broker.bootstrap
+    lefts, rights = unique_topic("left"), unique_topic("right")
+    outs = {n: unique_topic(n) for n in ("inner", "left", "outer")}
+    create_topics(bootstrap, lefts, rights, *outs.values(), partitions=1)
+    rng, t0, diff = random.Random(5), 1_700_000_000_000, 5_000
+    left_records = [(f"k{rng.randint(0, 4)}", f"l{i}", t0 + rng.randint(0, 60_000)) for i in range(40)]
+    right_records = [(f"k{rng.randint(0, 4)}", f"r{i}", t0 + rng.randint(0, 60_000)) for i in range(40)]
+    pairs = sorted((lk, f"{lv}+{rv}") for lk, lv, lt in left_records for rk, rv, rt in right_records
+                   if lk == rk and abs(lt - rt) <= diff)
+    lonely_left = [(k, f"{v}+None") for k, v, t in left_records if not any(p.startswith(f"{v}+") for _, p in pairs)]
+    lonely_right = [(k, f"None+{v}") for k, v, t in right_records if not any(p.endswith(f"+{v}") for _, p in pairs)]
+    assert pairs and lonely_left and lonely_right
+
+    builder = StreamsBuilder()
+    consumed = Consumed.with_(STRING, STRING)
+    left_stream, right_stream = builder.stream(lefts, consumed), builder.stream(rights, consumed)
+    windows = JoinWindows.of_time_difference_and_grace(diff, 600_000)
+    joiner = lambda left, right: f"{left}+{right}"  # noqa: E731
+    left_stream.join(right_stream, joiner, windows).to(outs["inner"])
+    left_stream.left_join(right_stream, joiner, windows).to(outs["left"])
+    left_stream.outer_join(right_stream, joiner, windows).to(outs["outer"])
+    streams = KafkaStreams(builder.build(), {
+        "application.id": unique_topic("sjoin"), "bootstrap.servers": bootstrap, "state.dir": str(tmp_path),
+        "commit.interval.ms": 200, "default.key.serde": "String", "default.value.serde": "String"})
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for (lk, lv, lt), (rk, rv, rt) in zip(left_records, right_records):  # time order is not offset order
+        producer.produce(lefts, lv.encode(), lk.encode(), timestamp=lt)
+        producer.produce(rights, rv.encode(), rk.encode(), timestamp=rt)
+    producer.flush(10)
+    streams.start()
+    try:
+        wait_for(lambda: sorted(read_all(bootstrap, outs["inner"])) == pairs, 60, "the inner join's pairs", streams)
+        wait_for(lambda: sorted(read_all(bootstrap, outs["outer"])) == pairs, 10, "the outer join's pairs")
+        assert sorted(read_all(bootstrap, outs["left"])) == pairs  # nothing unmatched sent before its window closed
+        # Time moves past every window (and its grace): the records without a partner come out.
+        producer.produce(lefts, b"end", b"zz", timestamp=t0 + 36_000_000)
+        producer.produce(rights, b"end", b"zy", timestamp=t0 + 36_000_000)
+        producer.flush(10)
+        wait_for(lambda: sorted(read_all(bootstrap, outs["left"])) == sorted(pairs + lonely_left), 30,
+                 "the left join's unmatched records", streams)
+        wait_for(lambda: sorted(read_all(bootstrap, outs["outer"])) == sorted(pairs + lonely_left + lonely_right),
+                 30, "the outer join's unmatched records", streams)
+    finally:
+        streams.close()
