@@ -14,6 +14,7 @@ from broker.config import BrokerConfig, ConfigError, parse_key_values
 from cli.acls import add_acls_commands
 from cli.users import add_users_commands
 from cli.admin import add_admin_commands
+from cli.streams_admin import add_streams_commands
 from cli.console import add_console_commands
 from cli.log_tool import add_log_commands
 from cli.registry_users import add_registry_users_commands
@@ -320,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     rest.set_defaults(func=cmd_rest)
     add_connect_commands(sub)
     add_admin_commands(sub)
+    add_streams_commands(sub)
     add_acls_commands(sub)
     add_users_commands(sub)
     add_console_commands(sub)
