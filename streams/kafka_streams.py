@@ -101,6 +101,9 @@ class KafkaStreams:
                 raise StreamsException(f"KafkaStreams is not in a state to start: {self.state}")
             self._set_state(REBALANCING)
         try:
+            patterns = [n.name for n in self.topology.nodes.values() if getattr(n, "pattern", None) is not None]
+            if patterns:
+                raise StreamsException(f"sources subscribed by pattern are not supported yet: {', '.join(patterns)}")
             subs = self.topology.sub_topologies()
             names = internal_topics.topic_names(self.topology, self.config.application_id)
             admin = AdminClient(self.config.admin_config(self.client_id))
