@@ -10,7 +10,8 @@ from streams import operators as op
 from streams.options import Consumed, Materialized
 from streams.processor import Processor
 from streams.state import StoreBuilder
-from streams.topology import Topology
+from streams.global_table import GlobalKTable
+from streams.topology import Topology, TopologyError
 
 
 class StreamsBuilder:
@@ -63,6 +64,19 @@ class StreamsBuilder:
         self.add_processor("", lambda: op.TableSource(store.name), [source], name=processor)
         self.topology.add_state_store(store, processor)
         return ktable.KTable(self, processor, store.key_serde, store.value_serde, store.name)
+
+    def global_table(self, topic: str, consumed: Consumed | None = None,
+                     materialized: Materialized | None = None) -> "GlobalKTable":
+        """A full copy of the topic in every instance, for joins by any key (Kafka's GlobalKTable)."""
+        consumed = consumed or Consumed()
+        materialized = materialized or Materialized()
+        store = self.store_builder(materialized.with_caching_disabled(), f"{topic}-STATE-STORE-",
+                                   consumed.key_serde, consumed.value_serde)
+        store.logging = False
+        if store.name in self.topology.stores or store.name in self.topology.global_stores:
+            raise TopologyError(f"StateStore {store.name} is already added.")
+        self.topology.global_stores[store.name] = (topic, store)
+        return GlobalKTable(store.name, topic)
 
     def kstream(self, name: str, key_serde=None, value_serde=None, repartition_required: bool = False):
         """The stream out of node `name` (for KTable.to_stream, which cannot import KStream)."""

@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient
 from streams import internal_topics
 from streams.config import StreamsConfig
 from streams.errors import StreamsException
+from streams.global_state import GlobalStores
 from streams.thread import DEAD, PARTITIONS_ASSIGNED, PARTITIONS_REVOKED, RUNNING as THREAD_RUNNING, STARTING, \
     StreamThread
 from streams.topology import Topology
@@ -39,6 +40,7 @@ class KafkaStreams:
         self._closed = threading.Event()
         self._state_dir = os.path.join(self.config["state.dir"], self.config.application_id)
         self.client_id = self.config["client.id"] or f"{self.config.application_id}-{uuid.uuid4()}"
+        self.global_state: GlobalStores | None = None
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -113,13 +115,22 @@ class KafkaStreams:
             raise
         self._subs, self._names = subs, names
         self._process_id = self._read_process_id()
+        if self.topology.global_stores:
+            try:
+                self.global_state = GlobalStores(self.topology, self.config, self.client_id)
+                self.global_state.initialize()  # loaded to the end before any task reads them
+                self.global_state.start()
+            except BaseException:
+                self._set_state(ERROR)
+                raise
         for index in range(1, int(self.config["num.stream.threads"]) + 1):
             self._start_thread(index)
 
     def _start_thread(self, index: int, replace: StreamThread | None = None) -> None:
         stateful = any(s.stores for s in self._subs)
         thread = StreamThread(index, self.client_id, self._process_id, self.topology, self.config, self._names,
-                              self._subs, self._on_thread_state, self.config["state.dir"] if stateful else None)
+                              self._subs, self._on_thread_state, self.config["state.dir"] if stateful else None,
+                              self.global_state.stores if self.global_state else None)
         with self._lock:
             if replace is not None:
                 self.threads = [t for t in self.threads if t is not replace]
@@ -157,6 +168,8 @@ class KafkaStreams:
         failed = self.state == ERROR
         self._set_state(PENDING_SHUTDOWN)
         self._shutdown_threads(timeout)
+        if self.global_state is not None:
+            self.global_state.close()
         done = not any(t.is_alive() for t in self.threads)
         with self._lock:
             self.state = ERROR if failed else self.state
@@ -172,7 +185,7 @@ class KafkaStreams:
     # -- interactive queries of local stores --------------------------------------------------------
 
     def store(self, name: str) -> "LocalStoreView":
-        if name not in self.topology.stores:
+        if name not in self.topology.stores and name not in self.topology.global_stores:
             raise StreamsException(f"Cannot get state store {name} because no such store is registered in the "
                                    "topology.")
         return LocalStoreView(self, name)
@@ -185,6 +198,9 @@ class LocalStoreView:
         self._streams, self.name = streams, name
 
     def _stores(self):
+        if self._streams.global_state is not None and self.name in self._streams.global_state.stores:
+            yield self._streams.global_state.stores[self.name]
+            return
         for thread in list(self._streams.threads):
             for task in list(thread.tasks.values()):
                 store = task.context.stores.get(self.name)

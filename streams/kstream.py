@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 from streams import kgrouped, ktable
+from streams.global_table import GlobalKTable
 from streams import operators as op
 from streams.options import Branched, Grouped, Materialized, Named, Produced, Repartitioned
 from streams.processor import Processor
@@ -134,6 +135,8 @@ class KStream:
         JoinWindows: joiner(left, right) for each pair of records of one key within the window."""
         if isinstance(other, KStream):
             return self._join_stream(other, joiner, windows, "inner", named)
+        if isinstance(other, GlobalKTable):  # join(global_table, key_selector, joiner), as Kafka's
+            return self._join_global(other, joiner, windows, False, named)
         return self._join_table(other, joiner, False, named)
 
     def left_join(self, other, joiner: Callable, windows: JoinWindows | None = None,
@@ -142,6 +145,8 @@ class KStream:
         window has closed)."""
         if isinstance(other, KStream):
             return self._join_stream(other, joiner, windows, "left", named)
+        if isinstance(other, GlobalKTable):
+            return self._join_global(other, joiner, windows, True, named)
         return self._join_table(other, joiner, True, named)
 
     def outer_join(self, other: "KStream", joiner: Callable, windows: JoinWindows,
@@ -191,6 +196,15 @@ class KStream:
         merged = builder.add_processor("", op.PassThrough, [this_side, other_side], name=f"{base}-merge")
         builder.topology.copartitioned.append(this_side)
         return KStream(builder, merged, left.key_serde, None)
+
+    def _join_global(self, table: GlobalKTable, key_selector: Callable, joiner: Callable, left: bool,
+                     named: Named | None) -> "KStream":
+        """No co-partitioning needed: every instance has the whole table."""
+        name = self.builder.add_processor(
+            "KSTREAM-LEFTJOIN-" if left else "KSTREAM-JOIN-",
+            lambda: op.StreamGlobalTableJoin(table.store_name, key_selector, joiner, left), [self.name],
+            named.name if named else None)
+        return KStream(self.builder, name, self.key_serde, None, self.repartition_required)
 
     def _join_table(self, table: "ktable.KTable", joiner: Callable, left: bool, named: Named | None) -> "KStream":
         builder = self.builder

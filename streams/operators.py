@@ -240,6 +240,27 @@ class WindowAggregate(_TableWriter):
         return Windowed(key, Window(start, start + self.windows.size_ms))
 
 
+class StreamGlobalTableJoin(Processor):
+    """Each record joined with the global table's value for key_selector(key, value) (Kafka's
+    KStreamGlobalKTableJoin); without one, inner drops the record, left joins with None."""
+
+    def __init__(self, store_name: str, key_selector: Callable, joiner: Callable, left: bool):
+        self.store_name, self.key_selector, self.joiner, self.left = store_name, key_selector, joiner, left
+
+    def init(self, context) -> None:
+        super().init(context)
+        self.store = context.get_state_store(self.store_name)
+
+    def process(self, record: Record) -> None:
+        if record.value is None:
+            return
+        lookup = self.key_selector(record.key, record.value)
+        other = self.store.get(lookup) if lookup is not None else None
+        if other is None and not self.left:
+            return
+        self.context.forward(record.with_value(self.joiner(record.value, other)))
+
+
 class StreamStreamJoin(Processor):
     """One side of a windowed stream-stream join (Kafka's KStreamKStreamJoin). Each record is
     kept in this side's store and joined with the other side's records of the same key within

@@ -35,6 +35,7 @@ class TaskContext:
         self.stream_time = -1
         self.commit_requested = False
         self.stores: dict[str, KeyValueStore] = {}
+        self.global_stores: dict[str, KeyValueStore] = {}  # any processor may read these
         self.punctuations: list[list] = []  # [interval, type, due, punctuator, cancellable]
 
 
@@ -73,6 +74,8 @@ class NodeContext(ProcessorContext):
         return cancellable
 
     def get_state_store(self, name: str):
+        if name in self._task.global_stores:
+            return self._task.global_stores[name]
         if name not in self._stores:
             raise StreamsException(f"Processor {self._node} has no access to StateStore {name} as the store is not "
                                    f"connected to the processor.")
@@ -110,7 +113,8 @@ class Source:
 
 class StreamTask:
     def __init__(self, task_id: str, sub: SubTopology, topology: Topology, partition: int, topics: dict[str, str],
-                 config, collector: RecordCollector, deserialization_handler, state_dir: str | None):
+                 config, collector: RecordCollector, deserialization_handler, state_dir: str | None,
+                 global_stores: dict | None = None):
         """`topics` maps each topic name written in the topology to the one on the broker
         (internal topics get `<application.id>-` in front)."""
         self.id = task_id
@@ -120,6 +124,7 @@ class StreamTask:
         self.exactly_once = config.exactly_once
         self._deserialization_handler = deserialization_handler
         self.context = TaskContext(config.application_id, task_id, partition)
+        self.context.global_stores = global_stores or {}
         self.directory = os.path.join(state_dir, config.application_id, task_id) if state_dir else None
         self.queues: dict[str, collections.deque] = {}
         self.consumed: dict[str, int] = {}  # topic -> next offset to commit

@@ -34,7 +34,8 @@ _CACHE_ENTRY_BYTES = 128
 
 class StreamThread(threading.Thread):
     def __init__(self, index: int, client_id: str, process_id: str, topology: Topology, config: StreamsConfig,
-                 topics: dict[str, str], subs: list[SubTopology], on_state_change, state_dir: str | None):
+                 topics: dict[str, str], subs: list[SubTopology], on_state_change, state_dir: str | None,
+                 global_stores: dict | None = None):
         super().__init__(name=f"{client_id}-StreamThread-{index}", daemon=True)
         self.index = index
         self.client_id = f"{client_id}-StreamThread-{index}"
@@ -45,6 +46,7 @@ class StreamThread(threading.Thread):
         self.sub_of_topic = {topics[t]: sub.id for sub in subs for t in sub.source_topics}
         self.transactional_id = f"{config.application_id}-{process_id}-{index}" if config.exactly_once else None
         self.state_dir = state_dir
+        self.global_stores = global_stores or {}
         self.tasks: dict[str, StreamTask] = {}
         self.state = CREATED
         self.error: BaseException | None = None
@@ -253,7 +255,7 @@ class StreamThread(threading.Thread):
             if task_id in self.tasks:
                 continue
             task = StreamTask(task_id, self.subs[sub], self.topology, partition, self.topics, self.config,
-                              self.collector, self._bad_input, self.state_dir)
+                              self.collector, self._bad_input, self.state_dir, self.global_stores)
             task.initialize(self.reader, default_key, default_value, self._cache_entries)
             self.tasks[task_id] = task
 

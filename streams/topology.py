@@ -76,7 +76,8 @@ class Topology:
         self.nodes: dict[str, SourceNode | ProcessorNode | SinkNode] = {}
         self.stores: dict[str, StoreBuilder] = {}
         self.internal_topics: dict[str, InternalTopic] = {}
-        self.copartitioned: list[str] = []  # join nodes: the inputs of their sub-topology must be co-partitioned
+        self.copartitioned: list[str] = []
+        self.global_stores: dict[str, tuple[str, StoreBuilder]] = {}  # store -> (topic, builder)  # join nodes: the inputs of their sub-topology must be co-partitioned
         self._order: list[str] = []
 
     # -- building (Kafka's Topology methods) -------------------------------------------------------

@@ -277,3 +277,39 @@ def test_windowed_stream_stream_joins_on_out_of_order_input(shared_broker, tmp_p
                  30, "the outer join's unmatched records", streams)
     finally:
         streams.close()
+
+
+def test_stream_global_table_join_by_any_key(shared_broker, tmp_path):
+    """A global table (one partition) joined with a stream of another partition count, by a key
+    taken from the record's value; updates of the table reach later records."""
+    bootstrap = shared_broker.bootstrap
+    products, sales, out = unique_topic("products"), unique_topic("sales"), unique_topic("priced")
+    create_topics(bootstrap, products, partitions=1)
+    create_topics(bootstrap, sales, out, partitions=3)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for key, value in [("p1", "pen"), ("p2", "ink")]:
+        producer.produce(products, value.encode(), key.encode())
+    producer.flush(10)
+    builder = StreamsBuilder()
+    catalogue = builder.global_table(products, Consumed.with_(STRING, STRING), Materialized.as_("catalogue"))
+    (builder.stream(sales, Consumed.with_(STRING, JSON))
+        .left_join(catalogue, lambda key, sale: sale["product"], lambda sale, name: f"{sale['qty']} x {name}")
+        .to(out, Produced.with_(STRING, STRING)))
+    streams = KafkaStreams(builder.build(), {"application.id": unique_topic("global"), "bootstrap.servers": bootstrap,
+                                            "state.dir": str(tmp_path), "commit.interval.ms": 200})
+    streams.start()
+    try:
+        assert streams.store("catalogue").get("p2") == "ink"  # loaded before start() returns
+        for i, product in enumerate(["p1", "p2", "p3"]):
+            producer.produce(sales, json.dumps({"product": product, "qty": i + 1}).encode(), f"s{i}".encode())
+        producer.flush(10)
+        wait_for(lambda: sorted(read_all(bootstrap, out)) == [("s0", "1 x pen"), ("s1", "2 x ink"),
+                                                              ("s2", "3 x None")], 60, "the joined sales", streams)
+        producer.produce(products, b"quill", b"p1")
+        producer.flush(10)
+        wait_for(lambda: streams.store("catalogue").get("p1") == "quill", 30, "the table update")
+        producer.produce(sales, json.dumps({"product": "p1", "qty": 9}).encode(), b"s9")
+        producer.flush(10)
+        wait_for(lambda: ("s9", "9 x quill") in read_all(bootstrap, out), 30, "a sale after the update", streams)
+    finally:
+        streams.close()
