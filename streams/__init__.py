@@ -20,9 +20,8 @@ from streams.kafka_streams import KafkaStreams
 from streams.kstream import BranchedKStream, KStream
 from streams.ktable import KTable
 from streams.kgrouped import KGroupedStream, TimeWindowedKStream
-from streams.operators import Change
 from streams.options import Branched, Consumed, Grouped, Materialized, Named, Produced, Repartitioned
-from streams.processor import Cancellable, Processor, ProcessorContext, PunctuationType, Record, RecordMetadata
+from streams.processor import Cancellable, Change, Processor, ProcessorContext, PunctuationType, Record, RecordMetadata
 from streams.serdes import Serde, Serdes, avro_serde, json_schema_serde, protobuf_serde
 from streams.state import KeyValueStore, StoreBuilder, Stores
 from streams.suppress import BufferConfig, Suppressed

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from streams import kstream, ktable
+from streams import kgrouped, kstream, ktable
 from streams import operators as op
 from streams.options import Consumed, Materialized
 from streams.processor import Processor
@@ -81,6 +81,10 @@ class StreamsBuilder:
     def kstream(self, name: str, key_serde=None, value_serde=None, repartition_required: bool = False):
         """The stream out of node `name` (for KTable.to_stream, which cannot import KStream)."""
         return kstream.KStream(self, name, key_serde, value_serde, repartition_required)
+
+    def grouped_table(self, name: str, key_serde=None, value_serde=None, repartition_name: str | None = None):
+        """The re-grouped table out of node `name` (for KTable.group_by, which cannot import it)."""
+        return kgrouped.KGroupedTable(self, name, key_serde, value_serde, repartition_name)
 
     def build(self) -> Topology:
         return self.topology

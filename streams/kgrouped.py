@@ -9,7 +9,7 @@ from typing import Callable
 from streams import ktable
 from streams import operators as op
 from streams.options import Materialized
-from streams.serdes import Serdes
+from streams.serdes import ChangeSerde, Serdes
 from streams.windows import TimeWindows, TimeWindowedSerde, WindowKeySerde
 
 
@@ -58,6 +58,50 @@ class KGroupedStream:
         builder.topology.add_state_store(store, name)
         key_serde = store.key_serde if windows is None else TimeWindowedSerde(store.key_serde, windows.size_ms)
         return ktable.KTable(builder, name, key_serde, store.value_serde, store.name, windows)
+
+
+class KGroupedTable:
+    """A table re-grouped by another key (Kafka's KGroupedTable): its aggregations add each value
+    that joins a group and subtract each that leaves it."""
+
+    def __init__(self, builder, name: str, key_serde, value_serde, repartition_name: str | None):
+        self.builder, self.name = builder, name
+        self.key_serde, self.value_serde = key_serde, value_serde
+        self.repartition_name = repartition_name
+
+    def count(self, materialized: Materialized | None = None) -> "ktable.KTable":
+        materialized = materialized or Materialized()
+        if materialized.value_serde is None:
+            materialized = materialized.with_value_serde(Serdes.Long())
+        return self.aggregate(int, lambda k, v, a: a + 1, lambda k, v, a: a - 1, materialized)
+
+    def reduce(self, adder: Callable, subtractor: Callable,
+               materialized: Materialized | None = None) -> "ktable.KTable":
+        """adder(aggregate, value) / subtractor(aggregate, value) -> aggregate."""
+        materialized = materialized or Materialized()
+        if materialized.value_serde is None and self.value_serde is not None:
+            materialized = materialized.with_value_serde(self.value_serde)
+        return self.aggregate(_none, lambda k, v, a: v if a is None else adder(a, v),
+                              lambda k, v, a: subtractor(a, v), materialized)
+
+    def aggregate(self, initializer: Callable, adder: Callable, subtractor: Callable,
+                  materialized: Materialized | None = None) -> "ktable.KTable":
+        """adder(key, value, aggregate) and subtractor(key, value, aggregate) -> aggregate."""
+        builder = self.builder
+        materialized = materialized or Materialized()
+        store = builder.store_builder(materialized, "KTABLE-AGGREGATE-STATE-STORE-", self.key_serde)
+        base = self.repartition_name or store.name
+        topic = f"{base}-repartition"
+        builder.topology.add_repartition_topic(topic)
+        change_serde = ChangeSerde(self.value_serde)
+        builder.topology.add_sink(f"{base}-repartition-sink", topic, self.name, key_serde=self.key_serde,
+                                  value_serde=change_serde)
+        source = f"{base}-repartition-source"
+        builder.topology.add_source(source, topic, key_serde=self.key_serde, value_serde=change_serde)
+        name = builder.add_processor("KTABLE-AGGREGATE-", lambda: op.TableAggregate(store.name, initializer, adder,
+                                                                                     subtractor), [source])
+        builder.topology.add_state_store(store, name)
+        return ktable.KTable(builder, name, store.key_serde, store.value_serde, store.name)
 
 
 class TimeWindowedKStream:

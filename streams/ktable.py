@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from streams import operators as op
-from streams.options import Materialized, Named
+from streams.options import Grouped, Materialized, Named
 from streams.state import StoreBuilder
 from streams.suppress import BufferKeySerde, BufferValueSerde, Suppressed
 from streams.topology import TopologyError
@@ -63,6 +63,12 @@ class KTable:
         merged = builder.add_processor("", op.PassThrough, [this_side, other_side], name=f"{base}-merge")
         builder.topology.copartitioned.append(this_side)
         return KTable(builder, merged, self.key_serde, None)
+
+    def group_by(self, selector: Callable, grouped: Grouped | None = None):
+        """selector(key, value) -> (group key, value); always through a repartition topic."""
+        grouped = grouped or Grouped()
+        name = self.builder.add_processor("KTABLE-SELECT-", lambda: op.TableGroupBySelect(selector), [self.name])
+        return self.builder.grouped_table(name, grouped.key_serde, grouped.value_serde, grouped.name)
 
     def suppress(self, suppressed: Suppressed) -> "KTable":
         """Only a windowed table's final results: each window's value once, when it closes."""

@@ -8,7 +8,7 @@ import inspect
 import logging
 from typing import Callable
 
-from streams.processor import Processor, Record
+from streams.processor import Change, Processor, Record
 from streams.windows import Window, Windowed
 
 log = logging.getLogger("streams.dsl")
@@ -23,20 +23,6 @@ def takes_key(fn: Callable) -> bool:
     except (TypeError, ValueError):
         return False
     return len(params) >= 2
-
-
-class Change:
-    """A table update: the new value and the one it replaced (None: absent)."""
-    __slots__ = ("new", "old")
-
-    def __init__(self, new, old):
-        self.new, self.old = new, old
-
-    def __eq__(self, other):
-        return isinstance(other, Change) and (self.new, self.old) == (other.new, other.old)
-
-    def __repr__(self):
-        return f"Change({self.new!r}<-{self.old!r})"
 
 
 # -- stateless stream operations --------------------------------------------------------------
@@ -385,6 +371,49 @@ class SuppressUntilWindowCloses(Processor):
             self.store.delete((windowed.key, windowed.window.start, windowed.window.end))
             self.context.forward(Record(windowed, Change(value, None), timestamp))
         self.min_end = min((k.window.end for k in self.buffer), default=None)
+
+
+class TableGroupBySelect(Processor):
+    """KTable.group_by: selector(key, value) -> (group key, value) for the old and the new value
+    of each update; what leaves a group is sent as Change(None, old) to that group, what joins one
+    as Change(new, None) (one record when the group stays the same)."""
+
+    def __init__(self, selector: Callable):
+        self.selector = selector
+
+    def process(self, record: Record) -> None:
+        change = record.value
+        old = self.selector(record.key, change.old) if change.old is not None else None
+        new = self.selector(record.key, change.new) if change.new is not None else None
+        forward, ts = self.context.forward, record.timestamp
+        if old is not None and new is not None and old[0] == new[0]:
+            forward(Record(new[0], Change(new[1], old[1]), ts, record.headers))
+            return
+        if old is not None:
+            forward(Record(old[0], Change(None, old[1]), ts, record.headers))
+        if new is not None:
+            forward(Record(new[0], Change(new[1], None), ts, record.headers))
+
+
+class TableAggregate(_TableWriter):
+    """KGroupedTable aggregations: subtractor(key, old, aggregate) for a value leaving the group,
+    adder(key, new, aggregate) for one joining it (Kafka's KTableAggregate)."""
+
+    def __init__(self, store_name: str, initializer: Callable, adder: Callable, subtractor: Callable):
+        super().__init__(store_name)
+        self.initializer, self.adder, self.subtractor = initializer, adder, subtractor
+
+    def process(self, record: Record) -> None:
+        key, change = record.key, record.value
+        if key is None:
+            return
+        old = self.store.get(key)
+        aggregate = self.initializer() if old is None else old
+        if change.old is not None:
+            aggregate = self.subtractor(key, change.old, aggregate)
+        if change.new is not None:
+            aggregate = self.adder(key, change.new, aggregate)
+        self._update(key, aggregate, old, record)
 
 
 class TableSource(_TableWriter):

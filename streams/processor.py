@@ -37,6 +37,20 @@ class Record:
         return f"Record(key={self.key!r}, value={self.value!r}, timestamp={self.timestamp})"
 
 
+class Change:
+    """A table update: the new value and the one it replaced (None: absent)."""
+    __slots__ = ("new", "old")
+
+    def __init__(self, new, old):
+        self.new, self.old = new, old
+
+    def __eq__(self, other):
+        return isinstance(other, Change) and (self.new, self.old) == (other.new, other.old)
+
+    def __repr__(self):
+        return f"Change({self.new!r}<-{self.old!r})"
+
+
 class RecordMetadata:
     """Where the record being processed came from (absent in a punctuation)."""
     __slots__ = ("topic", "partition", "offset")

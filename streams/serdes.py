@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import orjson
 
+from streams.processor import Change
 from serdes import MessageField, SchemaRegistryClient, SerializationContext, SerializationError
 from serdes.avro import AvroDeserializer, AvroSerializer
 from serdes.json_schema import JSONDeserializer, JSONSerializer
@@ -31,6 +32,11 @@ class Serde:
 
     def deserialize(self, topic: str, data: bytes | None, headers=None):
         return None if data is None else self._deserialize(data)
+
+    def resolved(self, default: "Serde | None") -> "Serde":
+        """This serde with the configured default in place of a missing inner serde (wrappers
+        made before the defaults were known override this)."""
+        return self
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -83,6 +89,34 @@ def serde_from_config(value) -> Serde | None:
     if name not in _BY_NAME:
         raise ValueError(f"unknown serde {value!r}: give a Serde or one of {', '.join(sorted(_BY_NAME))}")
     return _BY_NAME[name]()
+
+
+class ChangeSerde(Serde):
+    """A table update, Change(new, old), on a repartition topic (KTable.group_by): a flags byte
+    (1: has new, 2: has old), the new value's length (4 bytes) and bytes, the old value's bytes."""
+
+    def __init__(self, inner: Serde | None):
+        super().__init__(None, None, f"Change({getattr(inner, 'name', 'default')})")
+        self.inner = inner
+
+    def resolved(self, default):
+        return self if self.inner is not None else ChangeSerde(default)
+
+    def serialize(self, topic, value, headers=None):
+        if value is None:
+            return None
+        new = None if value.new is None else self.inner.serialize(topic, value.new, headers)
+        old = None if value.old is None else self.inner.serialize(topic, value.old, headers)
+        flags = (1 if new is not None else 0) | (2 if old is not None else 0)
+        return bytes([flags]) + len(new or b"").to_bytes(4, "big") + (new or b"") + (old or b"")
+
+    def deserialize(self, topic, data, headers=None):
+        if data is None:
+            return None
+        flags, size = data[0], int.from_bytes(data[1:5], "big")
+        new = self.inner.deserialize(topic, data[5:5 + size], headers) if flags & 1 else None
+        old = self.inner.deserialize(topic, data[5 + size:], headers) if flags & 2 else None
+        return Change(new, old)
 
 
 class RegistrySerde(Serde):

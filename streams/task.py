@@ -18,7 +18,6 @@ from streams.serdes import Serde
 from streams.state import KeyValueStore
 from streams.state_manager import ChangelogReader, delete_checkpoint, read_checkpoint, write_checkpoint
 from streams.timestamps import TimestampExtractor
-from streams.windows import TimeWindowedSerde
 from streams.topology import ProcessorNode, SinkNode, SourceNode, SubTopology, Topology
 
 log = logging.getLogger("streams.task")
@@ -148,8 +147,8 @@ class StreamTask:
             if isinstance(node, SourceNode):
                 for topic in node.topics:
                     extractor = TimestampExtractor.of(node.timestamp_extractor or config["default.timestamp.extractor"])
-                    self.sources[topics[topic]] = Source(node, topics[topic], node.key_serde or _need(default_key),
-                                                         node.value_serde or _need(default_value), extractor)
+                    self.sources[topics[topic]] = Source(node, topics[topic], _resolve(node.key_serde, default_key),
+                                                         _resolve(node.value_serde, default_value), extractor)
                     self.queues[topics[topic]] = collections.deque()
             elif isinstance(node, ProcessorNode):
                 processor = node.supplier()
@@ -334,10 +333,8 @@ def _entry(node) -> Callable[[Record], None]:
 
 
 def _resolve(serde: Serde | None, default: Serde | None) -> Serde:
-    """A node's serde, the configured default where it has none (a windowed key's too)."""
-    if isinstance(serde, TimeWindowedSerde) and serde.inner is None:
-        return TimeWindowedSerde(_need(default), serde.size)
-    return serde or _need(default)
+    """A node's serde, the configured default where it has none (inside wrappers too)."""
+    return serde.resolved(default) if serde is not None else _need(default)
 
 
 def _need(serde: Serde | None) -> Serde:

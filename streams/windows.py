@@ -168,6 +168,9 @@ class TimeWindowedSerde(Serde):
         super().__init__(None, None, f"TimeWindowed({getattr(key_serde, 'name', 'default')})")
         self.inner, self.size = key_serde, window_size_ms  # inner None: default.key.serde, filled in by the task
 
+    def resolved(self, default):
+        return self if self.inner is not None else TimeWindowedSerde(default, self.size)
+
     def serialize(self, topic, value: Windowed, headers=None):
         if value is None:
             return None

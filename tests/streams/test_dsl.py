@@ -88,7 +88,7 @@ def test_dsl_operations_and_the_processor_api(shared_broker, tmp_path):
         branches[f"size-{name}"].map_values(lambda v: v["item"]).to(outputs[name], Produced.with_(STRING, STRING))
     # Totals per item: re-keyed, so grouped through a repartition topic, then aggregated.
     (stream.select_key(lambda k, v: v["item"])
-        .group_by_key(Grouped.with_(STRING, JSON).__class__.as_("by-item").with_key_serde(STRING).with_value_serde(JSON))
+        .group_by_key(Grouped.as_("by-item").with_key_serde(STRING).with_value_serde(JSON))
         .aggregate(lambda: 0, lambda item, order, total: total + order["qty"],
                    Materialized.as_("totals").with_value_serde(LONG).with_caching_disabled())
         .to_stream().to(outputs["totals"], Produced.with_(STRING, LONG)))
@@ -311,5 +311,43 @@ def test_stream_global_table_join_by_any_key(shared_broker, tmp_path):
         producer.produce(sales, json.dumps({"product": "p1", "qty": 9}).encode(), b"s9")
         producer.flush(10)
         wait_for(lambda: ("s9", "9 x quill") in read_all(bootstrap, out), 30, "a sale after the update", streams)
+    finally:
+        streams.close()
+
+
+def test_table_group_by_moves_values_between_groups(shared_broker, tmp_path):
+    """Users per region from a table of user -> region: a user moving region leaves one group and
+    joins another; a deleted user leaves its group (Kafka's KGroupedTable adder/subtractor)."""
+    bootstrap = shared_broker.bootstrap
+    users, per_region, joined = unique_topic("user-regions"), unique_topic("per-region"), unique_topic("names")
+    create_topics(bootstrap, users, per_region, joined, partitions=2)
+    builder = StreamsBuilder()
+    table = builder.table(users, Consumed.with_(STRING, STRING))
+    table.group_by(lambda user, region: (region, user), Grouped.with_(STRING, STRING)).count() \
+        .to_stream().to(per_region, Produced.with_(STRING, LONG))
+    table.group_by(lambda user, region: (region, user), Grouped.as_("names").with_key_serde(STRING).with_value_serde(STRING)) \
+        .reduce(lambda agg, user: ",".join(sorted(agg.split(",") + [user])),
+                lambda agg, user: ",".join(u for u in agg.split(",") if u != user),
+                Materialized.with_(STRING, STRING)) \
+        .to_stream().to(joined, Produced.with_(STRING, STRING))
+    streams = KafkaStreams(builder.build(), {"application.id": unique_topic("regions"), "bootstrap.servers": bootstrap,
+                                            "state.dir": str(tmp_path), "commit.interval.ms": 200,
+                                            "default.key.serde": "String", "default.value.serde": "String"})
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for user, region in [("ann", "eu"), ("bob", "eu"), ("cid", "us"), ("dee", "us")]:
+        producer.produce(users, region.encode(), user.encode())
+    producer.flush(10)
+    streams.start()
+    try:
+        wait_for(lambda: dict(read_all(bootstrap, per_region, STRING, LONG)) == {"eu": 2, "us": 2}, 60, "2 and 2",
+                 streams)
+        producer.produce(users, b"us", b"ann")   # ann moves
+        producer.produce(users, None, b"dee")    # dee is deleted
+        producer.produce(users, b"apac", b"eve")
+        producer.flush(10)
+        wait_for(lambda: dict(read_all(bootstrap, per_region, STRING, LONG)) == {"eu": 1, "us": 2, "apac": 1}, 30,
+                 "the moves counted", streams)
+        wait_for(lambda: dict(read_all(bootstrap, joined)) == {"eu": "bob", "us": "ann,cid", "apac": "eve"}, 30,
+                 "the names per region", streams)
     finally:
         streams.close()
