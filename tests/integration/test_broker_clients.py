@@ -96,9 +96,12 @@ def _non_null(headers: list) -> list:
     return [(k, v if v is not None else b"") for k, v in headers]
 
 
+# Every codec on our broker; on Apache Kafka one, which shows the test itself holds there (kafka-python's
+# codecs against Kafka are not ours to test, and each arm costs ~10 s of the suite).
 @pytest.mark.slow
-@pytest.mark.parametrize("codec", CODECS)
-def test_kafka_python_round_trip_100k(any_broker, codec):
+@pytest.mark.parametrize("broker_name,codec", [*(("schemabus", c) for c in CODECS), ("apache-kafka", "zstd")])
+def test_kafka_python_round_trip_100k(request, broker_name, codec):
+    any_broker = request.getfixturevalue("shared_broker" if broker_name == "schemabus" else "apache_kafka")
     # This arm once carried an xfail for Apache Kafka ("kafka-python stalled partway"): the
     # stalls were Kafka's time retention deleting these 2023-stamped records mid-read, which
     # _create_topic now turns off.
