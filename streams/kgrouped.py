@@ -10,7 +10,8 @@ from streams import ktable
 from streams import operators as op
 from streams.options import Materialized
 from streams.serdes import ChangeSerde, Serdes
-from streams.windows import TimeWindows, TimeWindowedSerde, WindowKeySerde
+from streams.windows import (SessionKeySerde, SessionWindowedSerde, SessionWindows, TimeWindowedSerde, TimeWindows,
+                             WindowKeySerde)
 
 
 class KGroupedStream:
@@ -38,7 +39,9 @@ class KGroupedStream:
         return self._aggregate("KSTREAM-AGGREGATE-", lambda store: op.Aggregate(store, initializer, aggregator),
                                materialized or Materialized(), keep_value_serde=False)
 
-    def windowed_by(self, windows: TimeWindows) -> "TimeWindowedKStream":
+    def windowed_by(self, windows: TimeWindows | SessionWindows):
+        if isinstance(windows, SessionWindows):
+            return SessionWindowedKStream(self, windows)
         return TimeWindowedKStream(self, windows)
 
     def _aggregate(self, prefix: str, make: Callable, materialized: Materialized, keep_value_serde: bool,
@@ -47,7 +50,7 @@ class KGroupedStream:
         store = builder.store_builder(materialized, f"{prefix}STATE-STORE-", self.key_serde,
                                       self.value_serde if keep_value_serde else None)
         if windows is not None:
-            store.key_layout = WindowKeySerde
+            store.key_layout = SessionKeySerde if isinstance(windows, SessionWindows) else WindowKeySerde
             # Kafka's window store changelogs: compacted, and deleted after the store's retention.
             store.log_config = {"cleanup.policy": "compact,delete",
                                 "retention.ms": str(windows.retention_ms() + 86_400_000), **store.log_config}
@@ -56,7 +59,8 @@ class KGroupedStream:
             source = source._through_repartition(self.name or store.name, self.key_serde, self.value_serde)
         name = builder.add_processor(prefix, lambda: make(store.name), [source.name])
         builder.topology.add_state_store(store, name)
-        key_serde = store.key_serde if windows is None else TimeWindowedSerde(store.key_serde, windows.size_ms)
+        key_serde = store.key_serde if windows is None else SessionWindowedSerde(store.key_serde) \
+            if isinstance(windows, SessionWindows) else TimeWindowedSerde(store.key_serde, windows.size_ms)
         return ktable.KTable(builder, name, key_serde, store.value_serde, store.name, windows)
 
 
@@ -133,6 +137,35 @@ class TimeWindowedKStream:
         return self.grouped._aggregate(
             "KSTREAM-AGGREGATE-", lambda store: op.WindowAggregate(store, windows, initializer, aggregator),
             materialized or Materialized(), keep_value_serde=False, windows=windows)
+
+
+class SessionWindowedKStream:
+    """A grouped stream cut into sessions (Kafka's SessionWindowedKStream)."""
+
+    def __init__(self, grouped: KGroupedStream, windows: SessionWindows):
+        self.grouped, self.windows = grouped, windows
+
+    def count(self, materialized: Materialized | None = None) -> "ktable.KTable":
+        materialized = materialized or Materialized()
+        if materialized.value_serde is None:
+            materialized = materialized.with_value_serde(Serdes.Long())
+        return self.aggregate(int, _count, lambda key, a, b: a + b, materialized)
+
+    def reduce(self, reducer: Callable, materialized: Materialized | None = None) -> "ktable.KTable":
+        return self._aggregate("KSTREAM-REDUCE-", _none, lambda k, v, a: v if a is None else reducer(a, v),
+                               lambda key, a, b: reducer(a, b), materialized or Materialized(), True)
+
+    def aggregate(self, initializer: Callable, aggregator: Callable, merger: Callable,
+                  materialized: Materialized | None = None) -> "ktable.KTable":
+        """aggregator(key, value, aggregate); merger(key, agg1, agg2) when sessions merge."""
+        return self._aggregate("KSTREAM-AGGREGATE-", initializer, aggregator, merger, materialized or Materialized(),
+                               False)
+
+    def _aggregate(self, prefix, initializer, aggregator, merger, materialized, keep_value_serde):
+        windows = self.windows
+        return self.grouped._aggregate(
+            prefix, lambda store: op.SessionWindowAggregate(store, windows, initializer, aggregator, merger),
+            materialized, keep_value_serde=keep_value_serde, windows=windows)
 
 
 def _none():

@@ -81,7 +81,7 @@ class KTable:
                              persistent=False, key_serde=getattr(self.key_serde, "inner", None),
                              value_serde=self.value_serde)
         store.key_layout, store.value_layout = BufferKeySerde, BufferValueSerde
-        grace = self.windows.grace_ms
+        grace = self.windows.close_delay_ms
         builder.add_processor("", lambda: op.SuppressUntilWindowCloses(store.name, grace), [self.name], name=name)
         builder.topology.add_state_store(store, name)
         return KTable(builder, name, self.key_serde, self.value_serde, windows=self.windows)

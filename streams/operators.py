@@ -326,6 +326,47 @@ class StreamStreamJoin(Processor):
             self.context.forward(Record(key, joined, ts))
 
 
+class SessionWindowAggregate(_TableWriter):
+    """Session windows (Kafka's KStreamSessionWindowAggregate): a record merges every session of
+    its key it falls within `gap` of into one (merger(key, agg1, agg2)), then aggregates into it.
+    The merged-away sessions are deleted (forwarded as Change(None, old)). A record whose session
+    would end before stream time - gap - grace is dropped as late. Store keys: (key, start, end)."""
+
+    def __init__(self, store_name: str, windows, initializer: Callable, aggregator: Callable, merger: Callable):
+        super().__init__(store_name)
+        self.windows, self.initializer, self.aggregator, self.merger = windows, initializer, aggregator, merger
+        self.observed = -1
+
+    def process(self, record: Record) -> None:
+        key, value, ts = record.key, record.value, record.timestamp
+        if key is None or value is None:
+            return
+        if ts > self.observed:
+            self.observed = ts
+        gap = self.windows.gap_ms
+        start, end, aggregate, merged = ts, ts, None, []
+        for (k, s, e), agg in self.store.range((key, 0, ts - gap), (key, 0x7FFFFFFFFFFFFFFF, 0x7FFFFFFFFFFFFFFF)):
+            if k != key or s > ts + gap or e < ts - gap:
+                continue
+            merged.append(((k, s, e), agg))
+            start, end = min(start, s), max(end, e)
+            aggregate = agg if aggregate is None else self.merger(key, aggregate, agg)
+        if end < self.observed - gap - self.windows.grace_ms:
+            log.warning("Skipping record for expired session. key=[%s] timestamp=[%d] window=[%d,%d]", key, ts,
+                        start, end)
+            return
+        for session, agg in merged:
+            if session != (key, start, end):
+                self._update(session, None, agg, record)
+        new = self.aggregator(key, value, self.initializer() if aggregate is None else aggregate)
+        previous = next((agg for session, agg in merged if session == (key, start, end)), None)
+        self._update((key, start, end), new, previous, record)
+
+    def _table_key(self, store_key):
+        key, start, end = store_key
+        return Windowed(key, Window(start, end))
+
+
 class SuppressUntilWindowCloses(Processor):
     """suppress(Suppressed.until_window_closes(...)): holds each windowed key's latest value and
     emits it once, when the stream time passes the window's end plus grace (Kafka's

@@ -67,6 +67,11 @@ class TimeWindows:
     def retention_ms(self) -> int:
         return self.size_ms + self.grace_ms
 
+    @property
+    def close_delay_ms(self) -> int:
+        """How long after a window's end its result is final (suppress waits this long)."""
+        return self.grace_ms
+
 
 @dataclass(frozen=True)
 class JoinWindows:
@@ -144,6 +149,71 @@ class LeftOrRightValueSerde(Serde):
         return is_left, (self.left if is_left else self.right).deserialize(topic, data[1:])
 
 
+@dataclass(frozen=True)
+class SessionWindows:
+    """Sessions of activity (Kafka's SessionWindows): records of one key less than `gap_ms` apart
+    belong to one session; a session closes once the stream time passes its end + gap + grace."""
+    gap_ms: int
+    grace_ms: int
+
+    @staticmethod
+    def of_inactivity_gap_with_no_grace(gap_ms: int) -> "SessionWindows":
+        return SessionWindows.of_inactivity_gap_and_grace(gap_ms, 0)
+
+    @staticmethod
+    def of_inactivity_gap_and_grace(gap_ms: int, grace_ms: int) -> "SessionWindows":
+        if gap_ms <= 0 or grace_ms < 0:
+            raise ValueError("Gap time (inactivityGapMs) must be larger than zero and grace not negative.")
+        return SessionWindows(gap_ms, grace_ms)
+
+    def retention_ms(self) -> int:
+        return self.gap_ms + self.grace_ms
+
+    @property
+    def close_delay_ms(self) -> int:
+        """How long after a session's end its result is final (suppress waits this long)."""
+        return self.gap_ms + self.grace_ms
+
+
+class SessionKeySerde(Serde):
+    """(key, start, end) as Kafka's session stores lay it out: the key's bytes, then the end and
+    the start as 8-byte longs (sessions of a key sorted by end)."""
+
+    def __init__(self, key_serde: Serde):
+        super().__init__(None, None, f"SessionKey({key_serde.name})")
+        self.inner = key_serde
+
+    def serialize(self, topic, value, headers=None):
+        key, start, end = value
+        return self.inner.serialize(topic, key) + _LONG.pack(end) + _LONG.pack(start)
+
+    def deserialize(self, topic, data, headers=None):
+        end, start = struct.unpack_from(">qq", data, len(data) - 16)
+        return self.inner.deserialize(topic, data[:-16]), start, end
+
+
+class SessionWindowedSerde(Serde):
+    """Kafka's SessionWindowedSerializer layout: the key's bytes, the end, then the start."""
+
+    def __init__(self, key_serde: Serde | None):
+        super().__init__(None, None, f"SessionWindowed({getattr(key_serde, 'name', 'default')})")
+        self.inner = key_serde
+
+    def resolved(self, default):
+        return self if self.inner is not None else SessionWindowedSerde(default)
+
+    def serialize(self, topic, value: Windowed, headers=None):
+        if value is None:
+            return None
+        return self.inner.serialize(topic, value.key) + _LONG.pack(value.window.end) + _LONG.pack(value.window.start)
+
+    def deserialize(self, topic, data, headers=None):
+        if data is None:
+            return None
+        end, start = struct.unpack_from(">qq", data, len(data) - 16)
+        return Windowed(self.inner.deserialize(topic, data[:-16]), Window(start, end))
+
+
 class WindowKeySerde(Serde):
     """A window store's key, (key, window start), as Kafka lays it out in a window store's
     changelog: the key's bytes, the start as an 8-byte big-endian long, a 4-byte sequence number."""
@@ -187,3 +257,7 @@ class WindowedSerdes:
     @staticmethod
     def time_windowed_serde_from(key_serde: Serde, window_size_ms: int) -> Serde:
         return TimeWindowedSerde(key_serde, window_size_ms)
+
+    @staticmethod
+    def session_windowed_serde_from(key_serde: Serde) -> Serde:
+        return SessionWindowedSerde(key_serde)

@@ -12,7 +12,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from streams import (Branched, Consumed, Grouped, JoinWindows, KafkaStreams, Materialized, Named, Processor, Produced,
-                     PunctuationType, Record, Serdes, Stores, StreamsBuilder)
+                     PunctuationType, Record, Serdes, SessionWindows, Stores, StreamsBuilder, Suppressed,
+                     WindowedSerdes)
 from tests.conftest import unique_topic
 from tests.streams.word_count_app import create_topics
 
@@ -351,3 +352,50 @@ def test_table_group_by_moves_values_between_groups(shared_broker, tmp_path):
                  "the names per region", streams)
     finally:
         streams.close()
+
+
+def test_session_windows_merge_out_of_order_records_and_emit_each_final_session_once(shared_broker, tmp_path):
+    bootstrap = shared_broker.bootstrap
+    clicks, sessions = unique_topic("clicks"), unique_topic("sessions")
+    create_topics(bootstrap, clicks, sessions, partitions=1)
+    rng, t0, gap = random.Random(9), 1_700_000_000_000, 5_000
+    records = [(f"u{rng.randint(1, 3)}", t0 + rng.randint(0, 120_000)) for _ in range(150)]
+    expected = {}
+    for user in {u for u, _ in records}:  # sessions: runs of timestamps less than the gap apart
+        times = sorted(t for u, t in records if u == user)
+        start = prev = times[0]
+        count = 0
+        for t in times:
+            if t - prev > gap:
+                expected[(user, start, prev)] = count
+                start, count = t, 0
+            prev, count = t, count + 1
+        expected[(user, start, prev)] = count
+    builder = StreamsBuilder()
+    (builder.stream(clicks, Consumed.with_(STRING, STRING))
+        .group_by_key()
+        .windowed_by(SessionWindows.of_inactivity_gap_and_grace(gap, 300_000))
+        .count()
+        .suppress(Suppressed.until_window_closes())
+        .to_stream()
+        .to(sessions, Produced.with_(WindowedSerdes.session_windowed_serde_from(STRING), LONG)))
+    producer = Producer({"bootstrap.servers": bootstrap})
+    rng.shuffle(records)  # out of time order: later records bridge earlier sessions
+    for user, ts in records + [("end", t0 + 10_000_000)]:
+        producer.produce(clicks, b"click", user.encode(), timestamp=ts)
+    producer.flush(10)
+    streams = KafkaStreams(builder.build(), {"application.id": unique_topic("sessions"), "bootstrap.servers": bootstrap,
+                                            "state.dir": str(tmp_path), "commit.interval.ms": 200,
+                                            "default.key.serde": "String", "default.value.serde": "String"})
+    key_serde = WindowedSerdes.session_windowed_serde_from(STRING)
+    streams.start()
+    try:
+        def emitted():
+            out = read_all(bootstrap, sessions, key_serde, LONG)
+            return out if len(out) >= len(expected) else None
+        output = wait_for(emitted, 60, "every session", streams)
+    finally:
+        streams.close()
+    got = [((w.key, w.window.start, w.window.end), n) for w, n in output]
+    assert len(got) == len({k for k, _ in got}), "a session emitted more than once"
+    assert dict(got) == expected
