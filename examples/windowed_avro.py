@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
-import threading
 
 from streams import (AT_LEAST_ONCE, EXACTLY_ONCE_V2, Consumed, Grouped, KafkaStreams, Materialized, Produced,
                      Serdes, StreamsBuilder, Suppressed, TimeWindows, WindowedSerdes, avro_serde)
@@ -67,16 +65,7 @@ def main(argv=None) -> int:
     if args.state_dir:
         config["state.dir"] = args.state_dir
     streams = KafkaStreams(topology, config)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    streams.start()
-    while not stop.wait(0.5):
-        if streams.state in ("ERROR", "NOT_RUNNING"):
-            break
-    failed = streams.state == "ERROR"
-    streams.close()
-    return 1 if failed else 0
+    return streams.run_until_signalled()
 
 
 if __name__ == "__main__":

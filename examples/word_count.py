@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 
 from streams import (EXACTLY_ONCE_V2, AT_LEAST_ONCE, Consumed, Grouped, KafkaStreams, Materialized, Produced,
                      Serdes, StreamsBuilder)
@@ -48,16 +46,7 @@ def main(argv=None) -> int:
     if args.commit_interval_ms is not None:
         config["commit.interval.ms"] = args.commit_interval_ms
     streams = KafkaStreams(word_count_topology(args.input, args.output), config)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    streams.start()
-    while not stop.wait(0.5):
-        if streams.state in ("ERROR", "NOT_RUNNING"):
-            break
-    failed = streams.state == "ERROR"
-    streams.close()
-    return 1 if failed else 0
+    return streams.run_until_signalled()
 
 
 if __name__ == "__main__":

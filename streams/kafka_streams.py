@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import threading
 import uuid
 from typing import Callable
@@ -175,6 +176,20 @@ class KafkaStreams:
             self.state = ERROR if failed else self.state
         self._set_state(NOT_RUNNING)
         return done
+
+    def run_until_signalled(self) -> int:
+        """Start, run until SIGTERM or SIGINT (or until the client fails), then close: an
+        application's main thread (what Kafka's applications do with a shutdown hook). Returns 0,
+        or 1 when the client ended in ERROR."""
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        self.start()
+        while not stop.wait(0.5) and self.state not in (ERROR, NOT_RUNNING):
+            pass
+        failed = self.state == ERROR
+        self.close()
+        return 1 if failed else 0
 
     def cleanup(self) -> None:
         """Delete this application's local state directory (only when not running)."""

@@ -9,35 +9,20 @@ import random
 import time
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from streams import (Branched, Consumed, Grouped, JoinWindows, KafkaStreams, Materialized, Named, Processor, Produced,
                      PunctuationType, Record, Serdes, SessionWindows, Stores, StreamsBuilder, Suppressed,
                      WindowedSerdes)
 from tests.conftest import unique_topic
-from tests.streams.word_count_app import create_topics
+from tests.streams.kafka_topics import create_topics, read_messages
 
 STRING, LONG, JSON = Serdes.String(), Serdes.Long(), Serdes.Json()
 
 
 def read_all(bootstrap: str, topic: str, key_serde=STRING, value_serde=STRING) -> list[tuple]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{time.monotonic_ns()}",
-                         "enable.partition.eof": True, "enable.auto.commit": False})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    out, done = [], set()
-    deadline = time.monotonic() + 10
-    while len(done) < len(partitions) and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is None:
-            continue
-        if msg.error():
-            if msg.error().code() == KafkaError._PARTITION_EOF:
-                done.add(msg.partition())
-            continue
-        out.append((key_serde.deserialize(topic, msg.key()), value_serde.deserialize(topic, msg.value())))
-    consumer.close()
-    return out
+    return [(key_serde.deserialize(topic, m.key()), value_serde.deserialize(topic, m.value()))
+            for m in read_messages(bootstrap, topic)]
 
 
 def wait_for(predicate, timeout: float, what: str, streams=None):

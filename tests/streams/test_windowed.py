@@ -14,14 +14,14 @@ import sys
 import time
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from serdes import MessageField, SchemaRegistryClient, SerializationContext
 from serdes.avro import AvroDeserializer, AvroSerializer
 from streams import Serdes, WindowedSerdes
 from tests.conftest import REPO, unique_topic
 from tests.registry.conftest import RegistryProcess
-from tests.streams.word_count_app import create_topics
+from tests.streams.kafka_topics import create_topics, read_messages
 
 WINDOW, GRACE = 10_000, 5_000
 T0 = 1_700_000_000_000  # a multiple of the window size: windows start at multiples of it
@@ -63,23 +63,11 @@ def expected_windows(records) -> dict[tuple[str, int], tuple[int, float]]:
 def read_output(bootstrap: str, topic: str, registry_url: str) -> list[tuple[str, int, int, dict]]:
     key_serde = WindowedSerdes.time_windowed_serde_from(Serdes.String(), WINDOW)
     deserialize = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{time.monotonic_ns()}",
-                         "enable.partition.eof": True})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    out, done, deadline = [], set(), time.monotonic() + 10
-    while len(done) < len(partitions) and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is None:
-            continue
-        if msg.error():
-            if msg.error().code() == KafkaError._PARTITION_EOF:
-                done.add(msg.partition())
-            continue
+    out = []
+    for msg in read_messages(bootstrap, topic):
         windowed = key_serde.deserialize(topic, msg.key())
         value = deserialize(msg.value(), SerializationContext(topic, MessageField.VALUE))
         out.append((windowed.key, windowed.window.start, windowed.window.end, value))
-    consumer.close()
     return out
 
 

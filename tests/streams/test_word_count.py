@@ -14,7 +14,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from tests.conftest import unique_topic
-from tests.streams.word_count_app import (WordCountApp, create_topics, latest, produce_lines, read_counts,
+from tests.streams.kafka_topics import create_topics
+from tests.streams.word_count_app import (WordCountApp, latest, produce_lines, read_counts,
                                           wait_for_counts)
 
 

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import collections
 import random
-import signal
 import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Producer
 
-from tests.conftest import REPO
+from tests.conftest import REPO, ServiceProcess
+from tests.streams.kafka_topics import read_messages
 
 VOCABULARY = [f"word{i}" for i in range(200)] + ["The", "the", "KAFKA", "kafka", "Streams"]
-
-
-def create_topics(bootstrap: str, *topics: str, partitions: int = 3) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept: a dropped client fails its futures
-    for future in admin.create_topics([NewTopic(t, partitions, 1) for t in topics]).values():
-        future.result(30)
 
 
 def produce_lines(bootstrap: str, topic: str, count: int, seed: int) -> collections.Counter:
@@ -42,28 +35,10 @@ def produce_lines(bootstrap: str, topic: str, count: int, seed: int) -> collecti
 
 
 def read_counts(bootstrap: str, topic: str, read_committed: bool = False, timeout: float = 10.0) -> dict:
-    """word -> the list of counts written for it, in order (every partition to its end)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.monotonic_ns()}",
-                         "enable.auto.commit": False, "enable.partition.eof": True,
-                         "isolation.level": "read_committed" if read_committed else "read_uncommitted"})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    """word -> the list of counts written for it, in order."""
     counts: dict[str, list[int]] = collections.defaultdict(list)
-    at_end: set[int] = set()
-    deadline = time.monotonic() + timeout
-    try:
-        while len(at_end) < len(partitions) and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    at_end.add(msg.partition())
-                continue
-            at_end.discard(msg.partition())
-            counts[msg.key().decode()].append(struct.unpack(">q", msg.value())[0])
-    finally:
-        consumer.close()
+    for msg in read_messages(bootstrap, topic, read_committed, timeout):
+        counts[msg.key().decode()].append(struct.unpack(">q", msg.value())[0])
     return dict(counts)
 
 
@@ -87,8 +62,8 @@ def wait_for_counts(bootstrap: str, topic: str, expected: dict, timeout: float, 
                          f"e.g. {dict(list(missing.items())[:5])}" + (f"\nlog:\n{app.log_text()[-3000:]}" if app else ""))
 
 
-class WordCountApp:
-    """examples/word_count.py in a subprocess, as the README runs it."""
+class WordCountApp(ServiceProcess):
+    """examples/word_count.py in a subprocess, as the README runs it (stop: SIGTERM, kill: -9)."""
 
     def __init__(self, bootstrap: str, input_topic: str, output_topic: str, application_id: str, state_dir: Path,
                  exactly_once: bool = False, commit_interval_ms: int | None = None):
@@ -100,15 +75,12 @@ class WordCountApp:
         if commit_interval_ms is not None:
             self.args += ["--commit-interval-ms", str(commit_interval_ms)]
         self.log_path = Path(state_dir).with_suffix(".log")
-        self.proc: subprocess.Popen | None = None
 
     def start(self) -> "WordCountApp":
+        """Started, not waited for: the application has no "ready" line (see wait_running)."""
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def wait_running(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -119,29 +91,3 @@ class WordCountApp:
                 raise AssertionError(f"the application exited; log:\n{self.log_text()[-4000:]}")
             time.sleep(0.2)
         raise AssertionError(f"not RUNNING within {timeout:.0f} s; log:\n{self.log_text()[-4000:]}")
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text()
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.proc is None:
-            return 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-            raise AssertionError(f"no clean exit within {timeout:.0f} s after SIGTERM; log:\n{self.log_text()[-3000:]}")
-        finally:
-            self.proc = None
-        return code
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-            self.proc = None
