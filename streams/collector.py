@@ -1,7 +1,8 @@
 """The record collector (Kafka's RecordCollectorImpl): every record a thread's tasks write (sink
 topics, repartition topics, changelogs) goes through one producer; delivery failures are kept
-and raised at the next flush (the production exception handler may let them pass), and the
-offsets of changelog writes are kept for the checkpoint file."""
+and raised at the next flush (the production exception handler may let them pass). Only failed
+deliveries are reported: a Python callback per record would cost more than the rest of a
+record's trip through the producer."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ class StreamsProductionError(Exception):
 class RecordCollector:
     def __init__(self, producer_config: dict, continue_on_error: bool = False):
         self.producer = Producer({**producer_config, "on_delivery": self._delivered,
+                                  "delivery.report.only.error": True,
                                   "partitioner": "murmur2_random"})  # Java's partitioner: co-partitioning
         self.continue_on_error = continue_on_error
         self.changelog_topics: set[str] = set()
-        self.changelog_offsets: dict[tuple[str, int], int] = {}
         self._errors: list[str] = []
         self._partitions: dict[str, int] = {}
 
@@ -33,8 +34,6 @@ class RecordCollector:
                 log.warning("Error sending a record to %s; continuing (production exception handler): %s", where, err)
                 return
             self._errors.append(f"Error encountered sending record to {where}: {err}")
-        elif msg.topic() in self.changelog_topics:
-            self.changelog_offsets[(msg.topic(), msg.partition())] = msg.offset()
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, headers=None,
              partition: int | None = None) -> None:

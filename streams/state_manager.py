@@ -79,6 +79,9 @@ class ChangelogReader:
     def close(self) -> None:
         self.consumer.close()
 
+    def end_offset(self, topic: str, partition: int) -> int:
+        return self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)[1]
+
     def start_offset(self, topic: str, partition: int, checkpoint: int | None) -> tuple[int, int]:
         """(start, end) for one changelog partition: the checkpoint when it lies within the log,
         else the beginning (with the store to be wiped by the caller, said by start == -1)."""

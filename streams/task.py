@@ -206,8 +206,8 @@ class StreamTask:
             start, end = reader.start_offset(topic, self.partition, checkpoint)
             if start < 0 and store.persistent:
                 store.inner.wipe()
-            reached = reader.restore(topic, self.partition, start, end, store)
-            self.collector.changelog_offsets[(topic, self.partition)] = reached - 1
+            reader.restore(topic, self.partition, start, end, store)
+        self._end_offset = reader.end_offset
         for processor, context in self._processors:
             processor.init(context)
 
@@ -301,11 +301,10 @@ class StreamTask:
         """After a commit: where the changelogs stand, for a restart to restore only the rest."""
         if not self.directory or not any(s.persistent for s in self.context.stores.values()):
             return
-        offsets = {}
-        for name, topic in self.changelogs.items():
-            written = self.collector.changelog_offsets.get((topic, self.partition))
-            if written is not None and self.context.stores[name].persistent:
-                offsets[(topic, self.partition)] = written + 1
+        # After the flush every write of this task is in its changelog partitions, whose only
+        # writer it is: their end is where the local stores stand.
+        offsets = {(topic, self.partition): self._end_offset(topic, self.partition)
+                   for name, topic in self.changelogs.items() if self.context.stores[name].persistent}
         for store in self.context.stores.values():
             store.inner.flush()
         write_checkpoint(self.directory, offsets)
