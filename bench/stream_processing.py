@@ -1,7 +1,7 @@
 """Stream processing: our streams/ next to Quix Streams and faust-streaming, on our broker.
 
-    python bench/streams.py [--lines 40000] [--events 150000] [--faust-scale 0.1] [--repeats 3] [--write-docs]
-    python bench/streams.py --job wordcount|windowed --engine ours|quix|faust ...   (one job; the bench runs it)
+    python bench/stream_processing.py [--lines 40000] [--events 150000] [--faust-scale 0.1] [--repeats 3] [--write-docs]
+    python bench/stream_processing.py --job wordcount|windowed --engine ours|quix|faust ...   (one job; the bench runs it)
 
 The peers need a confluent-kafka older than the project's (quixstreams pins < 2.13), so they live in
 their own virtualenv, given with `--peer-python` (default /tmp/bench-venv/bin/python):
@@ -63,8 +63,7 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# This file's directory first on the path would make `import streams` import this file.
-sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(REPO))
 
 # The harness needs only psutil and confluent-kafka, which the peers' virtualenv has too.
 from bench.harness import (SchemabusBroker, _short_error as short_error, alternating, cpu_seconds,  # noqa: E402
@@ -591,7 +590,7 @@ def run_bench(args) -> None:
     text = "\n".join(lines)
     print(text)
     if args.write_docs:
-        command = (f"python bench/streams.py --lines {args.lines} --events {args.events} "
+        command = (f"python bench/stream_processing.py --lines {args.lines} --events {args.events} "
                    f"--faust-scale {args.faust_scale} --repeats {args.repeats} --write-docs")
         write_docs(text, command)
 
