@@ -58,18 +58,26 @@ def test_exactly_once_v2_survives_kill_9(streams_broker, tmp_path):
     expected = produce_lines(bootstrap, source, 2000, seed=3)
     app = WordCountApp(bootstrap, source, sink, app_id, tmp_path / "state", exactly_once=True).start()
     more: list = []
-    # Input keeps arriving while the application runs, so the kill lands in the middle of processing.
-    feeder = threading.Thread(target=lambda: more.extend(produce_lines(bootstrap, source, 500, seed=100 + i)
-                                                         for i in range(30)), daemon=True)
+    killed = threading.Event()
+
+    def feed():
+        # Batches keep arriving until after the kill, so it lands while input is being processed.
+        seed = 100
+        while not killed.is_set():
+            more.append(produce_lines(bootstrap, source, 500, seed=seed))
+            seed += 1
+
+    feeder = threading.Thread(target=feed, daemon=True)
     try:
         wait_for_counts(bootstrap, sink, expected, 90, app, read_committed=True)
         feeder.start()
         time.sleep(1.0)
         app.kill()
+        killed.set()
         feeder.join(60)
+        assert not feeder.is_alive(), "the feeder did not finish its last batch in 60 s"
         for counter in more:
             expected.update(counter)
-        assert latest(read_counts(bootstrap, sink, read_committed=True)) != dict(expected)
         app.start()
         counts = wait_for_counts(bootstrap, sink, expected, 120, app, read_committed=True)
     finally:
