@@ -8,11 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parent.parent
 JS_DIR = REPO / "tests" / "js"  # KafkaJS scripts, with KafkaJS installed from npm on first use
@@ -189,10 +191,11 @@ def kafkajs() -> str:
     """Path of `node`, with KafkaJS installed in tests/js (npm install on first use)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     assert node and npm, "node and npm are needed for the KafkaJS tests"
-    if not (JS_DIR / "node_modules" / "kafkajs" / "package.json").exists():
-        result = subprocess.run([npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"],
-                                cwd=JS_DIR, capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"npm install failed in {JS_DIR}: {result.stdout}\n{result.stderr}"
+    with FileLock(Path(tempfile.gettempdir()) / "schemabus-tests-npm.lock"):  # test workers install once
+        if not (JS_DIR / "node_modules" / "kafkajs" / "package.json").exists():
+            result = subprocess.run([npm, "install", "--no-package-lock", "--no-audit", "--no-fund",
+                                     "--loglevel=error"], cwd=JS_DIR, capture_output=True, text=True, timeout=600)
+            assert result.returncode == 0, f"npm install failed in {JS_DIR}: {result.stdout}\n{result.stderr}"
     return node
 
 

@@ -11,6 +11,21 @@ def pytest_report_header(config):
     return f"faults: {'long' if LONG else 'bounded (CI)'} mode (SCHEMABUS_FAULTS_LONG=1 for the long one)"
 
 
+@pytest.fixture(autouse=True)
+def figures_travel_with_the_report(request):
+    """Moves the figures a test recorded into its report: under pytest-xdist the summary is
+    printed by the controller, which sees reports, not the workers' FIGURES."""
+    recorded = len(FIGURES)
+    yield
+    request.node.user_properties.extend(("figures", row) for row in FIGURES[recorded:])
+    del FIGURES[recorded:]
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        FIGURES.extend(row for name, row in report.user_properties if name == "figures")
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not FIGURES:
         return

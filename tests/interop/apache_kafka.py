@@ -15,6 +15,8 @@ import time
 import uuid
 from pathlib import Path
 
+from filelock import FileLock
+
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.24.3"
 SLF4J_VERSION = "2.0.17"  # Kafka 4's; Maven's nearest-wins otherwise picks 1.7.36, which finds no binding
@@ -56,6 +58,12 @@ def kafka_libs() -> Path:
 def maven_libs(cache: Path, pom: str) -> Path:
     """`cache`/libs: the jars `pom` depends on, resolved by Maven once (again when the POM changes)."""
     libs = cache / "libs"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(cache.parent / "maven.lock"):  # parallel test workers share Maven's local repository
+        return _resolve(cache, libs, pom)
+
+
+def _resolve(cache: Path, libs: Path, pom: str) -> Path:
     marker = cache / ".complete"
     if marker.exists() and (cache / "pom.xml").exists() and (cache / "pom.xml").read_text() == pom:
         return libs
