@@ -238,6 +238,7 @@ class Worker:
             runner.stop()
         for ident, runner in runners:
             if not runner.await_stop(timeout):
+                runner.cancel()
                 log.error("Graceful stop of task %s-%d failed.", *ident)
 
     def task_ids(self, connector: str | None = None) -> list[tuple[str, int]]:

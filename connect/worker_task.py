@@ -45,6 +45,7 @@ class WorkerTask:
         self.stopping = threading.Event()
         self._state_changed = threading.Condition()
         self.failed = False
+        self.cancelled = False
         self.thread = threading.Thread(target=self._run, name=f"task-thread-{ident[0]}-{ident[1]}", daemon=True)
 
     def start(self) -> None:
@@ -66,7 +67,7 @@ class WorkerTask:
                 self.close()
             except Exception:
                 log.exception("%s failed to close", self)
-            if not self.failed:
+            if not self.failed and not self.cancelled:
                 self.status.on_state(self.id, UNASSIGNED)
 
     def initialize_and_start(self) -> None:
@@ -102,6 +103,12 @@ class WorkerTask:
         self.stopping.set()
         with self._state_changed:
             self._state_changed.notify_all()
+
+    def cancel(self) -> None:
+        """Abandon a task that did not stop in time (Kafka's WorkerTask.cancel): it may still end
+        later, but then says nothing, so its UNASSIGNED never overwrites the state of the task
+        started in its place."""
+        self.cancelled = True
 
     def await_stop(self, timeout: float) -> bool:
         self.thread.join(timeout)

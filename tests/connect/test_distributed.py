@@ -86,7 +86,7 @@ def test_three_workers_share_work_and_survive_kill_9(cluster_broker, tmp_path):
 
         # kill -9 the worker that runs the source task; its work moves and the source resumes.
         victim_id = workers[0].states("src")[1][0][2]
-        victim = next(w for w in workers if w.url.endswith(victim_id.split(":")[1]))
+        victim = next(w for w in workers if w.url == f"http://{victim_id}")
         survivors = [w for w in workers if w is not victim]
         victim.kill()
         with source_file.open("a") as f:

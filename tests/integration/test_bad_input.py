@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from broker import records
 from broker.protocol.errors import code
-from tests.conftest import unique_topic
+from tests.conftest import unique_topic, wait_until
 from tests.kafka_wire import RawClient, request_frame
 
 
@@ -25,6 +25,12 @@ def _create(bootstrap: str, name: str, partitions: int = 1, config: dict | None 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     fs = admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])
     fs[name].result(10)
+
+    def led():  # Apache Kafka answers CreateTopics before its metadata cache has the leaders
+        topic = admin.list_topics(name, timeout=10).topics.get(name)
+        return topic is not None and topic.error is None and len(topic.partitions) == partitions and \
+            all(p.leader >= 0 for p in topic.partitions.values())
+    wait_until(led, 30, f"{name}'s partitions have a leader")
 
 
 def _produce_raw(client: RawClient, topic: str, partition: int, batch: bytes, version: int = 9) -> dict:
