@@ -1,11 +1,13 @@
 """Word count, as Kafka's WordCountDemo: text lines in, each word's running count out.
 
     python examples/word_count.py --bootstrap-server HOST:PORT --input TOPIC --output TOPIC \
-        [--application-id ID] [--exactly-once] [--state-dir DIR]
+        [--application-id ID] [--exactly-once] [--state-dir DIR] [--application-server HOST:PORT]
 
 Values of the input topic are UTF-8 text, split on whitespace and lower-cased; the output topic
 gets the word as a UTF-8 string key and its count as an 8-byte big-endian long (Kafka's
-LongSerde). Runs until SIGTERM or Ctrl-C, then commits and closes cleanly.
+LongSerde). Runs until SIGTERM or Ctrl-C, then commits and closes cleanly. With
+--application-server, any instance answers `GET http://HOST:PORT/v1/stores/counts-store/keys/WORD`
+with the word's count, asking the instance that holds it (streams/query_server.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 
 from streams import (EXACTLY_ONCE_V2, AT_LEAST_ONCE, Consumed, Grouped, KafkaStreams, Materialized, Produced,
                      Serdes, StreamsBuilder)
+from streams.query_server import QueryServer
 
 
 def word_count_topology(input_topic: str, output_topic: str):
@@ -37,6 +40,7 @@ def main(argv=None) -> int:
     parser.add_argument("--exactly-once", action="store_true")
     parser.add_argument("--state-dir", default=None)
     parser.add_argument("--commit-interval-ms", type=int, default=None)
+    parser.add_argument("--application-server", default="", help="host:port of this instance's query endpoint")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = {"application.id": args.application_id, "bootstrap.servers": args.bootstrap_server,
@@ -45,8 +49,15 @@ def main(argv=None) -> int:
         config["state.dir"] = args.state_dir
     if args.commit_interval_ms is not None:
         config["commit.interval.ms"] = args.commit_interval_ms
+    if args.application_server:
+        config["application.server"] = args.application_server
     streams = KafkaStreams(word_count_topology(args.input, args.output), config)
-    return streams.run_until_signalled()
+    queries = QueryServer(streams).start() if args.application_server else None
+    try:
+        return streams.run_until_signalled()
+    finally:
+        if queries is not None:
+            queries.stop()
 
 
 if __name__ == "__main__":

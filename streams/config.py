@@ -8,6 +8,7 @@ import os
 import tempfile
 
 from kafka_properties import librdkafka_config
+from streams.query_metadata import HostInfo, consumer_client_id
 from streams.serdes import Serde, serde_from_config
 
 AT_LEAST_ONCE = "at_least_once"
@@ -31,11 +32,13 @@ DEFAULTS = {
     "poll.ms": 100,
     "application.server": "",
     "state.cleanup.delay.ms": 600000,
+    "repartition.purge.interval.ms": 30000,
     "client.id": "",
 }
 
 _INTS = {"num.stream.threads", "commit.interval.ms", "num.standby.replicas", "replication.factor",
-         "statestore.cache.max.bytes", "cache.max.bytes.buffering", "poll.ms", "state.cleanup.delay.ms"}
+         "statestore.cache.max.bytes", "cache.max.bytes.buffering", "poll.ms", "state.cleanup.delay.ms",
+         "repartition.purge.interval.ms"}
 _GUARANTEES = {AT_LEAST_ONCE, EXACTLY_ONCE_V2, "exactly_once", "exactly_once_beta"}
 _CLIENT_PREFIXES = ("consumer.", "producer.", "admin.", "main.consumer.", "restore.consumer.",
                     "global.consumer.")
@@ -75,6 +78,12 @@ class StreamsConfig:
             self.values["statestore.cache.max.bytes"] = self.values["cache.max.bytes.buffering"]
         if self.values["num.stream.threads"] < 1:
             raise StreamsConfigError("num.stream.threads must be at least 1")
+        if self.values["application.server"]:
+            try:
+                HostInfo.parse(str(self.values["application.server"]))
+            except ValueError as exc:
+                raise StreamsConfigError(f"Invalid value {self.values['application.server']} for configuration "
+                                         f"application.server: {exc}") from None
 
     def __getitem__(self, key: str):
         return self.values[key] if key in self.values else self.props[key]
@@ -117,7 +126,9 @@ class StreamsConfig:
         config.update({"group.id": self.application_id, "enable.auto.commit": "false",
                        "enable.auto.offset.store": "false", "partition.assignment.strategy": "range",
                        "isolation.level": "read_committed" if self.exactly_once else "read_uncommitted",
-                       "client.id": f"{client_id}-consumer"})
+                       # the instance's endpoint travels with its membership (streams/query_metadata.py)
+                       "client.id": consumer_client_id(f"{client_id}-consumer",
+                                                       str(self.values["application.server"]))})
         return librdkafka_config(config)
 
     def restore_consumer_config(self, client_id: str) -> dict:

@@ -18,6 +18,7 @@ from streams import internal_topics
 from streams.config import StreamsConfig
 from streams.errors import StreamsException
 from streams.global_state import GlobalStores
+from streams.query_metadata import HostInfo, KeyQueryMetadata, StreamsMetadata, StreamsMetadataState
 from streams.thread import DEAD, PARTITIONS_ASSIGNED, PARTITIONS_REVOKED, RUNNING as THREAD_RUNNING, STARTING, \
     StreamThread
 from streams.topology import Topology
@@ -42,6 +43,7 @@ class KafkaStreams:
         self._state_dir = os.path.join(self.config["state.dir"], self.config.application_id)
         self.client_id = self.config["client.id"] or f"{self.config.application_id}-{uuid.uuid4()}"
         self.global_state: GlobalStores | None = None
+        self.metadata: StreamsMetadataState | None = None
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -67,6 +69,8 @@ class KafkaStreams:
                 log.exception("the state listener failed")
 
     def _on_thread_state(self, thread: StreamThread, old: str, new: str) -> None:
+        if new in (PARTITIONS_ASSIGNED, PARTITIONS_REVOKED) and self.metadata is not None:
+            self.metadata.invalidate()  # the group's assignment changed
         if new == DEAD and thread.error is not None and self.state not in (PENDING_SHUTDOWN, NOT_RUNNING):
             self._on_thread_error(thread)
             return
@@ -115,6 +119,9 @@ class KafkaStreams:
             self._set_state(ERROR)
             raise
         self._subs, self._names = subs, names
+        server = str(self.config["application.server"])
+        self.metadata = StreamsMetadataState(self.config.application_id, self.config.admin_config(self.client_id),
+                                             self.topology, subs, names, HostInfo.parse(server) if server else None)
         self._process_id = self._read_process_id()
         if self.topology.global_stores:
             try:
@@ -204,6 +211,54 @@ class KafkaStreams:
             raise StreamsException(f"Cannot get state store {name} because no such store is registered in the "
                                    "topology.")
         return LocalStoreView(self, name)
+
+
+    # -- interactive queries across instances (application.server) ---------------------------------
+
+    def metadata_for_all_streams_clients(self) -> list[StreamsMetadata]:
+        """Every instance that set `application.server`, with the stores and partitions it hosts."""
+        return self._metadata_state().all_clients()
+
+    def streams_metadata_for_store(self, store: str) -> list[StreamsMetadata]:
+        return self._metadata_state().for_store(store)
+
+    def query_metadata_for_key(self, store: str, key, key_serializer=None) -> KeyQueryMetadata:
+        """The instance hosting `key` in `store`; `key_serializer(key) -> bytes` as the store's
+        input topic is keyed (by default the store's key serde, or default.key.serde)."""
+        if key_serializer is None:
+            serde = self.store_key_serde(store)
+            key_bytes = serde.serialize("", key)
+        else:
+            key_bytes = key_serializer(key)
+        return self._metadata_state().for_key(store, key_bytes)
+
+    def store_key_serde(self, store: str):
+        """The serde of `store`'s keys as its input is keyed (windowed stores: the record key's)."""
+        builder = self.topology.stores.get(store) or self.topology.global_stores.get(store, (None, None))[1]
+        if builder is None:
+            raise StreamsException(f"Cannot get state store {store} because no such store is registered in the "
+                                   "topology.")
+        default = self.config.default_key_serde
+        serde = builder.key_serde.resolved(default) if builder.key_serde is not None else default
+        if serde is None:
+            raise StreamsException(f"store {store} has no key serde and default.key.serde is not set")
+        return serde
+
+    def local_get(self, store: str, key, partition: int) -> tuple[bool, object]:
+        """(hosted, value): `key` in the local task of `store` for that partition (the global
+        store for a global one)."""
+        if self.global_state is not None and store in self.global_state.stores:
+            return True, self.global_state.stores[store].get(key)
+        for thread in list(self.threads):
+            for task in list(thread.tasks.values()):
+                if task.partition == partition and store in task.context.stores:
+                    return True, task.context.stores[store].get(key)
+        return False, None
+
+    def _metadata_state(self) -> StreamsMetadataState:
+        if self.metadata is None:
+            raise StreamsException("KafkaStreams is not running: its instances' metadata is not available")
+        return self.metadata
 
 
 class LocalStoreView:

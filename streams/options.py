@@ -50,7 +50,12 @@ class Consumed(_With):
         return self._with(timestamp_extractor=extractor)
 
     def with_offset_reset_policy(self, policy: str) -> "Consumed":
-        return self._with(offset_reset=policy)
+        """Where this source starts when the application has no committed offset for a
+        partition: "earliest" or "latest" (Kafka's Topology.AutoOffsetReset), else the
+        consumer's auto.offset.reset."""
+        if str(policy).lower() not in ("earliest", "latest"):
+            raise ValueError(f"offset reset policy must be earliest or latest, not {policy!r}")
+        return self._with(offset_reset=str(policy).lower())
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class TaskContext:
         self.application_id = application_id
         self.task_id = task_id
         self.partition = partition
-        self.metadata: RecordMetadata | None = None
+        self.message = None  # the consumed message being processed (none in a punctuation)
         self.stream_time = -1
         self.commit_requested = False
         self.stores: dict[str, KeyValueStore] = {}
@@ -81,7 +81,8 @@ class NodeContext(ProcessorContext):
         return self._task.stores[name]
 
     def record_metadata(self) -> RecordMetadata | None:
-        return self._task.metadata
+        msg = self._task.message  # made on request: most records are never asked for theirs
+        return None if msg is None else RecordMetadata(msg.topic(), msg.partition(), msg.offset())
 
     def current_stream_time_ms(self) -> int:
         return self._task.stream_time
@@ -260,14 +261,14 @@ class StreamTask:
         if timestamp < 0:  # an extractor that skips (LogAndSkipOnInvalidTimestamp)
             self.consumed[topic] = offset + 1
             return
-        context.metadata = RecordMetadata(topic, msg.partition(), offset)
+        context.message = msg
         if timestamp > context.stream_time:
             context.stream_time = timestamp
         record = Record(key, value, timestamp, headers)
         for child in source.children:
             child(record)
         self.consumed[topic] = offset + 1
-        context.metadata = None
+        context.message = None
         if context.punctuations:
             self.punctuate(PunctuationType.STREAM_TIME, context.stream_time)
 

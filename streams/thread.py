@@ -13,7 +13,8 @@ import logging
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from streams.collector import RecordCollector
 from streams.config import StreamsConfig
@@ -21,7 +22,7 @@ from streams.errors import StreamsException
 from streams.processor import PunctuationType
 from streams.state_manager import ChangelogReader
 from streams.task import StreamTask
-from streams.topology import SubTopology, Topology
+from streams.topology import SourceNode, SubTopology, Topology
 
 log = logging.getLogger("streams.thread")
 
@@ -44,10 +45,13 @@ class StreamThread(threading.Thread):
         self.topics = topics
         self.subs = {sub.id: sub for sub in subs}
         self.sub_of_topic = {topics[t]: sub.id for sub in subs for t in sub.source_topics}
+        self.reset_of_topic = {topics[t]: node.offset_reset for node in topology.nodes.values()
+                               if isinstance(node, SourceNode) and node.offset_reset for t in node.topics}
         self.transactional_id = f"{config.application_id}-{process_id}-{index}" if config.exactly_once else None
         self.state_dir = state_dir
         self.global_stores = global_stores or {}
         self.tasks: dict[str, StreamTask] = {}
+        self._task_of: dict[tuple[str, int], StreamTask] = {}  # (source topic, partition): its task
         self.state = CREATED
         self.error: BaseException | None = None
         self._on_state_change = on_state_change
@@ -61,6 +65,12 @@ class StreamThread(threading.Thread):
         self._continue_on_bad_input = "continue" in handler
         production = str(config["default.production.exception.handler"]).rsplit(".", 1)[-1].lower()
         self._continue_on_send_error = "continue" in production
+        self.repartition_topics = {topics[name] for name, t in topology.internal_topics.items()
+                                   if t.kind == "repartition"}
+        self._purgeable: dict[tuple[str, int], int] = {}
+        self._purge_interval_ms = int(config["repartition.purge.interval.ms"])
+        self._last_purge = time.monotonic()
+        self.admin: AdminClient | None = None
         self.consumer: Consumer | None = None
         self.collector: RecordCollector | None = None
         self.reader: ChangelogReader | None = None
@@ -104,6 +114,7 @@ class StreamThread(threading.Thread):
             self.collector.producer.init_transactions(60)  # fences a previous instance's transactions
         self.reader = ChangelogReader(self.config.restore_consumer_config(self.client_id))
         self.consumer = Consumer(self.config.consumer_config(self.client_id))
+        self.admin = AdminClient(self.config.admin_config(self.client_id))
 
     def _close_clients(self) -> None:
         for close in (lambda: self.consumer and self.consumer.close(),
@@ -113,7 +124,7 @@ class StreamThread(threading.Thread):
                 close()
             except Exception as exc:
                 log.warning("stream-thread [%s] closing a client: %s", self.name, exc)
-        self.consumer = self.reader = self.collector = None  # librdkafka handles go with their objects
+        self.consumer = self.reader = self.collector = self.admin = None  # librdkafka handles go with their objects
 
     def _run_once(self) -> None:
         messages = self.consumer.consume(_MAX_POLL_RECORDS, self.config["poll.ms"] / 1000)
@@ -140,7 +151,7 @@ class StreamThread(threading.Thread):
                     raise KafkaException(error)
                 log.warning("stream-thread [%s] consumer: %s", self.name, error)
                 continue
-            task = self.tasks.get(f"{self.sub_of_topic[msg.topic()]}_{msg.partition()}")
+            task = self._task_of.get((msg.topic(), msg.partition()))
             if task is not None:
                 task.queues[msg.topic()].append(msg)
 
@@ -164,7 +175,8 @@ class StreamThread(threading.Thread):
                 if self._committed.get((topic, task.partition)) != offset:
                     offsets.append(TopicPartition(topic, task.partition, offset))
         if self.transactional_id:
-            self._commit_transaction(offsets)
+            if not self._commit_transaction(offsets):
+                return  # aborted: the tasks went back to the last commit, these offsets never counted
         else:
             self.collector.flush()
             if offsets:
@@ -178,8 +190,24 @@ class StreamThread(threading.Thread):
                 task.checkpoint()
         for tp in offsets:
             self._committed[(tp.topic, tp.partition)] = tp.offset
+            if tp.topic in self.repartition_topics:
+                self._purgeable[(tp.topic, tp.partition)] = tp.offset
+        self._purge_repartition_topics()
 
-    def _commit_transaction(self, offsets: list[TopicPartition]) -> None:
+    def _purge_repartition_topics(self) -> None:
+        """Every repartition.purge.interval.ms, delete what the application has consumed and
+        committed from its repartition topics (only it reads them), as Kafka Streams does."""
+        if not self._purgeable or (time.monotonic() - self._last_purge) * 1000 < self._purge_interval_ms:
+            return
+        self._last_purge = time.monotonic()
+        below = [TopicPartition(t, p, offset) for (t, p), offset in sorted(self._purgeable.items())]
+        self._purgeable.clear()
+        for tp, future in self.admin.delete_records(below, request_timeout=30).items():
+            future.add_done_callback(lambda f, tp=tp: f.exception() and log.debug(
+                "stream-thread [%s] purging %s-%d below %d: %s", self.name, tp.topic, tp.partition, tp.offset,
+                f.exception()))
+
+    def _commit_transaction(self, offsets: list[TopicPartition]) -> bool:
         producer = self.collector.producer
         try:
             if offsets:
@@ -187,6 +215,7 @@ class StreamThread(threading.Thread):
             producer.commit_transaction(60)
             self._in_transaction = False
             self.collector.raise_error()
+            return True
         except KafkaException as exc:
             error = exc.args[0]
             if error.fatal() or not error.txn_requires_abort():
@@ -198,6 +227,7 @@ class StreamThread(threading.Thread):
             self._in_transaction = False
             self.collector.forget_errors()
             self._revive_tasks()
+            return False
 
     def _revive_tasks(self) -> None:
         """After an abort: every task's local state and position go back to the last commit."""
@@ -207,13 +237,15 @@ class StreamThread(threading.Thread):
         committed = self.consumer.committed(partitions, timeout=30)
         self._create_tasks(partitions)
         for tp in committed:
-            self.consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else -2))
+            start = OFFSET_END if self.reset_of_topic.get(tp.topic) == "latest" else OFFSET_BEGINNING
+            self.consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else start))
 
     # -- rebalances ----------------------------------------------------------------------------
 
     def _on_assign(self, consumer, partitions: list[TopicPartition]) -> None:
         self._set_state(PARTITIONS_ASSIGNED)
         try:
+            self._apply_offset_reset_policies(consumer, partitions)
             self._create_tasks(partitions)
         except BaseException as exc:
             self.error = exc
@@ -222,6 +254,18 @@ class StreamThread(threading.Thread):
             return
         log.info("stream-thread [%s] assigned tasks %s", self.name, sorted(self.tasks))
         self._set_state(RUNNING)
+
+    def _apply_offset_reset_policies(self, consumer, partitions: list[TopicPartition]) -> None:
+        """Sources with their own reset policy (Consumed.with_offset_reset_policy) start where it
+        says on partitions without a committed offset; the others keep auto.offset.reset."""
+        own = [tp for tp in partitions if tp.topic in self.reset_of_topic]
+        if not own:
+            return
+        uncommitted = {(tp.topic, tp.partition) for tp in consumer.committed(own, timeout=30) if tp.offset < 0}
+        for tp in partitions:
+            if (tp.topic, tp.partition) in uncommitted:
+                tp.offset = OFFSET_BEGINNING if self.reset_of_topic[tp.topic] == "earliest" else OFFSET_END
+        consumer.assign(partitions)
 
     def _on_revoke(self, consumer, partitions) -> None:
         if self.state not in (PENDING_SHUTDOWN, DEAD):
@@ -258,9 +302,12 @@ class StreamThread(threading.Thread):
                               self.collector, self._bad_input, self.state_dir, self.global_stores)
             task.initialize(self.reader, default_key, default_value, self._cache_entries)
             self.tasks[task_id] = task
+            for topic in task.queues:
+                self._task_of[(topic, partition)] = task
 
     def _close_tasks(self, clean: bool) -> None:
         tasks, self.tasks = self.tasks, {}
+        self._task_of.clear()
         for task in tasks.values():
             try:
                 task.close(clean)

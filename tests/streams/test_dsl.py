@@ -9,7 +9,7 @@ import random
 import time
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streams import (Branched, Consumed, Grouped, JoinWindows, KafkaStreams, Materialized, Named, Processor, Produced,
                      PunctuationType, Record, Serdes, SessionWindows, Stores, StreamsBuilder, Suppressed,
@@ -384,3 +384,68 @@ def test_session_windows_merge_out_of_order_records_and_emit_each_final_session_
     got = [((w.key, w.window.start, w.window.end), n) for w, n in output]
     assert len(got) == len({k for k, _ in got}), "a session emitted more than once"
     assert dict(got) == expected
+
+
+def test_a_source_with_its_own_offset_reset_policy_starts_where_it_says(shared_broker, tmp_path):
+    """Consumed.with_offset_reset_policy("latest") skips what one input held before the first
+    start; the other input keeps auto.offset.reset (earliest, Kafka Streams' default)."""
+    bootstrap = shared_broker.bootstrap
+    backlog, fresh, out = unique_topic("backlog"), unique_topic("fresh"), unique_topic("merged")
+    create_topics(bootstrap, backlog, fresh, out, partitions=2)
+    producer = Producer({"bootstrap.servers": bootstrap})
+
+    def send(topic: str, *values: str) -> None:
+        for value in values:
+            producer.produce(topic, value.encode(), value.encode())
+        assert producer.flush(10) == 0
+
+    send(backlog, "b-old1", "b-old2", "b-old3")
+    send(fresh, "f-old1", "f-old2")
+    builder = StreamsBuilder()
+    (builder.stream(backlog, Consumed.with_(STRING, STRING).with_offset_reset_policy("LATEST"))
+        .merge(builder.stream(fresh, Consumed.with_(STRING, STRING)))
+        .to(out, Produced.with_(STRING, STRING)))
+    streams = KafkaStreams(builder.build(), {"application.id": unique_topic("reset"), "bootstrap.servers": bootstrap,
+                                            "state.dir": str(tmp_path), "commit.interval.ms": 200})
+    streams.start()
+    try:
+        wait_for(lambda: streams.state == "RUNNING", 60, "RUNNING", streams)
+        send(backlog, "b-new1", "b-new2")
+        send(fresh, "f-new1")
+        expected = ["b-new1", "b-new2", "f-new1", "f-old1", "f-old2"]
+        wait_for(lambda: sorted(v for _, v in read_all(bootstrap, out)) == expected, 60, "the merged inputs", streams)
+    finally:
+        streams.close()
+    with pytest.raises(ValueError, match="earliest or latest"):
+        Consumed.with_(STRING, STRING).with_offset_reset_policy("sometimes")
+
+
+def test_repartition_topics_are_purged_below_the_committed_offsets(shared_broker, tmp_path):
+    bootstrap = shared_broker.bootstrap
+    source, out, app_id = unique_topic("purchases"), unique_topic("per-user"), unique_topic("purge")
+    create_topics(bootstrap, source, out, partitions=2)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(60):
+        producer.produce(source, f"user{i % 6}".encode(), f"order{i}".encode())
+    assert producer.flush(10) == 0
+    builder = StreamsBuilder()
+    (builder.stream(source, Consumed.with_(STRING, STRING))
+        .group_by(lambda order, user: user, Grouped.as_("by-user").with_key_serde(STRING).with_value_serde(STRING))
+        .count().to_stream().to(out, Produced.with_(STRING, LONG)))
+    streams = KafkaStreams(builder.build(), {"application.id": app_id, "bootstrap.servers": bootstrap,
+                                            "state.dir": str(tmp_path), "commit.interval.ms": 100,
+                                            "repartition.purge.interval.ms": 100})
+    streams.start()
+    repartition = f"{app_id}-by-user-repartition"
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique_topic("watermarks")})
+    try:
+        wait_for(lambda: {k: v for k, v in read_all(bootstrap, out, value_serde=LONG)} ==
+                 {f"user{u}": 10 for u in range(6)}, 60, "the counts", streams)
+
+        def purged():
+            marks = [consumer.get_watermark_offsets(TopicPartition(repartition, p), timeout=5) for p in range(2)]
+            return all(low == high for low, high in marks) and sum(high for _, high in marks) == 60 and marks
+        wait_for(purged, 30, "the repartition topic purged up to its end", streams)
+    finally:
+        consumer.close()
+        streams.close()

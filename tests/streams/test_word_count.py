@@ -15,8 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from tests.conftest import unique_topic
 from tests.streams.kafka_topics import create_topics
-from tests.streams.word_count_app import (WordCountApp, latest, produce_lines, read_counts,
-                                          wait_for_counts)
+from tests.streams.word_count_app import WordCountApp, produce_lines, wait_for_counts
 
 
 @pytest.fixture(params=["schemabus", pytest.param("apache-kafka", marks=pytest.mark.slow)])

@@ -66,7 +66,7 @@ class WordCountApp(ServiceProcess):
     """examples/word_count.py in a subprocess, as the README runs it (stop: SIGTERM, kill: -9)."""
 
     def __init__(self, bootstrap: str, input_topic: str, output_topic: str, application_id: str, state_dir: Path,
-                 exactly_once: bool = False, commit_interval_ms: int | None = None):
+                 exactly_once: bool = False, commit_interval_ms: int | None = None, application_server: str = ""):
         self.args = [sys.executable, str(REPO / "examples" / "word_count.py"), "--bootstrap-server", bootstrap,
                      "--input", input_topic, "--output", output_topic, "--application-id", application_id,
                      "--state-dir", str(state_dir)]
@@ -74,6 +74,8 @@ class WordCountApp(ServiceProcess):
             self.args.append("--exactly-once")
         if commit_interval_ms is not None:
             self.args += ["--commit-interval-ms", str(commit_interval_ms)]
+        if application_server:
+            self.args += ["--application-server", application_server]
         self.log_path = Path(state_dir).with_suffix(".log")
 
     def start(self) -> "WordCountApp":
