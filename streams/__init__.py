@@ -26,7 +26,7 @@ from streams.serdes import Serde, Serdes, avro_serde, json_schema_serde, protobu
 from streams.state import KeyValueStore, StoreBuilder, Stores
 from streams.suppress import BufferConfig, Suppressed
 from streams.topology import Topology, TopologyError
-from streams.windows import JoinWindows, SessionWindows, TimeWindows, Window, Windowed, WindowedSerdes
+from streams.windows import JoinWindows, SessionWindows, SlidingWindows, TimeWindows, Window, Windowed, WindowedSerdes
 
 __all__ = [
     "AT_LEAST_ONCE", "EXACTLY_ONCE_V2", "Branched", "BranchedKStream", "Cancellable", "Change", "Consumed",
@@ -34,6 +34,6 @@ __all__ = [
     "MissingSourceTopicException", "Named", "Processor", "ProcessorContext", "Produced", "PunctuationType", "Record",
     "RecordMetadata", "Repartitioned", "Serde", "Serdes", "StoreBuilder", "Stores", "StreamsBuilder",
     "StreamsConfig", "StreamsConfigError", "StreamsException", "Topology", "TopologyError", "TopologyException",
-    "avro_serde", "json_schema_serde", "protobuf_serde", "BufferConfig", "JoinWindows", "SessionWindows", "Suppressed", "TimeWindows", "Window",
+    "avro_serde", "json_schema_serde", "protobuf_serde", "BufferConfig", "JoinWindows", "SessionWindows", "SlidingWindows", "Suppressed", "TimeWindows", "Window",
     "Windowed", "WindowedSerdes",
 ]

@@ -10,8 +10,9 @@ from streams import ktable
 from streams import operators as op
 from streams.options import Materialized
 from streams.serdes import ChangeSerde, Serdes
-from streams.windows import (SessionKeySerde, SessionWindowedSerde, SessionWindows, TimeWindowedSerde, TimeWindows,
-                             WindowKeySerde)
+from streams.state import StoreBuilder
+from streams.windows import (SessionKeySerde, SessionWindowedSerde, SessionWindows, SlidingWindows, TimeWindowedSerde,
+                             TimestampedKeySerde, TimeWindows, WindowKeySerde)
 
 
 class KGroupedStream:
@@ -39,7 +40,9 @@ class KGroupedStream:
         return self._aggregate("KSTREAM-AGGREGATE-", lambda store: op.Aggregate(store, initializer, aggregator),
                                materialized or Materialized(), keep_value_serde=False)
 
-    def windowed_by(self, windows: TimeWindows | SessionWindows):
+    def windowed_by(self, windows: TimeWindows | SlidingWindows | SessionWindows):
+        """Tumbling or hopping (TimeWindows), sliding (SlidingWindows): a TimeWindowedKStream;
+        SessionWindows: a SessionWindowedKStream."""
         if isinstance(windows, SessionWindows):
             return SessionWindowedKStream(self, windows)
         return TimeWindowedKStream(self, windows)
@@ -59,9 +62,19 @@ class KGroupedStream:
             source = source._through_repartition(self.name or store.name, self.key_serde, self.value_serde)
         name = builder.add_processor(prefix, lambda: make(store.name), [source.name])
         builder.topology.add_state_store(store, name)
+        if isinstance(windows, SlidingWindows):
+            builder.topology.add_state_store(self._sliding_records(store, windows), name)
         key_serde = store.key_serde if windows is None else SessionWindowedSerde(store.key_serde) \
             if isinstance(windows, SessionWindows) else TimeWindowedSerde(store.key_serde, windows.size_ms)
         return ktable.KTable(builder, name, key_serde, store.value_serde, store.name, windows)
+
+
+    def _sliding_records(self, store: StoreBuilder, windows: SlidingWindows) -> StoreBuilder:
+        """The records a sliding-window aggregation makes new windows from (see op.SlidingWindowAggregate)."""
+        records = StoreBuilder(op.sliding_records_store(store.name), store.persistent, self.key_serde, self.value_serde)
+        records.key_layout = TimestampedKeySerde
+        records.log_config = dict(store.log_config)
+        return records
 
 
 class KGroupedTable:
@@ -121,21 +134,21 @@ class TimeWindowedKStream:
             materialized = materialized.with_value_serde(Serdes.Long())
         windows = self.windows
         return self.grouped._aggregate(
-            "KSTREAM-AGGREGATE-", lambda store: op.WindowAggregate(store, windows, int, _count), materialized,
+            "KSTREAM-AGGREGATE-", lambda store: _window_aggregate(store, windows, int, _count), materialized,
             keep_value_serde=False, windows=windows)
 
     def reduce(self, reducer: Callable, materialized: Materialized | None = None) -> "ktable.KTable":
         windows = self.windows
         return self.grouped._aggregate(
-            "KSTREAM-REDUCE-", lambda store: op.WindowAggregate(store, windows, _none,
-                                                                  lambda k, v, a: v if a is None else reducer(a, v)),
+            "KSTREAM-REDUCE-", lambda store: _window_aggregate(store, windows, _none,
+                                                                 lambda k, v, a: v if a is None else reducer(a, v)),
             materialized or Materialized(), keep_value_serde=True, windows=windows)
 
     def aggregate(self, initializer: Callable, aggregator: Callable,
                   materialized: Materialized | None = None) -> "ktable.KTable":
         windows = self.windows
         return self.grouped._aggregate(
-            "KSTREAM-AGGREGATE-", lambda store: op.WindowAggregate(store, windows, initializer, aggregator),
+            "KSTREAM-AGGREGATE-", lambda store: _window_aggregate(store, windows, initializer, aggregator),
             materialized or Materialized(), keep_value_serde=False, windows=windows)
 
 
@@ -166,6 +179,12 @@ class SessionWindowedKStream:
         return self.grouped._aggregate(
             prefix, lambda store: op.SessionWindowAggregate(store, windows, initializer, aggregator, merger),
             materialized, keep_value_serde=keep_value_serde, windows=windows)
+
+
+def _window_aggregate(store: str, windows, initializer: Callable, aggregator: Callable):
+    if isinstance(windows, SlidingWindows):
+        return op.SlidingWindowAggregate(store, windows, initializer, aggregator)
+    return op.WindowAggregate(store, windows, initializer, aggregator)
 
 
 def _none():

@@ -226,6 +226,95 @@ class WindowAggregate(_TableWriter):
         return Windowed(key, Window(start, start + self.windows.size_ms))
 
 
+class SlidingWindowAggregate(_TableWriter):
+    """Sliding-window aggregation (Kafka's KStreamSlidingWindowAggregate). The windows that
+    already hold a record's time take it in (aggregator(key, value, aggregate)); the windows it
+    brings into being (its own left window, its right window when a later record is already
+    there, the right window of the record before it) are aggregated from the records
+    themselves, which a companion store (`<store>-records`) keeps for the windows' retention.
+    Kafka derives new windows from neighbouring windows' aggregates instead: results are the
+    same for any aggregation whose result does not depend on arrival order (count, sum, min...)."""
+
+    def __init__(self, store_name: str, windows, initializer: Callable, aggregator: Callable):
+        super().__init__(store_name)
+        self.windows, self.initializer, self.aggregator = windows, initializer, aggregator
+        self.observed = -1
+        self.expired_until = -1
+        self.seq = 0
+
+    def init(self, context) -> None:
+        super().init(context)
+        self.records = context.get_state_store(sliding_records_store(self.store_name))
+
+    def process(self, record: Record) -> None:
+        key, value, t = record.key, record.value, record.timestamp
+        if key is None or value is None:
+            return
+        difference = self.windows.time_difference_ms
+        self.observed = max(self.observed, t)
+        close_time = self.observed - self.windows.grace_ms
+        if t + 1 + difference <= close_time:
+            log.warning("Skipping record for expired window. key=[%s] timestamp=[%d] window=[%d,%d] "
+                        "expiration=[%d] streamTime=[%d]", key, t, t - difference, t, close_time, self.observed)
+            return
+        metadata = self.context.record_metadata()
+        self.seq = metadata.offset if metadata is not None else self.seq + 1
+        self.records.put((key, t, self.seq), value, t)
+        left = max(0, t - difference)  # records before `difference` share the window [0, difference]
+        existing = {start: aggregate for (k, start), aggregate in self.store.range((key, left), (key, t))
+                    if k == key}
+        for start, aggregate in existing.items():
+            if self._open(key, start, close_time):
+                self._update((key, start), self.aggregator(key, value, aggregate), aggregate, record)
+        if left not in existing:
+            self._create(key, left, close_time, record)
+        right = t + 1
+        if self.store.get((key, right)) is None and self._times(key, right, right + difference):
+            self._create(key, right, close_time, record)
+        earlier = self._times(key, t - difference - 1, t - 1)
+        if earlier and earlier[-1] + 1 not in existing and earlier[-1] + 1 != left:
+            self._create(key, earlier[-1] + 1, close_time, record)  # the previous record's right window
+        self._expire()
+
+    def _open(self, key, start: int, close_time: int) -> bool:
+        end = start + self.windows.time_difference_ms
+        if end >= close_time:
+            return True
+        log.warning("Skipping record for expired window. key=[%s] window=[%d,%d] expiration=[%d] streamTime=[%d]",
+                    key, start, end, close_time, self.observed)
+        return False
+
+    def _create(self, key, start: int, close_time: int, record: Record) -> None:
+        if not self._open(key, start, close_time):
+            return
+        end = start + self.windows.time_difference_ms
+        aggregate = self.initializer()
+        for (k, ts, _), value in self.records.range((key, start, 0), (key, end, 0xFFFFFFFF)):
+            if k == key and start <= ts <= end:
+                aggregate = self.aggregator(key, value, aggregate)
+        self._update((key, start), aggregate, None, record)
+
+    def _times(self, key, low: int, high: int) -> list[int]:
+        """The timestamps of the key's records in [low, high], in order."""
+        return [ts for (k, ts, _), _ in self.records.range((key, max(low, 0), 0), (key, max(high, 0), 0xFFFFFFFF))
+                if k == key and low <= ts <= high]
+
+    def _expire(self) -> None:
+        retained_from = self.observed - self.windows.retention_ms()
+        if retained_from - self.expired_until >= max(self.windows.time_difference_ms, 1000):
+            self.records.expire_windows_before(retained_from)
+            self.store.expire_windows_before(retained_from)
+            self.expired_until = retained_from
+
+    def _table_key(self, store_key):
+        key, start = store_key
+        return Windowed(key, Window(start, start + self.windows.time_difference_ms))
+
+
+def sliding_records_store(store_name: str) -> str:
+    return f"{store_name}-records"
+
+
 class StreamGlobalTableJoin(Processor):
     """Each record joined with the global table's value for key_selector(key, value) (Kafka's
     KStreamGlobalKTableJoin); without one, inner drops the record, left joins with None."""

@@ -71,7 +71,8 @@ class StreamsMetadataState:
     def __init__(self, application_id: str, admin_config: dict, topology: Topology, subs: list[SubTopology],
                  topic_names: dict[str, str], own: HostInfo | None):
         self.application_id = application_id
-        self._admin = AdminClient(admin_config)
+        self._admin_config = admin_config
+        self._admin_client: AdminClient | None = None
         self._topology = topology
         self._subs = subs
         self._names = topic_names
@@ -80,6 +81,13 @@ class StreamsMetadataState:
         self._hosts: dict[HostInfo, StreamsMetadata] | None = None
         self._fetched = 0.0
         self._partitions: dict[str, int] = {}
+
+    @property
+    def _admin(self) -> AdminClient:
+        """Made on the first query: an application that never asks has no extra client."""
+        if self._admin_client is None:
+            self._admin_client = AdminClient(self._admin_config)
+        return self._admin_client
 
     def invalidate(self) -> None:
         with self._lock:

@@ -74,6 +74,43 @@ class TimeWindows:
 
 
 @dataclass(frozen=True)
+class SlidingWindows:
+    """Windows of a fixed time difference that slide with the records (Kafka's SlidingWindows,
+    KIP-450): two records share a window when their timestamps are at most time_difference_ms
+    apart. Each record has a window ending at it, [t - difference, t], and one starting just
+    after it, [t + 1, t + 1 + difference], when another record falls in that; both ends
+    inclusive. A window takes records while its end is at or after stream time - grace."""
+    time_difference_ms: int
+    grace_ms: int
+
+    @staticmethod
+    def of_time_difference_with_no_grace(difference_ms: int) -> "SlidingWindows":
+        return SlidingWindows.of_time_difference_and_grace(difference_ms, 0)
+
+    @staticmethod
+    def of_time_difference_and_grace(difference_ms: int, grace_ms: int) -> "SlidingWindows":
+        if difference_ms < 0:
+            raise ValueError("Window time difference must not be negative.")
+        if grace_ms < 0:
+            raise ValueError("Window grace period must not be negative.")
+        return SlidingWindows(difference_ms, grace_ms)
+
+    @property
+    def size_ms(self) -> int:
+        """A window's end is its start + the time difference (its Windowed key's end)."""
+        return self.time_difference_ms
+
+    def retention_ms(self) -> int:
+        """How far back the records behind new windows are kept: a record still on time may
+        open a window reaching back one time difference before its own window."""
+        return 2 * self.time_difference_ms + self.grace_ms + 1
+
+    @property
+    def close_delay_ms(self) -> int:
+        return self.grace_ms
+
+
+@dataclass(frozen=True)
 class JoinWindows:
     """How far apart in time two records of a stream-stream join may be (Kafka's JoinWindows): a
     left record at t joins right records in [t - before, t + after]."""

@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streams import (Branched, Consumed, Grouped, JoinWindows, KafkaStreams, Materialized, Named, Processor, Produced,
-                     PunctuationType, Record, Serdes, SessionWindows, Stores, StreamsBuilder, Suppressed,
+                     PunctuationType, Record, Serdes, SessionWindows, SlidingWindows, Stores, StreamsBuilder, Suppressed,
                      WindowedSerdes)
 from tests.conftest import unique_topic
 from tests.streams.kafka_topics import create_topics, read_messages
@@ -383,6 +383,57 @@ def test_session_windows_merge_out_of_order_records_and_emit_each_final_session_
         streams.close()
     got = [((w.key, w.window.start, w.window.end), n) for w, n in output]
     assert len(got) == len({k for k, _ in got}), "a session emitted more than once"
+    assert dict(got) == expected
+
+
+def test_sliding_windows_hold_every_distinct_set_of_records_within_the_time_difference(shared_broker, tmp_path):
+    """Sliding windows over out-of-order input: the final count of every window equals the one
+    computed here from Kafka's definition (a window ending at each record, one starting just
+    after each record when another follows within the difference; ends inclusive); a record
+    later than the grace period is dropped."""
+    bootstrap = shared_broker.bootstrap
+    clicks, counts = unique_topic("clicks"), unique_topic("sliding")
+    create_topics(bootstrap, clicks, counts, partitions=1)
+    rng, t0, difference = random.Random(12), 1_700_000_000_000, 10_000
+    records = [(f"u{rng.randint(1, 3)}", t0 + rng.randint(0, 120_000)) for _ in range(150)]
+    records += [("u1", t0 + 50_000)] * 2  # two records at one time
+    expected = {}
+    for user in {u for u, _ in records}:
+        times = [t for u, t in records if u == user]
+        starts = {t - difference for t in times} | {t + 1 for t in times
+                                                     if any(t < u <= t + 1 + difference for u in times)}
+        for start in starts:
+            expected[(user, start, start + difference)] = sum(start <= u <= start + difference for u in times)
+    builder = StreamsBuilder()
+    (builder.stream(clicks, Consumed.with_(STRING, STRING))
+        .group_by_key()
+        .windowed_by(SlidingWindows.of_time_difference_and_grace(difference, 300_000))
+        .count()
+        .suppress(Suppressed.until_window_closes())
+        .to_stream()
+        .to(counts, Produced.with_(WindowedSerdes.time_windowed_serde_from(STRING, difference), LONG)))
+    producer = Producer({"bootstrap.servers": bootstrap})
+    rng.shuffle(records)
+    late = [("u2", t0 + 5_000)]  # after the end marker: more than the grace period behind
+    for user, ts in records + [("end", t0 + 10_000_000)] + late:
+        producer.produce(clicks, b"click", user.encode(), timestamp=ts)
+    producer.flush(10)
+    streams = KafkaStreams(builder.build(), {"application.id": unique_topic("sliding"), "bootstrap.servers": bootstrap,
+                                            "state.dir": str(tmp_path), "commit.interval.ms": 200,
+                                            "default.key.serde": "String", "default.value.serde": "String"})
+    key_serde = WindowedSerdes.time_windowed_serde_from(STRING, difference)
+    streams.start()
+    try:
+        def emitted():
+            out = read_all(bootstrap, counts, key_serde, LONG)
+            return out if len(out) >= len(expected) else None
+        output = wait_for(emitted, 60, "every window", streams)
+        time.sleep(1.0)  # anything emitted twice, or for the late record, would be here by now
+        output = read_all(bootstrap, counts, key_serde, LONG)
+    finally:
+        streams.close()
+    got = [((w.key, w.window.start, w.window.end), n) for w, n in output]
+    assert len(got) == len({k for k, _ in got}), "a window emitted more than once"
     assert dict(got) == expected
 
 
