@@ -5,6 +5,7 @@ input, and a task that raises (FAILED with its trace, the worker stays up)."""
 from __future__ import annotations
 
 import textwrap
+import time
 
 import pytest
 import requests
@@ -39,6 +40,36 @@ FAILING_PLUGIN = textwrap.dedent('''
             return [dict(self.props)]
 ''')
 
+SLOW_PLUGIN = textwrap.dedent('''
+    """A source connector whose task's poll takes 3 s: it cannot stop within 1 s."""
+    import time
+
+    from connect.api import SourceConnector, SourceTask
+
+
+    class SlowTask(SourceTask):
+        def start(self, props):
+            pass
+
+        def poll(self):
+            time.sleep(3)
+            return []
+
+
+    class SlowSourceConnector(SourceConnector):
+        def version(self):
+            return "0.0.1"
+
+        def start(self, props):
+            self.props = props
+
+        def task_class(self):
+            return SlowTask
+
+        def task_configs(self, max_tasks):
+            return [dict(self.props)]
+''')
+
 
 @pytest.fixture(scope="module")
 def worker(shared_broker, tmp_path_factory):
@@ -46,7 +77,9 @@ def worker(shared_broker, tmp_path_factory):
     plugins = work / "plugins"
     plugins.mkdir()
     (plugins / "exploding.py").write_text(FAILING_PLUGIN)
-    w = ConnectWorker(work, shared_broker.bootstrap, mode="standalone", props={"plugin.path": str(plugins)})
+    (plugins / "slow.py").write_text(SLOW_PLUGIN)
+    w = ConnectWorker(work, shared_broker.bootstrap, mode="standalone",
+                      props={"plugin.path": str(plugins), "task.shutdown.graceful.timeout.ms": "1000"})
     w.start()
     yield w
     w.stop()
@@ -263,3 +296,17 @@ def test_transforms_and_the_dead_letter_queue(worker, shared_broker, tmp_path):
     assert all_running(worker, "json-sink", 1)
     for name in ("routed", "json-sink"):
         assert worker.delete(f"/connectors/{name}").status_code == 204
+
+
+def test_a_task_too_slow_to_stop_does_not_overwrite_its_replacements_state(worker):
+    """Restarting a task that cannot stop within task.shutdown.graceful.timeout.ms: the old one
+    is abandoned (Kafka's WorkerTask.cancel) and, when it ends at last, says nothing, so the
+    replacement stays RUNNING."""
+    worker.create("slow", {"connector.class": "slow.SlowSourceConnector", "topic": unique_topic("slow")})
+    wait_for(lambda: all_running(worker, "slow", 1), 30, "the slow task RUNNING")
+    r = worker.post("/connectors/slow/tasks/0/restart")
+    assert r.status_code in (200, 202, 204), r.text
+    time.sleep(4)  # the abandoned task's poll has returned and its thread has ended
+    assert worker.get("/connectors/slow/tasks/0/status").json()["state"] == "RUNNING"
+    assert "Graceful stop of task slow-0 failed" in worker.log_text()
+    worker.delete("/connectors/slow")
