@@ -2,6 +2,7 @@
 
     python examples/word_count.py --bootstrap-server HOST:PORT --input TOPIC --output TOPIC \
         [--application-id ID] [--exactly-once] [--state-dir DIR] [--application-server HOST:PORT]
+        [--standby-replicas N]
 
 Values of the input topic are UTF-8 text, split on whitespace and lower-cased; the output topic
 gets the word as a UTF-8 string key and its count as an 8-byte big-endian long (Kafka's
@@ -41,6 +42,7 @@ def main(argv=None) -> int:
     parser.add_argument("--state-dir", default=None)
     parser.add_argument("--commit-interval-ms", type=int, default=None)
     parser.add_argument("--application-server", default="", help="host:port of this instance's query endpoint")
+    parser.add_argument("--standby-replicas", type=int, default=0, help="num.standby.replicas")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = {"application.id": args.application_id, "bootstrap.servers": args.bootstrap_server,
@@ -51,6 +53,8 @@ def main(argv=None) -> int:
         config["commit.interval.ms"] = args.commit_interval_ms
     if args.application_server:
         config["application.server"] = args.application_server
+    if args.standby_replicas:
+        config["num.standby.replicas"] = args.standby_replicas
     streams = KafkaStreams(word_count_topology(args.input, args.output), config)
     queries = QueryServer(streams).start() if args.application_server else None
     try:

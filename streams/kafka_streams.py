@@ -18,6 +18,7 @@ from streams import internal_topics
 from streams.config import StreamsConfig
 from streams.errors import StreamsException
 from streams.global_state import GlobalStores
+from streams.standby import StandbyTasks
 from streams.query_metadata import HostInfo, KeyQueryMetadata, StreamsMetadata, StreamsMetadataState
 from streams.thread import DEAD, PARTITIONS_ASSIGNED, PARTITIONS_REVOKED, RUNNING as THREAD_RUNNING, STARTING, \
     StreamThread
@@ -44,6 +45,7 @@ class KafkaStreams:
         self.client_id = self.config["client.id"] or f"{self.config.application_id}-{uuid.uuid4()}"
         self.global_state: GlobalStores | None = None
         self.metadata: StreamsMetadataState | None = None
+        self.standbys: StandbyTasks | None = None  # num.standby.replicas > 0
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -118,7 +120,7 @@ class KafkaStreams:
         except BaseException:
             self._set_state(ERROR)
             raise
-        self._subs, self._names = subs, names
+        self.subs, self.names = subs, names
         server = str(self.config["application.server"])
         self.metadata = StreamsMetadataState(self.config.application_id, self.config.admin_config(self.client_id),
                                              self.topology, subs, names, HostInfo.parse(server) if server else None)
@@ -131,14 +133,19 @@ class KafkaStreams:
             except BaseException:
                 self._set_state(ERROR)
                 raise
+        replicas = int(self.config["num.standby.replicas"])
+        if replicas > 0 and any(s.stores for s in self.subs):
+            self.standbys = StandbyTasks(self, replicas)
+            self.standbys.start()
         for index in range(1, int(self.config["num.stream.threads"]) + 1):
             self._start_thread(index)
 
     def _start_thread(self, index: int, replace: StreamThread | None = None) -> None:
-        stateful = any(s.stores for s in self._subs)
-        thread = StreamThread(index, self.client_id, self._process_id, self.topology, self.config, self._names,
-                              self._subs, self._on_thread_state, self.config["state.dir"] if stateful else None,
+        stateful = any(s.stores for s in self.subs)
+        thread = StreamThread(index, self.client_id, self._process_id, self.topology, self.config, self.names,
+                              self.subs, self._on_thread_state, self.config["state.dir"] if stateful else None,
                               self.global_state.stores if self.global_state else None)
+        thread.standbys = self.standbys
         with self._lock:
             if replace is not None:
                 self.threads = [t for t in self.threads if t is not replace]
@@ -166,6 +173,9 @@ class KafkaStreams:
         for thread in list(self.threads):
             if thread is not threading.current_thread() and thread.is_alive():
                 thread.join(timeout)
+        if self.standbys is not None:
+            self.standbys.shutdown()
+            self.standbys.join(timeout)
         self._closed.set()
 
     def close(self, timeout: float = 60.0) -> bool:

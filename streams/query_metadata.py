@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 
 from streams.errors import StreamsException
@@ -19,6 +20,7 @@ from streams.partitioner import partition_for_key
 from streams.topology import SubTopology, Topology
 
 ENDPOINT_MARK = "@"
+THREAD_MARK = "-StreamThread-"  # a main consumer's client.id: <instance client.id>-StreamThread-<n>-consumer
 _FRESH_SECONDS = 2.0  # a description older than this is fetched again (rebalances also clear it)
 
 
@@ -126,12 +128,29 @@ class StreamsMetadataState:
             self._partitions[topic] = len(metadata.partitions)
         return self._partitions[topic]
 
+    def instance_partitions(self) -> dict[str, set[tuple[str, int]]] | None:
+        """Each instance (its client id) with the partitions its threads hold, or None while the
+        group rebalances (standby tasks wait for a settled assignment)."""
+        group = self._describe_group()
+        if group.state != ConsumerGroupState.STABLE:
+            return None
+        instances: dict[str, set[tuple[str, int]]] = {}
+        for member in group.members:
+            instance = (member.client_id or "").rpartition(ENDPOINT_MARK)[0] or member.client_id or ""
+            partitions = instances.setdefault(instance.rsplit(THREAD_MARK, 1)[0], set())
+            partitions.update((tp.topic, tp.partition) for tp in (member.assignment.topic_partitions
+                                                                  if member.assignment else []))
+        return instances
+
+    def _describe_group(self):
+        future = self._admin.describe_consumer_groups([self.application_id], request_timeout=10)
+        return future[self.application_id].result(15)
+
     def _described(self) -> dict[HostInfo, StreamsMetadata]:
         with self._lock:
             if self._hosts is not None and time.monotonic() - self._fetched < _FRESH_SECONDS:
                 return self._hosts
-        future = self._admin.describe_consumer_groups([self.application_id], request_timeout=10)
-        group = future[self.application_id].result(15)
+        group = self._describe_group()
         stores_of = {self._names[t]: set(sub.stores) for sub in self._subs for t in sub.source_topics}
         hosts: dict[HostInfo, StreamsMetadata] = {}
         for member in group.members:

@@ -99,8 +99,9 @@ class ChangelogReader:
             return -1, high
         return checkpoint, high
 
-    def restore(self, topic: str, partition: int, start: int, end: int, store) -> int:
-        """Apply the changelog records in [start, end) to the store; returns the offset reached."""
+    def restore(self, topic: str, partition: int, start: int, end: int, store, level: int = logging.INFO) -> int:
+        """Apply the changelog records in [start, end) to the store; returns the offset reached
+        (`level`: of the closing log line; a standby's frequent rounds say it at DEBUG)."""
         if end <= max(start, 0):
             return max(start, 0) if start >= 0 else end
         tp = TopicPartition(topic, partition, start if start >= 0 else OFFSET_BEGINNING)
@@ -139,6 +140,6 @@ class ChangelogReader:
                                            f"{_NO_PROGRESS_S:.0f} s at offset {position} (log {low}..{high})")
         finally:
             self.consumer.unassign()
-        log.info("Restored %d records of %s-%d into %s in %.2f s", restored, topic, partition, store.name,
-                 time.monotonic() - began)
+        log.log(level, "Restored %d records of %s-%d into %s in %.2f s", restored, topic, partition, store.name,
+                time.monotonic() - began)
         return position

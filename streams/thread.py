@@ -71,6 +71,7 @@ class StreamThread(threading.Thread):
         self._purge_interval_ms = int(config["repartition.purge.interval.ms"])
         self._last_purge = time.monotonic()
         self.admin: AdminClient | None = None
+        self.standbys = None  # the client's StandbyTasks, told which tasks this thread takes
         self.consumer: Consumer | None = None
         self.collector: RecordCollector | None = None
         self.reader: ChangelogReader | None = None
@@ -298,6 +299,8 @@ class StreamThread(threading.Thread):
         for task_id, (sub, partition) in sorted(numbers.items()):
             if task_id in self.tasks:
                 continue
+            if self.standbys is not None:
+                self.standbys.claim(task_id)  # its standby hands over the store and the checkpoint
             task = StreamTask(task_id, self.subs[sub], self.topology, partition, self.topics, self.config,
                               self.collector, self._bad_input, self.state_dir, self.global_stores)
             task.initialize(self.reader, default_key, default_value, self._cache_entries)
@@ -313,6 +316,8 @@ class StreamThread(threading.Thread):
                 task.close(clean)
             except Exception:
                 log.exception("stream-thread [%s] closing task %s", self.name, task.id)
+            if self.standbys is not None:
+                self.standbys.unclaim(task.id)
         self._committed.clear()
 
     def _bad_input(self, exc: Exception, topic: str, partition: int, offset: int) -> None:

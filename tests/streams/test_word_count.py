@@ -11,9 +11,10 @@ import threading
 import time
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from tests.conftest import unique_topic
+from tests.conftest import unique_topic, wait_until
 from tests.streams.kafka_topics import create_topics
 from tests.streams.word_count_app import WordCountApp, produce_lines, wait_for_counts
 
@@ -129,3 +130,51 @@ def test_a_checkpoint_beyond_the_changelog_end_is_rebuilt_from_the_changelog(sha
         assert "is beyond the log end" in app.log_text()
     finally:
         app.stop()
+
+
+def test_a_standby_replica_lets_the_survivor_take_over_without_restoring(shared_broker, tmp_path):
+    """num.standby.replicas=1 with two instances: each follows the changelogs of the other's
+    counting tasks and checkpoints them, so when one is killed the survivor's new tasks start
+    from those checkpoints and restore nothing."""
+    bootstrap = shared_broker.bootstrap
+    source, sink, app_id = topics_and_app(bootstrap)
+    states = [tmp_path / f"state{i}" for i in range(2)]
+    apps = [WordCountApp(bootstrap, source, sink, app_id, state, exactly_once=True, standby_replicas=1)
+            for state in states]
+    changelog = f"{app_id}-counts-store-changelog"
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": unique_topic("ends")})
+    try:
+        for app in apps:
+            app.start()
+        for app in apps:
+            app.wait_running()
+        expected = produce_lines(bootstrap, source, 3000, seed=8)
+        wait_for_counts(bootstrap, sink, expected, 90, apps[1], read_committed=True)
+
+        def mirrored():
+            # Under exactly_once_v2 only standbys checkpoint while running: every counting task
+            # checkpointed at its changelog's end somewhere means each has a caught-up standby.
+            ends = {p: reader.get_watermark_offsets(TopicPartition(changelog, p), timeout=10)[1] for p in range(3)}
+            at_end = {p for state in states for p in range(3)
+                      if f"{changelog} {p} {ends[p]}" in _read(state / app_id / f"1_{p}" / ".checkpoint")}
+            return at_end == {0, 1, 2}
+        wait_until(mirrored, 60, "a standby of every counting task caught up with its changelog")
+        mark = len(apps[1].log_text())
+        apps[0].kill()
+        expected.update(produce_lines(bootstrap, source, 1000, seed=9))
+        wait_for_counts(bootstrap, sink, expected, 120, apps[1], read_committed=True)
+        after = apps[1].log_text()[mark:]
+        assert "handed to its active task" in after, after[-3000:]
+        restored = [int(n) for n in re.findall(rf"Restored (\d+) records of {changelog}", after)]
+        assert not any(restored), f"the survivor restored {restored} records: its standbys were not used"
+    finally:
+        reader.close()
+        for app in apps:
+            app.stop()
+
+
+def _read(path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""

@@ -66,7 +66,8 @@ class WordCountApp(ServiceProcess):
     """examples/word_count.py in a subprocess, as the README runs it (stop: SIGTERM, kill: -9)."""
 
     def __init__(self, bootstrap: str, input_topic: str, output_topic: str, application_id: str, state_dir: Path,
-                 exactly_once: bool = False, commit_interval_ms: int | None = None, application_server: str = ""):
+                 exactly_once: bool = False, commit_interval_ms: int | None = None, application_server: str = "",
+                 standby_replicas: int = 0):
         self.args = [sys.executable, str(REPO / "examples" / "word_count.py"), "--bootstrap-server", bootstrap,
                      "--input", input_topic, "--output", output_topic, "--application-id", application_id,
                      "--state-dir", str(state_dir)]
@@ -76,6 +77,8 @@ class WordCountApp(ServiceProcess):
             self.args += ["--commit-interval-ms", str(commit_interval_ms)]
         if application_server:
             self.args += ["--application-server", application_server]
+        if standby_replicas:
+            self.args += ["--standby-replicas", str(standby_replicas)]
         self.log_path = Path(state_dir).with_suffix(".log")
 
     def start(self) -> "WordCountApp":
