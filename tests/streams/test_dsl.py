@@ -57,8 +57,8 @@ class EverySecond(Processor):
             self.context.forward(Record(key, str(count), now))
 
 
-def test_dsl_operations_and_the_processor_api(shared_broker, tmp_path):
-    bootstrap = shared_broker.bootstrap
+def test_dsl_operations_and_the_processor_api(any_broker, tmp_path):
+    bootstrap = any_broker.bootstrap
     orders, prices, out = unique_topic("orders"), unique_topic("prices"), unique_topic("out")
     outputs = {name: f"{out}-{name}" for name in ("big", "small", "other", "totals", "merged", "prices", "api")}
     create_topics(bootstrap, orders, prices, *outputs.values(), partitions=2)
@@ -128,8 +128,8 @@ def test_dsl_operations_and_the_processor_api(shared_broker, tmp_path):
 
 
 @pytest.mark.parametrize("handler", ["LogAndContinueExceptionHandler", "LogAndFailExceptionHandler"])
-def test_deserialization_errors_follow_the_configured_handler(shared_broker, tmp_path, handler, caplog):
-    bootstrap = shared_broker.bootstrap
+def test_deserialization_errors_follow_the_configured_handler(any_broker, tmp_path, handler, caplog):
+    bootstrap = any_broker.bootstrap
     source, sink = unique_topic("numbers"), unique_topic("doubled")
     create_topics(bootstrap, source, sink, partitions=1)
     builder = StreamsBuilder()
@@ -159,8 +159,8 @@ def test_deserialization_errors_follow_the_configured_handler(shared_broker, tmp
         streams.close()
 
 
-def test_stream_table_and_table_table_joins(shared_broker, tmp_path):
-    bootstrap = shared_broker.bootstrap
+def test_stream_table_and_table_table_joins(any_broker, tmp_path):
+    bootstrap = any_broker.bootstrap
     users, balances, orders = unique_topic("users"), unique_topic("balances"), unique_topic("orders")
     outs = {n: unique_topic(n) for n in ("join", "left", "tables", "outer")}
     create_topics(bootstrap, users, balances, orders, *outs.values(), partitions=2)
@@ -201,8 +201,8 @@ def test_stream_table_and_table_table_joins(shared_broker, tmp_path):
         streams.close()
 
 
-def test_joins_refuse_inputs_that_are_not_co_partitioned(shared_broker, tmp_path):
-    bootstrap = shared_broker.bootstrap
+def test_joins_refuse_inputs_that_are_not_co_partitioned(any_broker, tmp_path):
+    bootstrap = any_broker.bootstrap
     three, two = unique_topic("three"), unique_topic("two")
     create_topics(bootstrap, three, partitions=3)
     create_topics(bootstrap, two, partitions=2)
@@ -215,11 +215,11 @@ def test_joins_refuse_inputs_that_are_not_co_partitioned(shared_broker, tmp_path
     assert streams.state == "ERROR"
 
 
-def test_windowed_stream_stream_joins_on_out_of_order_input(shared_broker, tmp_path):
+def test_windowed_stream_stream_joins_on_out_of_order_input(any_broker, tmp_path):
     """Inner, left and outer joins of two streams within 5 s of each other, the input out of time
     order (within grace): every pair within the window joins; left and outer joins send a record
     without a partner only after its window has closed, never a premature half result."""
-    bootstrap = shared_broker.bootstrap
+    bootstrap = any_broker.bootstrap
     lefts, rights = unique_topic("left"), unique_topic("right")
     outs = {n: unique_topic(n) for n in ("inner", "left", "outer")}
     create_topics(bootstrap, lefts, rights, *outs.values(), partitions=1)
@@ -265,10 +265,10 @@ def test_windowed_stream_stream_joins_on_out_of_order_input(shared_broker, tmp_p
         streams.close()
 
 
-def test_stream_global_table_join_by_any_key(shared_broker, tmp_path):
+def test_stream_global_table_join_by_any_key(any_broker, tmp_path):
     """A global table (one partition) joined with a stream of another partition count, by a key
     taken from the record's value; updates of the table reach later records."""
-    bootstrap = shared_broker.bootstrap
+    bootstrap = any_broker.bootstrap
     products, sales, out = unique_topic("products"), unique_topic("sales"), unique_topic("priced")
     create_topics(bootstrap, products, partitions=1)
     create_topics(bootstrap, sales, out, partitions=3)
@@ -301,10 +301,10 @@ def test_stream_global_table_join_by_any_key(shared_broker, tmp_path):
         streams.close()
 
 
-def test_table_group_by_moves_values_between_groups(shared_broker, tmp_path):
+def test_table_group_by_moves_values_between_groups(any_broker, tmp_path):
     """Users per region from a table of user -> region: a user moving region leaves one group and
     joins another; a deleted user leaves its group (Kafka's KGroupedTable adder/subtractor)."""
-    bootstrap = shared_broker.bootstrap
+    bootstrap = any_broker.bootstrap
     users, per_region, joined = unique_topic("user-regions"), unique_topic("per-region"), unique_topic("names")
     create_topics(bootstrap, users, per_region, joined, partitions=2)
     builder = StreamsBuilder()
@@ -339,8 +339,8 @@ def test_table_group_by_moves_values_between_groups(shared_broker, tmp_path):
         streams.close()
 
 
-def test_session_windows_merge_out_of_order_records_and_emit_each_final_session_once(shared_broker, tmp_path):
-    bootstrap = shared_broker.bootstrap
+def test_session_windows_merge_out_of_order_records_and_emit_each_final_session_once(any_broker, tmp_path):
+    bootstrap = any_broker.bootstrap
     clicks, sessions = unique_topic("clicks"), unique_topic("sessions")
     create_topics(bootstrap, clicks, sessions, partitions=1)
     rng, t0, gap = random.Random(9), 1_700_000_000_000, 5_000
@@ -386,12 +386,12 @@ def test_session_windows_merge_out_of_order_records_and_emit_each_final_session_
     assert dict(got) == expected
 
 
-def test_sliding_windows_hold_every_distinct_set_of_records_within_the_time_difference(shared_broker, tmp_path):
+def test_sliding_windows_hold_every_distinct_set_of_records_within_the_time_difference(any_broker, tmp_path):
     """Sliding windows over out-of-order input: the final count of every window equals the one
     computed here from Kafka's definition (a window ending at each record, one starting just
     after each record when another follows within the difference; ends inclusive); a record
     later than the grace period is dropped."""
-    bootstrap = shared_broker.bootstrap
+    bootstrap = any_broker.bootstrap
     clicks, counts = unique_topic("clicks"), unique_topic("sliding")
     create_topics(bootstrap, clicks, counts, partitions=1)
     rng, t0, difference = random.Random(12), 1_700_000_000_000, 10_000
@@ -437,10 +437,10 @@ def test_sliding_windows_hold_every_distinct_set_of_records_within_the_time_diff
     assert dict(got) == expected
 
 
-def test_a_source_with_its_own_offset_reset_policy_starts_where_it_says(shared_broker, tmp_path):
+def test_a_source_with_its_own_offset_reset_policy_starts_where_it_says(any_broker, tmp_path):
     """Consumed.with_offset_reset_policy("latest") skips what one input held before the first
     start; the other input keeps auto.offset.reset (earliest, Kafka Streams' default)."""
-    bootstrap = shared_broker.bootstrap
+    bootstrap = any_broker.bootstrap
     backlog, fresh, out = unique_topic("backlog"), unique_topic("fresh"), unique_topic("merged")
     create_topics(bootstrap, backlog, fresh, out, partitions=2)
     producer = Producer({"bootstrap.servers": bootstrap})
@@ -471,8 +471,8 @@ def test_a_source_with_its_own_offset_reset_policy_starts_where_it_says(shared_b
         Consumed.with_(STRING, STRING).with_offset_reset_policy("sometimes")
 
 
-def test_repartition_topics_are_purged_below_the_committed_offsets(shared_broker, tmp_path):
-    bootstrap = shared_broker.bootstrap
+def test_repartition_topics_are_purged_below_the_committed_offsets(any_broker, tmp_path):
+    bootstrap = any_broker.bootstrap
     source, out, app_id = unique_topic("purchases"), unique_topic("per-user"), unique_topic("purge")
     create_topics(bootstrap, source, out, partitions=2)
     producer = Producer({"bootstrap.servers": bootstrap})

@@ -22,8 +22,8 @@ def schemabus(bootstrap: str, *args: str) -> subprocess.CompletedProcess:
                            "--output", "json"], cwd=REPO, capture_output=True, text=True, timeout=60)
 
 
-def test_list_describe_and_reset(shared_broker, tmp_path):
-    bootstrap = shared_broker.bootstrap
+def test_list_describe_and_reset(any_broker, tmp_path):
+    bootstrap = any_broker.bootstrap
     source, sink, app_id = topics_and_app(bootstrap)
     expected = produce_lines(bootstrap, source, 500, seed=21)
     app = WordCountApp(bootstrap, source, sink, app_id, tmp_path / "state", commit_interval_ms=300).start()

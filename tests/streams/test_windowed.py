@@ -13,14 +13,12 @@ import subprocess
 import sys
 import time
 
-import pytest
 from confluent_kafka import Producer
 
 from serdes import MessageField, SchemaRegistryClient, SerializationContext
 from serdes.avro import AvroDeserializer, AvroSerializer
 from streams import Serdes, WindowedSerdes
 from tests.conftest import REPO, unique_topic
-from tests.registry.conftest import RegistryProcess
 from tests.streams.kafka_topics import create_topics, read_messages
 
 WINDOW, GRACE = 10_000, 5_000
@@ -71,15 +69,9 @@ def read_output(bootstrap: str, topic: str, registry_url: str) -> list[tuple[str
     return out
 
 
-@pytest.fixture
-def registry(shared_broker, tmp_path):
-    reg = RegistryProcess(shared_broker.bootstrap, tmp_path).start()
-    yield reg
-    reg.stop()
-
-
-def test_windowed_avro_aggregation_emits_each_closed_window_once(shared_broker, registry, tmp_path):
-    bootstrap = shared_broker.bootstrap
+def test_windowed_avro_aggregation_emits_each_closed_window_once(platform, tmp_path):
+    broker, registry = platform  # our broker and registry, and Apache Kafka with our registry
+    bootstrap = broker.bootstrap
     source, sink = unique_topic("purchases"), unique_topic("per-window")
     create_topics(bootstrap, source, sink, partitions=2)
     records = purchases(seed=11)

@@ -87,8 +87,8 @@ def test_exactly_once_v2_survives_kill_9(streams_broker, tmp_path):
     assert not repeated, f"counts written more than once or out of order: {dict(list(repeated.items())[:3])}"
 
 
-def test_the_survivor_restores_the_lost_instances_state(shared_broker, tmp_path):
-    bootstrap = shared_broker.bootstrap
+def test_the_survivor_restores_the_lost_instances_state(streams_broker, tmp_path):
+    bootstrap = streams_broker.bootstrap
     source, sink, app_id = topics_and_app(bootstrap)
     apps = [WordCountApp(bootstrap, source, sink, app_id, tmp_path / f"state{i}", exactly_once=True)
             for i in range(2)]
@@ -110,8 +110,8 @@ def test_the_survivor_restores_the_lost_instances_state(shared_broker, tmp_path)
             app.stop()
 
 
-def test_a_checkpoint_beyond_the_changelog_end_is_rebuilt_from_the_changelog(shared_broker, tmp_path):
-    bootstrap = shared_broker.bootstrap
+def test_a_checkpoint_beyond_the_changelog_end_is_rebuilt_from_the_changelog(streams_broker, tmp_path):
+    bootstrap = streams_broker.bootstrap
     source, sink, app_id = topics_and_app(bootstrap)
     state = tmp_path / "state"
     expected = produce_lines(bootstrap, source, 2000, seed=6)
@@ -132,11 +132,11 @@ def test_a_checkpoint_beyond_the_changelog_end_is_rebuilt_from_the_changelog(sha
         app.stop()
 
 
-def test_a_standby_replica_lets_the_survivor_take_over_without_restoring(shared_broker, tmp_path):
+def test_a_standby_replica_lets_the_survivor_take_over_without_restoring(streams_broker, tmp_path):
     """num.standby.replicas=1 with two instances: each follows the changelogs of the other's
     counting tasks and checkpoints them, so when one is killed the survivor's new tasks start
     from those checkpoints and restore nothing."""
-    bootstrap = shared_broker.bootstrap
+    bootstrap = streams_broker.bootstrap
     source, sink, app_id = topics_and_app(bootstrap)
     states = [tmp_path / f"state{i}" for i in range(2)]
     apps = [WordCountApp(bootstrap, source, sink, app_id, state, exactly_once=True, standby_replicas=1)
