@@ -18,7 +18,7 @@ from streams.partitioner import partition_for_key
 from streams.query_server import create_app
 from tests.conftest import free_port, unique_topic, wait_until
 from tests.streams.kafka_topics import create_topics
-from tests.streams.word_count_app import WordCountApp, produce_lines, wait_for_counts
+from tests.streams.word_count_app import WordCountApp, produce_lines, start_all, wait_for_counts
 
 
 @pytest.fixture(params=["schemabus", pytest.param("apache-kafka", marks=pytest.mark.slow)])
@@ -52,10 +52,7 @@ def test_every_instance_answers_every_key(streams_broker, tmp_path):
     apps = [WordCountApp(bootstrap, source, sink, app_id, tmp_path / f"state{i}", commit_interval_ms=300,
                          application_server=endpoint) for i, endpoint in enumerate(endpoints)]
     try:
-        for app in apps:
-            app.start()
-        for app in apps:
-            app.wait_running()
+        start_all(apps)
         expected = produce_lines(bootstrap, source, 2000, seed=11)
         wait_for_counts(bootstrap, sink, expected, 90, apps[0])
         repartition = f"{app_id}-counts-store-repartition"

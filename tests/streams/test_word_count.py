@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from tests.conftest import unique_topic, wait_until
 from tests.streams.kafka_topics import create_topics
-from tests.streams.word_count_app import WordCountApp, produce_lines, wait_for_counts
+from tests.streams.word_count_app import WordCountApp, produce_lines, start_all, wait_for_counts
 
 
 @pytest.fixture(params=["schemabus", pytest.param("apache-kafka", marks=pytest.mark.slow)])
@@ -93,10 +93,7 @@ def test_the_survivor_restores_the_lost_instances_state(streams_broker, tmp_path
     apps = [WordCountApp(bootstrap, source, sink, app_id, tmp_path / f"state{i}", exactly_once=True)
             for i in range(2)]
     try:
-        for app in apps:
-            app.start()
-        for app in apps:
-            app.wait_running()
+        start_all(apps)
         expected = produce_lines(bootstrap, source, 3000, seed=4)
         wait_for_counts(bootstrap, sink, expected, 90, apps[1], read_committed=True)
         apps[0].kill()
@@ -144,10 +141,7 @@ def test_a_standby_replica_lets_the_survivor_take_over_without_restoring(streams
     changelog = f"{app_id}-counts-store-changelog"
     reader = Consumer({"bootstrap.servers": bootstrap, "group.id": unique_topic("ends")})
     try:
-        for app in apps:
-            app.start()
-        for app in apps:
-            app.wait_running()
+        start_all(apps)
         expected = produce_lines(bootstrap, source, 3000, seed=8)
         wait_for_counts(bootstrap, sink, expected, 90, apps[1], read_committed=True)
 

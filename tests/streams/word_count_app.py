@@ -96,3 +96,11 @@ class WordCountApp(ServiceProcess):
                 raise AssertionError(f"the application exited; log:\n{self.log_text()[-4000:]}")
             time.sleep(0.2)
         raise AssertionError(f"not RUNNING within {timeout:.0f} s; log:\n{self.log_text()[-4000:]}")
+
+
+def start_all(apps: list[WordCountApp]) -> None:
+    """Start every instance, then wait until each is RUNNING (they join one group together)."""
+    for app in apps:
+        app.start()
+    for app in apps:
+        app.wait_running()
