@@ -30,6 +30,9 @@ MIN_WAITERS_COMPACT = 64
 SENDFILE_MIN_BYTES = 256 * 1024
 
 
+_NO_LOWER_BOUND = 2**63 - 1  # message.timestamp.before.max.ms's default: no lower bound
+
+
 class ProduceError(Exception):
     """A produce to this partition is refused with Kafka error `error`."""
 
@@ -133,7 +136,7 @@ class Partition:
     # -- produce ------------------------------------------------------------------
 
     def append(self, data: bytes, *, max_message_bytes: int, log_append_time: bool,
-               compacted: bool) -> tuple[int, int]:
+               compacted: bool, timestamp_bounds: tuple[int, int] | None = None) -> tuple[int, int]:
         """Validate and append the one batch of a produce request.
 
         Returns (base offset, log append time or -1). A retried duplicate returns the
@@ -149,6 +152,12 @@ class Partition:
             raise ProduceError(
                 "MESSAGE_TOO_LARGE",
                 f"The record batch is {header.size} bytes, larger than max.message.bytes {max_message_bytes}")
+        if header.record_count != header.last_offset_delta + 1:
+            raise ProduceError("INVALID_RECORD", f"Inconsistent batch offset range [{header.base_offset}, "
+                                                 f"{header.base_offset + header.last_offset_delta}] and count of "
+                                                 f"records {header.record_count}")
+        if timestamp_bounds is not None and not header.is_control:
+            self._check_timestamps(data, header, *timestamp_bounds)
         if compacted and not header.is_control:
             self._check_keys(data)
         try:
@@ -170,6 +179,25 @@ class Partition:
             self.producers.update(header._replace(base_offset=base_offset))
         self._wake_fetchers()
         return base_offset, append_time
+
+    @staticmethod
+    def _check_timestamps(data: bytes, header: records.BatchHeader, before_ms: int, after_ms: int) -> None:
+        """message.timestamp.before.max.ms / after.max.ms (KIP-937): every record's CreateTime
+        within [now - before, now + after]. The header's max timestamp answers the usual case;
+        records are decoded only when a lower bound is set or a record is out of range."""
+        now = int(time.time() * 1000)
+        if header.max_timestamp - now <= after_ms and before_ms >= _NO_LOWER_BOUND:
+            return
+        try:
+            recs = records.decode_records(data)
+        except records.InvalidBatch as exc:
+            raise ProduceError("CORRUPT_MESSAGE", str(exc)) from None
+        low, high = now - before_ms, now + after_ms
+        bad = [(i, f"Timestamp {r.timestamp} of message with offset {r.offset} is out of range. The timestamp "
+                   f"should be within [{low}, {high}]")
+               for i, r in enumerate(recs) if r.timestamp >= 0 and not low <= r.timestamp <= high]
+        if bad:
+            raise ProduceError("INVALID_TIMESTAMP", bad[0][1], bad)
 
     @staticmethod
     def _check_keys(data: bytes) -> None:

@@ -29,6 +29,7 @@ class _Settings(NamedTuple):
     max_message_bytes: int
     log_append_time: bool
     compacted: bool
+    timestamp_bounds: tuple[int, int] | None  # CreateTime: (before.max.ms, after.max.ms), KIP-937
 
 
 def _settings(broker, topic) -> _Settings:
@@ -38,9 +39,12 @@ def _settings(broker, topic) -> _Settings:
         rules = topic.derived.get("validation_rules")
         if rules is None:
             rules = topic.derived["validation_rules"] = rules_for(lambda name: value(topic, name))
+        log_append_time = value(topic, "message.timestamp.type") == "LogAppendTime"
         settings = topic.derived["produce"] = _Settings(
-            rules, value(topic, "min.insync.replicas"), value(topic, "max.message.bytes"),
-            value(topic, "message.timestamp.type") == "LogAppendTime", "compact" in value(topic, "cleanup.policy"))
+            rules, value(topic, "min.insync.replicas"), value(topic, "max.message.bytes"), log_append_time,
+            "compact" in value(topic, "cleanup.policy"),
+            None if log_append_time else (value(topic, "message.timestamp.before.max.ms"),
+                                          value(topic, "message.timestamp.after.max.ms")))
     return settings
 
 
@@ -66,6 +70,7 @@ async def _produce_partition(broker, topic, index: int, data: bytes | None, acks
             max_message_bytes=settings.max_message_bytes,
             log_append_time=settings.log_append_time,
             compacted=settings.compacted,
+            timestamp_bounds=settings.timestamp_bounds,
         )
     except ProduceError as exc:
         return _partition_error(index, exc.error, exc.message, exc.record_errors)

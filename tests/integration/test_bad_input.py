@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -245,3 +246,32 @@ def test_metadata_auto_creates_a_bounded_number_of_topics_per_request(broker_fac
     assert sum(1 for e in first.values() if e == code("LEADER_NOT_AVAILABLE")) == 20
     again = client.call(3, 4, {"topics": [{"name": n} for n in names], "allow_auto_topic_creation": True})
     assert all(t["error_code"] == 0 for t in again["topics"])  # the retry creates the rest
+
+
+def test_record_timestamps_outside_the_topics_bounds_are_refused(any_broker):
+    """message.timestamp.before.max.ms / after.max.ms (KIP-937): a batch with a record too old
+    and one too far ahead is refused whole with INVALID_TIMESTAMP, naming those records."""
+    topic = unique_topic("ts-bounds")
+    _create(any_broker.bootstrap, topic, 1, {"message.timestamp.before.max.ms": "3600000",
+                                             "message.timestamp.after.max.ms": "3600000"})
+    client = RawClient(any_broker.bootstrap)
+    now = int(time.time() * 1000)
+    stamps = [now, now - 2 * 3600_000, now + 2 * 3600_000, now + 60_000]
+    batch = bytes(records.encode_batch([records.Record(i, ts, b"k", b"v") for i, ts in enumerate(stamps)],
+                                       base_offset=0))
+    resp = _produce_raw(client, topic, 0, batch)
+    assert resp["error_code"] == code("INVALID_TIMESTAMP"), resp
+    assert [e["batch_index"] for e in resp["record_errors"]] == [1, 2]
+    assert "out of range" in resp["record_errors"][0]["batch_index_error_message"]
+    on_time = bytes(records.encode_batch([records.Record(0, now, b"k", b"v")], base_offset=0))
+    assert _produce_raw(client, topic, 0, on_time)["error_code"] == 0
+
+
+def test_a_record_count_that_disagrees_with_the_offsets_is_refused(any_broker):
+    topic = unique_topic("count")
+    _create(any_broker.bootstrap, topic, 1)
+    batch = bytearray(_batch(n=3))
+    struct.pack_into(">i", batch, 57, 2)  # record_count 2 in a batch of offsets 0..2
+    struct.pack_into(">I", batch, 17, records.compute_crc(batch))
+    resp = _produce_raw(RawClient(any_broker.bootstrap), topic, 0, bytes(batch))
+    assert resp["error_code"] == code("INVALID_RECORD"), resp
