@@ -22,6 +22,7 @@ from broker.authorizer import create_authorizer
 from broker.config import BrokerConfig
 from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
+from broker.dynamic_config import DynamicBrokerConfigs
 from broker.producer_ids import ProducerIdManager
 from broker.sasl.scram import ScramCredentials
 from broker.schema_validation import SchemaValidator
@@ -33,7 +34,8 @@ from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
 from broker.handlers import (  # noqa: F401
-    acls, admin, fetch, groups, metadata, offsets, offsets_commit, produce, security, transactions)
+    acls, admin, fetch, groups, metadata, offsets, offsets_commit, produce, replicas, security, transaction_admin,
+    transactions)
 
 log = logging.getLogger("schemabus.broker")
 
@@ -55,6 +57,7 @@ class Broker:
         self.config = config or BrokerConfig()
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.dynamic_configs = DynamicBrokerConfigs(self.data_dir, self.config)
         self.node_id = self.config["node.id"]
         self.cluster_id = self._load_cluster_id()
         self.authorizer = create_authorizer(self.config, self.data_dir)

@@ -17,7 +17,13 @@ INT_MAX = 2**31 - 1
 
 # DescribeConfigs config types (KIP-336) and sources.
 BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST, CLASS, PASSWORD = 1, 2, 3, 4, 5, 6, 7, 8, 9
-SOURCE_TOPIC, SOURCE_STATIC_BROKER, SOURCE_DEFAULT = 1, 4, 5
+SOURCE_TOPIC, SOURCE_DYNAMIC_BROKER, SOURCE_DYNAMIC_DEFAULT_BROKER, SOURCE_STATIC_BROKER, SOURCE_DEFAULT = 1, 2, 3, 4, 5
+
+
+# Kafka's ConfigDef words for a value that is not of the config's type.
+_TYPE_ERRORS = {BOOLEAN: "Expected value to be either true or false", INT: "Not a number of type INT",
+                SHORT: "Not a number of type SHORT", LONG: "Not a number of type LONG",
+                DOUBLE: "Not a number of type DOUBLE"}
 
 
 class ConfigError(ValueError):
@@ -51,7 +57,7 @@ class ConfigDef:
             else:
                 value = raw
         except ValueError:
-            raise ConfigError(f"Invalid value {raw} for configuration {self.name}") from None
+            raise ConfigError(f"Invalid value {raw} for configuration {self.name}: {_TYPE_ERRORS[self.type]}") from None
         if self.choices:
             items = value if isinstance(value, list) else [value]
             for item in items:
@@ -186,6 +192,11 @@ BROKER_CONFIGS = _defs(
     ConfigDef("transaction.state.log.num.partitions", INT, 50, minimum=1),
     ConfigDef("transaction.abort.timed.out.transaction.cleanup.interval.ms", INT, 10000, minimum=1),
     ConfigDef("producer.id.expiration.ms", INT, 86400000, minimum=1),
+    # Replication throttles (kafka-reassign-partitions --throttle sets and clears them). A node
+    # with one replica per partition replicates nothing: accepted, kept, without effect.
+    ConfigDef("leader.replication.throttled.rate", LONG, LONG_MAX, minimum=0),
+    ConfigDef("follower.replication.throttled.rate", LONG, LONG_MAX, minimum=0),
+    ConfigDef("replica.alter.log.dirs.io.max.bytes.per.second", LONG, LONG_MAX, minimum=0),
 )
 
 # topic config -> (its definition, the broker config it falls back to)
@@ -232,6 +243,9 @@ TOPIC_CONFIGS.update(_defs(
     ConfigDef("follower.replication.throttled.replicas", LIST, []),
 ))
 TOPIC_SYNONYM = dict(_TOPIC_SYNONYMS)
+# Broker configs Kafka defines with no default of their own (theirs comes from *.hours /
+# *.minutes configs): DescribeConfigs names them as a topic config's synonym only when set.
+NO_DEFAULT_SYNONYMS = frozenset({"log.retention.ms", "log.flush.interval.ms", "log.roll.ms", "log.roll.jitter.ms"})
 
 
 def validate_topic_configs(raw: dict[str, str | None]) -> dict[str, str]:
@@ -259,13 +273,17 @@ _MECHANISM_CONFIG = re.compile(
 
 
 class BrokerConfig:
-    """The broker's static configuration: Kafka names, overridden by `--config k=v`."""
+    """The broker's configuration: Kafka names and defaults, overridden by `--config k=v`
+    (static), overridden in turn by dynamic configs (broker/dynamic_config.py): the cluster-wide
+    default, then this broker's own, as Kafka layers them."""
 
     # Kafka also accepts hours spellings of these; the ms config wins when both are set.
     _HOURS_SPELLINGS = {"log.retention.hours": "log.retention.ms", "log.roll.hours": "log.roll.ms"}
 
     def __init__(self, overrides: dict[str, str] | None = None):
         self.explicit: dict[str, object] = {}
+        self.dynamic_default: dict[str, object] = {}
+        self.dynamic: dict[str, object] = {}
         overrides = dict(overrides or {})
         if "schema.registry.url" in overrides:  # Confluent Server accepts both spellings
             overrides.setdefault("confluent.schema.registry.url", overrides.pop("schema.registry.url"))
@@ -299,12 +317,20 @@ class BrokerConfig:
         return self.per_listener.get((listener.upper(), f"{mechanism.upper()}.{name}"))
 
     def __getitem__(self, name: str):
-        if name in self.explicit:
-            return self.explicit[name]
+        for layer in (self.dynamic, self.dynamic_default, self.explicit):
+            if name in layer:
+                return layer[name]
         return BROKER_CONFIGS[name].default
 
+    def layers(self, name: str) -> list[tuple[int, object]]:
+        """(source, value) of every layer that sets `name`, the one in effect first."""
+        found = [(source, layer[name]) for source, layer in (
+            (SOURCE_DYNAMIC_BROKER, self.dynamic), (SOURCE_DYNAMIC_DEFAULT_BROKER, self.dynamic_default),
+            (SOURCE_STATIC_BROKER, self.explicit)) if name in layer]
+        return found + [(SOURCE_DEFAULT, BROKER_CONFIGS[name].default)]
+
     def source(self, name: str) -> int:
-        return SOURCE_STATIC_BROKER if name in self.explicit else SOURCE_DEFAULT
+        return self.layers(name)[0][0]
 
     def topic_value(self, topic_configs: dict[str, str], name: str) -> tuple[object, int]:
         """Effective value of a topic config and its DescribeConfigs source."""

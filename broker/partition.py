@@ -82,6 +82,16 @@ class Partition:
         return self._log
 
     @property
+    def size_bytes(self) -> int:
+        """Bytes of its log segments on disk, without opening a log that is not open yet."""
+        if self._log is not None:
+            return self._log.size_bytes
+        try:
+            return sum(f.stat().st_size for f in self.directory.glob("*.log"))
+        except FileNotFoundError:  # deleted meanwhile
+            return 0
+
+    @property
     def producers(self) -> ProducerStateManager:
         if self._log is None:
             self.open()
@@ -99,19 +109,21 @@ class Partition:
             if header.base_offset < start:
                 continue
             if header.is_control:
-                marker = self._marker_type(header.base_offset)
-                if marker is not None:
+                marker = self._marker_record(header.base_offset)
+                kind = records.control_marker(marker) if marker is not None else None
+                if kind is not None:
                     state.complete_transaction(header.producer_id, header.producer_epoch, header.base_offset,
-                                               marker == records.CONTROL_ABORT, header.max_timestamp)
+                                               kind == records.CONTROL_ABORT, header.max_timestamp,
+                                               records.marker_coordinator_epoch(marker))
             else:
                 state.update(header)
         state.truncate_before(self.log.log_start_offset)
         return state
 
-    def _marker_type(self, offset: int) -> int | None:
+    def _marker_record(self, offset: int) -> records.Record | None:
         data = self.log.read(offset, records.HEADER_SIZE, min_one=True)
         recs = records.decode_records(data) if data else []
-        return records.control_marker(recs[0]) if recs else None
+        return recs[0] if recs else None
 
     def snapshot_producer_state(self) -> None:
         if self.producers.changed:
@@ -217,7 +229,7 @@ class Partition:
                                              coordinator_epoch=coordinator_epoch, timestamp=now)
         offset = self.log.append(batch)
         self.producers.complete_transaction(producer_id, producer_epoch, offset,
-                                            marker == records.CONTROL_ABORT, now)
+                                            marker == records.CONTROL_ABORT, now, coordinator_epoch)
         self._wake_fetchers()
         return offset
 

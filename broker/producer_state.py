@@ -136,7 +136,7 @@ class ProducerStateManager:
     # -- transactions ---------------------------------------------------------------
 
     def complete_transaction(self, producer_id: int, epoch: int, marker_offset: int, aborted: bool,
-                             timestamp: int) -> None:
+                             timestamp: int, coordinator_epoch: int = -1) -> None:
         """A COMMIT/ABORT marker was appended at `marker_offset`."""
         self.changed = True
         entry = self.producers.get(producer_id)
@@ -144,6 +144,7 @@ class ProducerStateManager:
             # A marker with a bumped epoch fences the producer's older epoch.
             entry = self.producers[producer_id] = ProducerEntry(epoch)
         entry.last_timestamp = max(entry.last_timestamp, timestamp)
+        entry.coordinator_epoch = max(entry.coordinator_epoch, coordinator_epoch)
         first = self.ongoing.pop(producer_id, None)
         if aborted and first is not None:
             self.aborted.append(AbortedTxn(producer_id, first, marker_offset))
@@ -176,6 +177,7 @@ class ProducerStateManager:
     def to_json(self) -> dict:
         return {
             "producers": {str(pid): {"epoch": e.epoch, "last_timestamp": e.last_timestamp,
+                                     "coordinator_epoch": e.coordinator_epoch,
                                      "batches": [[b.first_seq, b.last_seq, b.base_offset, b.last_offset]
                                                  for b in e.batches]}
                           for pid, e in self.producers.items()},
@@ -187,7 +189,8 @@ class ProducerStateManager:
     def from_json(cls, data: dict) -> "ProducerStateManager":
         state = cls()
         for pid, e in data["producers"].items():
-            entry = ProducerEntry(e["epoch"], last_timestamp=e["last_timestamp"])
+            entry = ProducerEntry(e["epoch"], last_timestamp=e["last_timestamp"],
+                                  coordinator_epoch=e.get("coordinator_epoch", -1))
             for b in e["batches"]:
                 entry.batches.append(CachedBatch(*b))
             state.producers[int(pid)] = entry

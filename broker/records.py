@@ -374,6 +374,13 @@ def encode_control_batch(
     )
 
 
+def marker_coordinator_epoch(record: Record) -> int:
+    """The coordinator epoch a COMMIT/ABORT marker's value carries (-1 when it has none)."""
+    if record.value is None or len(record.value) < 6:
+        return -1
+    return struct.unpack_from(">hi", record.value)[1]
+
+
 def control_marker(record: Record) -> int | None:
     """COMMIT/ABORT type of a control record, or None if its key is not a marker."""
     if record.key is None or len(record.key) < 4:

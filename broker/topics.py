@@ -277,9 +277,18 @@ class TopicManager:
         except ConfigError as exc:
             raise TopicError("INVALID_CONFIG", str(exc)) from None
         topic.configs = stored
-        topic.derived.clear()
         self._save(topic)
-        log_config = self.config.log_config(stored)
+        self._reconfigure(topic)
+
+    def refresh_configs(self) -> None:
+        """The broker's defaults changed (dynamic configs): every topic that falls back to them
+        takes the new values."""
+        for topic in self.topics.values():
+            self._reconfigure(topic)
+
+    def _reconfigure(self, topic: Topic) -> None:
+        topic.derived.clear()
+        log_config = self.config.log_config(topic.configs)
         for partition in topic.partitions:
             partition.update_config(log_config)
 

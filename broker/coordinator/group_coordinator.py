@@ -584,6 +584,13 @@ class GroupCoordinator:
     def complete_transaction(self, group_id: str, producer_id: int, commit: bool) -> None:
         self.manager.offsets.complete_pending(group_id, producer_id, commit)
 
+    def complete_transaction_in(self, offsets_partition: int, producer_id: int, commit: bool) -> None:
+        """A marker reached this __consumer_offsets partition: the producer's offsets in the
+        groups that live there are committed or dropped."""
+        for group_id in self.manager.offsets.groups_pending_for(producer_id):
+            if self.manager.log.partition_for(group_id) == offsets_partition:
+                self.complete_transaction(group_id, producer_id, commit)
+
     def unstable(self, group_id: str, topic: str, partition: int) -> bool:
         """A transaction holds an uncommitted offset for this partition."""
         return self.manager.offsets.is_pending(group_id, topic, partition)

@@ -39,6 +39,10 @@ class OffsetStore:
             for (topic, partition), value in offsets.items():
                 self.put(group_id, topic, partition, value)
 
+    def groups_pending_for(self, producer_id: int) -> list[str]:
+        """The groups holding offsets of this producer's open transaction."""
+        return [group for group, by_producer in self._pending.items() if producer_id in by_producer]
+
     def is_pending(self, group_id: str, topic: str, partition: int) -> bool:
         return any((topic, partition) in offsets for offsets in self._pending.get(group_id, {}).values())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from broker import config as cfg
 from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
+from broker.dynamic_config import BROKER, CLUSTER_DEFAULT, DYNAMIC_CONFIGS, DynamicConfigError
 from broker.protocol import apis
 from broker.protocol.errors import code
 from broker.topics import TopicError
@@ -137,14 +138,40 @@ async def create_partitions(broker, ctx, request):
 # -- configs ------------------------------------------------------------------------
 
 
-def _broker_entries(broker) -> list[dict]:
+# Broker configs Kafka derives from an hours spelling: their DEFAULT_CONFIG synonym is that one.
+_HOURS_DEFAULTS = {"log.retention.ms": ("log.retention.hours", "168"), "log.roll.ms": ("log.roll.hours", "168")}
+
+
+def _broker_synonyms(broker, name: str, sensitive: bool, rname: str) -> list[dict]:
+    synonyms = []
+    layers = broker.config.layers(name)
+    if rname == "":  # the cluster default's entry: its own value only
+        layers = [(cfg.SOURCE_DYNAMIC_DEFAULT_BROKER, broker.config.dynamic_default[name])]
+    for source, value in layers:
+        synonym = name
+        if source == cfg.SOURCE_DEFAULT and name in _HOURS_DEFAULTS:
+            synonym, value = _HOURS_DEFAULTS[name]
+        elif source == cfg.SOURCE_DEFAULT and value is None:
+            continue
+        synonyms.append({"name": synonym, "value": None if sensitive else cfg.render(value), "source": source})
+    return synonyms
+
+
+def _broker_entries(broker, rname: str, include_synonyms: bool) -> list[dict]:
+    """This broker's configs ("1"), or the cluster-wide dynamic defaults alone ("")."""
+    names = sorted(broker.config.dynamic_default) if rname == "" else sorted(cfg.BROKER_CONFIGS)
     out = []
-    for name, definition in sorted(cfg.BROKER_CONFIGS.items()):
+    for name in names:
+        definition = cfg.BROKER_CONFIGS[name]
         sensitive = definition.type == cfg.PASSWORD  # Kafka never returns their values
-        value = None if sensitive else cfg.render(broker.config[name])
-        out.append({"name": name, "value": value, "read_only": True,
-                    "config_source": broker.config.source(name), "is_sensitive": sensitive,
-                    "config_type": definition.type, "synonyms": [], "documentation": definition.doc or None})
+        if rname == "":
+            source, value = cfg.SOURCE_DYNAMIC_DEFAULT_BROKER, broker.config.dynamic_default[name]
+        else:
+            source, value = broker.config.source(name), broker.config[name]
+        out.append({"name": name, "value": None if sensitive else cfg.render(value),
+                    "read_only": name not in DYNAMIC_CONFIGS, "config_source": source, "is_sensitive": sensitive,
+                    "config_type": definition.type, "documentation": definition.doc or None,
+                    "synonyms": _broker_synonyms(broker, name, sensitive, rname) if include_synonyms else []})
     return out
 
 
@@ -157,9 +184,10 @@ def _topic_entries(broker, topic, include_synonyms: bool) -> list[dict]:
             if name in topic.configs:
                 synonyms.append({"name": name, "value": topic.configs[name], "source": cfg.SOURCE_TOPIC})
             broker_name = cfg.TOPIC_SYNONYM.get(name)
-            if broker_name:
+            source = broker.config.source(broker_name) if broker_name else None
+            if broker_name and not (broker_name in cfg.NO_DEFAULT_SYNONYMS and source == cfg.SOURCE_DEFAULT):
                 synonyms.append({"name": broker_name, "value": cfg.render(broker.config[broker_name]),
-                                 "source": broker.config.source(broker_name)})
+                                 "source": source})
         entry.update(synonyms=synonyms, documentation=None)
         out.append(entry)
     return out
@@ -198,7 +226,7 @@ async def describe_configs(broker, ctx, request):
                 entries = _topic_entries(broker, topic, request.get("include_synonyms", False))
             elif rtype == RESOURCE_BROKER:
                 _check_broker_name(broker, rname)
-                entries = _broker_entries(broker)
+                entries = _broker_entries(broker, rname, request.get("include_synonyms", False))
             else:
                 raise TopicError("INVALID_REQUEST", f"Unsupported resource type {rtype}")
             keys = r.get("configuration_keys")
@@ -229,9 +257,19 @@ def _alter_response(rtype: int, rname: str, exc: TopicError | None = None) -> di
             "resource_type": rtype, "resource_name": rname}
 
 
-def _refuse_broker_changes(broker, rname: str) -> None:
+def _broker_scope(broker, rname: str) -> str:
+    """The dynamic layer a broker resource names: "" the cluster-wide default, "1" this broker."""
     _check_broker_name(broker, rname)
-    raise TopicError("INVALID_REQUEST", "Broker configs are static here: set them with --config at start.")
+    return CLUSTER_DEFAULT if rname == "" else BROKER
+
+
+def _alter_broker(broker, scope: str, configs: dict[str, str], validate_only: bool) -> None:
+    try:
+        broker.dynamic_configs.replace(scope, configs, validate_only)
+    except DynamicConfigError as exc:
+        raise TopicError("INVALID_REQUEST", str(exc)) from None
+    if not validate_only:
+        broker.topics.refresh_configs()
 
 
 @apis.handler(33, 0, 2)
@@ -246,7 +284,8 @@ async def alter_configs(broker, ctx, request):
                 configs = {c["name"]: c["value"] for c in r["configs"] if c["value"] is not None}
                 _alter_topic(broker, rname, configs, request.get("validate_only", False))
             elif rtype == RESOURCE_BROKER:
-                _refuse_broker_changes(broker, rname)
+                configs = {c["name"]: c["value"] for c in r["configs"] if c["value"] is not None}
+                _alter_broker(broker, _broker_scope(broker, rname), configs, request.get("validate_only", False))
             else:
                 raise TopicError("INVALID_REQUEST", f"Unsupported resource type {rtype}")
             responses.append(_alter_response(rtype, rname))
@@ -255,13 +294,14 @@ async def alter_configs(broker, ctx, request):
     return {"throttle_time": 0, "responses": responses}
 
 
-def _apply_incremental(current: dict[str, str], changes: list[dict]) -> dict[str, str]:
+def _apply_incremental(current: dict[str, str], changes: list[dict], definitions: dict,
+                       unknown_error: str) -> dict[str, str]:
     configs = dict(current)
     for change in changes:
         name, op, value = change["name"], change["config_operation"], change["value"]
-        definition = cfg.TOPIC_CONFIGS.get(name)
+        definition = definitions.get(name)
         if definition is None:
-            raise TopicError("INVALID_CONFIG", f"Unknown topic config name: {name}")
+            raise TopicError(unknown_error, f"Unknown config name: {name}")
         if op == OP_SET:
             configs[name] = value
         elif op == OP_DELETE:
@@ -291,10 +331,13 @@ async def incremental_alter_configs(broker, ctx, request):
                 topic = broker.topics.get(rname)
                 if topic is None:
                     raise TopicError("UNKNOWN_TOPIC_OR_PARTITION", f"Topic {rname} does not exist.")
-                configs = _apply_incremental(topic.configs, r["configs"])
+                configs = _apply_incremental(topic.configs, r["configs"], cfg.TOPIC_CONFIGS, "INVALID_CONFIG")
                 _alter_topic(broker, rname, configs, request.get("validate_only", False))
             elif rtype == RESOURCE_BROKER:
-                _refuse_broker_changes(broker, rname)
+                scope = _broker_scope(broker, rname)
+                configs = _apply_incremental(broker.dynamic_configs.current(scope), r["configs"],
+                                             cfg.BROKER_CONFIGS, "INVALID_REQUEST")
+                _alter_broker(broker, scope, configs, request.get("validate_only", False))
             else:
                 raise TopicError("INVALID_REQUEST", f"Unsupported resource type {rtype}")
             responses.append(_alter_response(rtype, rname))

@@ -172,7 +172,11 @@ def _describe(broker, ctx, group_id: str | None, include_operations: bool) -> di
                 "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": operations}
     group = broker.group_coordinator.groups.get(group_id)
     if group is None:
-        return {"error_code": 0, "group_id": group_id, "group_state": "Dead", "protocol_type": "",
+        # v6 (KIP-1043) names a missing group as such; earlier versions describe it as Dead.
+        missing = ctx.api_version >= 6
+        return {"error_code": code("GROUP_ID_NOT_FOUND") if missing else 0,
+                "error_message": f"Group {group_id} not found." if missing else None,
+                "group_id": group_id, "group_state": "Dead", "protocol_type": "",
                 "protocol_data": "", "members": [], "authorized_operations": operations}
     stable = group.is_(STABLE)
     # Metadata and assignments are only meaningful (and only shown by Kafka) once Stable.
@@ -187,7 +191,7 @@ def _describe(broker, ctx, group_id: str | None, include_operations: bool) -> di
             "members": members, "authorized_operations": operations}
 
 
-@apis.handler(15, 0, 5)
+@apis.handler(15, 0, 6)
 async def describe_groups(broker, ctx, request):
     include = bool(request.get("include_authorized_operations"))
     # Each group is described once however often it is named.

@@ -240,3 +240,61 @@ async def describe_cluster(broker, ctx, request):
         "cluster_authorized_operations": cluster_authorized_operations(
             broker, ctx, bool(request.get("include_cluster_authorized_operations"))),
     }
+
+
+# -- DescribeTopicPartitions (KIP-966) -------------------------------------------------------
+
+# Kafka's max.request.partition.size.limit: the most partitions one response describes.
+MAX_PARTITIONS_PER_RESPONSE = 2000
+
+
+def _described_topics(broker, ctx, requested: list[dict]) -> list[tuple[str, object]]:
+    """(name, Topic, or an error entry) in name order: the requested topics, or every topic
+    the client may describe when none is named."""
+    if not requested:
+        return sorted((t.name, t) for t in broker.topics.topics.values() if _describable(broker, ctx, t.name))
+    answers = {}
+    for item in requested:
+        name = item["name"]
+        topic = broker.topics.get(name)
+        if not _describable(broker, ctx, name):
+            answers[name] = _unauthorized_topic(name)
+        elif topic is None:
+            answers[name] = {"error_code": code("UNKNOWN_TOPIC_OR_PARTITION"), "name": name, "topic_id": bytes(16),
+                             "is_internal": False, "partitions": []}
+        else:
+            answers[name] = topic
+    return sorted(answers.items(), key=lambda item: item[0])
+
+
+@apis.handler(75, 0, 0)
+async def describe_topic_partitions(broker, ctx, request):
+    """Topics a page at a time: at most `response_partition_limit` partitions, then a cursor
+    naming where the next page starts."""
+    limit = min(max(request.get("response_partition_limit") or MAX_PARTITIONS_PER_RESPONSE, 1),
+                MAX_PARTITIONS_PER_RESPONSE)
+    cursor = request.get("cursor")
+    topics, next_cursor = [], None
+    async for name, topic in ctx.paced(_described_topics(broker, ctx, request.get("topics") or [])):
+        if cursor is not None and name < cursor["topic_name"]:
+            continue
+        if isinstance(topic, dict):
+            topics.append(topic)
+            continue
+        first = cursor["partition_index"] if cursor is not None and name == cursor["topic_name"] else 0
+        if limit == 0:
+            next_cursor = {"topic_name": name, "partition_index": first}
+            break
+        indexes = range(first, len(topic.partitions))
+        taken = indexes[:limit]
+        limit -= len(taken)
+        partitions = [partition_entry(broker.node_id, i) | {"eligible_leader_replicas": [], "last_known_elr": []}
+                      for i in taken]
+        topics.append({"error_code": 0, "name": name, "topic_id": topic.topic_id, "is_internal": topic.internal,
+                       "partitions": partitions,
+                       "topic_authorized_operations": broker.authorizer.authorized_operations(
+                           ctx, ResourceType.TOPIC, name)})
+        if len(taken) < len(indexes):
+            next_cursor = {"topic_name": name, "partition_index": taken.stop}
+            break
+    return {"throttle_time": 0, "topics": topics, "next_cursor": next_cursor}

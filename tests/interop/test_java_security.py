@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import BrokerProcess, free_port, unique_topic
 from tests.interop.apache_kafka import ApacheKafka, kafka_libs
+from tests.interop.kafka_tools import ACLS, run_tools
 from tests.tls import CertificateAuthority, sasl_ssl_listener_configs
 
 pytestmark = pytest.mark.slow
@@ -156,36 +157,14 @@ FLOW = [
 ]
 
 
-ACL_FLOW_SOURCE = Path(__file__).parent / "java" / "AclFlow.java"
-
-
-@pytest.fixture(scope="session")
-def acl_flow_classes(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("acl-flow-classes")
-    subprocess.run(["javac", "-cp", f"{kafka_libs()}/*", "-d", str(out), str(ACL_FLOW_SOURCE)], check=True, timeout=300)
-    return out
-
-
-def run_flow_in_one_jvm(broker: Secured, base: str, classes: Path, settle_ms: int = 0) -> list:
-    """The FLOW's normalized answers, every command in one JVM (tests/interop/java/AclFlow.java)."""
-    commands = broker.log4j2.parent / f"acl-flow-{base}.txt"
-    lines = []
+def run_flow_in_one_jvm(broker: Secured, base: str, settle_ms: int = 0) -> list:
+    """The FLOW's normalized answers, every command in one JVM (tests/interop/kafka_tools.py)."""
+    commands = []
     for who, args in FLOW:
         properties = broker.admin if who == "admin" else broker.alice
-        lines.append("\t".join(["--bootstrap-server", broker.bootstrap, "--command-config", str(properties),
-                                *args.replace("$BASE", base).split()]))
-    commands.write_text("\n".join(lines) + "\n")
-    proc = subprocess.run(["java", f"-Dlog4j2.configurationFile={broker.log4j2}", "-cp",
-                           f"{classes}:{kafka_libs()}/*", "AclFlow", str(commands), str(settle_ms)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    answers = []
-    for block in proc.stdout.split("=== exit ")[1:]:
-        code, _, rest = block.partition("\n")
-        result = subprocess.CompletedProcess([], int(code), rest.rsplit("=== end", 1)[0], "")
-        answers.append(normalized(result, base))
-    assert len(answers) == len(FLOW), proc.stdout[-3000:]
-    return answers
+        commands.append([ACLS, "--bootstrap-server", broker.bootstrap, "--command-config", str(properties),
+                         *args.replace("$BASE", base).split()])
+    return [normalized(result, base) for result in run_tools(commands, settle_ms, broker.log4j2)]
 
 
 def run_flow(broker: Secured, base: str, settle_like: list | None = None) -> list:
@@ -214,9 +193,9 @@ def entry(principal: str, operation: str, permission: str = "ALLOW") -> str:
     return f"(principal={principal}, host=*, operation={operation}, permissionType={permission})"
 
 
-def test_kafka_acls_gives_the_same_answers_on_both_brokers(schemabus_secured, kafka_secured, acl_flow_classes):
+def test_kafka_acls_gives_the_same_answers_on_both_brokers(schemabus_secured, kafka_secured):
     base = unique_topic("acltool")
-    ours = run_flow_in_one_jvm(schemabus_secured, base, acl_flow_classes)
+    ours = run_flow_in_one_jvm(schemabus_secured, base)
 
     # What kafka-acls shows on our broker, in the steps that matter (Kafka's answers are then
     # compared with all of ours).
@@ -247,7 +226,7 @@ def test_kafka_acls_gives_the_same_answers_on_both_brokers(schemabus_secured, ka
                                                                  "operation=DESCRIBE, permissionType=ALLOW)")),
         (resource("USER", "User:$BASE-user"), (entry(app, "CREATE_TOKENS"),))])), ours[17]
 
-    theirs = run_flow_in_one_jvm(kafka_secured, base, acl_flow_classes, settle_ms=300)
+    theirs = run_flow_in_one_jvm(kafka_secured, base, settle_ms=300)
     if theirs != ours:  # Kafka may show a change late: again a command at a time, each listing settled
         theirs = run_flow(kafka_secured, unique_topic("acltool-again"), settle_like=ours)
     differences = [f"kafka-acls {args} (as {who}):\n  schemabus:    {mine}\n  apache-kafka: {kafkas}"
