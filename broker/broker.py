@@ -57,6 +57,8 @@ class Broker:
         self.config = config or BrokerConfig()
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Kafka's log.dirs names where the logs are: here, whichever directory the broker was given.
+        self.config.explicit.setdefault("log.dirs", str(self.data_dir.resolve()))
         self.dynamic_configs = DynamicBrokerConfigs(self.data_dir, self.config)
         self.node_id = self.config["node.id"]
         self.cluster_id = self._load_cluster_id()

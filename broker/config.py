@@ -7,6 +7,7 @@ reports each value with its source, as Kafka does.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -307,6 +308,20 @@ class BrokerConfig:
             if definition is None:
                 raise ConfigError(f"Unknown broker config: {name}")
             self.explicit[name] = definition.parse(raw)
+
+    def log_dir(self, data_dir: str | None) -> str:
+        """The broker's one log directory: `--data-dir`, else Kafka's `log.dirs`. Several
+        directories (JBOD) are refused, as is a `log.dirs` that names another than --data-dir."""
+        configured = self.explicit.get("log.dirs")
+        if configured is None:
+            return data_dir or self["log.dirs"]
+        dirs = [d.strip() for d in configured.split(",") if d.strip()]
+        if len(dirs) != 1:
+            raise ConfigError(f"log.dirs names {len(dirs)} directories; schemabus keeps its logs in one "
+                              "directory (several log directories, JBOD, are not supported)")
+        if data_dir is not None and os.path.realpath(data_dir) != os.path.realpath(dirs[0]):
+            raise ConfigError(f"--data-dir {data_dir} and log.dirs={dirs[0]} name different directories: give one")
+        return dirs[0]
 
     def listener_override(self, listener: str, name: str, default):
         """`listener.name.<listener>.<name>` when it was set, else `default`."""

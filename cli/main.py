@@ -56,7 +56,7 @@ async def _run_broker(data_dir: Path, listen: str, config: BrokerConfig, ready_l
 
 def cmd_broker(args) -> int:
     config = BrokerConfig(parse_key_values(args.config))
-    asyncio.run(_run_broker(Path(args.data_dir), args.listen, config,
+    asyncio.run(_run_broker(Path(config.log_dir(args.data_dir)), args.listen, config,
                             "schemabus broker ready: bootstrap.servers={bootstrap}"))
     return 0
 
@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     broker = sub.add_parser("broker", help="run the Kafka-compatible broker")
-    broker.add_argument("--data-dir", default=f"{DEFAULT_DATA_DIR}/broker")
+    broker.add_argument("--data-dir", help=f"the log directory (default: log.dirs, else {DEFAULT_DATA_DIR}/broker)")
     broker.add_argument("--listen", default="127.0.0.1:9092",
                         help="host:port to listen on (plaintext), or listeners as Kafka writes them: "
                              "NAME://host:port,... (--config listeners=... wins)")
