@@ -24,6 +24,7 @@ from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
 from broker.dynamic_config import DynamicBrokerConfigs
 from broker.producer_ids import ProducerIdManager
+from broker.quotas import Quotas
 from broker.sasl.scram import ScramCredentials
 from broker.schema_validation import SchemaValidator
 from broker.server import KafkaServer
@@ -34,8 +35,8 @@ from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
 from broker.handlers import (  # noqa: F401
-    acls, admin, fetch, groups, metadata, offsets, offsets_commit, produce, replicas, security, transaction_admin,
-    transactions)
+    acls, admin, client_quotas, fetch, groups, metadata, offsets, offsets_commit, produce, replicas, security,
+    transaction_admin, transactions)
 
 log = logging.getLogger("schemabus.broker")
 
@@ -60,6 +61,7 @@ class Broker:
         # Kafka's log.dirs names where the logs are: here, whichever directory the broker was given.
         self.config.explicit.setdefault("log.dirs", str(self.data_dir.resolve()))
         self.dynamic_configs = DynamicBrokerConfigs(self.data_dir, self.config)
+        self.quotas = Quotas(self.data_dir)
         self.node_id = self.config["node.id"]
         self.cluster_id = self._load_cluster_id()
         self.authorizer = create_authorizer(self.config, self.data_dir)

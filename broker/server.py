@@ -22,6 +22,7 @@ import logging
 import os
 import ssl
 import struct
+import time
 from dataclasses import dataclass, field
 
 from broker.listeners import ANONYMOUS, Listener, distinguished_name
@@ -467,10 +468,13 @@ class KafkaServer:
             return None
 
     async def answer(self, conn: _Connection, frame, peer: str, principal: str | None) -> None:
-        """Serve one request frame and send its response (if it has one)."""
-        chunks = await self._dispatch(frame, peer, principal or ANONYMOUS)
+        """Serve one request frame and send its response (if it has one). A client over its
+        quota is not read from again until its throttle time has passed (KIP-219)."""
+        chunks, throttle_ms = await self._dispatch(frame, peer, principal or ANONYMOUS)
         if chunks is not None:
             await self._send(conn, chunks)
+        if throttle_ms:
+            await asyncio.sleep(throttle_ms / 1000)
 
     async def respond(self, conn: _Connection, header: RequestHeader, response: dict) -> None:
         """Send `response` to the request with `header` (the SASL exchange answers itself)."""
@@ -510,12 +514,13 @@ class KafkaServer:
                 if isinstance(chunk, FileSpan):
                     chunk.file.close()
 
-    async def _dispatch(self, frame, peer: str, principal: str = ANONYMOUS) -> list | None:
+    async def _dispatch(self, frame, peer: str, principal: str = ANONYMOUS) -> tuple[list | None, int]:
+        """(the response's chunks or None, the throttle time in ms it carries)."""
         header, pos = decode_request_header(frame, apis.request_is_flexible)
         key, version = header.api_key, header.api_version
         if not apis.supported(key, version):
             if key == apis.API_VERSIONS:
-                return _api_versions_fallback(header)
+                return _api_versions_fallback(header), 0
             raise ProtocolError(f"unsupported API key {key} version {version}")
         api = apis.REGISTRY[key]
         large = False
@@ -532,9 +537,15 @@ class KafkaServer:
                     request, _ = await self._off_loop(decode, request_spec, frame, pos, self.max_array_entries)
             except DecodeError as exc:
                 raise ProtocolError(f"malformed {api.name} v{version} request: {exc}") from None
+        started = time.perf_counter()
         response = await api.fn(self.broker, RequestContext(header, peer, self.listener, principal), request)
+        throttle_ms = 0
+        quotas = self.broker.quotas
+        if quotas.active:
+            response, throttle_ms = quotas.throttle(key, principal, header.client_id or "", len(frame), response,
+                                                    time.perf_counter() - started)
         if response is None:
-            return None
+            return None, throttle_ms
         # ApiVersions' response header is always v0, whatever the request version.
         flexible_header = key != apis.API_VERSIONS and apis.response_is_flexible(key, version)
         body = None
@@ -546,7 +557,7 @@ class KafkaServer:
                 body = [await self._off_loop(_encode_joined, spec, response)]
             else:
                 body = encode(spec, response)
-        return [response_header(header.correlation_id, flexible_header)] + body
+        return [response_header(header.correlation_id, flexible_header)] + body, throttle_ms
 
     async def _off_loop(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._large_requests, fn, *args)

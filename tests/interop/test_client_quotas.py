@@ -1,0 +1,145 @@
+"""Client quotas set with Kafka's kafka-configs and enforced: a producer and a consumer over their
+byte rates are slowed to them, on our broker and on Apache Kafka alike."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from tests.conftest import unique_topic
+from tests.interop.kafka_tools import CONFIGS, TOPICS, run_tools
+
+pytestmark = pytest.mark.slow
+
+RECORD = 10_000
+QUOTA = 400_000  # bytes per second
+# Kafka measures a client's rate over 11 windows of 1 s, never over less than 10 of them: a
+# client that always wants more gets a window's credit (10 x its quota) at once, is throttled
+# until that burst has left the 11 windows, then gets the next. Its rate is measured over whole
+# such periods: from its first burst to its third (two periods, ~11-12 s each).
+BURST_BYTES = 3 * QUOTA  # a second with more than this is a burst
+PERIODS = 2
+GIVE_UP_S = 45
+
+
+def _quota(bs: str, client_id: str, *change: str):
+    (answer,) = run_tools([[CONFIGS, "--bootstrap-server", bs, "--entity-type", "clients",
+                            "--entity-name", client_id, "--alter", *change]])
+    assert answer.returncode == 0, answer.stdout + answer.stderr[-2000:]
+
+
+def _burst_starts(events: list[tuple[float, int]]) -> list[float]:
+    per_second: dict[int, int] = {}
+    for at, size in events:
+        per_second[int(at)] = per_second.get(int(at), 0) + size
+    bursts = sorted(second for second, size in per_second.items() if size > BURST_BYTES)
+    # A burst may straddle a second boundary: keep the first second of each.
+    firsts = [second for i, second in enumerate(bursts) if i == 0 or second > bursts[i - 1] + 1]
+    return [min(at for at, _ in events if int(at) == second) for second in firsts]
+
+
+def _rate_over_periods(events: list[tuple[float, int]]) -> float:
+    starts = _burst_starts(events)
+    assert len(starts) > PERIODS, f"fewer than {PERIODS + 1} bursts in {GIVE_UP_S} s: {starts}"
+    begin, end = starts[0], starts[PERIODS]
+    return sum(size for at, size in events if begin <= at < end) / (end - begin)
+
+
+def _enough(events) -> bool:
+    return len(_burst_starts(events)) > PERIODS
+
+
+def test_kafka_configs_sets_describes_and_removes_client_quotas(any_broker):
+    bs = any_broker.bootstrap
+    client, user = unique_topic("quota-client"), unique_topic("quota-user")
+    clients = [CONFIGS, "--bootstrap-server", bs, "--entity-type", "clients", "--entity-name", client]
+    both = [CONFIGS, "--bootstrap-server", bs, "--entity-type", "users", "--entity-name", user,
+            "--entity-type", "clients", "--entity-name", client]
+    results = run_tools([
+        [*clients, "--alter", "--add-config", "producer_byte_rate=1024,consumer_byte_rate=2048"],
+        [*both, "--alter", "--add-config", "request_percentage=50"],
+        [*clients, "--describe"],
+        [*both, "--describe"],
+        [*clients, "--alter", "--add-config", "producer_byte_rate=1.5"],
+        [*clients, "--alter", "--delete-config", "producer_byte_rate"],
+        [*clients, "--describe"],
+        [*both, "--alter", "--delete-config", "request_percentage"],
+        [*both, "--describe"],
+        [*clients, "--alter", "--delete-config", "consumer_byte_rate"],
+    ])
+    added, added_both, described, described_both, fractional, removed, after, _, gone, _ = results
+    assert added.stdout.strip() == f"Completed updating config for client {client}."
+    assert added_both.stdout.strip() == f"Completed updating config for user {user}."
+    assert described.stdout.strip() == (f"Quota configs for client-id '{client}' are consumer_byte_rate=2048.0, "
+                                        "producer_byte_rate=1024.0")
+    assert described_both.stdout.strip() == (f"Quota configs for user-principal '{user}', client-id '{client}' are "
+                                             "request_percentage=50.0")
+    assert fractional.returncode == 1
+    assert "InvalidRequestException: producer_byte_rate cannot be a fractional value." in fractional.stderr
+    assert removed.returncode == 0
+    assert after.stdout.strip() == f"Quota configs for client-id '{client}' are consumer_byte_rate=2048.0"
+    assert gone.stdout.strip() == ""
+
+
+def test_a_producer_over_its_byte_rate_is_slowed_to_it(any_broker):
+    bs = any_broker.bootstrap
+    topic, client = unique_topic("quota-produce"), unique_topic("quota-producer")
+    run_tools([[TOPICS, "--bootstrap-server", bs, "--create", "--topic", topic, "--partitions", "1"]])
+    _quota(bs, client, "--add-config", f"producer_byte_rate={QUOTA}")
+    acked: list[tuple[float, int]] = []
+    producer = Producer({"bootstrap.servers": bs, "client.id": client, "linger.ms": 5, "batch.size": 65536,
+                         "queue.buffering.max.kbytes": 1024})
+    started = time.monotonic()
+
+    def delivered(err, msg):
+        if err is None:
+            acked.append((time.monotonic() - started, len(msg.value())))
+
+    try:
+        while not _enough(acked) and time.monotonic() < started + GIVE_UP_S:
+            try:
+                producer.produce(topic, b"p" * RECORD, on_delivery=delivered)
+            except BufferError:
+                producer.poll(0.05)
+            producer.poll(0)
+    finally:
+        producer.purge()
+        producer.flush(30)
+        _quota(bs, client, "--delete-config", "producer_byte_rate")
+    measured = _rate_over_periods(acked)
+    print(f"producer: {measured:,.0f} B/s against a quota of {QUOTA:,} B/s")
+    assert 0.8 * QUOTA <= measured <= 1.2 * QUOTA, measured
+
+
+def test_a_consumer_over_its_byte_rate_is_slowed_to_it(any_broker):
+    bs = any_broker.bootstrap
+    topic, client = unique_topic("quota-fetch"), unique_topic("quota-consumer")
+    run_tools([[TOPICS, "--bootstrap-server", bs, "--create", "--topic", topic, "--partitions", "1"]])
+    total = int(QUOTA * GIVE_UP_S / RECORD)  # more than it may read in the time
+    producer = Producer({"bootstrap.servers": bs, "linger.ms": 20})
+    for _ in range(total):
+        producer.produce(topic, b"c" * RECORD)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    _quota(bs, client, "--add-config", f"consumer_byte_rate={QUOTA}")
+    consumer = Consumer({"bootstrap.servers": bs, "client.id": client, "group.id": client,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    received: list[tuple[float, int]] = []
+    started = time.monotonic()
+    try:
+        consumer.subscribe([topic])
+        while not _enough(received) and time.monotonic() < started + GIVE_UP_S:
+            for msg in consumer.consume(100, timeout=0.2):
+                if msg.error() is None:
+                    received.append((time.monotonic() - started, len(msg.value())))
+    finally:
+        consumer.close()
+        _quota(bs, client, "--delete-config", "consumer_byte_rate")
+    measured = _rate_over_periods(received)
+    print(f"consumer: {measured:,.0f} B/s against a quota of {QUOTA:,} B/s")
+    # A fetch that would go over the quota is answered empty and not counted (Kafka's rule), so
+    # a consumer gets its 10 windows' credit per period of ~12 s and nothing between: Apache
+    # Kafka measures 0.82 of the quota here, ours the same; hence 25% below rather than 20%.
+    assert 0.75 * QUOTA <= measured <= 1.2 * QUOTA, measured
