@@ -146,6 +146,10 @@ BROKER_CONFIGS = _defs(
     ConfigDef("min.insync.replicas", INT, 1, minimum=1),
     ConfigDef("compression.type", STRING, "producer",
               choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),
+    # KIP-390: the level a topic's compression.type compresses at (-1: the codec's default).
+    ConfigDef("compression.gzip.level", INT, -1, minimum=-1),
+    ConfigDef("compression.lz4.level", INT, 9, minimum=1),
+    ConfigDef("compression.zstd.level", INT, 3, minimum=-131072),
     ConfigDef("log.cleanup.policy", LIST, ["delete"], choices=("compact", "delete")),
     ConfigDef("log.retention.ms", LONG, 604800000),
     ConfigDef("log.retention.bytes", LONG, -1),
@@ -204,6 +208,9 @@ BROKER_CONFIGS = _defs(
 _TOPIC_SYNONYMS = {
     "cleanup.policy": "log.cleanup.policy",
     "compression.type": "compression.type",
+    "compression.gzip.level": "compression.gzip.level",
+    "compression.lz4.level": "compression.lz4.level",
+    "compression.zstd.level": "compression.zstd.level",
     "delete.retention.ms": "log.cleaner.delete.retention.ms",
     "file.delete.delay.ms": "log.segment.delete.delay.ms",
     "flush.messages": "log.flush.interval.messages",

@@ -148,8 +148,11 @@ class Partition:
     # -- produce ------------------------------------------------------------------
 
     def append(self, data: bytes, *, max_message_bytes: int, log_append_time: bool,
-               compacted: bool, timestamp_bounds: tuple[int, int] | None = None) -> tuple[int, int]:
-        """Validate and append the one batch of a produce request.
+               compacted: bool, timestamp_bounds: tuple[int, int] | None = None,
+               compression: tuple[int, int | None] | None = None) -> tuple[int, int]:
+        """Validate and append the one batch of a produce request. `compression`: (codec, level)
+        of a topic whose compression.type is not `producer`; a batch in another codec is
+        recompressed to it, as Kafka does.
 
         Returns (base offset, log append time or -1). A retried duplicate returns the
         offset it was first written at, without appending.
@@ -181,12 +184,16 @@ class Partition:
 
         # A writable view (of the request's own buffer, see server.py) is patched in place.
         batch = data if isinstance(data, memoryview) and not data.readonly else bytearray(data)
+        log_header = header
+        if compression is not None and compression[0] != header.compression and not header.is_control:
+            batch = records.recompress(data, *compression)
+            log_header = records.parse_header(batch)
         append_time = -1
         if log_append_time:
             append_time = int(time.time() * 1000)
             records.set_log_append_time(batch, append_time)
         # LogAppendTime rewrote the header's timestamps: the log parses the batch again then.
-        base_offset = self.log.append(batch, None if log_append_time else header)
+        base_offset = self.log.append(batch, None if log_append_time else log_header)
         if header.producer_id >= 0:  # the producer state keeps nothing for others
             self.producers.update(header._replace(base_offset=base_offset))
         self._wake_fetchers()

@@ -249,19 +249,35 @@ def decompress(codec: int, data) -> memoryview:
     raise InvalidBatch(f"unknown compression codec {codec}")
 
 
-def compress(codec: int, data: bytes) -> bytes:
+CODECS_BY_NAME = {"uncompressed": NO_COMPRESSION, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD}
+
+
+def compress(codec: int, data: bytes, level: int | None = None) -> bytes:
+    """`level`: the codec's compression level (None, or -1 for gzip: the codec's default)."""
     if codec == NO_COMPRESSION:
         return data
     if codec == GZIP:
-        c = zlib.compressobj(6, zlib.DEFLATED, 31)
+        c = zlib.compressobj(6 if level is None or level == -1 else level, zlib.DEFLATED, 31)
         return c.compress(data) + c.flush()
     if codec == SNAPPY:
         return bytes(cramjam.snappy.compress_raw(data))
     if codec == LZ4:
-        return lz4.frame.compress(data)
+        return lz4.frame.compress(data) if level is None else lz4.frame.compress(data, compression_level=level)
     if codec == ZSTD:
-        return bytes(cramjam.zstd.compress(data))
+        return bytes(cramjam.zstd.compress(data) if level is None else cramjam.zstd.compress(data, level=level))
     raise ValueError(f"unknown compression codec {codec}")
+
+
+def recompress(batch, codec: int, level: int | None) -> bytearray:
+    """The batch with its records compressed with `codec` instead (a topic whose compression.type
+    is not `producer`): same offsets, timestamps, producer and transactional attributes."""
+    header = parse_header(batch)
+    recs = decode_records(batch)
+    return encode_batch(recs, base_offset=header.base_offset, codec=codec, level=level,
+                        attributes=header.attributes, producer_id=header.producer_id,
+                        producer_epoch=header.producer_epoch, base_sequence=header.base_sequence,
+                        leader_epoch=header.leader_epoch, last_offset_delta=header.last_offset_delta,
+                        max_timestamp=header.max_timestamp)
 
 
 def decode_records(batch, pos: int = 0) -> list[Record]:
@@ -322,6 +338,7 @@ def encode_batch(
     *,
     base_offset: int | None = None,
     codec: int = NO_COMPRESSION,
+    level: int | None = None,
     attributes: int = 0,
     producer_id: int = NO_PRODUCER_ID,
     producer_epoch: int = NO_PRODUCER_EPOCH,
@@ -340,7 +357,7 @@ def encode_batch(
     body = bytearray()
     for rec in records:
         _encode_record(body, rec.offset - base_offset, rec.timestamp - base_ts, rec)
-    payload = compress(codec, bytes(body))
+    payload = compress(codec, bytes(body), level)
     if last_offset_delta is None:
         last_offset_delta = records[-1].offset - base_offset
     if max_timestamp is None:

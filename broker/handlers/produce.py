@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import NamedTuple
 
+from broker import records
 from broker.authorizer import Operation, ResourceType
 from broker.partition import ProduceError
 from broker.protocol import apis
@@ -30,6 +31,7 @@ class _Settings(NamedTuple):
     log_append_time: bool
     compacted: bool
     timestamp_bounds: tuple[int, int] | None  # CreateTime: (before.max.ms, after.max.ms), KIP-937
+    compression: tuple[int, int | None] | None  # (codec, level) unless compression.type is `producer`
 
 
 def _settings(broker, topic) -> _Settings:
@@ -44,8 +46,21 @@ def _settings(broker, topic) -> _Settings:
             rules, value(topic, "min.insync.replicas"), value(topic, "max.message.bytes"), log_append_time,
             "compact" in value(topic, "cleanup.policy"),
             None if log_append_time else (value(topic, "message.timestamp.before.max.ms"),
-                                          value(topic, "message.timestamp.after.max.ms")))
+                                          value(topic, "message.timestamp.after.max.ms")),
+            _compression(lambda name: value(topic, name)))
     return settings
+
+
+_LEVEL_CONFIGS = {records.GZIP: "compression.gzip.level", records.LZ4: "compression.lz4.level",
+                  records.ZSTD: "compression.zstd.level"}
+
+
+def _compression(value) -> tuple[int, int | None] | None:
+    name = value("compression.type")
+    if name == "producer":
+        return None
+    codec = records.CODECS_BY_NAME[name]
+    return codec, value(_LEVEL_CONFIGS[codec]) if codec in _LEVEL_CONFIGS else None
 
 
 async def _produce_partition(broker, topic, index: int, data: bytes | None, acks: int) -> dict:
@@ -71,6 +86,7 @@ async def _produce_partition(broker, topic, index: int, data: bytes | None, acks
             log_append_time=settings.log_append_time,
             compacted=settings.compacted,
             timestamp_bounds=settings.timestamp_bounds,
+            compression=settings.compression,
         )
     except ProduceError as exc:
         return _partition_error(index, exc.error, exc.message, exc.record_errors)
