@@ -20,6 +20,7 @@ from pathlib import Path
 from broker import listeners, recordscan, schema_validation
 from broker.authorizer import create_authorizer
 from broker.config import BrokerConfig
+from broker.metrics import BrokerMetrics, MetricsEndpointRunner
 from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
 from broker.producer_ids import ProducerIdManager
@@ -71,6 +72,8 @@ class Broker:
         self.transactions: TransactionCoordinator | None = None
         self._tasks: list[asyncio.Task] = []
         self._cleaner = CleanerWorker()
+        self.metrics = BrokerMetrics()
+        self.metrics_endpoint = MetricsEndpointRunner(self, self.config["schemabus.metrics.listen"])
 
     def _load_cluster_id(self) -> str:
         path = self.data_dir / "meta.properties"
@@ -110,6 +113,7 @@ class Broker:
         gc.set_threshold(*GC_THRESHOLDS)
         for server in self.servers:
             await server.start()
+        await self.metrics_endpoint.start()
         self._tasks = [
             asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"], self._apply_retention)),
             asyncio.create_task(self._every(self.config["log.flush.scheduler.interval.ms"], self._flush_due)),
@@ -130,6 +134,7 @@ class Broker:
                         recordscan.NOT_NATIVE_BECAUSE)
 
     async def stop(self) -> None:
+        self.metrics_endpoint.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

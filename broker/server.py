@@ -22,6 +22,7 @@ import logging
 import os
 import ssl
 import struct
+import time
 from dataclasses import dataclass, field
 
 from broker.listeners import ANONYMOUS, Listener, distinguished_name
@@ -468,9 +469,12 @@ class KafkaServer:
 
     async def answer(self, conn: _Connection, frame, peer: str, principal: str | None) -> None:
         """Serve one request frame and send its response (if it has one)."""
+        start = time.perf_counter()
         chunks = await self._dispatch(frame, peer, principal or ANONYMOUS)
         if chunks is not None:
             await self._send(conn, chunks)
+        # Counted once answered, as Kafka's RequestsPerSec/TotalTimeMs (the api key: 2 first bytes).
+        self.broker.metrics.answered((frame[0] << 8) | frame[1], time.perf_counter() - start)
 
     async def respond(self, conn: _Connection, header: RequestHeader, response: dict) -> None:
         """Send `response` to the request with `header` (the SASL exchange answers itself)."""
