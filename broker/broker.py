@@ -111,9 +111,9 @@ class Broker:
         # after the groups: finishing a transaction may complete a group's pending offsets.
         self.group_coordinator.start(on_loaded=self.transactions.start)
         gc.set_threshold(*GC_THRESHOLDS)
+        await self.metrics_endpoint.start()  # first: a taken metrics port fails the start before clients connect
         for server in self.servers:
             await server.start()
-        await self.metrics_endpoint.start()
         self._tasks = [
             asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"], self._apply_retention)),
             asyncio.create_task(self._every(self.config["log.flush.scheduler.interval.ms"], self._flush_due)),

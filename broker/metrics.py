@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from broker.config import ConfigError
 from broker.protocol import apis
 from http_metrics.exposition import MetricsServer, split_host_port
 
@@ -233,10 +234,16 @@ class MetricsEndpointRunner:
     async def start(self) -> None:
         if not self.listen:
             return
-        host, port = split_host_port(self.listen)
+        try:
+            host, port = split_host_port(self.listen)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         registry = self.broker.metrics.registry
         registry.register(BrokerStateCollector(self.broker, asyncio.get_running_loop()))
-        self.server = MetricsServer(registry, host, port).start()
+        try:
+            self.server = MetricsServer(registry, host, port).start()
+        except OSError as exc:
+            raise OSError(exc.errno, f"schemabus.metrics.listen={self.listen}: {exc.strerror}") from None
         log.info("metrics at %s", self.server.url)
 
     @property

@@ -30,6 +30,7 @@ def _start_up(tmp_path, *extra: str, ports: tuple[int, int, int] | None = None, 
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "up", "--data-dir", str(tmp_path / "data"),
                              "--listen", f"127.0.0.1:{broker_port}", "--registry-listen", f"127.0.0.1:{registry_port}",
                              "--rest-listen", f"127.0.0.1:{rest_port}", "--connect-listen", f"127.0.0.1:{connect_port}",
+                             "--metrics-listen", f"127.0.0.1:{free_port()}",
                              "--config", "group.initial.rebalance.delay.ms=0", *extra],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=open(tmp_path / "up.log", "a"), text=True,
                             start_new_session=True)
