@@ -212,9 +212,9 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
             secure.write_client_properties(bootstrap, url, secure.registry_client_properties())
             secure.write_rest_client(rest_url)
             _print_secure_summary(secure, bootstrap, url, rest_url)
+        _print_metrics_urls(broker.metrics_endpoint.url, url, rest_url, connect_url)
         print(f"schemabus up: broker at {bootstrap}, schema registry at {url}, REST Proxy at {rest_url}, "
               f"Kafka Connect at {connect_url} (Ctrl-C stops)", flush=True)
-        _print_metrics_urls(broker.metrics_endpoint.url, url, rest_url, connect_url)
         exits = {asyncio.ensure_future(proc.wait()): name for name, proc in children}
         drains = [asyncio.ensure_future(proc.stdout.read()) for _, proc in children]
         stopped = asyncio.ensure_future(stop.wait())
@@ -235,10 +235,11 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
 
 
 def _print_metrics_urls(broker_url: str | None, registry_url: str, rest_url: str, connect_url: str) -> None:
-    """Where Prometheus scrapes each service (docs/prometheus.yml; `schemabus status` reads them)."""
+    """Where Prometheus scrapes each service (docs/prometheus.yml; `schemabus status` reads them).
+    Before the summary line, which stays the last and the first to start with "schemabus up:"."""
     urls = [("broker", broker_url), ("schema registry", f"{registry_url.rstrip('/')}/metrics"),
             ("REST Proxy", f"{rest_url.rstrip('/')}/metrics"), ("Kafka Connect", f"{connect_url.rstrip('/')}/metrics")]
-    print("schemabus up: metrics at " + ", ".join(f"{name} {u}" for name, u in urls if u), flush=True)
+    print("schemabus up metrics: " + ", ".join(f"{name} {u}" for name, u in urls if u), flush=True)
 
 
 def _print_secure_summary(secure, bootstrap: str, url: str, rest_url: str) -> None:
