@@ -113,3 +113,31 @@ def test_a_service_without_metrics_is_reported_not_fatal(platform, traffic):
     result = status(platform, "--connect-url", "http://127.0.0.1:9")
     assert result.returncode == 0, result.stderr
     assert "Kafka Connect http://127.0.0.1:9/metrics" in result.stdout and "no metrics" in result.stdout
+
+
+def test_the_grafana_dashboard_and_prometheus_config_use_what_the_services_serve(platform, traffic):
+    """docs/grafana-dashboard.json is valid JSON whose every metric is served by some service, and
+    docs/prometheus.yml scrapes `schemabus up`'s default ports."""
+    import re
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    served = set()
+    urls = platform.urls
+    for url in (platform.metrics_url, f"{urls['registry']}/metrics", f"{urls['rest']}/metrics",
+                f"{urls['connect']}/metrics"):
+        text = urllib.request.urlopen(url, timeout=30).read().decode()
+        for family in text_string_to_metric_families(text):
+            served.add(family.name)
+            served.update(sample.name for sample in family.samples)
+    dashboard = json.loads((REPO / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"\b(?:kafka|schema_registry)_[a-z_]+", expr)}
+    assert used and len(dashboard["panels"]) >= 10
+    missing = {name for name in used
+               if name not in served and re.sub(r"_(total|bucket|count|sum)$", "", name) not in served}
+    assert not missing, missing
+    config = (REPO / "docs" / "prometheus.yml").read_text()
+    for port in (9308, 8081, 8082, 8083):
+        assert f'"127.0.0.1:{port}"' in config
