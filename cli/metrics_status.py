@@ -103,7 +103,8 @@ def _requests(s: Samples, prefix: str) -> tuple[int, list[str]]:
 
 def registry_summary(s: Samples) -> dict:
     total, top = _requests(s, "schema_registry")
-    errors = _n(sum(v for labels, v in s.rows("schema_registry_requests_total") if labels.get("status", "").startswith("5")))
+    errors = _n(sum(v for labels, v in s.rows("schema_registry_requests_total")
+                    if labels.get("status", "").startswith("5")))
     return {"schemas": {k: _n(v) for k, v in sorted(s.by("schema_registry_schemas", "type").items())},
             "subjects": _n(s.total("schema_registry_subjects")),
             "role": "leader" if s.total("schema_registry_master_slave_role") == 1 else "follower",

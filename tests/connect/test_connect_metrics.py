@@ -32,7 +32,8 @@ def test_connector_status_and_task_counts(worker, tmp_path):
                                  "topic": unique_topic("connect-metrics")})
     worker.create("metrics-boom", {"connector.class": "exploding.ExplodingSourceConnector"})
     wait_for(lambda: all_running(worker, "metrics-fs", 1), 60, "metrics-fs running")
-    wait_for(lambda: [s for _, s, _ in worker.states("metrics-boom")[1]] == ["FAILED"], 60, "metrics-boom's task failed")
+    wait_for(lambda: [s for _, s, _ in worker.states("metrics-boom")[1]] == ["FAILED"], 60,
+             "metrics-boom's task failed")
 
     samples = scrape(worker.url + "/metrics")
     assert value(samples, "kafka_connect_connector_status", connector="metrics-fs", type="source",

@@ -7,7 +7,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.conftest import BrokerProcess, free_port, unique_topic, wait_until
-from tests.metrics_scrape import scrape, status_of, total, value
+from tests.metrics_scrape import scrape, status_of, value
 
 PER_PARTITION = (30, 20)  # records produced to partitions 0 and 1
 COMMITTED = (12, 5)  # offsets the group commits
