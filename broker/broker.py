@@ -20,6 +20,7 @@ from pathlib import Path
 from broker import listeners, recordscan, schema_validation
 from broker.authorizer import create_authorizer
 from broker.config import BrokerConfig
+from broker.metrics import BrokerMetrics, MetricsEndpointRunner
 from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
 from broker.dynamic_config import DynamicBrokerConfigs
@@ -78,6 +79,8 @@ class Broker:
         self.transactions: TransactionCoordinator | None = None
         self._tasks: list[asyncio.Task] = []
         self._cleaner = CleanerWorker()
+        self.metrics = BrokerMetrics()
+        self.metrics_endpoint = MetricsEndpointRunner(self, self.config["schemabus.metrics.listen"])
 
     def _load_cluster_id(self) -> str:
         path = self.data_dir / "meta.properties"
@@ -115,6 +118,7 @@ class Broker:
         # after the groups: finishing a transaction may complete a group's pending offsets.
         self.group_coordinator.start(on_loaded=self.transactions.start)
         gc.set_threshold(*GC_THRESHOLDS)
+        await self.metrics_endpoint.start()  # first: a taken metrics port fails the start before clients connect
         for server in self.servers:
             await server.start()
         self._tasks = [
@@ -137,6 +141,7 @@ class Broker:
                         recordscan.NOT_NATIVE_BECAUSE)
 
     async def stop(self) -> None:
+        self.metrics_endpoint.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

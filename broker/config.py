@@ -143,6 +143,8 @@ BROKER_CONFIGS = _defs(
     # reopened on use); -1 = half of the descriptor limit (RLIMIT_NOFILE), the rest is for sockets.
     ConfigDef("schemabus.log.max.open.files", INT, -1,
               "Log segment and index files kept open at once; -1: half of RLIMIT_NOFILE.", minimum=-1),
+    # Ours: where the Prometheus endpoint (/metrics) listens, host:port; unset = no endpoint.
+    ConfigDef("schemabus.metrics.listen", STRING, None, "host:port of the Prometheus /metrics endpoint; unset: off."),
     ConfigDef("min.insync.replicas", INT, 1, minimum=1),
     ConfigDef("compression.type", STRING, "producer",
               choices=("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")),

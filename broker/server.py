@@ -470,9 +470,12 @@ class KafkaServer:
     async def answer(self, conn: _Connection, frame, peer: str, principal: str | None) -> None:
         """Serve one request frame and send its response (if it has one). A client over its
         quota is not read from again until its throttle time has passed (KIP-219)."""
+        start = time.perf_counter()
         chunks, throttle_ms = await self._dispatch(frame, peer, principal or ANONYMOUS)
         if chunks is not None:
             await self._send(conn, chunks)
+        # Counted once answered, as Kafka's RequestsPerSec/TotalTimeMs (the api key: 2 first bytes).
+        self.broker.metrics.answered((frame[0] << 8) | frame[1], time.perf_counter() - start)
         if throttle_ms:
             await asyncio.sleep(throttle_ms / 1000)
 

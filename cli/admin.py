@@ -17,6 +17,7 @@ from confluent_kafka.admin import (
 )
 
 from cli.client_config import connection_settings, librdkafka_config, read_properties
+from cli import metrics_status
 from cli.output import CommandError, emit
 from cli.registry_client_config import registry_client_conf
 from formats import Schema, SchemaReference
@@ -367,9 +368,20 @@ def status(args) -> None:
     except SchemaRegistryError as exc:
         out["registry"] = f"unreachable at {url}: {exc.error_message}"
         failed = True
+    summaries = None if args.no_metrics else metrics_status.collect(args, _registry_scrape_auth(args))
+    if summaries is not None and args.output == "json":
+        out["metrics"] = summaries
     emit(out, args.output)
+    if summaries is not None and args.output != "json":
+        print(metrics_status.render(summaries))
     if failed:
         raise CommandError("not everything is up", EXIT_UNREACHABLE)
+
+
+def _registry_scrape_auth(args) -> tuple[str | None, str | None]:
+    """(user:password, CA file) for reading the registry's /metrics as the registry client would."""
+    conf = registry_client_conf(read_properties(getattr(args, "registry_config", None)), url=args.registry_url)
+    return conf.get("basic.auth.user.info"), conf.get("ssl.ca.location")
 
 
 # -- argument parsing ------------------------------------------------------------------------
@@ -487,6 +499,7 @@ def add_admin_commands(sub) -> None:
         _common(p, broker=False, registry=True)
         p.set_defaults(func=func)
 
-    p = sub.add_parser("status", help="is the broker up, is the registry up")
+    p = sub.add_parser("status", help="is the broker up, is the registry up; every service's headline metrics")
     _common(p, registry=True)
+    metrics_status.add_arguments(p)
     p.set_defaults(func=status)

@@ -54,8 +54,18 @@ async def _run_broker(data_dir: Path, listen: str, config: BrokerConfig, ready_l
         await broker.stop()
 
 
+DEFAULT_METRICS_LISTEN = "127.0.0.1:9308"  # kafka_exporter's port: where Kafka dashboards look
+
+
+def _with_metrics_listen(overrides: dict[str, str], listen: str | None) -> dict[str, str]:
+    """--metrics-listen as schemabus.metrics.listen ('' turns the endpoint off); --config wins."""
+    if listen is not None:
+        overrides.setdefault("schemabus.metrics.listen", listen)
+    return overrides
+
+
 def cmd_broker(args) -> int:
-    config = BrokerConfig(parse_key_values(args.config))
+    config = BrokerConfig(_with_metrics_listen(parse_key_values(args.config), args.metrics_listen))
     asyncio.run(_run_broker(Path(config.log_dir(args.data_dir)), args.listen, config,
                             "schemabus broker ready: bootstrap.servers={bootstrap}"))
     return 0
@@ -202,6 +212,7 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
             secure.write_client_properties(bootstrap, url, secure.registry_client_properties())
             secure.write_rest_client(rest_url)
             _print_secure_summary(secure, bootstrap, url, rest_url)
+        _print_metrics_urls(broker.metrics_endpoint.url, url, rest_url, connect_url)
         print(f"schemabus up: broker at {bootstrap}, schema registry at {url}, REST Proxy at {rest_url}, "
               f"Kafka Connect at {connect_url} (Ctrl-C stops)", flush=True)
         exits = {asyncio.ensure_future(proc.wait()): name for name, proc in children}
@@ -221,6 +232,14 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
         for _, proc in reversed(children):
             await _stop_child(proc)
         await broker.stop()
+
+
+def _print_metrics_urls(broker_url: str | None, registry_url: str, rest_url: str, connect_url: str) -> None:
+    """Where Prometheus scrapes each service (docs/prometheus.yml; `schemabus status` reads them).
+    Before the summary line, which stays the last and the first to start with "schemabus up:"."""
+    urls = [("broker", broker_url), ("schema registry", f"{registry_url.rstrip('/')}/metrics"),
+            ("REST Proxy", f"{rest_url.rstrip('/')}/metrics"), ("Kafka Connect", f"{connect_url.rstrip('/')}/metrics")]
+    print("schemabus up metrics: " + ", ".join(f"{name} {u}" for name, u in urls if u), flush=True)
 
 
 def _print_secure_summary(secure, bootstrap: str, url: str, rest_url: str) -> None:
@@ -251,7 +270,7 @@ def cmd_up(args) -> int:
     # The broker validates schema-governed topics against the registry that `up` starts.
     if "schema.registry.url" not in overrides:
         overrides.setdefault("confluent.schema.registry.url", f"{scheme}://{args.registry_listen}")
-    config = BrokerConfig(overrides)
+    config = BrokerConfig(_with_metrics_listen(overrides, args.metrics_listen))
     return asyncio.run(_run_up(data_dir / "broker", args.listen, config, args.registry_listen, secure,
                                args.rest_listen, args.connect_listen))
 
@@ -268,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "NAME://host:port,... (--config listeners=... wins)")
     broker.add_argument("--config", action="append", metavar="KEY=VALUE",
                         help="a Kafka broker config, e.g. num.partitions=3 (repeatable)")
+    broker.add_argument("--metrics-listen", metavar="HOST:PORT",
+                        help="serve Prometheus metrics at http://HOST:PORT/metrics (schemabus.metrics.listen; "
+                             "default: off)")
     broker.set_defaults(func=cmd_broker)
 
     up = sub.add_parser("up", help="run the whole platform on this machine")
@@ -277,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--registry-listen", default="127.0.0.1:8081", help="schema registry host:port")
     up.add_argument("--rest-listen", default="127.0.0.1:8082", help="REST Proxy host:port")
     up.add_argument("--connect-listen", default="127.0.0.1:8083", help="Kafka Connect worker's REST API host:port")
+    up.add_argument("--metrics-listen", default=DEFAULT_METRICS_LISTEN, metavar="HOST:PORT",
+                    help="the broker's Prometheus endpoint (default %(default)s; '' turns it off); the registry, "
+                         "REST Proxy and Connect serve /metrics on their own ports")
     up.add_argument("--secure", action="store_true",
                     help="TLS, SASL/SCRAM and ACLs on the broker, HTTPS and basic auth on the registry and the REST "
                          "Proxy (whose callers are broker users); a local CA and an admin user under "

@@ -9,7 +9,7 @@ import time
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from connect import forwarding
+from connect import forwarding, metrics
 from connect.distributed import NotLeader
 from connect.herder import HerderError
 
@@ -354,5 +354,6 @@ def create_app(the_herder, kafka_cluster_id: str | None = None) -> Flask:
         log.exception("Uncaught exception in REST call to %s", request.path)
         return error(500, f"{type(exc).__name__}: {exc}")
 
+    metrics.install(app, the_herder)  # /metrics and per-request counters (connect/metrics.py)
     return app
 

@@ -19,6 +19,7 @@ from confluent_kafka import KafkaException
 
 from registry import kafkastore
 from registry.app import create_app
+from registry.metrics import RegistryMetrics
 from registry.cache import ReadCache
 from registry.compatibility import DEFAULT_LEVEL, parse_level
 from registry.election import choose_election
@@ -158,6 +159,7 @@ class RegistryServer:
         if kafkastore.uses_tls(self.connection):
             _check_tls_files(self.connection)
         self.state = RegistryState()
+        self.metrics = RegistryMetrics(self.state, lambda: self.election)
         self.store = KafkaStore(StoreConfig(self.bootstrap, options.topic, options.write_timeout_s,
                                             options.init_timeout_s, connection=self.connection), self.state)
         self.election = None
@@ -188,11 +190,12 @@ class RegistryServer:
         wsgi = app
         if self.options.read_cache:
             wsgi = ReadCache(wsgi, self.state)
+        wsgi = self.metrics.serve(wsgi)  # behind authentication, in front of the cache (registry/metrics.py)
         if self.security is not None:  # in front of the cache: no answer, cached or not, skips it
             wsgi = Security(wsgi, app.url_map, self.security, self._subjects_of_id)
         if self.options.hello_endpoint:
             wsgi = _Hello(wsgi)
-        wsgi = BodyLimit(wsgi, self.max_request_bytes)
+        wsgi = self.metrics.count(BodyLimit(wsgi, self.max_request_bytes), app.url_map)
         self.http = Endpoints(wsgi, self.listeners, self.tls, self.options.threads, self.max_request_bytes)
         self.http.bind()
 

@@ -16,6 +16,7 @@ from rest.errors import RestError
 from rest.http import consumers as request_consumers
 from rest.http import respond
 from rest.kafka import KafkaBackend
+from rest.metrics import RestMetrics
 from rest.routes import v2_consumers, v2_topics
 from rest.routes import v3_acls, v3_cluster, v3_groups, v3_openapi, v3_records, v3_topics
 from rest.security import Security
@@ -61,7 +62,10 @@ def create_app(kafka: KafkaBackend | None, consumers: ConsumerManager | None,
         log.exception("unexpected error answering %s %s", request.method, request.path)
         return respond({"error_code": 500, "message": f"Internal Server Error: {type(exc).__name__}"}, 500)
 
+    metrics = RestMetrics()
+    metrics.serve(app)  # /metrics behind authentication, as every other path (rest/metrics.py)
     if security is not None:  # authentication, and the caller's own clients, before Flask sees the request
         security.app = app.wsgi_app
         app.wsgi_app = security
+    metrics.count(app)  # outermost: refused requests count too
     return app

@@ -109,6 +109,8 @@ async def fetch(broker, ctx, request):
         body, total, failed, watched = await _read_once(broker, ctx, wanted, request, denied)
         remaining = deadline - loop.time()
         if total >= min_bytes or failed or remaining <= 0 or not watched:
+            if total:
+                broker.metrics.fetched(body)
             return body
         waiters = [p.wait_for_data() for p in watched]
         await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)

@@ -90,6 +90,7 @@ async def _produce_partition(broker, topic, index: int, data: bytes | None, acks
         )
     except ProduceError as exc:
         return _partition_error(index, exc.error, exc.message, exc.record_errors)
+    broker.metrics.produced(topic.name, data)
     return {
         "index": index, "error_code": 0, "base_offset": base_offset, "log_append_time": append_time,
         "log_start_offset": partition.log_start_offset, "record_errors": [], "error_message": None,

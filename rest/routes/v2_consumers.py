@@ -20,6 +20,7 @@ from serdes.serialization import SerializationContext
 from rest import jsontext
 from rest.consumers import MAX_REQUEST_BYTES, ConsumerInstance, ConsumerManager
 from rest.errors import RestError
+from rest.metrics import count_consumed
 from rest.http import json_body, respond
 
 bp = Blueprint("v2_consumers", __name__)
@@ -250,7 +251,9 @@ def records(group: str, name: str):
             if returned:  # what a commit (or auto commit) commits: only records the client got
                 consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in returned.items()])
 
-    return respond(_call(instance, read))
+    out = _call(instance, read)
+    count_consumed("v2", len(out))
+    return respond(out)
 
 
 def _record(message, decode) -> dict:

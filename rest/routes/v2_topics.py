@@ -18,6 +18,7 @@ from rest.produce_request import base64_bytes
 from rest.embedded import SCHEMA_TYPES as SCHEMA_FORMATS
 from rest.http import json_body, kafka, respond, schemas
 from rest.kafka import INTERNAL_TOPICS
+from rest.metrics import count_produced
 
 bp = Blueprint("v2_topics", __name__)
 
@@ -164,6 +165,7 @@ def _produce(topic: str, path_partition: int | None):
     fmt = _embedded_format()
     records, encoders = _records(topic, path_partition, json_body(), fmt)
     deliveries = kafka().produce(records)
+    count_produced("v2", sum(1 for d in deliveries if d.error_code is None))
     offsets = [{"partition": d.partition, "offset": d.offset, "error_code": d.error_code, "error": d.error}
                for d in deliveries]
     codes = {d.error_code for d in deliveries}

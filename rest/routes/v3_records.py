@@ -21,6 +21,7 @@ from flask import Blueprint, Response, current_app, request
 from rest.errors import RestError
 from rest.http import schemas
 from rest.kafka import KafkaBackend, delivery_error_code
+from rest.metrics import count_produced
 from rest.produce_request import Answers, Prepared, RecordPreparer, error_body
 from rest.record_reader import RecordReader, offsets_to_commit, read_request
 from rest.routes.v2_consumers import consumers
@@ -203,6 +204,7 @@ def produce_batch(cluster_id: str, topic: str):
                                                   delivery.timestamp_ms))
             del produced["error_code"]
             successes.append({"id": entry_id, **produced})
+    count_produced("v3", len(successes))
     return answer({"successes": successes, "failures": failures}, 207)
 
 

@@ -13,6 +13,7 @@ import pytest
 import requests
 from confluent_kafka import Consumer, TopicPartition
 from cryptography.hazmat.primitives import serialization
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import BrokerProcess, free_port
 from tests.registry.conftest import FAST_GROUPS, V1, RegistryProcess, record_schema
@@ -325,6 +326,23 @@ def test_wrong_password_or_unknown_user_is_401_and_writes_nothing(auth_registry)
         answer = auth_registry.register("orders-value", record_schema("Order"))
         assert answer.status_code == 401, answer.text
     assert schemas_end_offset(auth_registry) == before
+
+
+def test_metrics_need_the_same_credentials_and_hold_no_secrets(auth_registry):
+    """/metrics is one more path behind authentication.method=BASIC: any user with a role in
+    authentication.roles reads it (no ACL needed); it names no subject, user or password."""
+    registry = as_user(auth_registry, "alice")
+    assert registry.register("metrics-secret-subject-value", record_schema("Secret")).status_code == 200
+    registry.auth = None
+    assert registry.call("GET", "/metrics").status_code == 401
+    assert as_user(auth_registry, "eve").call("GET", "/metrics").status_code == 403
+    answer = as_user(auth_registry, "bob").call("GET", "/metrics")
+    assert answer.status_code == 200 and "schema_registry_schemas" in answer.text
+    refused = [sample for family in text_string_to_metric_families(answer.text) for sample in family.samples
+               if sample.name == "schema_registry_requests_total" and sample.labels["status"] == "401"]
+    assert refused and all(sample.labels["endpoint"] == "/metrics" for sample in refused)
+    for secret in ("metrics-secret-subject-value", "alice", "bob", *PASSWORDS.values()):
+        assert secret not in answer.text
 
 
 def test_a_user_without_an_authentication_role_is_403(auth_registry):

@@ -27,9 +27,11 @@ def _port_open(port: int) -> bool:
 def _start_up(tmp_path, *extra: str, ports: tuple[int, int, int] | None = None, connect_port: int | None = None):
     broker_port, registry_port, rest_port = ports or (free_port(), free_port(), free_port())
     connect_port = connect_port or free_port()
+    metrics_port = free_port()  # not the default 9308: runs side by side must not collide
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "up", "--data-dir", str(tmp_path / "data"),
                              "--listen", f"127.0.0.1:{broker_port}", "--registry-listen", f"127.0.0.1:{registry_port}",
                              "--rest-listen", f"127.0.0.1:{rest_port}", "--connect-listen", f"127.0.0.1:{connect_port}",
+                             "--metrics-listen", f"127.0.0.1:{metrics_port}",
                              "--config", "group.initial.rebalance.delay.ms=0", *extra],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=open(tmp_path / "up.log", "a"), text=True,
                             start_new_session=True)
@@ -47,6 +49,7 @@ def _start_up(tmp_path, *extra: str, ports: tuple[int, int, int] | None = None, 
         os.killpg(proc.pid, signal.SIGKILL)
         raise AssertionError(f"schemabus up did not become ready: {lines} {(tmp_path / 'up.log').read_text()[-3000:]}")
     proc.connect_url = f"http://127.0.0.1:{connect_port}"
+    proc.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     return proc, (broker_port, registry_port, rest_port), lines
 
 

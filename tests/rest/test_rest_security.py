@@ -112,6 +112,12 @@ def test_https_and_basic_authentication(tmp_path, ca, plain_broker, rest_factory
     clusters = requests.get(rest.url + "/v3/clusters", auth=alice, verify=verify, timeout=10)
     assert clusters.status_code == 200 and clusters.json()["data"][0]["cluster_id"]
 
+    # /metrics is behind the same authentication; refused requests are counted, no credential shows.
+    assert requests.get(rest.url + "/metrics", verify=verify, timeout=10).status_code == 401
+    metrics = requests.get(rest.url + "/metrics", auth=alice, verify=verify, timeout=10)
+    assert metrics.status_code == 200 and 'status="401"' in metrics.text and 'status="403"' in metrics.text
+    assert not any(secret in metrics.text for secret in ("alice", "mallory", *PASSWORDS.values()))
+
     # TLS is required and checked: plain http to the https port, and a client that does not trust the CA.
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(rest.url.replace("https://", "http://") + "/", auth=alice, timeout=10)

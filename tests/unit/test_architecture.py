@@ -25,8 +25,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-PACKAGES = ("formats", "kafka_properties", "http_security", "registry_client", "serdes", "registry", "broker", "rest",
-            "connect", "streams", "cli")
+PACKAGES = ("formats", "kafka_properties", "http_security", "http_metrics", "registry_client", "serdes", "registry",
+            "broker", "rest", "connect", "streams", "cli")
 
 # package -> the schemabus packages it may import (itself included).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -34,12 +34,15 @@ ALLOWED: dict[str, frozenset[str]] = {
     "kafka_properties": frozenset({"kafka_properties"}),
     # The https listener and basic authentication the registry and the REST Proxy share.
     "http_security": frozenset({"http_security", "kafka_properties"}),
+    # Prometheus /metrics and per-request HTTP metrics, shared by every service.
+    "http_metrics": frozenset({"http_metrics"}),
     "registry_client": frozenset({"registry_client", "formats", "kafka_properties"}),
     "serdes": frozenset({"serdes", "formats", "registry_client", "kafka_properties"}),
-    "registry": frozenset({"registry", "formats", "kafka_properties", "http_security"}),
-    "broker": frozenset({"broker", "formats", "registry_client", "kafka_properties"}),
-    "rest": frozenset({"rest", "formats", "registry_client", "serdes", "kafka_properties", "http_security"}),
-    "connect": frozenset({"connect", "formats", "registry_client", "serdes", "kafka_properties"}),
+    "registry": frozenset({"registry", "formats", "kafka_properties", "http_security", "http_metrics"}),
+    "broker": frozenset({"broker", "formats", "registry_client", "kafka_properties", "http_metrics"}),
+    "rest": frozenset({"rest", "formats", "registry_client", "serdes", "kafka_properties", "http_security",
+                       "http_metrics"}),
+    "connect": frozenset({"connect", "formats", "registry_client", "serdes", "kafka_properties", "http_metrics"}),
     "streams": frozenset({"streams", "formats", "registry_client", "serdes", "kafka_properties"}),
     "cli": frozenset(PACKAGES),
 }
