@@ -2,8 +2,8 @@
 
 The cluster is the one the proxy's AdminClient describes (DescribeCluster): /v3/clusters lists it
 alone, as kafka-rest does. Broker configs are read and altered per broker (DescribeConfigs and
-IncrementalAlterConfigs on the BROKER resource); schemabus's broker keeps its configs static, so
-its alterations come back as Kafka's INVALID_REQUEST (400/40002), which is what a client sees.
+IncrementalAlterConfigs on the BROKER resource); a config the broker cannot change dynamically
+comes back as Kafka's INVALID_REQUEST (400/40002), which is what a client sees.
 
 Cluster-wide configs (`broker-configs`) differ from kafka-rest: librdkafka cannot name Kafka's
 default broker resource (the empty name), so they are read from the controller's description

@@ -153,12 +153,19 @@ def test_broker_configs(v3):
     assert [c["name"] for c in everyone["data"]] == names
     error(call("GET", base("brokers", 1, "configs", "no.such.config")), 404, 404,
           f"Config no.such.config cannot be found for BROKER 1 in cluster {base.cluster_id}.")
-    # schemabus's broker keeps its configs static: Kafka's INVALID_REQUEST is kafka-rest's 400/40002.
-    # Apache Kafka refuses num.partitions as not dynamic.
+    # num.partitions is not dynamic on either broker: Kafka's INVALID_REQUEST is kafka-rest's 400/40002.
     error(call("PUT", base("brokers", 1, "configs", "num.partitions"), {"value": "4"}), 400, 40002)
     error(call("POST", base("brokers", 1, "configs:alter"), {"data": [{"name": "num.partitions", "value": "4"}]}),
           400, 40002)
     error(call("DELETE", base("brokers", 1, "configs", "nope")), 404, 404)
+    # A dynamic config changes and comes back to its default, on both brokers.
+    retention = base("brokers", 1, "configs", "log.retention.ms")
+    call("PUT", retention, {"value": "7200000"}, status=204)
+    try:
+        settled(lambda: (get(retention)["value"], get(retention)["source"]), ("7200000", "DYNAMIC_BROKER_CONFIG"))
+    finally:
+        call("DELETE", retention, status=204)
+    settled(lambda: get(retention)["source"] != "DYNAMIC_BROKER_CONFIG", True)
     # cluster-wide configs: those set at the cluster default (none on ours; Kafka's KRaft sets
     # min.insync.replicas there); changes are refused
     cluster_wide = get(base("broker-configs"))
