@@ -12,7 +12,8 @@ produced, the bytes fetched, or the time spent serving requests are recorded in 
 rate (11 windows of 1 s, measured as Kafka's Rate does); a rate above the quota gives the
 response a throttle time, (rate - quota) / quota x the measured window, after which the
 connection is read again (KIP-219: the client waits as well). A throttled fetch is answered
-empty, as Kafka does, and its bytes are not counted.
+empty, as Kafka does, and its bytes are not counted. A new connection from an ip over its
+connection_creation_rate is closed unserved once its throttle time has passed (KIP-612).
 """
 
 from __future__ import annotations
@@ -129,6 +130,14 @@ class ClientQuotas:
             return True
         raise QuotaError(f"Unknown match type {match_type}")
 
+    def ip_quota(self, address: str) -> float | None:
+        """connection_creation_rate of this ip, else of the default ip entity (KIP-612)."""
+        for entity in (((IP, address),), ((IP, None),)):
+            value = self.quotas.get(entity, {}).get(CONNECTION_CREATION_RATE)
+            if value is not None:
+                return value
+        return None
+
     def lookup(self, user: str, client_id: str, key: str) -> tuple[tuple[str, str], float] | None:
         """(the rate's tags, the quota) of the most specific entity that sets `key`, Kafka's order."""
         for entity in ((
@@ -176,6 +185,14 @@ class Rate:
         return sum(v for _, v in self.samples) / window * 1000.0
 
 
+def _throttle_ms(rate: Rate, bound: float, now_ms: float) -> int:
+    """How long until the rate is back at the bound: Kafka's (observed - bound) / bound x window."""
+    observed = rate.per_second(now_ms)
+    if observed <= bound:
+        return 0
+    return min(int((observed - bound) / bound * rate.window_ms(now_ms)), WINDOWS * WINDOW_MS)
+
+
 class QuotaManager:
     """Records one kind of usage (bytes produced, bytes fetched, request time) against the
     quotas on `key` and answers the throttle time a request earns."""
@@ -211,10 +228,7 @@ class QuotaManager:
             rate = self.rates[tags] = Rate()
         now_ms = self.clock() * 1000.0
         rate.record(value, now_ms)
-        observed = rate.per_second(now_ms)
-        if observed <= bound:
-            return 0
-        return min(int((observed - bound) / bound * rate.window_ms(now_ms)), WINDOWS * WINDOW_MS)
+        return _throttle_ms(rate, bound, now_ms)
 
     def unrecord(self, user: str, client_id: str, value: float) -> None:
         """Take back what a throttled fetch recorded: its response goes out empty."""
@@ -252,6 +266,21 @@ class Quotas:
         self.produce = QuotaManager(self.store, PRODUCER_BYTE_RATE)
         self.fetch = QuotaManager(self.store, CONSUMER_BYTE_RATE)
         self.request = QuotaManager(self.store, REQUEST_PERCENTAGE, scale=10.0)
+        self.connection_rates: dict[str, Rate] = {}
+
+    def connection_throttle(self, address: str) -> int:
+        """A new connection from `address`: 0 to serve it, else the ms after which it is closed
+        unserved, its ip being over its connection_creation_rate (it is not counted then)."""
+        bound = self.store.ip_quota(address) if self.store.quotas else None
+        if bound is None:
+            return 0
+        rate = self.connection_rates.setdefault(address, Rate())
+        now_ms = time.monotonic() * 1000.0
+        rate.record(1, now_ms)
+        throttle_ms = _throttle_ms(rate, bound, now_ms)
+        if throttle_ms:
+            rate.record(-1, now_ms)
+        return throttle_ms
 
     @property
     def active(self) -> bool:

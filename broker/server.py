@@ -409,8 +409,15 @@ class KafkaServer:
 
     async def _serve(self, conn: _Connection) -> None:
         task = asyncio.current_task()
-        peer = "%s:%s" % conn.transport.get_extra_info("peername")[:2]
+        address, port = conn.transport.get_extra_info("peername")[:2]
+        peer = f"{address}:{port}"
         try:
+            throttle_ms = self.broker.quotas.connection_throttle(address)
+            if throttle_ms:
+                log.debug("closing connection from %s in %d ms unserved: its ip is over its "
+                         "connection_creation_rate", peer, throttle_ms)
+                await asyncio.sleep(throttle_ms / 1000)
+                return
             principal = ANONYMOUS
             if self.listener.tls is not None:
                 principal = await self._handshake(conn, peer)

@@ -9,7 +9,9 @@ from confluent_kafka.admin import (
     OffsetSpec,
 )
 
+from broker.protocol.errors import code
 from tests.conftest import unique_topic, wait_until
+from tests.kafka_wire import RawClient
 
 
 @pytest.fixture
@@ -164,3 +166,36 @@ def test_more_than_1000_partitions_in_one_request_is_a_policy_violation(shared_b
         "topics": [{"name": name, "num_partitions": 1_001, "replication_factor": 1, "assignments": [],
                     "configs": []}], "timeout": 30_000, "validate_only": True})
     assert response["topics"][0]["error_code"] == 44  # POLICY_VIOLATION
+
+
+def test_describe_topic_partitions_pages_with_a_cursor(admin, any_broker):
+    """DescribeTopicPartitions (KIP-966, what kafka-topics --describe uses): at most
+    response_partition_limit partitions per answer and a cursor naming where the next starts."""
+    first, second = sorted([unique_topic("dtp-a"), unique_topic("dtp-b")])
+    for topic, count in ((first, 3), (second, 2)):
+        admin.create_topics([NewTopic(topic, count, 1)])[topic].result(10)
+    missing = unique_topic("zz-dtp-missing")  # sorts last
+    client = RawClient(any_broker.bootstrap)
+    pages, cursor = [], None
+    try:
+        while True:
+            answer = wait_until(lambda: _page(client, [first, second, missing], cursor), 15,
+                                "the new topics to be described")
+            pages.append([(t["name"], t["error_code"], [p["partition_index"] for p in t["partitions"]])
+                          for t in answer["topics"]])
+            cursor = answer["next_cursor"]
+            if cursor is None:
+                break
+            cursor = {"topic_name": cursor["topic_name"], "partition_index": cursor["partition_index"]}
+    finally:
+        client.close()
+    unknown = code("UNKNOWN_TOPIC_OR_PARTITION")
+    assert pages == [[(first, 0, [0, 1])], [(first, 0, [2]), (second, 0, [0])], [(second, 0, [1]), (missing, unknown, [])]]
+
+
+def _page(client, names: list[str], cursor: dict | None) -> dict | None:
+    answer = client.call(75, 0, {"topics": [{"name": n} for n in names], "response_partition_limit": 2,
+                                 "cursor": cursor})
+    # Apache Kafka may not know a topic just created for a moment.
+    listed = {t["name"]: t["error_code"] for t in answer["topics"]}
+    return None if any(listed.get(n, 0) != 0 for n in names[:2]) else answer

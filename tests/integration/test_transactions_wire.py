@@ -196,3 +196,34 @@ def test_txn_offset_commit_is_pending_until_the_transaction_commits(broker_facto
     client = RawClient(broker.bootstrap)
     fetched = _offset_fetch(client, group, topic)
     assert (fetched["error_code"], fetched["committed_offset"]) == (0, 5)
+
+
+def _markers(client, pid, epoch, coordinator_epoch, topic, partitions, commit=False):
+    resp = client.call(27, 1, {"markers": [{"producer_id": pid, "producer_epoch": epoch, "transaction_result": commit,
+                                            "topics": [{"name": topic, "partition_indexes": partitions}],
+                                            "coordinator_epoch": coordinator_epoch}]})
+    return [p["error_code"] for p in resp["markers"][0]["topics"][0]["partitions"]]
+
+
+def test_write_txn_markers_aborts_an_open_transaction_and_refuses_stale_ones(shared_broker):
+    """What kafka-transactions abort sends: an ABORT marker written straight to the partition.
+    A marker for a fenced epoch or an unknown partition is refused and writes nothing."""
+    client = RawClient(shared_broker.bootstrap)
+    topic, txn = unique_topic("txmarkers"), unique_topic("txid")
+    _create(client, topic)
+    init = _init(client, txn)
+    pid, epoch = init["producer_id"], init["producer_epoch"]
+    assert _add_partitions(client, txn, pid, epoch, topic, [0]) == [0]
+    assert _produce(client, topic, pid, epoch, 0, [b"hanging"])["error_code"] == 0
+    assert _fetch(client, topic)[0]["last_stable_offset"] == 0
+
+    assert _markers(client, pid, epoch, 0, topic, [0, 7]) == [0, code("UNKNOWN_TOPIC_OR_PARTITION")]
+    part, batches = _fetch(client, topic)
+    assert part["last_stable_offset"] == part["high_watermark"] == 2
+    assert part["aborted_transactions"] == [{"producer_id": pid, "first_offset": 0}]
+
+    # An epoch older than the producer's, or a coordinator epoch older than the last marker's.
+    assert _markers(client, pid, epoch - 1, 0, topic, [0]) == [code("INVALID_PRODUCER_EPOCH")]
+    assert _markers(client, pid, epoch, -5, topic, [0]) == [code("TRANSACTION_COORDINATOR_FENCED")]
+    assert _fetch(client, topic)[0]["high_watermark"] == 2
+    client.close()

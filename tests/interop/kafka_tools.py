@@ -31,6 +31,18 @@ REASSIGN = "org.apache.kafka.tools.reassign.ReassignPartitionsCommand"
 PRODUCER_PERF = "org.apache.kafka.tools.ProducerPerformance"
 CONSUMER_PERF = "org.apache.kafka.tools.ConsumerPerformance"
 ACLS = "org.apache.kafka.tools.AclCommand"
+CONSOLE_PRODUCER = "org.apache.kafka.tools.ConsoleProducer"
+CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
+
+
+def quiet_log4j2() -> Path:
+    """A log4j2 configuration that lets only warnings through, to stderr."""
+    path = CACHE.parent / "tools-log4j2.xml"
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(CACHE.parent / "tool-flow.lock"):  # test workers share it
+        if not path.exists() or path.read_text() != QUIET_LOG4J2:
+            path.write_text(QUIET_LOG4J2)
+    return path
 
 
 def tool_flow_classes() -> Path:
@@ -51,9 +63,7 @@ def run_tools(commands: list[list[str]], settle_ms: int = 0, log4j2: Path | None
     with tempfile.TemporaryDirectory(prefix="tool-flow-") as tmp:
         lines = Path(tmp) / "commands.txt"
         lines.write_text("".join("\t".join(map(str, c)) + "\n" for c in commands))
-        if log4j2 is None:
-            log4j2 = Path(tmp) / "log4j2.xml"
-            log4j2.write_text(QUIET_LOG4J2)
+        log4j2 = log4j2 or quiet_log4j2()
         proc = subprocess.run(["java", f"-Dlog4j2.configurationFile={log4j2}", "-cp",
                                f"{tool_flow_classes()}:{kafka_libs()}/*", "ToolFlow", str(lines), str(settle_ms)],
                               capture_output=True, text=True, timeout=timeout)

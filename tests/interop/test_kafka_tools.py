@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
 
 from tests.conftest import unique_topic, wait_until
+from tests.interop.apache_kafka import kafka_libs
 from tests.interop.kafka_tools import (
-    CONFIGS, CONSUMER_GROUPS, CONSUMER_PERF, DELETE_RECORDS, GET_OFFSETS, LEADER_ELECTION, LOG_DIRS, PRODUCER_PERF,
-    REASSIGN, TOPICS, TRANSACTIONS, run_tools)
+    CONFIGS, CONSOLE_CONSUMER, CONSOLE_PRODUCER, CONSUMER_GROUPS, CONSUMER_PERF, DELETE_RECORDS, GET_OFFSETS,
+    LEADER_ELECTION, LOG_DIRS, PRODUCER_PERF, REASSIGN, TOPICS, TRANSACTIONS, quiet_log4j2, run_tools)
 
 pytestmark = pytest.mark.slow
 
@@ -274,3 +276,19 @@ def test_dynamic_broker_configs_with_kafka_configs_take_effect_without_restart(a
         run_tools([[*broker_1, "--alter", "--delete-config", "message.max.bytes,log.retention.ms"],
                    [*cluster, "--alter", "--delete-config", "log.segment.bytes"]])
     wait_until(lambda: _produce_error(bs, topic, 5000) is None, 15, "a 5,000-byte record to be written again")
+
+
+def test_kafka_console_producer_and_consumer(any_broker):
+    bs = any_broker.bootstrap
+    topic = unique_topic("tools-console")
+    run_tools([[TOPICS, "--bootstrap-server", bs, "--create", "--topic", topic, "--partitions", "1"]])
+    produced = subprocess.run(
+        ["java", f"-Dlog4j2.configurationFile={quiet_log4j2()}", "-cp", f"{kafka_libs()}/*", CONSOLE_PRODUCER,
+         "--bootstrap-server", bs, "--topic", topic, "--property", "parse.key=true", "--property", "key.separator=:"],
+        input="k1:first\nk2:second\nk1:third\n", capture_output=True, text=True, timeout=120)
+    assert produced.returncode == 0, produced.stderr[-2000:]
+    (consumed,) = run_tools([[CONSOLE_CONSUMER, "--bootstrap-server", bs, "--topic", topic, "--from-beginning",
+                              "--max-messages", "3", "--property", "print.key=true",
+                              "--property", "key.separator=:"]])
+    assert lines(consumed.stdout) == ["k1:first", "k2:second", "k1:third"], consumed.stdout + consumed.stderr
+    assert "Processed a total of 3 messages" in consumed.stderr
