@@ -12,28 +12,15 @@ import time
 
 import pytest
 import requests
-from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 
 from tests.conftest import unique_topic, wait_until
-from tests.registry.conftest import record_schema
+from tests.registry.conftest import RegistryProcess, leader_port, record_schema
 
 # Kafka's smallest session timeout by default (group.min.session.timeout.ms): a dead leader is
 # noticed after about this long.
 SESSION_MS = 6000
 FAST = ["--config", f"kafkagroup.session.timeout.ms={SESSION_MS}", "--config", "kafkagroup.heartbeat.interval.ms=1000"]
-
-
-def leader_port(bootstrap: str, group: str) -> int | None:
-    """The port in the identity of the member assigned the coordination partition, if the group is stable."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    group_info = admin.describe_consumer_groups([group], request_timeout=5)[group].result()
-    if group_info.state != ConsumerGroupState.STABLE:
-        return None
-    for member in group_info.members:
-        if any(tp.partition == 0 for tp in member.assignment.topic_partitions):
-            return json.loads(member.client_id)["port"]
-    return None
 
 
 def start_instances(registry_factory, count: int, extra=None):
@@ -49,11 +36,21 @@ def split_roles(regs, bootstrap: str, group: str):
     return ports[port], [reg for reg in regs if reg.port != port]
 
 
-@pytest.fixture
-def three(registry_broker, registry_factory):
-    regs, group = start_instances(registry_factory, 3)
-    leader, followers = split_roles(regs, registry_broker.bootstrap, group)
-    return leader, followers, group
+@pytest.fixture(scope="module")
+def three(registry_broker, tmp_path_factory):
+    """Three instances shared by the tests that do not kill any (each uses its own subjects)."""
+    topic, group = unique_topic("fwd"), unique_topic("fwd-group")
+    log_dir = tmp_path_factory.mktemp("forwarding")
+    regs = []
+    try:
+        for _ in range(3):
+            regs.append(RegistryProcess(registry_broker.bootstrap, log_dir, topic=topic, group_id=group,
+                                        extra_args=FAST).start())
+        leader, followers = split_roles(regs, registry_broker.bootstrap, group)
+        yield leader, followers, group
+    finally:
+        for reg in regs:
+            reg.stop()
 
 
 def test_identity_is_confluents_json(registry_broker, three):
