@@ -83,11 +83,13 @@ class ForwardingSettings:
     tls: ssl.SSLContext | None = field(default=None, repr=False)
 
     @classmethod
-    def from_properties(cls, properties: dict[str, str], catch_up_timeout_s: float = 10.0) -> "ForwardingSettings":
+    def from_properties(cls, properties: dict[str, str], catch_up_timeout_s: float = 10.0,
+                        https: bool = False) -> "ForwardingSettings":
         extra = [h.strip() for h in (properties.get(HEADERS_WHITELIST) or "").split(",") if h.strip()]
         headers = tuple(dict.fromkeys([*STATIC_HEADERS, *extra]))
         return cls(headers, _millis(properties, CONNECT_TIMEOUT, 60000), _millis(properties, READ_TIMEOUT, 60000),
-                   _millis(properties, LEADER_WAIT, 5000), catch_up_timeout_s, client_tls_context(properties))
+                   _millis(properties, LEADER_WAIT, 5000), catch_up_timeout_s,
+                   client_tls_context(properties) if https else None)
 
 
 class LeaderLocator:

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 
-from registry import kafkastore
+from registry import identity, kafkastore
 from registry.app import create_app
 from registry.cache import ReadCache
 from registry.compatibility import DEFAULT_LEVEL, parse_level
-from registry import identity
 from registry.election import choose_election
 from registry.forwarding import Forwarder, ForwardingSettings
 from registry.listeners import Listener, parse_listeners, server_tls_context
@@ -174,11 +173,13 @@ class RegistryServer:
         self.store = KafkaStore(StoreConfig(self.bootstrap, options.topic, options.write_timeout_s,
                                             options.init_timeout_s, connection=self.connection), self.state)
         self.eligible = identity.eligibility(options.properties)
-        identity.inter_instance_protocol(options.properties)  # a bad value stops the start here
+        protocol = identity.inter_instance_protocol(options.properties)  # a bad value stops the start here
         self.session_timeout_ms = _positive_int(options.properties, SESSION_TIMEOUT, 10000)
         self.heartbeat_interval_ms = _positive_int(options.properties, HEARTBEAT_INTERVAL,
                                                    min(1000, self.session_timeout_ms // 3))
-        self.forwarding = ForwardingSettings.from_properties(options.properties, options.write_timeout_s)
+        # TLS to the leader where instances may talk https (its files are checked at start).
+        https = protocol == "https" or self.tls is not None
+        self.forwarding = ForwardingSettings.from_properties(options.properties, options.write_timeout_s, https)
         self.election = None
         self.service: SchemaRegistry | None = None
         self.forwarder: Forwarder | None = None

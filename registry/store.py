@@ -237,7 +237,7 @@ class KafkaStore:
         """Block until the reader has applied everything the topic held when called: after a write
         forwarded to the leader (which answers only once its record is in the log) a follower reads
         that far before answering, so the caller reads its own write here too. Asks the broker for
-        the end offset instead of writing a NOOP: followers never write."""
+        the end offset instead of writing a NOOP (sync()): a follower writes nothing while serving."""
         deadline = time.monotonic() + timeout_s
         try:
             _, high = self._offsets_client().get_watermark_offsets(TopicPartition(self.config.topic, 0),

@@ -218,12 +218,19 @@ def test_leader_killed_under_load(registry_broker, registry_factory, record_prop
     finally:
         stop.set()
         thread.join(70)
-    resumed = [when for _, _, _, when in acked if when > killed_at[0]]
-    pause = resumed[0] - killed_at[0]
+    # Measured, not asserted (the machine is shared): the longest stall after the kill (from the kill
+    # or an acknowledgement to the next one; an answer in flight may land just after the kill), and
+    # the longest gap between two acknowledgements overall.
+    times = [when for _, _, _, when in acked]
+    after = [killed_at[0]] + [when for when in times if when > killed_at[0]]
+    pause = max(b - a for a, b in zip(after, after[1:]))
+    longest_gap = max(b - a for a, b in zip(times, times[1:]))
     record_property("write_pause_after_leader_kill_s", round(pause, 2))
-    record_property("errors_while_paused", json.dumps(errors_seen))
-    print(f"write pause after kill -9 of the leader: {pause:.2f}s (session timeout {SESSION_MS} ms); "
-          f"errors retried: {errors_seen}; acknowledged: {len(acked)}")
+    record_property("longest_gap_between_acks_s", round(longest_gap, 2))
+    record_property("errors_retried", json.dumps(errors_seen))
+    print(f"write pause after kill -9 of the leader: {pause:.2f}s, longest gap between acknowledgements "
+          f"{longest_gap:.2f}s (session timeout {SESSION_MS} ms); errors retried: {errors_seen}; "
+          f"acknowledged: {len(acked)}")
 
     # Every acknowledged registration is on every survivor; no two schemas share an id.
     for reg in alive:
