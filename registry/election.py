@@ -1,7 +1,7 @@
 """Who may write: leader election among registry instances sharing one `_schemas` topic.
 
 Instances join the consumer group `--group-id` on a one-partition coordination topic; the member
-that is assigned its partition is the writer, the others serve reads and answer writes with 50004.
+that is assigned its partition is the writer, the others serve reads and forward writes to it.
 Each instance is a static member (group.instance.id) so that a restart after a crash takes its
 slot back at once, and a writer that only loses its session keeps writing (see GroupElection).
 Brokers without a group coordinator (one that does not advertise FindCoordinator and JoinGroup)
@@ -226,7 +226,7 @@ class GroupElection(Election):
             self._owns_partition = owns
             if not owns:
                 if self.leader:
-                    log.warning("the group %s named another writer; this instance now answers writes with 50004",
+                    log.warning("the group %s named another writer; this instance now forwards writes to it",
                                 self.group_id)
                 self.leader = False
                 self.confirmed = False
