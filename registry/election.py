@@ -1,11 +1,17 @@
 """Who may write: leader election among registry instances sharing one `_schemas` topic.
 
 Instances join the consumer group `--group-id` on a one-partition coordination topic; the member
-that is assigned its partition is the writer, the others serve reads and answer writes with 50004.
+that is assigned its partition is the writer, the others serve reads and forward writes to it.
 Each instance is a static member (group.instance.id) so that a restart after a crash takes its
 slot back at once, and a writer that only loses its session keeps writing (see GroupElection).
 Brokers without a group coordinator (one that does not advertise FindCoordinator and JoinGroup)
 cannot elect: there a single instance makes itself the writer and says so in its log.
+
+Followers forward writes to the leader (registry/forwarding.py). They learn who it is from the
+group itself: each member joins with its identity (registry/identity.py) as its client.id, and
+DescribeGroups shows which member holds the partition. An instance with leader.eligibility=false
+does not join at all (Confluent's joins and is never picked; a consumer group cannot be told to
+pass a member over), so it can never be assigned the partition; it describes the group too.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import threading
 import time
 from typing import Callable
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import ConsumerGroupState, Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from registry import errors, kafkastore
@@ -88,13 +94,25 @@ class Election:
 
     def check_writer(self) -> None:
         if not self.leader:
-            raise errors.unknown_leader(self.not_leader_message())
+            raise errors.not_leader(self.not_leader_message())
 
     def not_leader_message(self) -> str:
         return "Leader not known."
 
     def describe(self) -> str:
         return "leader" if self.leader else "follower"
+
+    # Followers' view of the leader (registry/forwarding.py).
+    identity: str | None = None   # this instance's identity JSON, set before start()
+    changes = 0                   # bumped by every rebalance this instance takes part in
+
+    def leader_identity(self, timeout_s: float = 5.0) -> str | None:
+        """The identity JSON of the member currently elected, None while unknown."""
+        return None
+
+    def taking_over(self) -> bool:
+        """Elected by the group but still reading the schemas topic to its end."""
+        return False
 
 
 class SingleWriter(Election):
@@ -128,7 +146,7 @@ class GroupElection(Election):
 
     def __init__(self, bootstrap_servers: str, group_id: str, topic: str, client_id: str = "schemabus-registry",
                  session_timeout_ms: int = 10000, heartbeat_interval_ms: int = 1000, instance_id: str | None = None,
-                 connection: dict[str, str] | None = None):
+                 connection: dict[str, str] | None = None, eligible: bool = True):
         self.bootstrap_servers = bootstrap_servers
         self.connection = dict(connection or {})  # security.protocol, ssl.*, sasl.*: as the store's clients
         self.group_id = group_id
@@ -137,6 +155,8 @@ class GroupElection(Election):
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.instance_id = instance_id
+        self.eligible = eligible
+        self._admin: AdminClient | None = None
         self._owns_partition = False
         self.confirmed = False           # the group currently assigns this instance the partition
         self._lost_foreign_mark = -1     # the store's last foreign write when the session was lost
@@ -156,11 +176,17 @@ class GroupElection(Election):
         if foreign_writes is not None:
             self._foreign_writes = foreign_writes
         self._ensure_topic()
+        if not self.eligible:
+            log.info("leader.eligibility is false: this instance does not join group %s and is never the writer",
+                     self.group_id)
+            self._settled.set()
+            return
         config = {
             "bootstrap.servers": self.bootstrap_servers,
             **self.connection,
             "group.id": self.group_id,
-            "client.id": self.client_id,
+            # The identity other instances forward writes to (see the module's docstring).
+            "client.id": self.identity or self.client_id,
             "enable.auto.commit": False,
             "session.timeout.ms": self.session_timeout_ms,
             "heartbeat.interval.ms": self.heartbeat_interval_ms,
@@ -176,7 +202,8 @@ class GroupElection(Election):
         self._thread.start()
 
     def _ensure_topic(self) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, **self.connection})
+        admin = self._admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, **self.connection,
+                                           "client.id": f"{self.client_id}-election"})
         metadata = admin.list_topics(timeout=10)
         if self.topic in metadata.topics and metadata.topics[self.topic].error is None:
             return
@@ -195,10 +222,11 @@ class GroupElection(Election):
         owns = any(p.partition == 0 for p in partitions)
         log.info("group %s assigned %s to this instance", self.group_id, [p.partition for p in partitions])
         with self._role_lock:
+            self.changes += 1
             self._owns_partition = owns
             if not owns:
                 if self.leader:
-                    log.warning("the group %s named another writer; this instance now answers writes with 50004",
+                    log.warning("the group %s named another writer; this instance now forwards writes to it",
                                 self.group_id)
                 self.leader = False
                 self.confirmed = False
@@ -207,8 +235,9 @@ class GroupElection(Election):
     def _revoked(self, consumer, partitions) -> None:
         """A rebalance: like Confluent's, the leader is unknown until it completes."""
         with self._role_lock:
+            self.changes += 1
             if self.leader:
-                log.warning("group %s is rebalancing; writes answer 50004 until it completes", self.group_id)
+                log.warning("group %s is rebalancing; writes wait for it to complete", self.group_id)
             self.leader = False
             self.confirmed = False
             self._owns_partition = False
@@ -217,6 +246,7 @@ class GroupElection(Election):
         """The session is gone (broker away, or it no longer knows this member): no other writer is
         known, so the writer stays the writer, unconfirmed, until the group answers again."""
         with self._role_lock:
+            self.changes += 1
             self._owns_partition = False
             if self.leader and self.confirmed:  # (lost again before it was back: keep the first mark)
                 self.confirmed = False
@@ -271,7 +301,7 @@ class GroupElection(Election):
         with self._role_lock:
             leader, confirmed, mark = self.leader, self.confirmed, self._lost_foreign_mark
         if not leader:
-            raise errors.unknown_leader(self.not_leader_message())
+            raise errors.not_leader(self.not_leader_message())
         if confirmed:
             return
         # Unconfirmed: catch up with the topic, and give way if another instance has written.
@@ -287,8 +317,31 @@ class GroupElection(Election):
                     self.leader = False
             log.warning("another instance wrote to the schemas topic while this one had lost its session in group "
                         "%s; no longer the writer", self.group_id)
-            raise errors.unknown_leader("Another instance took over writing while this one had lost its session "
+            raise errors.not_leader("Another instance took over writing while this one had lost its session "
                                         f"in group '{self.group_id}'. " + self.not_leader_message())
+
+    def taking_over(self) -> bool:
+        return self._owns_partition and not self.leader
+
+    def leader_identity(self, timeout_s: float = 5.0) -> str | None:
+        """The client.id (identity JSON) of the member assigned the partition, from DescribeGroups;
+        None while the group rebalances (assignments are only shown once it is Stable) or has no
+        member. A failed request is None too: the caller waits and asks again."""
+        if self._admin is None:
+            return None
+        try:
+            future = self._admin.describe_consumer_groups([self.group_id], request_timeout=timeout_s)[self.group_id]
+            group = future.result()
+        except KafkaException as exc:
+            log.debug("describing group %s: %s", self.group_id, exc)
+            return None
+        if group.state != ConsumerGroupState.STABLE:
+            return None
+        for member in group.members:
+            assignment = member.assignment.topic_partitions if member.assignment is not None else []
+            if any(tp.topic == self.topic and tp.partition == 0 for tp in assignment):
+                return member.client_id
+        return None
 
     def close(self) -> None:
         self._stop.set()
@@ -314,11 +367,17 @@ class GroupElection(Election):
 
 
 def choose_election(bootstrap_servers: str, group_id: str, topic: str, instance_id: str | None = None,
-                    connection: dict[str, str] | None = None) -> Election:
+                    connection: dict[str, str] | None = None, eligible: bool = True,
+                    session_timeout_ms: int = 10000, heartbeat_interval_ms: int = 1000) -> Election:
     """Group election where the broker can coordinate groups; a single writer where it cannot."""
     keys = advertised_api_keys(bootstrap_servers, connection=connection)
     if keys is not None and FIND_COORDINATOR in keys and JOIN_GROUP in keys:
-        return GroupElection(bootstrap_servers, group_id, topic, instance_id=instance_id, connection=connection)
+        return GroupElection(bootstrap_servers, group_id, topic, instance_id=instance_id, connection=connection,
+                             eligible=eligible, session_timeout_ms=session_timeout_ms,
+                             heartbeat_interval_ms=heartbeat_interval_ms)
+    if not eligible:
+        log.warning("leader.eligibility is false and the broker cannot elect a leader: this instance takes no writes")
+        return Election()
     reason = ("the broker does not advertise FindCoordinator/JoinGroup in ApiVersions, so there is no group "
               "coordinator for leader election" if keys is not None
               else "could not ask the broker for its API versions")

@@ -136,3 +136,12 @@ def forwarding_error(message: str) -> RegistryError:
 
 def unknown_leader(message: str) -> RegistryError:
     return error(50004, message)
+
+
+class NotLeader(RegistryError):
+    """This instance may not write: the REST layer forwards the request to the leader
+    (registry/forwarding.py); where nothing forwards it, it is answered as the 50004 it is."""
+
+
+def not_leader(message: str) -> NotLeader:
+    return NotLeader(500, 50004, message)

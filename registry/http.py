@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from registry import errors
 from registry.service import SchemaRegistry
@@ -45,7 +45,10 @@ def json_body():
     content_type = (request.mimetype or "").lower()
     if content_type and content_type not in REQUEST_TYPES:
         raise errors.RegistryError(415, 415, "HTTP 415 Unsupported Media Type")
-    data = request.get_data(cache=False)
+    data = g.get("raw_body")
+    if data is None:
+        # Kept for this request: a follower forwards the same bytes to the leader (registry/forwarding.py).
+        data = g.raw_body = request.get_data(cache=False)
     if not data or not data.strip():
         return None
     try:

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 
-from registry import kafkastore
+from registry import identity, kafkastore
 from registry.app import create_app
 from registry.metrics import RegistryMetrics
 from registry.cache import ReadCache
 from registry.compatibility import DEFAULT_LEVEL, parse_level
 from registry.election import choose_election
+from registry.forwarding import Forwarder, ForwardingSettings
 from registry.listeners import Listener, parse_listeners, server_tls_context
 from registry.service import SchemaRegistry
 from registry.security import Security, settings_from_properties
@@ -34,6 +35,8 @@ log = logging.getLogger("registry.server")
 
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 INSTANCE_ID_PROPERTY = "group.instance.id"
+SESSION_TIMEOUT = "kafkagroup.session.timeout.ms"      # Confluent's names for the election group
+HEARTBEAT_INTERVAL = "kafkagroup.heartbeat.interval.ms"
 
 
 def property_from_env(name: str) -> str | None:
@@ -139,6 +142,15 @@ def _check_tls_files(connection: dict[str, str]) -> None:
         raise ValueError(f"kafkastore.ssl.*: cannot use the TLS files given: {exc}") from None
 
 
+def _positive_int(properties: dict[str, str], name: str, default: int) -> int:
+    text = (properties.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError(f"{name} must be a positive number of milliseconds, not {text!r}")
+    return int(text)
+
+
 class RegistryServer:
     def __init__(self, options: RegistryOptions):
         level = parse_level(options.compatibility)
@@ -162,20 +174,34 @@ class RegistryServer:
         self.metrics = RegistryMetrics(self.state, lambda: self.election)
         self.store = KafkaStore(StoreConfig(self.bootstrap, options.topic, options.write_timeout_s,
                                             options.init_timeout_s, connection=self.connection), self.state)
+        self.eligible = identity.eligibility(options.properties)
+        protocol = identity.inter_instance_protocol(options.properties)  # a bad value stops the start here
+        self.session_timeout_ms = _positive_int(options.properties, SESSION_TIMEOUT, 10000)
+        self.heartbeat_interval_ms = _positive_int(options.properties, HEARTBEAT_INTERVAL,
+                                                   min(1000, self.session_timeout_ms // 3))
+        # TLS to the leader where instances may talk https (its files are checked at start).
+        https = protocol == "https" or self.tls is not None
+        self.forwarding = ForwardingSettings.from_properties(options.properties, options.write_timeout_s, https)
         self.election = None
         self.service: SchemaRegistry | None = None
+        self.forwarder: Forwarder | None = None
+        self.identity: identity.Identity | None = None
         self.http = None
 
     def start(self) -> None:
         self.store.start()
         self.election = choose_election(self.bootstrap, self.options.group_id, f"{self.options.topic}-leader",
-                                        instance_id=self.instance_id, connection=self.connection)
+                                        instance_id=self.instance_id, connection=self.connection,
+                                        eligible=self.eligible, session_timeout_ms=self.session_timeout_ms,
+                                        heartbeat_interval_ms=self.heartbeat_interval_ms)
         self.service = SchemaRegistry(self.state, self.store, self.election, parse_level(self.options.compatibility),
                                       self.options.group_id)
         # Listen before joining the group: a second instance started on a taken port (same derived
         # group.instance.id) must fail here, not fence the running one out of the group first.
         # Connections made meanwhile wait in the backlog until the election has settled.
         self._listen()
+        self.election.identity = self.identity.to_json()
+        log.info("instance identity %s", self.election.identity)
         try:
             self.election.start(self.store.sync, lambda: self.store.last_foreign_offset)
         except KafkaException as exc:
@@ -198,6 +224,13 @@ class RegistryServer:
         wsgi = self.metrics.count(BodyLimit(wsgi, self.max_request_bytes), app.url_map)
         self.http = Endpoints(wsgi, self.listeners, self.tls, self.options.threads, self.max_request_bytes)
         self.http.bind()
+        bound = [(listener.scheme, listener.host, int(url.rpartition(":")[2]))
+                 for listener, url in zip(self.listeners, self.http.urls)]
+        self.identity = identity.resolve(self.options.properties, bound)
+        # The identity names a bound port, so the forwarder comes once the listeners are bound
+        # (before any request is served: serve_forever() comes later).
+        self.forwarder = app.config["FORWARDER"] = Forwarder(self.forwarding, self.election, self.store,
+                                                             self.identity)
 
     def _subjects_of_id(self, schema_id: int) -> list[str]:
         try:
@@ -216,6 +249,8 @@ class RegistryServer:
     def close(self) -> None:
         if self.http is not None:
             self.http.close()
+        if self.forwarder is not None:
+            self.forwarder.close()
         if self.election is not None:
             self.election.close()
         self.store.close()

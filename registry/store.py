@@ -72,6 +72,8 @@ class KafkaStore:
         self._reader: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        self._offsets: Consumer | None = None   # end-offset queries (catch_up)
+        self._offsets_lock = threading.Lock()
         self._producer_lock = threading.Lock()
         self.replay_seconds: float | None = None
         self.cluster_id: str | None = None
@@ -121,6 +123,8 @@ class KafkaStore:
             self._reader.join(5)
         if self._consumer is not None:
             self._consumer.close()
+        if self._offsets is not None:
+            self._offsets.close()
         if self._producer is not None:
             self._producer.flush(2)
 
@@ -228,6 +232,34 @@ class KafkaStore:
                     raise StoreError(f"the write at offset {offset} of {self.config.topic} was acknowledged but "
                                      f"not read back within {timeout_s:.1f}s", timeout=True)
                 self._offset_changed.wait(remaining)
+
+    def catch_up(self, timeout_s: float) -> None:
+        """Block until the reader has applied everything the topic held when called: after a write
+        forwarded to the leader (which answers only once its record is in the log) a follower reads
+        that far before answering, so the caller reads its own write here too. Asks the broker for
+        the end offset instead of writing a NOOP (sync()): a follower writes nothing while serving."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            _, high = self._offsets_client().get_watermark_offsets(TopicPartition(self.config.topic, 0),
+                                                                   timeout=max(0.1, timeout_s), cached=False)
+        except KafkaException as exc:
+            raise StoreError(f"could not learn the end offset of {self.config.topic}: {exc}",
+                             timeout=True) from None
+        if high > 0:
+            self.wait_for_offset(high - 1, max(0.0, deadline - time.monotonic()))
+
+    def _offsets_client(self) -> Consumer:
+        # Its own client: asked from the reader's consumer while the reader thread polls it, the
+        # query did not come back.
+        with self._offsets_lock:
+            if self._offsets is None:
+                self._offsets = Consumer(self.config.client(**{
+                    "group.id": f"{self.config.client_id}-offsets",  # unused: no subscription, no commits
+                    "enable.auto.commit": False,
+                    "client.id": f"{self.config.client_id}-offsets",
+                    **RECONNECT,
+                }))
+            return self._offsets
 
     # ------------------------------------------------------------------ writing
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from confluent_kafka import ConsumerGroupState
+from confluent_kafka.admin import AdminClient
 
 from tests.conftest import BrokerProcess, ServiceProcess, free_port, unique_topic
 
@@ -94,6 +96,18 @@ def module_registry(tmp_path_factory, registry_broker):
     reg = RegistryProcess(registry_broker.bootstrap, tmp_path_factory.mktemp("registry")).start()
     yield reg
     reg.stop()
+
+
+def leader_port(bootstrap: str, group: str) -> int | None:
+    """The port in the identity of the member assigned the coordination partition, if the group is stable."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    group_info = admin.describe_consumer_groups([group], request_timeout=5)[group].result()
+    if group_info.state != ConsumerGroupState.STABLE:
+        return None
+    for member in group_info.members:
+        if any(tp.partition == 0 for tp in member.assignment.topic_partitions):
+            return json.loads(member.client_id)["port"]
+    return None
 
 
 def record_schema(name: str = "User", *fields) -> dict:

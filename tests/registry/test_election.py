@@ -1,4 +1,5 @@
-"""Leader election: one writer among instances sharing `_schemas`; the others answer writes with 50004.
+"""Leader election: one writer among instances sharing `_schemas`; the others forward writes to it
+(tests/registry/test_forwarding.py tests the forwarding itself).
 
 Against Apache Kafka (slow: it starts a JVM) and against our broker; plus the fallback for brokers
 without a group coordinator, where a single instance makes itself the writer.
@@ -15,7 +16,7 @@ import pytest
 
 from registry.election import GroupElection, SingleWriter, advertised_api_keys, choose_election
 from tests.conftest import unique_topic, wait_until
-from tests.registry.conftest import record_schema
+from tests.registry.conftest import leader_port, record_schema
 
 
 class _ApiVersionsOnly:
@@ -67,23 +68,17 @@ def test_broker_without_group_coordinator_gets_a_single_writer():
         with_groups.close()
 
 
-def _writer_and_follower(regs):
-    """Which instance accepts writes; the other answers 50004. A rebalance (the second instance
-    joining) briefly leaves no writer, so this waits for the group to settle."""
-    seen = []
-
-    def settled():
-        answers = [reg.register(f"probe-{index}", {"type": "string"}) for index, reg in enumerate(regs)]
-        codes = [a.status_code for a in answers]
-        seen.append([a.text for a in answers])
-        assert 200 not in codes or codes.count(200) == 1, f"two writers: {seen[-1]}"
-        for answer in answers:
-            if answer.status_code != 200:
-                assert answer.json()["error_code"] == 50004, answer.text
-        return codes if codes.count(200) == 1 else None
-
-    codes = wait_until(settled, 60, f"no single writer emerged: {seen[-1:]}")
-    return regs[codes.index(200)], regs[codes.index(500)]
+def _writer_and_follower(regs, bootstrap: str, group: str):
+    """Which instance the group elected (its identity names its port), and the other one. A
+    rebalance (the second instance joining) briefly leaves no writer, so this waits for the group
+    to settle; then both take writes (the follower forwards them)."""
+    ports = {reg.port: reg for reg in regs}
+    port = wait_until(lambda: leader_port(bootstrap, group) in ports and leader_port(bootstrap, group), 60,
+                      "no single writer emerged")
+    for index, reg in enumerate(regs):
+        answer = reg.register(f"probe-{index}", {"type": "string"})
+        assert answer.status_code == 200, answer.text
+    return ports[port], next(reg for reg in regs if reg.port != port)
 
 
 def _two_instances_one_writer(bootstrap, registry_factory):
@@ -91,7 +86,7 @@ def _two_instances_one_writer(bootstrap, registry_factory):
     group = unique_topic("group")
     a = registry_factory(bootstrap=bootstrap, topic=topic, group_id=group)
     b = registry_factory(bootstrap=bootstrap, topic=topic, group_id=group)
-    writer, follower = _writer_and_follower([a, b])
+    writer, follower = _writer_and_follower([a, b], bootstrap, group)
 
     first = writer.register("shared", record_schema("S", {"name": "a", "type": "int"}))
     assert first.status_code == 200

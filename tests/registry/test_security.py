@@ -438,3 +438,42 @@ def test_kafkastore_over_sasl_ssl(tmp_path, ca, mechanism):
         assert "kafkastore.sasl.jaas.config=[hidden]" in registry.log_text()
     finally:
         broker.stop()
+
+
+# ------------------------------------------------------------------ forwarding between instances
+
+
+def test_followers_forward_over_https_with_the_callers_credentials(tmp_path, registry_broker, ca):
+    """inter.instance.protocol=https: instances name their https listener, a follower checks the
+    leader's certificate against ssl.truststore.location, and the caller's Authorization goes along
+    (the leader requires it too: without it the answer would be its 401)."""
+    from registry.auth import user_entry
+    from tests.conftest import unique_topic, wait_until
+    from tests.registry.conftest import leader_port
+
+    users = tmp_path / "users.properties"
+    users.write_text(user_entry("alice", PASSWORDS["alice"], ["admin"]) + "\n")
+    properties = {"inter.instance.protocol": "https", "ssl.truststore.location": str(ca.ca_file),
+                  "ssl.truststore.type": "PEM", "authentication.method": "BASIC",
+                  "authentication.realm": "SchemaRegistry-Props", "authentication.roles": "admin",
+                  "schemabus.authentication.users.file": str(users), "kafkagroup.session.timeout.ms": "6000"}
+    topic, group = unique_topic("secure-fwd"), unique_topic("secure-fwd-group")
+    regs = []
+    try:
+        for _ in range(2):
+            regs.append(SecureRegistry(registry_broker.bootstrap, tmp_path, ca, properties, topic=topic,
+                                       group_id=group).start())
+        by_https_port = {reg.https_port: reg for reg in regs}
+        port = wait_until(lambda: leader_port(registry_broker.bootstrap, group) in by_https_port
+                          and leader_port(registry_broker.bootstrap, group), 30, "no leader named its https port")
+        follower = next(reg for reg in regs if reg.https_port != port)
+        follower.auth = ("alice", PASSWORDS["alice"])
+        answer = follower.register("secure-forwarded", record_schema("SecureForwarded"))
+        assert answer.status_code == 200, answer.text
+        assert follower.call("GET", f"/schemas/ids/{answer.json()['id']}").status_code == 200
+        # The follower authenticates the caller itself: a wrong password never reaches the leader.
+        follower.auth = ("alice", "wrong")
+        assert follower.register("secure-forwarded", record_schema("Other")).status_code == 401
+    finally:
+        for reg in regs:
+            reg.stop()
