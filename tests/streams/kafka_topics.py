@@ -8,9 +8,15 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
+# The tests pin windows and stream time with record timestamps from 1970: time retention (7 days
+# by default) would delete such records at the broker's next retention check, mid-test (Apache
+# Kafka did once in the suite), so the tests' topics keep their records whatever their age.
+KEEP_ALL = {"retention.ms": "-1"}
+
+
 def create_topics(bootstrap: str, *topics: str, partitions: int = 3) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})  # kept: a dropped client fails its futures
-    for future in admin.create_topics([NewTopic(t, partitions, 1) for t in topics]).values():
+    for future in admin.create_topics([NewTopic(t, partitions, 1, config=KEEP_ALL) for t in topics]).values():
         future.result(30)
 
 
