@@ -36,6 +36,8 @@ IP_KEYS = frozenset({CONNECTION_CREATION_RATE})
 WHOLE_NUMBER_KEYS = frozenset({PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE, CONNECTION_CREATION_RATE})
 MATCH_EXACT, MATCH_DEFAULT, MATCH_SPECIFIED = 0, 1, 2  # DescribeClientQuotas match types
 
+# The (user, client id) pairs remembered as having no quota, at most (then forgotten at once).
+_NO_QUOTA_MEMORY = 100_000
 # Kafka's quota.window.num and quota.window.size.seconds defaults.
 WINDOWS, WINDOW_MS = 11, 1000
 
@@ -185,6 +187,37 @@ class Rate:
         return sum(v for _, v in self.samples) / window * 1000.0
 
 
+# Kafka drops a client's quota sensors after an hour without use; so does this table.
+IDLE_EXPIRY_MS = 3_600_000
+_SWEEP_EVERY_MS = 60_000
+
+
+class RateTable:
+    """The rates by client (or ip), each dropped once idle for an hour, so a stream of short-lived
+    client ids does not grow the broker's memory without end."""
+
+    def __init__(self) -> None:
+        self.rates: dict = {}
+        self._swept_at = 0.0
+
+    def get(self, key, now_ms: float) -> Rate:
+        if now_ms - self._swept_at >= _SWEEP_EVERY_MS:
+            self._swept_at = now_ms
+            idle = [k for k, r in self.rates.items() if not r.samples or r.samples[-1][0] < now_ms - IDLE_EXPIRY_MS]
+            for k in idle:
+                del self.rates[k]
+        rate = self.rates.get(key)
+        if rate is None:
+            rate = self.rates[key] = Rate()
+        return rate
+
+    def __contains__(self, key) -> bool:
+        return key in self.rates
+
+    def __len__(self) -> int:
+        return len(self.rates)
+
+
 def _throttle_ms(rate: Rate, bound: float, now_ms: float) -> int:
     """How long until the rate is back at the bound: Kafka's (observed - bound) / bound x window."""
     observed = rate.per_second(now_ms)
@@ -201,12 +234,12 @@ class QuotaManager:
         """`scale`: the recorded unit per unit of the quota (request_percentage 100 = 1,000 ms of
         request time per second)."""
         self.quotas, self.key, self.scale, self.clock = quotas, key, scale, clock
-        self.rates: dict[tuple[str, str], Rate] = {}
+        self.rates = RateTable()  # by the quota entity's (user, client id) tags
         self._no_quota: tuple[int, set] = (-1, set())  # (store version, (user, client) pairs without one)
 
     def _quota(self, user: str, client_id: str):
         version, without = self._no_quota
-        if version != self.quotas.version:
+        if version != self.quotas.version or len(without) > _NO_QUOTA_MEMORY:
             without = set()
             self._no_quota = (self.quotas.version, without)
         if (user, client_id) in without:
@@ -223,10 +256,8 @@ class QuotaManager:
             return 0
         tags, quota = found
         bound = quota * self.scale
-        rate = self.rates.get(tags)
-        if rate is None:
-            rate = self.rates[tags] = Rate()
         now_ms = self.clock() * 1000.0
+        rate = self.rates.get(tags, now_ms)
         rate.record(value, now_ms)
         return _throttle_ms(rate, bound, now_ms)
 
@@ -234,7 +265,8 @@ class QuotaManager:
         """Take back what a throttled fetch recorded: its response goes out empty."""
         found = self._quota(user, client_id)
         if found is not None and found[0] in self.rates:
-            self.rates[found[0]].record(-value, self.clock() * 1000.0)
+            now_ms = self.clock() * 1000.0
+            self.rates.get(found[0], now_ms).record(-value, now_ms)
 
 
 PRODUCE, FETCH = 0, 1
@@ -266,7 +298,7 @@ class Quotas:
         self.produce = QuotaManager(self.store, PRODUCER_BYTE_RATE)
         self.fetch = QuotaManager(self.store, CONSUMER_BYTE_RATE)
         self.request = QuotaManager(self.store, REQUEST_PERCENTAGE, scale=10.0)
-        self.connection_rates: dict[str, Rate] = {}
+        self.connection_rates = RateTable()  # by ip
 
     def connection_throttle(self, address: str) -> int:
         """A new connection from `address`: 0 to serve it, else the ms after which it is closed
@@ -274,8 +306,8 @@ class Quotas:
         bound = self.store.ip_quota(address) if self.store.quotas else None
         if bound is None:
             return 0
-        rate = self.connection_rates.setdefault(address, Rate())
         now_ms = time.monotonic() * 1000.0
+        rate = self.connection_rates.get(address, now_ms)
         rate.record(1, now_ms)
         throttle_ms = _throttle_ms(rate, bound, now_ms)
         if throttle_ms:

@@ -65,3 +65,16 @@ def test_rate_is_measured_over_at_least_ten_windows_then_throttles_in_proportion
     # 20,500 B over 10 s is 2,050 B/s: 1.05 x over the quota, for the 10 s window measured.
     assert manager.record("u", "c", 15_500) == 10_500
     assert manager.record("u", "other", 10**9) == 0  # no quota for that client id
+
+
+def test_rates_of_clients_idle_for_an_hour_are_dropped(tmp_path):
+    store = ClientQuotas(tmp_path)
+    _set(store, [(CLIENT_ID, None)], producer_byte_rate=1000)
+    now = [0.0]
+    manager = QuotaManager(store, PRODUCER_BYTE_RATE, clock=lambda: now[0])
+    for i in range(50):
+        manager.record("u", f"short-lived-{i}", 10)
+    assert len(manager.rates) == 50
+    now[0] = 3_601.0  # an hour and a second later, one more client: the idle ones go
+    manager.record("u", "new", 10)
+    assert len(manager.rates) == 1 and ("", "new") in manager.rates
