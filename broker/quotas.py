@@ -63,10 +63,13 @@ def entity_of(pairs: list[dict]) -> Entity:
     return tuple(sorted((p["entity_type"], p["entity_name"]) for p in pairs))
 
 
-def _check_value(entity: Entity, key: str, value: float) -> None:
-    allowed = IP_KEYS if entity[0][0] == IP else USER_CLIENT_KEYS
-    if key not in allowed:
+def _check_key(entity: Entity, key: str) -> None:
+    if key not in (IP_KEYS if entity[0][0] == IP else USER_CLIENT_KEYS):
         raise QuotaError(f"Invalid configuration key {key}")
+
+
+def _check_value(entity: Entity, key: str, value: float) -> None:
+    _check_key(entity, key)
     if key in WHOLE_NUMBER_KEYS and value != int(value):
         raise QuotaError(f"{key} cannot be a fractional value.")
     if value <= 0:
@@ -88,8 +91,7 @@ class ClientQuotas:
         values = dict(self.quotas.get(entity, {}))
         for op in ops:
             if op["remove"]:
-                if op["key"] not in (IP_KEYS if entity[0][0] == IP else USER_CLIENT_KEYS):
-                    raise QuotaError(f"Invalid configuration key {op['key']}")
+                _check_key(entity, op["key"])
                 values.pop(op["key"], None)
             else:
                 _check_value(entity, op["key"], op["value"])

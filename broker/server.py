@@ -415,7 +415,7 @@ class KafkaServer:
             throttle_ms = self.broker.quotas.connection_throttle(address)
             if throttle_ms:
                 log.debug("closing connection from %s in %d ms unserved: its ip is over its "
-                         "connection_creation_rate", peer, throttle_ms)
+                          "connection_creation_rate", peer, throttle_ms)
                 await asyncio.sleep(throttle_ms / 1000)
                 return
             principal = ANONYMOUS
