@@ -8,6 +8,7 @@ is legal for OffsetCommit/OffsetFetch (old clients used it), not for OffsetDelet
 from __future__ import annotations
 
 from broker.authorizer import Operation, ResourceType
+from broker.config import LONG_MAX
 from broker.coordinator.group_coordinator import LOADING
 from broker.coordinator.messages import OffsetValue
 from broker.coordinator.metadata_manager import now_ms
@@ -57,7 +58,8 @@ async def offset_commit(broker, ctx, request):
     readable = TopicAccess(broker, ctx, Operation.READ)
     now = now_ms()
     retention = request.get("retention_time", DEFAULT_RETENTION_TIME)  # v2-v4 only
-    expire = now + retention if retention != DEFAULT_RETENTION_TIME else -1
+    # Clamped to an int64: the sum of a huge retention_time and now must still be storable.
+    expire = max(0, min(now + retention, LONG_MAX)) if retention != DEFAULT_RETENTION_TIME else -1
     order, errors, offsets = [], {}, {}
     async for t in ctx.paced(request["topics"]):
         async for p in ctx.paced(t["partitions"]):

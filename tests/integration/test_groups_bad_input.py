@@ -474,6 +474,22 @@ def test_offsets_expire_after_their_retention_time(raw, broker):
     assert fetch(c, kept, topic)[0]["committed_offset"] == 6
 
 
+
+@pytest.mark.parametrize("retention", [2**63 - 1, -(2**63)], ids=["largest", "most-negative"])
+def test_an_extreme_retention_time_is_stored_not_an_internal_error(raw, broker, retention):
+    """Now plus the retention overflows an int64 (the fuzzer found it): the expiry is clamped,
+    the commit is answered and the connection stays open."""
+    topic = unique_topic("extreme")
+    create_topic(broker.bootstrap, topic)
+    c = raw()
+    group = f"g-{topic}"
+    resp = c.call(COMMIT, 2, {"group_id": group, "generation_id_or_member_epoch": -1, "member_id": "",
+                              "retention_time": retention, "topics": [{"name": topic, "partitions": [
+                                  {"partition_index": 0, "committed_offset": 5, "committed_metadata": ""}]}]})
+    assert resp["topics"][0]["partitions"][0]["error_code"] == NONE
+    assert fetch(c, group, topic)[0]["committed_offset"] in (5, -1)  # -1: the most negative expired already
+    assert "Traceback" not in broker.log_text()
+
 # -- nobody can wedge a group ---------------------------------------------------------------------------
 
 
