@@ -228,14 +228,14 @@ async def metadata(broker, ctx, request):
     }
 
 
-@apis.handler(60, 0, 1)
+@apis.handler(60, 0, 2)
 async def describe_cluster(broker, ctx, request):
     return {
         "error_code": 0, "error_message": None,
         "endpoint_type": request.get("endpoint_type", 1),
         "cluster_id": broker.cluster_id, "controller_id": broker.node_id,
         "brokers": [{"broker_id": broker.node_id, "host": ctx.listener.advertised()[0],
-                     "port": ctx.listener.advertised()[1], "rack": None}],
+                     "port": ctx.listener.advertised()[1], "rack": None, "is_fenced": False}],
         "cluster_authorized_operations": cluster_authorized_operations(
             broker, ctx, bool(request.get("include_cluster_authorized_operations"))),
     }

@@ -189,6 +189,38 @@ def test_describe_cluster(admin, any_broker):
     assert cluster.cluster_id
 
 
+
+def test_describe_cluster_v2_reports_no_fenced_broker(any_broker):
+    client = RawClient(any_broker.bootstrap)
+    try:
+        answer = client.call(60, 2, {"include_cluster_authorized_operations": False, "endpoint_type": 1,
+                                     "include_fenced_brokers": True})
+    finally:
+        client.close()
+    assert [(b["port"], b["is_fenced"]) for b in answer["brokers"]] == [(any_broker.port, False)]
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_alter_partition_reassignments_v1_as_a_single_node_answers(admin, any_broker, allow):
+    topic = unique_topic("reassign-v1")
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(10)
+    node = admin.describe_cluster().result(10).nodes[0].id
+    client = RawClient(any_broker.bootstrap)
+    answers = []
+    try:
+        for replicas in ([node, node + 1], [node], None):
+            answer = client.call(45, 1, {"timeout": 10_000, "allow_replication_factor_change": allow, "topics": [
+                {"name": topic, "partitions": [{"partition_index": 0, "replicas": replicas}]}]})
+            assert (answer["error_code"], answer["allow_replication_factor_change"]) == (0, allow)
+            p = answer["responses"][0]["partitions"][0]
+            answers.append((p["error_code"], p["error_message"]))
+    finally:
+        client.close()
+    assert answers == [
+        (code("INVALID_REPLICA_ASSIGNMENT"),
+         f"The manual partition assignment includes broker {node + 1}, but no such broker is registered."),
+        (0, None), (code("NO_REASSIGNMENT_IN_PROGRESS"), None)]
+
 def test_more_than_1000_partitions_in_one_request_is_a_policy_violation(shared_broker):
     """Kafka's controller rule (at 10,000 there); without it one small request asks for
     100,000 partitions."""
