@@ -6,6 +6,7 @@ import asyncio
 import struct
 from functools import lru_cache
 
+from broker import features
 from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
 from broker.protocol import apis
 from broker.protocol.codec import Encoded, FieldSpec, encode, uvarint
@@ -16,15 +17,13 @@ from broker.topics import TopicError, validate_topic_name
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 
 
-@apis.handler(18, 0, 3)
+@apis.handler(18, 0, 4)
 async def api_versions(broker, ctx, request):
     return {
         "error_code": 0,
         "api_keys": [{"api_key": a.key, "min_version": a.min_version, "max_version": a.max_version}
                      for a in sorted(apis.REGISTRY.values(), key=lambda a: a.key)],
-        # No finalized features: in particular no transaction.version, so the Java
-        # client keeps the classic transaction protocol.
-        "finalized_features_epoch": -1,
+        **features.api_versions_fields(ctx.header.api_version),
     }
 
 
@@ -229,14 +228,14 @@ async def metadata(broker, ctx, request):
     }
 
 
-@apis.handler(60, 0, 1)
+@apis.handler(60, 0, 2)
 async def describe_cluster(broker, ctx, request):
     return {
         "error_code": 0, "error_message": None,
         "endpoint_type": request.get("endpoint_type", 1),
         "cluster_id": broker.cluster_id, "controller_id": broker.node_id,
         "brokers": [{"broker_id": broker.node_id, "host": ctx.listener.advertised()[0],
-                     "port": ctx.listener.advertised()[1], "rack": None}],
+                     "port": ctx.listener.advertised()[1], "rack": None, "is_fenced": False}],
         "cluster_authorized_operations": cluster_authorized_operations(
             broker, ctx, bool(request.get("include_cluster_authorized_operations"))),
     }

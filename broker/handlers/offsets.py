@@ -7,7 +7,11 @@ from broker.protocol import apis
 from broker.protocol.errors import code
 from broker.storage.log import OffsetOutOfRange
 
-LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
+LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED = -1, -2, -3, -4, -5
+# The ListOffsets version from which each special timestamp is understood (KIP-734,
+# KIP-405, KIP-1005); any other negative value, or one older than its version, is answered
+# UNSUPPORTED_VERSION as Kafka 4.1 answers it.
+SPECIAL_SINCE = {LATEST: 0, EARLIEST: 0, MAX_TIMESTAMP: 7, EARLIEST_LOCAL: 8, LATEST_TIERED: 9}
 READ_COMMITTED = 1
 LEADER_EPOCH = 0  # a single node that never changes leader: epoch 0 throughout
 
@@ -16,8 +20,10 @@ def _list_offset(partition, timestamp: int, committed: bool) -> tuple[int, int]:
     """(offset, timestamp) for one ListOffsets query, Kafka's answers for each special value."""
     if timestamp == LATEST:
         return (partition.last_stable_offset if committed else partition.high_watermark), -1
-    if timestamp == EARLIEST:
+    if timestamp in (EARLIEST, EARLIEST_LOCAL):  # no tiered storage: every record is local
         return partition.log_start_offset, -1
+    if timestamp == LATEST_TIERED:  # nothing is tiered
+        return -1, -1
     if timestamp == MAX_TIMESTAMP:
         found = partition.log.offset_of_max_timestamp()
         return found if found else (-1, -1)
@@ -29,7 +35,7 @@ def _topic_allowed(broker, ctx, operation: Operation, name: str) -> bool:
     return broker.authorizer.authorize(ctx, operation, ResourceType.TOPIC, name)
 
 
-@apis.handler(2, 1, 7)
+@apis.handler(2, 1, 10)
 async def list_offsets(broker, ctx, request):
     committed = request.get("isolation_level", 0) == READ_COMMITTED
     topics = []
@@ -44,7 +50,12 @@ async def list_offsets(broker, ctx, request):
                 parts.append({"partition_index": index, "error_code": code(error),
                               "timestamp": -1, "offset": -1, "leader_epoch": -1})
                 continue
-            offset, ts = _list_offset(partition, p["timestamp"], committed)
+            timestamp = p["timestamp"]
+            if timestamp < 0 and SPECIAL_SINCE.get(timestamp, ctx.api_version + 1) > ctx.api_version:
+                parts.append({"partition_index": index, "error_code": code("UNSUPPORTED_VERSION"),
+                              "timestamp": -1, "offset": -1, "leader_epoch": -1})
+                continue
+            offset, ts = _list_offset(partition, timestamp, committed)
             parts.append({"partition_index": index, "error_code": 0, "timestamp": ts, "offset": offset,
                           "leader_epoch": LEADER_EPOCH if offset >= 0 else -1})
         topics.append({"name": t["name"], "partitions": parts})

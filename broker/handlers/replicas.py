@@ -87,11 +87,11 @@ async def elect_leaders(broker, ctx, request):
 # -- AlterPartitionReassignments / ListPartitionReassignments ------------------------------
 
 
-def _reassignment_error(broker, partition, replicas: list[int] | None) -> tuple[str, str] | None:
+def _reassignment_error(broker, partition, replicas: list[int] | None) -> tuple[str, str | None] | None:
     if partition is None:
         return "UNKNOWN_TOPIC_OR_PARTITION", "The partition does not exist."
     if replicas is None:
-        return "NO_REASSIGNMENT_IN_PROGRESS", "No reassignment is in progress for this partition."
+        return "NO_REASSIGNMENT_IN_PROGRESS", None  # Kafka 4.1 sends no message with it
     if not replicas:
         return "INVALID_REPLICA_ASSIGNMENT", "The manual partition assignment includes an empty replica list."
     if len(set(replicas)) != len(replicas):
@@ -103,7 +103,7 @@ def _reassignment_error(broker, partition, replicas: list[int] | None) -> tuple[
     return None
 
 
-@apis.handler(45, 0, 0)
+@apis.handler(45, 0, 1)
 async def alter_partition_reassignments(broker, ctx, request):
     if not _cluster_allowed(broker, ctx, Operation.ALTER):
         return {"throttle_time": 0, "error_code": code(CLUSTER_DENIED), "error_message": None,
@@ -117,7 +117,10 @@ async def alter_partition_reassignments(broker, ctx, request):
             parts.append({"partition_index": p["partition_index"], "error_code": code(error[0]) if error else 0,
                           "error_message": error[1] if error else None})
         responses.append({"name": t["name"], "partitions": parts})
-    return {"throttle_time": 0, "error_code": 0, "error_message": None, "responses": responses}
+    # v1's allow_replication_factor_change=false never matters here: a list other than this
+    # one node fails on its unknown brokers first, as it does on Kafka.
+    return {"throttle_time": 0, "error_code": 0, "error_message": None, "responses": responses,
+            "allow_replication_factor_change": request.get("allow_replication_factor_change", True)}
 
 
 @apis.handler(46, 0, 0)

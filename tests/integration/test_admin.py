@@ -149,12 +149,77 @@ def test_list_offsets_earliest_latest_and_by_timestamp(admin, any_broker):
     assert found[0].offset == 7
 
 
+# (version, special timestamp) -> (error, offset, timestamp, leader epoch) on a partition
+# holding 5 records stamped 1000..5000: Apache Kafka 4.1.1's answers (no tiered storage).
+UNSUPPORTED = (code("UNSUPPORTED_VERSION"), -1, -1, -1)
+SPECIAL_ANSWERS = {
+    -1: (0, 5, -1, 0), -2: (0, 0, -1, 0), -3: (0, 4, 5000, 0), -4: (0, 0, -1, 0), -5: (0, -1, -1, -1),
+}
+SPECIAL_SINCE = {-1: 1, -2: 1, -3: 7, -4: 8, -5: 9}
+
+
+@pytest.mark.parametrize("version", [7, 8, 9, 10])
+def test_list_offsets_special_timestamps_by_version(admin, any_broker, version):
+    """Earliest-local (-4, KIP-405) is the log start without tiered storage; latest-tiered
+    (-5, KIP-1005) finds nothing; a special value newer than the request's version, or
+    unknown, is UNSUPPORTED_VERSION for its partition."""
+    topic = unique_topic("special-offsets")
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(10)
+    p = Producer({"bootstrap.servers": any_broker.bootstrap})
+    for i in range(5):
+        p.produce(topic, value=b"%d" % i, timestamp=1000 * (i + 1))
+    assert p.flush(10) == 0
+    client = RawClient(any_broker.bootstrap)
+    try:
+        for timestamp in (-1, -2, -3, -4, -5, -6, -100):
+            answer = client.call(2, version, {"replica_id": -1, "isolation_level": 0, "timeout_ms": 1000,
+                                              "topics": [{"name": topic, "partitions": [
+                                                  {"partition_index": 0, "timestamp": timestamp,
+                                                   "current_leader_epoch": -1}]}]})
+            got = answer["topics"][0]["partitions"][0]
+            expected = SPECIAL_ANSWERS[timestamp] if SPECIAL_SINCE.get(timestamp, 99) <= version else UNSUPPORTED
+            assert (got["error_code"], got["offset"], got["timestamp"], got["leader_epoch"]) == expected, timestamp
+    finally:
+        client.close()
+
 def test_describe_cluster(admin, any_broker):
     cluster = admin.describe_cluster().result(10)
     assert len(cluster.nodes) == 1
     assert cluster.nodes[0].port == any_broker.port
     assert cluster.cluster_id
 
+
+
+def test_describe_cluster_v2_reports_no_fenced_broker(any_broker):
+    client = RawClient(any_broker.bootstrap)
+    try:
+        answer = client.call(60, 2, {"include_cluster_authorized_operations": False, "endpoint_type": 1,
+                                     "include_fenced_brokers": True})
+    finally:
+        client.close()
+    assert [(b["port"], b["is_fenced"]) for b in answer["brokers"]] == [(any_broker.port, False)]
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_alter_partition_reassignments_v1_as_a_single_node_answers(admin, any_broker, allow):
+    topic = unique_topic("reassign-v1")
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(10)
+    node = admin.describe_cluster().result(10).nodes[0].id
+    client = RawClient(any_broker.bootstrap)
+    answers = []
+    try:
+        for replicas in ([node, node + 1], [node], None):
+            answer = client.call(45, 1, {"timeout": 10_000, "allow_replication_factor_change": allow, "topics": [
+                {"name": topic, "partitions": [{"partition_index": 0, "replicas": replicas}]}]})
+            assert (answer["error_code"], answer["allow_replication_factor_change"]) == (0, allow)
+            p = answer["responses"][0]["partitions"][0]
+            answers.append((p["error_code"], p["error_message"]))
+    finally:
+        client.close()
+    assert answers == [
+        (code("INVALID_REPLICA_ASSIGNMENT"),
+         f"The manual partition assignment includes broker {node + 1}, but no such broker is registered."),
+        (0, None), (code("NO_REASSIGNMENT_IN_PROGRESS"), None)]
 
 def test_more_than_1000_partitions_in_one_request_is_a_policy_violation(shared_broker):
     """Kafka's controller rule (at 10,000 there); without it one small request asks for

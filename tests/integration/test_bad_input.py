@@ -101,7 +101,7 @@ def test_api_versions_newer_than_ours_answers_unsupported_in_v0_layout(shared_br
     size, cid, err, count = struct.unpack_from(">iihi", frame)
     assert cid == 7 and err == code("UNSUPPORTED_VERSION") and count > 0
     keys = [struct.unpack_from(">hhh", frame, 14 + 6 * i) for i in range(count)]
-    assert (18, 0, 3) in keys
+    assert (18, 0, 4) in keys
 
 
 def test_invalid_topic_names_get_invalid_topic_exception(any_broker):
