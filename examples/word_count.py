@@ -43,6 +43,8 @@ def main(argv=None) -> int:
     parser.add_argument("--commit-interval-ms", type=int, default=None)
     parser.add_argument("--application-server", default="", help="host:port of this instance's query endpoint")
     parser.add_argument("--standby-replicas", type=int, default=0, help="num.standby.replicas")
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="any Kafka Streams config, e.g. consumer.session.timeout.ms=10000 (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = {"application.id": args.application_id, "bootstrap.servers": args.bootstrap_server,
@@ -55,6 +57,11 @@ def main(argv=None) -> int:
         config["application.server"] = args.application_server
     if args.standby_replicas:
         config["num.standby.replicas"] = args.standby_replicas
+    for item in args.config:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--config {item}: expected KEY=VALUE")
+        config[key] = value
     streams = KafkaStreams(word_count_topology(args.input, args.output), config)
     queries = QueryServer(streams).start() if args.application_server else None
     try:
