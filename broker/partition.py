@@ -295,9 +295,11 @@ class Partition:
                 log.error("cannot read past offset %d of %s-%d", offset, self.topic, self.index)
                 return
 
-    def wait_for_data(self) -> asyncio.Future:
-        """A future resolved at the next append (long-poll fetches wait on it)."""
-        fut = asyncio.get_running_loop().create_future()
+    def wait_for_data(self, fut: asyncio.Future | None = None) -> asyncio.Future:
+        """A future resolved at the next append (long-poll fetches wait on it); `fut` when
+        given, so that one future can wait on many partitions."""
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
         if len(self._waiters) >= self._waiters_compact_at:
             # Drop the futures of fetches that already returned. The next pass waits until
             # the list has doubled again: with hundreds of consumers long-polling one
