@@ -14,7 +14,7 @@ from broker.protocol.errors import code
 from tests.conftest import BrokerProcess, unique_topic, wait_until
 from tests.kafka_wire import RawClient, request_frame
 
-VERSION = 17  # what the Java client 4.1 sends
+VERSION = 18  # what the Java client 4.1 sends (librdkafka 2.16 sends v16, without sessions)
 PARTITIONS = 12
 NONE, FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH, UNKNOWN_TOPIC_ID, FETCH_SESSION_TOPIC_ID_ERROR = (
     0, code("FETCH_SESSION_ID_NOT_FOUND"), code("INVALID_FETCH_SESSION_EPOCH"), code("UNKNOWN_TOPIC_ID"),
@@ -34,7 +34,13 @@ def create_topic(bootstrap: str, partitions: int) -> tuple[str, bytes]:
                                          "allow_auto_topic_creation": False})["topics"]
             ready = topics[0]["error_code"] == 0 and len(topics[0]["partitions"]) == partitions
             return ready and topics[0]["topic_id"]
-        return name, wait_until(topic_id, 30, f"topic {name} with {partitions} partitions in Metadata")
+        found = wait_until(topic_id, 30, f"topic {name} with {partitions} partitions in Metadata")
+
+        def fetchable():  # Kafka answers NOT_LEADER_OR_FOLLOWER until its partitions are led
+            response = fetch(client, 0, -1, {found: dict.fromkeys(range(partitions), 0)})
+            return all(p["error_code"] == NONE for p in answered(response).values())
+        wait_until(fetchable, 30, f"every partition of {name} fetchable")
+        return name, found
     finally:
         client.close()
 
