@@ -145,6 +145,14 @@ class Partition:
         first = self.producers.first_unstable_offset()
         return self.high_watermark if first is None else first
 
+    def fetch_offsets(self) -> tuple[int, int, int]:
+        """(high watermark, last stable offset, log start offset) in one call: what a fetch
+        session compares, for every partition it holds, on every incremental fetch."""
+        log = self.log
+        hw = log.log_end_offset
+        first = self._producers.first_unstable_offset()  # open: self.log opened it
+        return hw, hw if first is None else first, log.log_start_offset
+
     # -- produce ------------------------------------------------------------------
 
     def append(self, data: bytes, *, max_message_bytes: int, log_append_time: bool,

@@ -97,9 +97,9 @@ def _denied_topics(broker, ctx, request, names) -> set[str]:
 def _unchanged(cp: CachedPartition, partition) -> bool:
     """Nothing to read and nothing new to tell: the common case of an incremental fetch,
     decided without touching the log's segments."""
-    hw = partition.high_watermark
-    return (cp.fetch_offset == hw == cp.high_watermark and partition.log_start_offset == cp.log_start_offset
-            and partition.last_stable_offset == cp.last_stable_offset)
+    hw, last_stable, log_start = partition.fetch_offsets()
+    return (cp.fetch_offset == hw == cp.high_watermark and last_stable == cp.last_stable_offset
+            and log_start == cp.log_start_offset)
 
 
 def _has_news(cp: CachedPartition, entry: dict) -> bool:
