@@ -9,10 +9,12 @@ Epoch -1 closes the session (and is a full fetch without one).
 
 Sessions are not tied to connections: a client may carry on its session on a new connection,
 and one left behind ages out. The cache holds at most `max.incremental.fetch.session.cache.slots`
-sessions. When full, a new session may take the place of one unused for EVICTION_MS, else of
-the least valuable one older than EVICTION_MS (a consumer's before a follower's, then the one
-with the fewest partitions) when the newcomer is worth more, as Kafka's FetchSessionCache
-decides; otherwise the full fetch is answered without a session (session id 0).
+sessions, split among SHARDS shards as Kafka splits them (so with fewer than SHARDS slots
+there are none). When its shard is full, a new session may take the place of one unused for
+EVICTION_MS, else of the least valuable one older than EVICTION_MS (a consumer's before a
+follower's, then the one with the fewest partitions) when the newcomer is worth more, as
+Kafka's FetchSessionCache decides; otherwise the full fetch is answered without a session
+(session id 0).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ FINAL_EPOCH = -1
 # Kafka's MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS: a session is safe from newcomers (and not
 # stale) for this long after its creation (its last use).
 EVICTION_MS = 120_000
+# Kafka's NumFetchSessionCacheShards: the cache's slots are split evenly among this many shards.
+SHARDS = 8
+SESSION_ID_LIMIT = 0x7FFFFFFF
 # A cached high watermark that matches none: the partition is answered on the next fetch.
 UNKNOWN_OFFSET = -1
 
@@ -101,9 +106,49 @@ def next_epoch(epoch: int) -> int:
 
 
 class FetchSessionCache:
+    """SHARDS shards of max_slots // SHARDS slots each, as Kafka divides its cache: a new
+    session goes to the next shard in turn and competes for a slot there only; its id says
+    which shard holds it."""
+
     def __init__(self, max_slots: int, eviction_ms: int = EVICTION_MS):
+        id_range = SESSION_ID_LIMIT // SHARDS
+        self._id_range = id_range
+        self._shards = [FetchSessionCacheShard(max_slots // SHARDS, eviction_ms, max(1, n * id_range),
+                                               (n + 1) * id_range) for n in range(SHARDS)]
+        self._next_shard = 0
+
+    def __len__(self) -> int:
+        return sum(len(shard) for shard in self._shards)
+
+    def _shard_of(self, session_id: int) -> "FetchSessionCacheShard | None":
+        n = session_id // self._id_range
+        return self._shards[n] if 0 <= n < SHARDS else None
+
+    def get(self, session_id: int) -> FetchSession | None:
+        shard = self._shard_of(session_id)
+        return shard.get(session_id) if shard else None
+
+    def remove(self, session_id: int) -> None:
+        shard = self._shard_of(session_id)
+        if shard:
+            shard.remove(session_id)
+
+    def touch(self, session: FetchSession, now_ms: int) -> None:
+        self._shard_of(session.id).touch(session, now_ms)
+
+    def create(self, privileged: bool, uses_topic_ids: bool, partitions: list[CachedPartition],
+               now_ms: int) -> int:
+        """A new session's id, or NO_SESSION when its shard has no room for it."""
+        shard = self._shards[self._next_shard]
+        self._next_shard = (self._next_shard + 1) % SHARDS
+        return shard.create(privileged, uses_topic_ids, partitions, now_ms)
+
+
+class FetchSessionCacheShard:
+    def __init__(self, max_slots: int, eviction_ms: int, first_id: int, id_limit: int):
         self.max_slots = max_slots
         self.eviction_ms = eviction_ms
+        self._ids = (first_id, id_limit - 1)  # this shard's session ids, both ends included
         # Least recently used first: the stalest session is the first one.
         self._sessions: OrderedDict[int, FetchSession] = OrderedDict()
 
@@ -131,7 +176,7 @@ class FetchSessionCache:
 
     def _new_id(self) -> int:
         while True:
-            session_id = random.randint(1, 0x7FFFFFFF)
+            session_id = random.randint(*self._ids)
             if session_id not in self._sessions:
                 return session_id
 

@@ -10,6 +10,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from broker.fetch_session import SHARDS
 from broker.protocol.errors import code
 from tests.conftest import BrokerProcess, unique_topic, wait_until
 from tests.kafka_wire import RawClient, request_frame
@@ -190,33 +191,35 @@ def test_a_full_fetch_by_name_opens_a_session_too(any_broker, topic, client):
 
 
 @pytest.fixture(scope="module")
-def one_slot_broker(tmp_path_factory):
-    broker = BrokerProcess(tmp_path_factory.mktemp("one-slot") / "data",
-                           {"max.incremental.fetch.session.cache.slots": "1"}).start()
+def small_cache_broker(tmp_path_factory):
+    """8 slots: as in Kafka, one in each of the cache's 8 shards."""
+    broker = BrokerProcess(tmp_path_factory.mktemp("small-cache") / "data",
+                           {"max.incremental.fetch.session.cache.slots": str(SHARDS)}).start()
     yield broker
     broker.stop()
 
 
-def test_no_session_when_the_cache_is_full(one_slot_broker):
-    _, topic_id = create_topic(one_slot_broker.bootstrap, 2)
-    first, second = RawClient(one_slot_broker.bootstrap), RawClient(one_slot_broker.bootstrap)
+def test_no_session_when_the_cache_is_full(small_cache_broker):
+    _, topic_id = create_topic(small_cache_broker.bootstrap, 2)
+    first, second = RawClient(small_cache_broker.bootstrap), RawClient(small_cache_broker.bootstrap)
     try:
-        kept = fetch(first, 0, 0, {topic_id: {0: 0, 1: 0}})["session_id"]
-        assert kept != 0
+        kept = [fetch(first, 0, 0, {topic_id: {0: 0, 1: 0}})["session_id"] for _ in range(SHARDS)]
+        assert 0 not in kept and len(set(kept)) == SHARDS
         # As Kafka: a young session is not evicted for a newcomer; the newcomer is answered in
-        # full without a session (id 0), and the first session carries on.
+        # full without a session (id 0), and the sessions carry on.
         refused = fetch(second, 0, 0, {topic_id: {0: 0, 1: 0}})
         assert refused["error_code"] == NONE and refused["session_id"] == 0 and len(answered(refused)) == 2
-        assert fetch(first, kept, 1, {}, max_wait=10)["error_code"] == NONE
-        fetch(first, kept, -1, {})  # closed: the slot is free for the next test
+        for session in kept:
+            assert fetch(first, session, 1, {}, max_wait=10)["error_code"] == NONE
+            fetch(first, session, -1, {})  # closed: the slots are free for the next test
     finally:
         first.close()
         second.close()
 
 
-def test_malformed_incremental_fetches_close_one_connection_or_get_an_error(one_slot_broker):
-    _, topic_id = create_topic(one_slot_broker.bootstrap, 1)
-    client = RawClient(one_slot_broker.bootstrap)
+def test_malformed_incremental_fetches_close_one_connection_or_get_an_error(small_cache_broker):
+    _, topic_id = create_topic(small_cache_broker.bootstrap, 1)
+    client = RawClient(small_cache_broker.bootstrap)
     try:
         session = fetch(client, 0, 0, {topic_id: {0: 0}})["session_id"]
         frame = request_frame(1, VERSION, {
@@ -230,7 +233,7 @@ def test_malformed_incremental_fetches_close_one_connection_or_get_an_error(one_
         assert client.closed_by_peer(), "a malformed fetch must close its connection"
     finally:
         client.close()
-    other = RawClient(one_slot_broker.bootstrap)
+    other = RawClient(small_cache_broker.bootstrap)
     try:
         # Odd but well-formed: forgetting what the session never had, a negative partition.
         odd = fetch(other, session, 1, {topic_id: {-1: 0}}, forgotten={uuid.uuid4().bytes: [7]})
@@ -238,7 +241,7 @@ def test_malformed_incremental_fetches_close_one_connection_or_get_an_error(one_
         assert [p["error_code"] for p in odd["responses"][0]["partitions"]] == [code("UNKNOWN_TOPIC_OR_PARTITION")]
     finally:
         other.close()
-    assert one_slot_broker.alive()
+    assert small_cache_broker.alive()
 
 
 # -- topic ids elsewhere ---------------------------------------------------------------------
