@@ -24,6 +24,7 @@ from broker.metrics import BrokerMetrics, MetricsEndpointRunner
 from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
 from broker.dynamic_config import DynamicBrokerConfigs
+from broker.fetch_session import FetchSessionCache
 from broker.producer_ids import ProducerIdManager
 from broker.quotas import Quotas
 from broker.sasl.scram import ScramCredentials
@@ -71,6 +72,7 @@ class Broker:
                                     self.config["schemabus.request.max.array.entries"])
                         for listener in self.listeners]
         self.topics: TopicManager | None = None
+        self.fetch_sessions = FetchSessionCache(self.config["max.incremental.fetch.session.cache.slots"])
         self.group_coordinator: GroupCoordinator | None = None
         self.producer_ids = ProducerIdManager(self.data_dir)
         self.scram_credentials = ScramCredentials(self.data_dir)

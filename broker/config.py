@@ -137,6 +137,8 @@ BROKER_CONFIGS = _defs(
     ConfigDef("delete.topic.enable", BOOLEAN, True),
     ConfigDef("message.max.bytes", INT, 1048588, minimum=0),
     ConfigDef("socket.request.max.bytes", INT, 104857600, minimum=1),
+    # Fetch sessions (KIP-227) kept at once; 0: none, every fetch is a full one.
+    ConfigDef("max.incremental.fetch.session.cache.slots", INT, 1000, minimum=0),
     # Ours, not Kafka's: array elements one request may hold, all its arrays together.
     ConfigDef("schemabus.request.max.array.entries", INT, 10000, minimum=1),
     # Ours: segment and index files kept open at once (closed least recently used first and

@@ -145,6 +145,14 @@ class Partition:
         first = self.producers.first_unstable_offset()
         return self.high_watermark if first is None else first
 
+    def fetch_offsets(self) -> tuple[int, int, int]:
+        """(high watermark, last stable offset, log start offset) in one call: what a fetch
+        session compares, for every partition it holds, on every incremental fetch."""
+        log = self.log
+        hw = log.log_end_offset
+        first = self._producers.first_unstable_offset()  # open: self.log opened it
+        return hw, hw if first is None else first, log.log_start_offset
+
     # -- produce ------------------------------------------------------------------
 
     def append(self, data: bytes, *, max_message_bytes: int, log_append_time: bool,
@@ -295,9 +303,11 @@ class Partition:
                 log.error("cannot read past offset %d of %s-%d", offset, self.topic, self.index)
                 return
 
-    def wait_for_data(self) -> asyncio.Future:
-        """A future resolved at the next append (long-poll fetches wait on it)."""
-        fut = asyncio.get_running_loop().create_future()
+    def wait_for_data(self, fut: asyncio.Future | None = None) -> asyncio.Future:
+        """A future resolved at the next append (long-poll fetches wait on it); `fut` when
+        given, so that one future can wait on many partitions."""
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
         if len(self._waiters) >= self._waiters_compact_at:
             # Drop the futures of fetches that already returned. The next pass waits until
             # the list has doubled again: with hundreds of consumers long-polling one

@@ -86,6 +86,8 @@ class TopicManager:
         self.meta_dir = self.data_dir / ".topics"
         self.meta_dir.mkdir(parents=True, exist_ok=True)
         self.topics: dict[str, Topic] = {}
+        # The same topics by id: Fetch v13+ names every topic by id, so lookups must not scan.
+        self._by_id: dict[bytes, Topic] = {}
         self._creating: set[str] = set()  # topics whose partitions are being created (paced)
         self._load()
 
@@ -103,7 +105,7 @@ class TopicManager:
                           path, exc)
                 unreadable.add(path.stem)
                 continue
-            self.topics[topic.name] = topic
+            self._add(topic)
             # Opened on first use (or by the broker's background pass): a start does not
             # read tens of thousands of partition directories before it serves anyone.
             self._open_partitions(topic, count, open_now=False)
@@ -120,6 +122,10 @@ class TopicManager:
                 if re.match(r".+-\d+$", entry.name) and entry.name.rpartition("-")[0] not in unreadable:
                     log.warning("removing partition directory of a deleted topic: %s", entry.path)
                     shutil.rmtree(entry.path, ignore_errors=True)
+
+    def _add(self, topic: Topic) -> None:
+        self.topics[topic.name] = topic
+        self._by_id[topic.topic_id] = topic
 
     def _save(self, topic: Topic) -> None:
         _write_json_atomically(self.meta_dir / f"{topic.name}.json", {
@@ -165,10 +171,7 @@ class TopicManager:
         return topic.partitions[index]
 
     def by_id(self, topic_id: bytes) -> Topic | None:
-        for topic in self.topics.values():
-            if topic.topic_id == topic_id:
-                return topic
-        return None
+        return self._by_id.get(topic_id)
 
     def topic_value(self, topic: Topic, name: str):
         return self.config.topic_value(topic.configs, name)[0]
@@ -206,7 +209,7 @@ class TopicManager:
         topic = Topic(name, uuid.uuid4().bytes, stored)
         self._open_partitions(topic, num_partitions)
         self._save(topic)
-        self.topics[name] = topic
+        self._add(topic)
         log.info("created topic %s with %d partition(s)", name, num_partitions)
         return topic
 
@@ -222,7 +225,7 @@ class TopicManager:
         finally:
             self._creating.discard(name)
         self._save(topic)
-        self.topics[name] = topic
+        self._add(topic)
         log.info("created topic %s with %d partition(s)", name, num_partitions)
         return topic
 
@@ -230,6 +233,7 @@ class TopicManager:
         topic = self.topics.pop(name, None)
         if topic is None:
             raise TopicError("UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition.")
+        self._by_id.pop(topic.topic_id, None)
         (self.meta_dir / f"{name}.json").unlink(missing_ok=True)
         for partition in topic.partitions:
             partition.delete()

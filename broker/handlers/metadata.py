@@ -174,7 +174,7 @@ def cluster_authorized_operations(broker, ctx, requested: bool) -> int:
     return broker.authorizer.authorized_operations(ctx, ResourceType.CLUSTER, CLUSTER_NAME)
 
 
-@apis.handler(3, 0, 12)
+@apis.handler(3, 0, 13)
 async def metadata(broker, ctx, request):
     requested = request.get("topics")
     # v0: an empty list means all topics; v1+: null means all topics.
