@@ -24,6 +24,7 @@ from broker.metrics import BrokerMetrics, MetricsEndpointRunner
 from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
 from broker.dynamic_config import DynamicBrokerConfigs
+from broker.features import FinalizedFeatures
 from broker.fetch_session import FetchSessionCache
 from broker.producer_ids import ProducerIdManager
 from broker.quotas import Quotas
@@ -37,8 +38,8 @@ from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
 from broker.handlers import (  # noqa: F401
-    acls, admin, client_quotas, fetch, groups, metadata, offsets, offsets_commit, produce, replicas, security,
-    transaction_admin, transactions)
+    acls, admin, client_quotas, features, fetch, groups, metadata, offsets, offsets_commit, produce, replicas,
+    security, transaction_admin, transactions)
 
 log = logging.getLogger("schemabus.broker")
 
@@ -66,6 +67,7 @@ class Broker:
         self.quotas = Quotas(self.data_dir)
         self.node_id = self.config["node.id"]
         self.cluster_id = self._load_cluster_id()
+        self.features = FinalizedFeatures(self.data_dir, self.node_id)
         self.authorizer = create_authorizer(self.config, self.data_dir)
         self.listeners = listeners.configure(self.config, listen)
         self.servers = [KafkaServer(self, listener, self.config["socket.request.max.bytes"],

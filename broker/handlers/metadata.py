@@ -6,7 +6,6 @@ import asyncio
 import struct
 from functools import lru_cache
 
-from broker import features
 from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
 from broker.protocol import apis
 from broker.protocol.codec import Encoded, FieldSpec, encode, uvarint
@@ -23,7 +22,7 @@ async def api_versions(broker, ctx, request):
         "error_code": 0,
         "api_keys": [{"api_key": a.key, "min_version": a.min_version, "max_version": a.max_version}
                      for a in sorted(apis.REGISTRY.values(), key=lambda a: a.key)],
-        **features.api_versions_fields(ctx.header.api_version),
+        **broker.features.api_versions_fields(ctx.api_version),
     }
 
 

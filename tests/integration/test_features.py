@@ -38,3 +38,92 @@ def test_what_we_finalize_is_what_kafka_finalizes(shared_broker):
     ours = {f["name"]: f["max_version_level"] for f in features(shared_broker.bootstrap, 4)["finalized_features"]}
     for name, level in ours.items():
         assert KAFKA_LEVELS.get(name) == level, f"{name} finalized at {level}, Kafka 4.1 at {KAFKA_LEVELS.get(name)}"
+
+
+# -- UpdateFeatures (kafka-features upgrade / downgrade) -----------------------------------------
+
+UPDATE_FEATURES = 57
+INVALID_UPDATE_VERSION = 95
+HEAD = "The update failed for all features since the following feature had an error: Invalid update version"
+# (feature, level, upgrade type) -> the end of Kafka 4.1.1's message, or None when it is accepted
+# (validate_only: nothing changes).
+UPDATE_CASES = [
+    (("group.version", 1, 1), None),
+    (("group.version", 0, 2), None),
+    (("transaction.version", 1, 3), None),
+    (("group.version", 0, 1), "0 for feature group.version. Can't downgrade the version of this feature without "
+                              "setting the upgrade type to either safe or unsafe downgrade."),
+    (("transaction.version", 3, 1), "3 for feature transaction.version. Local controller {node} only supports "
+                                    "versions 0-2"),
+    (("foo.version", 1, 1), "1 for feature foo.version. Local controller {node} does not support this feature."),
+    (("group.version", -1, 1), "-1 for feature group.version. A feature version cannot be less than 0."),
+    (("group.version", 0, 7), "0 for feature group.version. The controller does not support the given upgrade type."),
+]
+
+
+def _update(client: RawClient, version: int, updates: list[tuple[str, int, int]], validate_only: bool) -> dict:
+    return client.call(UPDATE_FEATURES, version, {
+        "timeout": 10_000, "validate_only": validate_only,
+        "feature_updates": [{"feature": f, "max_version_level": level, "upgrade_type": kind,
+                             "allow_downgrade": kind != 1} for f, level, kind in updates]})
+
+
+def _finalized(bootstrap: str) -> dict:
+    return {f["name"]: f["max_version_level"] for f in features(bootstrap, 4)["finalized_features"]}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("update,refusal", UPDATE_CASES, ids=[f"{u[0]}={u[1]}/type{u[2]}" for u, _ in UPDATE_CASES])
+def test_update_features_validates_as_kafka_does(any_broker, version, update, refusal):
+    client = RawClient(any_broker.bootstrap)
+    before = _finalized(any_broker.bootstrap)
+    answer = _update(client, version, [update], validate_only=True)
+    if refusal is None:
+        assert (answer["error_code"], answer["error_message"]) == (0, None)
+        if version < 2:
+            assert answer["results"] == [{"feature": update[0], "error_code": 0, "error_message": "NONE"}]
+    else:
+        assert answer["error_code"] == INVALID_UPDATE_VERSION
+        assert answer["error_message"] == f"{HEAD} {refusal.format(node=1)}"
+        assert answer.get("results", []) == []
+    assert _finalized(any_broker.bootstrap) == before  # validate_only, or refused: nothing changed
+
+
+def test_kafka_features_downgrades_and_upgrades_group_and_transaction_versions(any_broker):
+    """kafka-features (FeatureCommand) on both brokers: describe, a safe downgrade, back up."""
+    from tests.interop.kafka_tools import run_tools
+
+    tool, bs = "org.apache.kafka.tools.FeatureCommand", any_broker.bootstrap
+    try:
+        results = run_tools([
+            [tool, "--bootstrap-server", bs, "downgrade", "--feature", "group.version=0",
+             "--feature", "transaction.version=1"],
+            [tool, "--bootstrap-server", bs, "describe"],
+            [tool, "--bootstrap-server", bs, "upgrade", "--feature", "transaction.version=1"],
+        ])
+    finally:
+        restored = run_tools([[tool, "--bootstrap-server", bs, "upgrade", "--feature", "group.version=1",
+                               "--feature", "transaction.version=2"]])
+    downgraded, described, noop = results
+    assert downgraded.returncode == 0, downgraded.stdout + downgraded.stderr
+    assert sorted(downgraded.stdout.split("\n"))[-2:] == [
+        "group.version was downgraded to 0.", "transaction.version was downgraded to 1."], downgraded.stdout
+    rows = {line.split("\t")[0]: line.split("\t")[1:4] for line in described.stdout.splitlines()}
+    assert rows["Feature: group.version"] == ["SupportedMinVersion: 0", "SupportedMaxVersion: 1",
+                                              "FinalizedVersionLevel: 0"], described.stdout
+    assert rows["Feature: transaction.version"] == ["SupportedMinVersion: 0", "SupportedMaxVersion: 2",
+                                                    "FinalizedVersionLevel: 1"], described.stdout
+    assert noop.returncode == 0, noop.stdout + noop.stderr
+    assert restored[0].returncode == 0, restored[0].stdout + restored[0].stderr
+    assert {k: v for k, v in _finalized(bs).items() if k in KAFKA_LEVELS} == KAFKA_LEVELS
+
+
+def test_finalized_levels_survive_a_restart(broker_factory):
+    broker = broker_factory()
+    client = RawClient(broker.bootstrap)
+    assert _update(client, 1, [("group.version", 0, 2)], validate_only=False)["error_code"] == 0
+    epoch = features(broker.bootstrap, 4)["finalized_features_epoch"]
+    client.close()
+    broker.restart()
+    assert "group.version" not in _finalized(broker.bootstrap)
+    assert features(broker.bootstrap, 4)["finalized_features_epoch"] == epoch
