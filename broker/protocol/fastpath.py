@@ -3,7 +3,8 @@
 The spec-driven codec (codec.py) walks field specs for every value, which costs tens of
 microseconds per produce request and as much again for its response: at small batches
 (many requests per GB) that was a large share of the broker's CPU per byte. These do the
-same for Produce v3-v10 with a few struct calls.
+same for Produce v3-v12 with a few struct calls (v11 and v12 differ from v10 only in
+what they promise about errors and transactions, not on the wire).
 
 They only ever take the common shape, and give up (return None) on anything else, in
 which case the caller runs the generic codec, which then decides (and raises the same
@@ -16,7 +17,7 @@ from __future__ import annotations
 import struct
 
 PRODUCE = 0
-MIN_VERSION, MAX_VERSION = 3, 10
+MIN_VERSION, MAX_VERSION = 3, 12
 FLEXIBLE_FROM = 9
 # More array entries than this go to the generic decoder (its limits and off-loop decoding).
 MAX_FAST_ENTRIES = 1000
