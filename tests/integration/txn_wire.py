@@ -18,26 +18,27 @@ NOT_READY = {code("COORDINATOR_NOT_AVAILABLE"), code("COORDINATOR_LOAD_IN_PROGRE
 
 
 class Txn:
-    """One transactional producer driven by hand: its id, producer id, epoch and sequence."""
+    """One transactional producer driven by hand: its id, producer id, epoch and the next
+    sequence of each partition."""
 
     def __init__(self, client: RawClient, transactional_id: str | None = None):
         self.client = client
         self.id = transactional_id or unique_topic("kip890")
         self.pid = self.epoch = -1
-        self.seq = 0
+        self.seqs: dict[tuple[str, int], int] = {}
 
-    def init(self, version: int = 5) -> dict:
+    def init(self, version: int = 5, timeout_ms: int = 60000) -> dict:
         # Kafka creates __transaction_state when a transaction coordinator is first looked for.
         wait_until(lambda: self.client.call(FIND_COORDINATOR, 4, {"key_type": 1, "coordinator_keys": [self.id]})[
             "coordinators"][0]["error_code"] == 0, 30, "a transaction coordinator is found")
 
         def attempt():
             answer = self.client.call(INIT_PRODUCER_ID, version, {
-                "transactional_id": self.id, "transaction_timeout": 60000, "producer_id": -1, "producer_epoch": -1})
+                "transactional_id": self.id, "transaction_timeout": timeout_ms, "producer_id": -1, "producer_epoch": -1})
             return None if answer["error_code"] in NOT_READY else answer
         answer = wait_until(attempt, 30, "the transaction coordinator answers InitProducerId")
         assert answer["error_code"] == 0, answer
-        self.pid, self.epoch, self.seq = answer["producer_id"], answer["producer_epoch"], 0
+        self.pid, self.epoch, self.seqs = answer["producer_id"], answer["producer_epoch"], {}
         return answer
 
     def add_partitions(self, topic: str, partitions: list[int]) -> list[int]:
@@ -50,7 +51,7 @@ class Txn:
     def produce(self, topic: str, values: list[bytes], version: int, epoch: int | None = None,
                 seq: int | None = None, partition: int = 0) -> dict:
         """A transactional batch; by default the next sequence under the current epoch."""
-        seq = self.seq if seq is None else seq
+        seq = self.seqs.get((topic, partition), 0) if seq is None else seq
         batch = records.encode_batch(
             [records.Record(i, 1000 + i, b"k", v) for i, v in enumerate(values)], base_offset=0,
             attributes=records.TRANSACTIONAL_BIT, producer_id=self.pid,
@@ -60,7 +61,7 @@ class Txn:
                                                          {"index": partition, "records": bytes(batch)}]}]})
         result = answer["responses"][0]["partition_responses"][0]
         if result["error_code"] == 0 and epoch is None:
-            self.seq = seq + len(values)
+            self.seqs[(topic, partition)] = seq + len(values)
         return result
 
     def end(self, commit: bool, version: int = 3, epoch: int | None = None) -> dict:
@@ -77,7 +78,7 @@ class Txn:
         """EndTxn v5: the answer carries the id and epoch to continue with; sequences restart."""
         answer = self.end(commit, version=5)
         if answer["error_code"] == 0:
-            self.pid, self.epoch, self.seq = answer["producer_id"], answer["producer_epoch"], 0
+            self.pid, self.epoch, self.seqs = answer["producer_id"], answer["producer_epoch"], {}
         return answer
 
     def verify(self, topic: str, partitions: list[int], epoch: int | None = None,
