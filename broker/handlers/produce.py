@@ -140,14 +140,14 @@ def _transactional_refusal(broker, ctx, request) -> dict | None:
             ctx, Operation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id):
         return None
     return {"throttle_time": 0, "responses": [
-        {"name": t["name"], "partition_responses": [
+        {"name": t.get("name"), "topic_id": t.get("topic_id"), "partition_responses": [
             _partition_error(p["index"], "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
                              "Transactional Id authorization failed.")
             for p in t["partition_data"] or ()]}
         for t in request["topic_data"] or ()]}
 
 
-@apis.handler(0, 3, 12)
+@apis.handler(0, 3, 13)
 async def produce(broker, ctx, request):
     acks = request["acks"]
     # Authorization per request and topic, never per record; one attribute test when off.
@@ -162,9 +162,17 @@ async def produce(broker, ctx, request):
     for topic_data in request["topic_data"] or ():
         if ctx.tick():
             await asyncio.sleep(0)
-        name = topic_data["name"]
-        topic = broker.topics.get(name)
-        denied = authorizer is not None and not authorizer.authorize(ctx, Operation.WRITE, ResourceType.TOPIC, name)
+        topic_id = topic_data.get("topic_id")  # Produce v13+ names topics by id
+        if topic_id is None:
+            name = topic_data["name"]
+            topic = broker.topics.get(name)
+        else:
+            topic = broker.topics.by_id(topic_id)
+            name = topic.name if topic is not None else None
+        # An unknown topic name is still authorized (no answer tells which topics exist);
+        # an unknown topic id has no name to authorize.
+        denied = authorizer is not None and name is not None and not authorizer.authorize(
+            ctx, Operation.WRITE, ResourceType.TOPIC, name)
         parts = []
         for pdata in topic_data["partition_data"] or ():
             if ctx.tick():
@@ -176,11 +184,12 @@ async def produce(broker, ctx, request):
                                               "Topic authorization failed."))
             elif topic is None:
                 parts.append(_partition_error(pdata["index"], "UNKNOWN_TOPIC_OR_PARTITION",
-                                              "This server does not host this topic-partition."))
+                                              "This server does not host this topic-partition.")
+                             if topic_id is None else _partition_error(pdata["index"], "UNKNOWN_TOPIC_ID"))
             else:
                 parts.append(await _produce_partition(broker, ctx, topic, pdata["index"], pdata["records"], acks,
                                                       request["transactional_id"]))
-        responses.append({"name": name, "partition_responses": parts})
+        responses.append({"name": name, "topic_id": topic_id, "partition_responses": parts})
     if acks == 0:
         return None
     return {"responses": responses, "throttle_time": 0}
