@@ -43,8 +43,6 @@ MAX_EPOCH = 32767
 # (Kafka's TransactionMetadata.isEpochExhausted).
 LAST_USABLE_EPOCH = MAX_EPOCH - 1
 
-TV2 = 2  # the transaction.version of KIP-890 part 2
-
 EMPTY, ONGOING = "Empty", "Ongoing"
 PREPARE_COMMIT, PREPARE_ABORT = "PrepareCommit", "PrepareAbort"
 COMPLETE_COMMIT, COMPLETE_ABORT = "CompleteCommit", "CompleteAbort"
@@ -72,7 +70,6 @@ class TransactionMetadata:
     last_producer_epoch: int = -1
     # Set while a TV2 transaction ends with the epoch exhausted: the id it continues under.
     next_producer_id: int = -1
-    transaction_version: int = 0  # of the client's requests: TV2 once it ends with EndTxn v5+
 
     def to_json(self) -> bytes:
         return json.dumps({
@@ -80,17 +77,16 @@ class TransactionMetadata:
             "state": self.state, "partitions": sorted([t, p] for t, p in self.partitions),
             "groups": sorted(self.groups), "startMs": self.start_ms, "lastUpdateMs": self.last_update_ms,
             "lastProducerId": self.last_producer_id, "lastProducerEpoch": self.last_producer_epoch,
-            "nextProducerId": self.next_producer_id, "transactionVersion": self.transaction_version,
+            "nextProducerId": self.next_producer_id,
         }, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, transactional_id: str, data: bytes) -> "TransactionMetadata":
         v = json.loads(data)
-        # Records written before KIP-890 lack the last four fields: their defaults are what they meant.
+        # Records written before KIP-890 lack the last three fields: their defaults are what they meant.
         return cls(transactional_id, v["producerId"], v["producerEpoch"], v["timeoutMs"], v["state"],
                    {(t, p) for t, p in v["partitions"]}, set(v.get("groups", [])), v["startMs"], v["lastUpdateMs"],
-                   v.get("lastProducerId", -1), v.get("lastProducerEpoch", -1), v.get("nextProducerId", -1),
-                   v.get("transactionVersion", 0))
+                   v.get("lastProducerId", -1), v.get("lastProducerEpoch", -1), v.get("nextProducerId", -1))
 
     @property
     def open(self) -> bool:
@@ -185,13 +181,6 @@ class TransactionCoordinator:
 
     def _active(self, transactional_id: str, producer_id: int, epoch: int, fenced_error: str) -> TransactionMetadata:
         self._check_loaded()
-        meta = self._current(transactional_id, producer_id, epoch, fenced_error)
-        if meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
-            raise TxnError("CONCURRENT_TRANSACTIONS", "The previous transaction is still completing")
-        return meta
-
-    def _current(self, transactional_id: str, producer_id: int, epoch: int, fenced_error: str) -> TransactionMetadata:
-        """The metadata of the transactional id, if the producer is its current one."""
         meta = self.transactions.get(transactional_id)
         if meta is None or meta.producer_id != producer_id:
             raise TxnError("INVALID_PRODUCER_ID_MAPPING",
@@ -199,6 +188,8 @@ class TransactionCoordinator:
         if epoch != meta.producer_epoch:
             raise TxnError(fenced_error, f"Producer epoch {epoch} of {transactional_id!r} is not the current "
                                          f"epoch {meta.producer_epoch}: fenced by a newer producer")
+        if meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
+            raise TxnError("CONCURRENT_TRANSACTIONS", "The previous transaction is still completing")
         return meta
 
     # -- API operations -------------------------------------------------------------
@@ -280,7 +271,6 @@ class TransactionCoordinator:
         if not (meta.open and tp in meta.partitions):
             self._begin(meta)
             meta.partitions.add(tp)
-            meta.transaction_version = TV2
             self._persist(meta)
         return None
 
@@ -304,7 +294,6 @@ class TransactionCoordinator:
         TV2 producer's (TxnOffsetCommit v5+) adds the group itself."""
         meta = self._active(transactional_id, producer_id, epoch, fenced_error)
         if implicit_add:
-            meta.transaction_version = TV2
             self._add_group(meta, group_id)
         elif not meta.open or group_id not in meta.groups:
             raise TxnError("INVALID_TXN_STATE", f"Group {group_id!r} was not added to the transaction")
@@ -342,7 +331,6 @@ class TransactionCoordinator:
                 raise TxnError("INVALID_TXN_STATE", f"{transactional_id!r} already ended in {meta.state}")
             return meta.producer_id, meta.producer_epoch
         meta = self._active(transactional_id, producer_id, epoch, "PRODUCER_FENCED")
-        meta.transaction_version = TV2
         if meta.state == ONGOING:
             self._prepare_bumped(meta, PREPARE_COMMIT if commit else PREPARE_ABORT)
             self._write_markers_and_complete(meta, commit)

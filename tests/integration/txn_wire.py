@@ -34,7 +34,8 @@ class Txn:
 
         def attempt():
             answer = self.client.call(INIT_PRODUCER_ID, version, {
-                "transactional_id": self.id, "transaction_timeout": timeout_ms, "producer_id": -1, "producer_epoch": -1})
+                "transactional_id": self.id, "transaction_timeout": timeout_ms, "producer_id": -1,
+                "producer_epoch": -1})
             return None if answer["error_code"] in NOT_READY else answer
         answer = wait_until(attempt, 30, "the transaction coordinator answers InitProducerId")
         assert answer["error_code"] == 0, answer

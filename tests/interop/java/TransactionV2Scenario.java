@@ -43,7 +43,8 @@ public class TransactionV2Scenario {
                 producer.beginTransaction();
                 for (int p = 0; p < PARTITIONS; p++)
                     for (int i = 0; i < RECORDS_PER_PARTITION; i++)
-                        producer.send(new ProducerRecord<>(topic, p, "k", (commit ? "commit-" : "abort-") + t + "-" + i));
+                        producer.send(new ProducerRecord<>(topic, p, "k",
+                                                           (commit ? "commit-" : "abort-") + t + "-" + i));
                 producer.sendOffsetsToTransaction(Map.of(new TopicPartition(topic, 0), new OffsetAndMetadata(t * 10L)),
                                                   new ConsumerGroupMetadata(group));
                 if (commit) producer.commitTransaction(); else producer.abortTransaction();
