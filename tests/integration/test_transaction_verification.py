@@ -211,3 +211,26 @@ def test_tv2_producer_id_rotates_when_the_epoch_runs_out(shared_broker):
     assert txn.produce(topic, [b"next"], 12)["error_code"] == 0
     assert txn.end_v2(commit=True)["producer_epoch"] == 1
     assert fetch_committed(client, topic)[1] == [b"last", b"next"]
+
+
+def test_bad_transactional_requests_get_kafkas_error_codes(any_broker):
+    """Unknown transactional ids, stale epochs, an empty id: an error code each, as Kafka answers."""
+    client = RawClient(any_broker.bootstrap)
+    topic = create_topic(client)
+    txn = Txn(client)
+    txn.init()
+    unknown = Txn(client, "unknown-" + txn.id)
+    unknown.pid, unknown.epoch = txn.pid + 1000, 0
+    assert unknown.produce(topic, [b"x"], 12)["error_code"] == code("INVALID_PRODUCER_ID_MAPPING")
+    assert unknown.produce(topic, [b"x"], 9)["error_code"] == code("INVALID_PRODUCER_ID_MAPPING")
+    assert unknown.end(commit=True, version=5)["error_code"] == code("INVALID_PRODUCER_ID_MAPPING")
+    assert txn.end(commit=True, version=5, epoch=txn.epoch + 7)["error_code"] == code("PRODUCER_FENCED")
+    answer = client.call(TXN_OFFSET_COMMIT, 5, {
+        "transactional_id": unknown.id, "group_id": unknown.id, "producer_id": unknown.pid, "producer_epoch": 0,
+        "generation_id": -1, "member_id": "", "group_instance_id": None,
+        "topics": [{"name": topic, "partitions": [{"partition_index": 0, "committed_offset": 1,
+                                                    "committed_leader_epoch": -1, "committed_metadata": ""}]}]})
+    assert answer["topics"][0]["partitions"][0]["error_code"] == code("INVALID_PRODUCER_ID_MAPPING")
+    nameless = Txn(client)
+    nameless.id = ""
+    assert nameless.verify(topic, [0], epoch=0, pid=txn.pid) == [code("INVALID_REQUEST")]
