@@ -44,14 +44,18 @@ def refusal(broker, partition, topic: str, transactional_id: str | None, data,
         # Kafka refuses transactional records in a request without a transactional id as it
         # would an unauthorized one.
         return "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", "Transactional Id authorization failed."
-    if len(data) < _HEADER_END or not broker.config["transaction.partition.verification.enable"]:
-        return None  # a batch too short for a header is refused by the append itself
+    if len(data) < _HEADER_END:
+        return None  # too short for a header: the append refuses it
+    adds = version >= IMPLICIT_ADD_FROM
+    # Only the check can be turned off: a TV2 producer's partitions join its transaction this way.
+    if not adds and not broker.config["transaction.partition.verification.enable"]:
+        return None
     producer_id, epoch = _PRODUCER.unpack_from(data, _PRODUCER_AT)
     if producer_id in partition.producers.ongoing:
-        return None  # verified with its transaction's first batch here
+        return None  # verified (or added) with its transaction's first batch here
     coordinator = broker.transactions
     tp = (topic, partition.index)
-    if version >= IMPLICIT_ADD_FROM:
+    if adds:
         error = coordinator.add_partition_implicitly(transactional_id, producer_id, epoch, tp)
     else:
         error = coordinator.verify_partition(transactional_id, producer_id, epoch, tp)

@@ -1,7 +1,8 @@
 """kafka-transactions find-hanging after a chaos run (KIP-890): many transactional producers at
-once, committing and aborting, librdkafka ones (the classic protocol) killed mid-transaction,
-hand-driven ones of both protocols abandoning transactions, being fenced by a successor and
-sending the late writes that used to leave transactions hanging. Afterwards every partition's
+once, committing and aborting: Java client ones (transaction.version 2) and librdkafka ones (the
+classic protocol) killed mid-transaction, hand-driven ones of both protocols abandoning
+transactions, being fenced by a successor and sending the late writes that used to leave
+transactions hanging. Afterwards every partition's
 last stable offset reaches its high watermark, read_committed sees each transaction whole or
 not at all, and Kafka's own find-hanging finds nothing. The same late write on a broker with
 transaction.partition.verification.enable=false is what find-hanging reports: the check is real.
@@ -15,16 +16,20 @@ import subprocess
 import sys
 import threading
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
 from broker.protocol.errors import code
 from tests.conftest import REPO, unique_topic, wait_until
 from tests.integration.txn_wire import Txn, create_topic, fetch_committed
+from tests.interop.apache_kafka import kafka_libs
 from tests.interop.kafka_tools import TRANSACTIONS, run_tools
 from tests.kafka_wire import RawClient
 
 pytestmark = pytest.mark.slow
+
+JAVA_PRODUCER = Path(__file__).parent / "java" / "TxnChaosProducer.java"
 
 PARTITIONS = 4
 # Abandoned transactions are aborted within a few seconds: a short transaction timeout, checked often.
@@ -99,26 +104,41 @@ class HandDriven:
         return answer["error_code"]
 
 
+@pytest.fixture(scope="module")
+def java_classpath(tmp_path_factory) -> str:
+    out = tmp_path_factory.mktemp("txn-chaos-classes")
+    classpath = f"{kafka_libs()}/*"
+    subprocess.run(["javac", "-cp", classpath, "-d", str(out), str(JAVA_PRODUCER)], check=True, timeout=300)
+    return f"{out}:{classpath}"
+
+
 def librdkafka_producer(bootstrap: str, topic: str, transactional_id: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tests.integration.txn_chaos_producer", bootstrap, topic,
                              transactional_id, str(PARTITIONS)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
 
 
+def java_producer(classpath: str, bootstrap: str, topic: str, transactional_id: str) -> subprocess.Popen:
+    return subprocess.Popen(["java", "-cp", classpath, "TxnChaosProducer", bootstrap, topic, transactional_id,
+                             str(PARTITIONS)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
 def kill_mid_transaction(proc: subprocess.Popen, at: int) -> list[int]:
     """SIGKILL once transaction `at` is open (or after a minute); the transactions it saw committed."""
     watchdog = threading.Timer(60, proc.kill)
     watchdog.start()
-    committed = []
+    committed, reached = [], False
     for line in proc.stdout:
         word, n = line.split()
         if word == "committed":
             committed.append(int(n))
         elif int(n) >= at:
+            reached = True
             break
     proc.kill()
     proc.wait()
     watchdog.cancel()
+    assert reached, f"the producer stopped before its transaction {at} (committed: {committed})"
     return committed
 
 
@@ -131,21 +151,22 @@ def find_hanging(*bootstraps: str) -> list[list[list[str]]]:
     return [[re.split(r"\s+", line.strip()) for line in r.stdout.splitlines() if line.strip()] for r in results]
 
 
-def test_find_hanging_finds_none_after_a_chaos_run(broker_factory):
+def test_find_hanging_finds_none_after_a_chaos_run(broker_factory, java_classpath):
     guarded = broker_factory(CHAOS_BROKER)
     unguarded = broker_factory({**CHAOS_BROKER, "transaction.partition.verification.enable": "false"})
     client = RawClient(guarded.bootstrap)
     topic = create_topic(client, PARTITIONS)
 
-    librdkafka = {f"{topic}-rdk{i}": librdkafka_producer(guarded.bootstrap, topic, f"{topic}-rdk{i}")
-                  for i in range(4)}
+    killed = {f"{topic}-rdk{i}": librdkafka_producer(guarded.bootstrap, topic, f"{topic}-rdk{i}") for i in range(3)}
+    killed.update({f"{topic}-java{i}": java_producer(java_classpath, guarded.bootstrap, topic, f"{topic}-java{i}")
+                   for i in range(2)})
     hand = [HandDriven(guarded.bootstrap, topic, tv2, seed, late=seed % 2 == 0, fenced=seed % 3 == 0,
                        abandon=seed % 4 == 1)
             for seed, tv2 in enumerate([True, True, True, True, False, False, False])]
     threads = [threading.Thread(target=h.run) for h in hand]
     for t in threads:
         t.start()
-    seen_committed = {tid: kill_mid_transaction(proc, at=3 + i) for i, (tid, proc) in enumerate(librdkafka.items())}
+    seen_committed = {tid: kill_mid_transaction(proc, at=3 + i) for i, (tid, proc) in enumerate(killed.items())}
     for t in threads:
         t.join(120)
     for h in hand:
@@ -162,15 +183,15 @@ def test_find_hanging_finds_none_after_a_chaos_run(broker_factory):
     parts = wait_until(all_stable, 30, "every partition's last stable offset reaches its high watermark")
 
     # read_committed: each transaction whole or not at all; exactly the committed ones of the
-    # hand-driven producers, and at least those librdkafka reported committed.
+    # hand-driven producers, and at least those the killed ones reported committed.
     visible = [value for _, values in parts for value in values]
     by_transaction = defaultdict(int)
     for value in visible:
         producer, n, _ = value.decode().rsplit("/", 2)
         by_transaction[(producer, int(n))] += 1
     for (producer, n), count in by_transaction.items():
-        assert count == (5 if producer in librdkafka else 3), (producer, n, count)
-    assert {v for v in visible if not v.decode().startswith(tuple(librdkafka))} == set().union(
+        assert count == (5 if producer in killed else 3), (producer, n, count)
+    assert {v for v in visible if not v.decode().startswith(tuple(killed))} == set().union(
         *(h.committed for h in hand))
     for tid, committed in seen_committed.items():
         assert {(tid, n) for n in committed} <= set(by_transaction), tid
@@ -184,6 +205,12 @@ def test_find_hanging_finds_none_after_a_chaos_run(broker_factory):
     assert txn.produce(control_topic, [b"a1"], 9)["error_code"] == 0
     assert txn.end(commit=False)["error_code"] == 0
     assert txn.produce(control_topic, [b"late"], 9)["error_code"] == 0
+    # Only the check is off there: a TV2 producer's produce still adds its partition (a commit
+    # of a transaction nothing was added to would be refused).
+    tv2 = Txn(control)
+    tv2.init()
+    assert tv2.produce(control_topic, [b"tv2"], 12, partition=0)["error_code"] == 0
+    assert tv2.end_v2(commit=True)["error_code"] == 0
 
     ours, theirs = find_hanging(guarded.bootstrap, unguarded.bootstrap)
     assert ours == [FIND_HANGING_HEADER]
