@@ -234,3 +234,32 @@ def test_bad_transactional_requests_get_kafkas_error_codes(any_broker):
     nameless = Txn(client)
     nameless.id = ""
     assert nameless.verify(topic, [0], epoch=0, pid=txn.pid) == [code("INVALID_REQUEST")]
+
+
+def once_loaded(request) -> dict:
+    """The answer of `request()` once the coordinator has replayed its state after a start."""
+    def attempt():
+        answer = request()
+        return None if answer["error_code"] == code("COORDINATOR_LOAD_IN_PROGRESS") else answer
+    return wait_until(attempt, 30, "the transaction coordinator has loaded")
+
+
+def test_tv2_transactions_survive_a_crash(broker_factory):
+    """The coordinator's TV2 state (the epoch before the bump, for a retried EndTxn) and the open
+    transaction its produce started come back after kill -9."""
+    broker = broker_factory()
+    client = RawClient(broker.bootstrap)
+    topic = create_topic(client)
+    txn = Txn(client)
+    txn.init()
+    epoch = txn.epoch
+    assert txn.produce(topic, [b"before"], 12)["error_code"] == 0
+    for retry in (False, True):
+        txn.client.close()
+        broker.kill()
+        broker.start()
+        txn.client = RawClient(broker.bootstrap)
+        ended = once_loaded(lambda: txn.end(commit=True, version=5, epoch=epoch))
+        # The first EndTxn after the crash commits; the second is a retry of it.
+        assert (ended["error_code"], ended["producer_epoch"]) == (0, epoch + 1), (retry, ended)
+    assert fetch_committed(txn.client, topic)[1] == [b"before"]
