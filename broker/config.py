@@ -200,6 +200,8 @@ BROKER_CONFIGS = _defs(
     ConfigDef("transaction.max.timeout.ms", INT, 900000, minimum=1),
     ConfigDef("transaction.state.log.num.partitions", INT, 50, minimum=1),
     ConfigDef("transaction.abort.timed.out.transaction.cleanup.interval.ms", INT, 10000, minimum=1),
+    # KIP-890: a transactional batch is appended only to a partition of its ongoing transaction.
+    ConfigDef("transaction.partition.verification.enable", BOOLEAN, True),
     ConfigDef("producer.id.expiration.ms", INT, 86400000, minimum=1),
     # Replication throttles (kafka-reassign-partitions --throttle sets and clears them). A node
     # with one replica per partition replicates nothing: accepted, kept, without effect.

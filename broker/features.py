@@ -42,8 +42,9 @@ class Feature:
 # The KIP-848 consumer group protocol.
 GROUP_VERSION = Feature("group.version", 0, 0)
 
-# KIP-890 part 2: an epoch bump per transaction, no AddPartitionsToTxn from the client.
-TRANSACTION_VERSION = Feature("transaction.version", 0, 0)
+# KIP-890 part 2: an epoch bump per transaction, no AddPartitionsToTxn from the client
+# (level 1 is part 1's verification, which a broker does whatever the level).
+TRANSACTION_VERSION = Feature("transaction.version", 0, 2)
 
 FEATURES = (GROUP_VERSION, TRANSACTION_VERSION)
 BY_NAME = {f.name: f for f in FEATURES}

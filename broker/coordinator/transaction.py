@@ -1,10 +1,18 @@
 """The transaction coordinator: transactional ids, producer epochs, markers, timeouts.
 
-Kafka's classic transaction protocol (no `transaction.version` 2): a producer gets its
-id and epoch from InitProducerId, registers partitions (AddPartitionsToTxn) and consumer
-groups (AddOffsetsToTxn), then ends the transaction (EndTxn): the coordinator records
-PrepareCommit/PrepareAbort, writes a COMMIT/ABORT control batch to every partition, and
-records CompleteCommit/CompleteAbort.
+Kafka's classic transaction protocol: a producer gets its id and epoch from InitProducerId,
+registers partitions (AddPartitionsToTxn) and consumer groups (AddOffsetsToTxn), then ends
+the transaction (EndTxn): the coordinator records PrepareCommit/PrepareAbort, writes a
+COMMIT/ABORT control batch to every partition, and records CompleteCommit/CompleteAbort.
+
+KIP-890 hardens it. Part 1: before a transactional batch is appended the partition's
+broker asks the coordinator whether the partition is in the producer's ongoing transaction
+(`verify_partition`), so a late write can never open a transaction nobody will end.
+Part 2 (`transaction.version` 2, EndTxn v5+): the producer no longer adds partitions or
+groups itself (its produce and TxnOffsetCommit do: `add_partition_implicitly`, `add_group`),
+and every EndTxn bumps the producer epoch: the markers carry the new epoch, which fences
+any write of the ended transaction still in flight. When the epoch runs out the producer
+continues under a new producer id.
 
 Every state change is a record in the compacted internal topic `__transaction_state`
 (key: Kafka's layout, int16 version 0 + the transactional id; value: JSON of the
@@ -31,6 +39,9 @@ TOPIC = "__transaction_state"
 OFFSETS_TOPIC = "__consumer_offsets"
 COORDINATOR_EPOCH = 0
 MAX_EPOCH = 32767
+# From this epoch on a bump would exhaust the producer id: the next epoch comes with a new id
+# (Kafka's TransactionMetadata.isEpochExhausted).
+LAST_USABLE_EPOCH = MAX_EPOCH - 1
 
 EMPTY, ONGOING = "Empty", "Ongoing"
 PREPARE_COMMIT, PREPARE_ABORT = "PrepareCommit", "PrepareAbort"
@@ -54,19 +65,32 @@ class TransactionMetadata:
     groups: set[str] = field(default_factory=set)
     start_ms: int = -1
     last_update_ms: int = -1
+    # The id and epoch before the last bump: a TV2 EndTxn retried after its bump carries them.
+    last_producer_id: int = -1
+    last_producer_epoch: int = -1
+    # Set while a TV2 transaction ends with the epoch exhausted: the id it continues under.
+    next_producer_id: int = -1
 
     def to_json(self) -> bytes:
         return json.dumps({
             "producerId": self.producer_id, "producerEpoch": self.producer_epoch, "timeoutMs": self.timeout_ms,
             "state": self.state, "partitions": sorted([t, p] for t, p in self.partitions),
             "groups": sorted(self.groups), "startMs": self.start_ms, "lastUpdateMs": self.last_update_ms,
+            "lastProducerId": self.last_producer_id, "lastProducerEpoch": self.last_producer_epoch,
+            "nextProducerId": self.next_producer_id,
         }, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, transactional_id: str, data: bytes) -> "TransactionMetadata":
         v = json.loads(data)
+        # Records written before KIP-890 lack the last three fields: their defaults are what they meant.
         return cls(transactional_id, v["producerId"], v["producerEpoch"], v["timeoutMs"], v["state"],
-                   {(t, p) for t, p in v["partitions"]}, set(v.get("groups", [])), v["startMs"], v["lastUpdateMs"])
+                   {(t, p) for t, p in v["partitions"]}, set(v.get("groups", [])), v["startMs"], v["lastUpdateMs"],
+                   v.get("lastProducerId", -1), v.get("lastProducerEpoch", -1), v.get("nextProducerId", -1))
+
+    @property
+    def open(self) -> bool:
+        return self.state == ONGOING
 
 
 def state_key(transactional_id: str) -> bytes:
@@ -181,8 +205,10 @@ class TransactionCoordinator:
             meta = TransactionMetadata(transactional_id, self.broker.producer_ids.next_id(), 0, timeout_ms)
             self._persist(meta)
             return meta.producer_id, meta.producer_epoch
-        if producer_id >= 0 and (producer_id, epoch) != (meta.producer_id, meta.producer_epoch):
-            # KIP-360: only the current producer may bump its own epoch.
+        if producer_id >= 0 and (producer_id, epoch) not in (
+                (meta.producer_id, meta.producer_epoch), self._rotated_from(meta)):
+            # KIP-360: only the current producer may bump its own epoch (or one whose id ran
+            # out of epochs, retrying the bump that gave it a new id).
             raise TxnError(fenced_error, f"Producer {producer_id} epoch {epoch} is not the current producer "
                                          f"of {transactional_id!r}")
         if meta.state == ONGOING:
@@ -198,7 +224,13 @@ class TransactionCoordinator:
         self._persist(meta)
         return meta.producer_id, meta.producer_epoch
 
+    @staticmethod
+    def _rotated_from(meta: TransactionMetadata) -> tuple[int, int] | None:
+        """The previous (id, epoch) when the last bump moved the producer to a new id."""
+        return (meta.last_producer_id, meta.last_producer_epoch) if meta.last_producer_id != meta.producer_id else None
+
     def _bump_epoch(self, meta: TransactionMetadata) -> None:
+        meta.last_producer_id, meta.last_producer_epoch = meta.producer_id, meta.producer_epoch
         if meta.producer_epoch + 1 >= MAX_EPOCH:
             meta.producer_id, meta.producer_epoch = self.broker.producer_ids.next_id(), 0
         else:
@@ -212,14 +244,44 @@ class TransactionCoordinator:
         if unknown:
             return {tp: "UNKNOWN_TOPIC_OR_PARTITION" if tp in unknown else "OPERATION_NOT_ATTEMPTED"
                     for tp in partitions}
-        self._begin(meta)
-        meta.partitions.update(partitions)
-        self._persist(meta)
+        if not (meta.open and meta.partitions.issuperset(partitions)):  # a retry changes nothing
+            self._begin(meta)
+            meta.partitions.update(partitions)
+            self._persist(meta)
         return {tp: "NONE" for tp in partitions}
+
+    def verify_partition(self, transactional_id: str, producer_id: int, epoch: int,
+                         tp: tuple[str, int]) -> str | None:
+        """KIP-890 part 1 (AddPartitionsToTxn's verify_only): None if `tp` is in the producer's
+        ongoing transaction, else the error Kafka's coordinator answers. Changes nothing."""
+        try:
+            meta = self._active(transactional_id, producer_id, epoch, "PRODUCER_FENCED")
+        except TxnError as exc:
+            return exc.error
+        return None if meta.open and tp in meta.partitions else "TRANSACTION_ABORTABLE"
+
+    def add_partition_implicitly(self, transactional_id: str, producer_id: int, epoch: int,
+                                 tp: tuple[str, int]) -> str | None:
+        """KIP-890 part 2: a TV2 producer's produce adds its partition to the transaction,
+        starting one if none is open. None on success, else the error."""
+        try:
+            meta = self._active(transactional_id, producer_id, epoch, "PRODUCER_FENCED")
+        except TxnError as exc:
+            return exc.error
+        if not (meta.open and tp in meta.partitions):
+            self._begin(meta)
+            meta.partitions.add(tp)
+            self._persist(meta)
+        return None
 
     def add_offsets(self, transactional_id: str, producer_id: int, epoch: int, group_id: str,
                     fenced_error: str) -> None:
         meta = self._active(transactional_id, producer_id, epoch, fenced_error)
+        self._add_group(meta, group_id)
+
+    def _add_group(self, meta: TransactionMetadata, group_id: str) -> None:
+        if meta.open and group_id in meta.groups:
+            return
         self._begin(meta)
         meta.groups.add(group_id)
         if self.offsets_partition_for is not None:
@@ -227,10 +289,13 @@ class TransactionCoordinator:
         self._persist(meta)
 
     def check_offset_commit(self, transactional_id: str, producer_id: int, epoch: int, group_id: str,
-                            fenced_error: str) -> None:
-        """TxnOffsetCommit is valid only inside an ongoing transaction that added the group."""
+                            fenced_error: str, implicit_add: bool = False) -> None:
+        """TxnOffsetCommit is valid only inside an ongoing transaction that added the group; a
+        TV2 producer's (TxnOffsetCommit v5+) adds the group itself."""
         meta = self._active(transactional_id, producer_id, epoch, fenced_error)
-        if meta.state != ONGOING or group_id not in meta.groups:
+        if implicit_add:
+            self._add_group(meta, group_id)
+        elif not meta.open or group_id not in meta.groups:
             raise TxnError("INVALID_TXN_STATE", f"Group {group_id!r} was not added to the transaction")
 
     def _begin(self, meta: TransactionMetadata) -> None:
@@ -252,6 +317,44 @@ class TransactionCoordinator:
         self._persist(meta)
         self._write_markers_and_complete(meta, commit)
 
+    def end_transaction_v2(self, transactional_id: str, producer_id: int, epoch: int,
+                           commit: bool) -> tuple[int, int]:
+        """EndTxn v5+ (KIP-890 part 2): the transaction ends with the epoch bumped, its markers
+        written with the new epoch. Returns the id and epoch the producer continues with."""
+        self._check_loaded()
+        meta = self.transactions.get(transactional_id)
+        completed = COMPLETE_COMMIT if commit else COMPLETE_ABORT
+        if meta is not None and (producer_id, epoch) == (meta.last_producer_id, meta.last_producer_epoch) and \
+                meta.state in (COMPLETE_COMMIT, COMPLETE_ABORT):
+            # A retry of the EndTxn that bumped the epoch (its answer was lost).
+            if meta.state != completed:
+                raise TxnError("INVALID_TXN_STATE", f"{transactional_id!r} already ended in {meta.state}")
+            return meta.producer_id, meta.producer_epoch
+        meta = self._active(transactional_id, producer_id, epoch, "PRODUCER_FENCED")
+        if meta.state == ONGOING:
+            self._prepare_bumped(meta, PREPARE_COMMIT if commit else PREPARE_ABORT)
+            self._write_markers_and_complete(meta, commit)
+        elif not commit:
+            # Aborting with nothing open (the producer hit an error before anything was added)
+            # still bumps the epoch: whatever it sent before is fenced.
+            self._prepare_bumped(meta, PREPARE_ABORT)
+            meta.partitions.clear()
+            meta.groups.clear()
+            self._write_markers_and_complete(meta, commit=False)
+        else:
+            raise TxnError("INVALID_TXN_STATE", f"Cannot commit {transactional_id!r} in state {meta.state}")
+        return meta.producer_id, meta.producer_epoch
+
+    def _prepare_bumped(self, meta: TransactionMetadata, state: str) -> None:
+        """Enter Prepare* with the next epoch, the one the markers carry; with the epoch
+        exhausted the producer continues under a new id once the transaction is complete."""
+        meta.last_producer_id, meta.last_producer_epoch = meta.producer_id, meta.producer_epoch
+        meta.producer_epoch += 1
+        if meta.producer_epoch >= LAST_USABLE_EPOCH:
+            meta.next_producer_id = self.broker.producer_ids.next_id()
+        meta.state = state
+        self._persist(meta)
+
     def _write_markers_and_complete(self, meta: TransactionMetadata, commit: bool) -> None:
         marker = records.CONTROL_COMMIT if commit else records.CONTROL_ABORT
         for topic, index in sorted(meta.partitions):
@@ -262,13 +365,16 @@ class TransactionCoordinator:
             for group in sorted(meta.groups):
                 self.complete_group_offsets(group, meta.producer_id, commit)
         meta.state = COMPLETE_COMMIT if commit else COMPLETE_ABORT
+        if meta.next_producer_id >= 0:
+            # The old id ended on its exhausted epoch: it is never used again.
+            meta.producer_id, meta.producer_epoch, meta.next_producer_id = meta.next_producer_id, 0, -1
         self._persist(meta)
 
     def _abort_with_bumped_epoch(self, meta: TransactionMetadata) -> None:
-        """Abort an open transaction with epoch + 1, so its producer is fenced everywhere."""
-        self._bump_epoch(meta)
-        meta.state = PREPARE_ABORT
-        self._persist(meta)
+        """Abort an open transaction with epoch + 1, so its producer is fenced everywhere. The
+        markers go out under the id the transaction's data has, even when that id's epochs
+        run out with this bump: markers under a new id would leave the transaction open."""
+        self._prepare_bumped(meta, PREPARE_ABORT)
         self._write_markers_and_complete(meta, commit=False)
 
     def abort_timed_out(self, now_ms: int | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import NamedTuple
 
-from broker import records
+from broker import records, transaction_verification
 from broker.authorizer import Operation, ResourceType
 from broker.partition import ProduceError
 from broker.protocol import apis
@@ -63,7 +63,8 @@ def _compression(value) -> tuple[int, int | None] | None:
     return codec, value(_LEVEL_CONFIGS[codec]) if codec in _LEVEL_CONFIGS else None
 
 
-async def _produce_partition(broker, topic, index: int, data: bytes | None, acks: int) -> dict:
+async def _produce_partition(broker, ctx, topic, index: int, data: bytes | None, acks: int,
+                             transactional_id: str | None) -> dict:
     partition = topic.partitions[index] if 0 <= index < len(topic.partitions) else None
     if partition is None:
         return _partition_error(index, "UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition.")
@@ -79,6 +80,12 @@ async def _produce_partition(broker, topic, index: int, data: bytes | None, acks
             index, "NOT_ENOUGH_REPLICAS",
             f"The size of the current ISR (1) is insufficient to satisfy the min.isr requirement of "
             f"{settings.min_insync_replicas} for partition {topic.name}-{index}")
+    # Right before the append, with no await in between: what is verified is what is appended to.
+    if transaction_verification.is_transactional(data):
+        refused = transaction_verification.refusal(broker, partition, topic.name, transactional_id, data,
+                                                   ctx.api_version)
+        if refused is not None:
+            return _partition_error(index, *refused)
     try:
         base_offset, append_time = partition.append(
             data,
@@ -113,18 +120,13 @@ async def _validate(broker, topic_name: str, index: int, rules, data: bytes) -> 
                             f"record {errors[0][0]}: {first}", errors)
 
 
-# A RecordBatch's attributes (int16 at byte 21) and their transactional bit.
-_ATTRIBUTES_AT, _TRANSACTIONAL_BIT = 21, 0x10
-
-
 def _has_transactional_batch(request) -> bool:
     """Kafka's RequestUtils.hasTransactionalRecords: the first batch of a partition's records
     says whether the producer is transactional (a producer never mixes)."""
     for topic_data in request["topic_data"] or ():
         for pdata in topic_data["partition_data"] or ():
             records = pdata["records"]
-            if records is not None and len(records) > _ATTRIBUTES_AT + 1 and (
-                    records[_ATTRIBUTES_AT + 1] & _TRANSACTIONAL_BIT):
+            if records is not None and transaction_verification.is_transactional(records):
                 return True
     return False
 
@@ -138,14 +140,14 @@ def _transactional_refusal(broker, ctx, request) -> dict | None:
             ctx, Operation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id):
         return None
     return {"throttle_time": 0, "responses": [
-        {"name": t["name"], "partition_responses": [
+        {"name": t.get("name"), "topic_id": t.get("topic_id"), "partition_responses": [
             _partition_error(p["index"], "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
                              "Transactional Id authorization failed.")
             for p in t["partition_data"] or ()]}
         for t in request["topic_data"] or ()]}
 
 
-@apis.handler(0, 3, 10)
+@apis.handler(0, 3, 13)
 async def produce(broker, ctx, request):
     acks = request["acks"]
     # Authorization per request and topic, never per record; one attribute test when off.
@@ -160,9 +162,17 @@ async def produce(broker, ctx, request):
     for topic_data in request["topic_data"] or ():
         if ctx.tick():
             await asyncio.sleep(0)
-        name = topic_data["name"]
-        topic = broker.topics.get(name)
-        denied = authorizer is not None and not authorizer.authorize(ctx, Operation.WRITE, ResourceType.TOPIC, name)
+        topic_id = topic_data.get("topic_id")  # Produce v13+ names topics by id
+        if topic_id is None:
+            name = topic_data["name"]
+            topic = broker.topics.get(name)
+        else:
+            topic = broker.topics.by_id(topic_id)
+            name = topic.name if topic is not None else None
+        # An unknown topic name is still authorized (no answer tells which topics exist);
+        # an unknown topic id has no name to authorize.
+        denied = authorizer is not None and name is not None and not authorizer.authorize(
+            ctx, Operation.WRITE, ResourceType.TOPIC, name)
         parts = []
         for pdata in topic_data["partition_data"] or ():
             if ctx.tick():
@@ -174,10 +184,12 @@ async def produce(broker, ctx, request):
                                               "Topic authorization failed."))
             elif topic is None:
                 parts.append(_partition_error(pdata["index"], "UNKNOWN_TOPIC_OR_PARTITION",
-                                              "This server does not host this topic-partition."))
+                                              "This server does not host this topic-partition.")
+                             if topic_id is None else _partition_error(pdata["index"], "UNKNOWN_TOPIC_ID"))
             else:
-                parts.append(await _produce_partition(broker, topic, pdata["index"], pdata["records"], acks))
-        responses.append({"name": name, "partition_responses": parts})
+                parts.append(await _produce_partition(broker, ctx, topic, pdata["index"], pdata["records"], acks,
+                                                      request["transactional_id"]))
+        responses.append({"name": name, "topic_id": topic_id, "partition_responses": parts})
     if acks == 0:
         return None
     return {"responses": responses, "throttle_time": 0}

@@ -1,4 +1,9 @@
-"""InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn and EndTxn."""
+"""InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and TxnOffsetCommit.
+
+A producer of `transaction.version` 2 (KIP-890 part 2) shows itself by the versions it sends:
+EndTxn v5+ ends its transactions with an epoch bump, TxnOffsetCommit v5+ adds the group
+itself, and it sends neither AddPartitionsToTxn nor AddOffsetsToTxn.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ def _init_refusal(broker, ctx, transactional_id: str | None) -> str | None:
     return "CLUSTER_AUTHORIZATION_FAILED"
 
 
-@apis.handler(22, 0, 4)
+@apis.handler(22, 0, 5)
 async def init_producer_id(broker, ctx, request):
     producer_id = request.get("producer_id", -1)
     epoch = request.get("producer_epoch", -1)
@@ -79,14 +84,12 @@ def _add_partitions_refusal(broker, ctx, transactional_id: str, wanted: list) ->
             else "OPERATION_NOT_ATTEMPTED" for tp in wanted}
 
 
-@apis.handler(24, 0, 3)
+@apis.handler(24, 0, 5)
 async def add_partitions_to_txn(broker, ctx, request):
+    if ctx.api_version >= BATCHED_ADD_PARTITIONS:
+        return await _add_partitions_for_brokers(broker, ctx, request)
     topics = request["v3_and_below_topics"]
-    wanted = {}
-    async for t in ctx.paced(topics):
-        async for p in ctx.paced(t["partitions"]):
-            wanted[(t["name"], p)] = None
-    wanted = list(wanted)
+    wanted = await _partitions_of(ctx, topics)
     transactional_id = request["v3_and_below_transactional_id"]
     errors = _add_partitions_refusal(broker, ctx, transactional_id, wanted)
     if errors is None:
@@ -96,13 +99,51 @@ async def add_partitions_to_txn(broker, ctx, request):
                 request["v3_and_below_producer_epoch"], wanted, fenced_error(ctx, 2))
         except TxnError as exc:
             errors = {tp: exc.error for tp in wanted}
+    return {"results_by_topic_v3_and_below": await _results_by_topic(ctx, wanted, errors)}
+
+
+# AddPartitionsToTxn v4+ is the brokers' form (KIP-890): transactions batched, each one either
+# verified (verify_only: are these partitions in it?) or added to.
+BATCHED_ADD_PARTITIONS = 4
+
+
+async def _partitions_of(ctx, topics) -> list[tuple[str, int]]:
+    wanted = {}
+    async for t in ctx.paced(topics or ()):
+        async for p in ctx.paced(t["partitions"] or ()):
+            wanted[(t["name"], p)] = None
+    return list(wanted)
+
+
+async def _results_by_topic(ctx, wanted: list, errors: dict) -> list[dict]:
     results = await by_topic(ctx, wanted, lambda tp: {"partition_index": tp[1],
                                                       "partition_error_code": code(errors[tp])})
-    return {"results_by_topic_v3_and_below": [{"name": r["name"], "results_by_partition": r["partitions"]}
-                                              for r in results]}
+    return [{"name": r["name"], "results_by_partition": r["partitions"]} for r in results]
 
 
-@apis.handler(25, 0, 3)
+async def _add_partitions_for_brokers(broker, ctx, request):
+    if not broker.authorizer.authorize(ctx, Operation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME):
+        return {"throttle_time": 0, "error_code": code("CLUSTER_AUTHORIZATION_FAILED"), "results_by_transaction": []}
+    coordinator = broker.transactions
+    results = []
+    async for txn in ctx.paced(request["transactions"] or ()):
+        wanted = await _partitions_of(ctx, txn["topics"])
+        transactional_id, pid, epoch = txn["transactional_id"], txn["producer_id"], txn["producer_epoch"]
+        if not transactional_id:
+            errors = {tp: "INVALID_REQUEST" for tp in wanted}
+        elif txn["verify_only"]:
+            errors = {tp: coordinator.verify_partition(transactional_id, pid, epoch, tp) or "NONE" for tp in wanted}
+        else:
+            try:
+                errors = coordinator.add_partitions(transactional_id, pid, epoch, wanted, "PRODUCER_FENCED")
+            except TxnError as exc:
+                errors = {tp: exc.error for tp in wanted}
+        results.append({"transactional_id": transactional_id,
+                        "topic_results": await _results_by_topic(ctx, wanted, errors)})
+    return {"throttle_time": 0, "error_code": 0, "results_by_transaction": results}
+
+
+@apis.handler(25, 0, 4)
 async def add_offsets_to_txn(broker, ctx, request):
     if not txn_allowed(broker, ctx, request["transactional_id"]):
         return {"error_code": code(TXN_DENIED)}
@@ -116,19 +157,30 @@ async def add_offsets_to_txn(broker, ctx, request):
     return {"error_code": 0}
 
 
-@apis.handler(26, 0, 3)
+# EndTxn v5+: a TV2 producer's; the epoch is bumped and the answer carries the new one.
+END_TXN_WITH_EPOCH_BUMP = 5
+
+
+@apis.handler(26, 0, 5)
 async def end_txn(broker, ctx, request):
     if not txn_allowed(broker, ctx, request["transactional_id"]):
         return {"error_code": code(TXN_DENIED)}
+    args = (request["transactional_id"], request["producer_id"], request["producer_epoch"], request["committed"])
     try:
-        broker.transactions.end_transaction(request["transactional_id"], request["producer_id"],
-                                            request["producer_epoch"], request["committed"], fenced_error(ctx, 2))
+        if ctx.api_version >= END_TXN_WITH_EPOCH_BUMP:
+            producer_id, epoch = broker.transactions.end_transaction_v2(*args)
+            return {"error_code": 0, "producer_id": producer_id, "producer_epoch": epoch}
+        broker.transactions.end_transaction(*args, fenced_error(ctx, 2))
     except TxnError as exc:
         return {"error_code": code(exc.error)}
     return {"error_code": 0}
 
 
-@apis.handler(28, 0, 3)
+# TxnOffsetCommit v5+: a TV2 producer's, which adds the group to the transaction itself.
+TXN_OFFSET_COMMIT_ADDS_GROUP = 5
+
+
+@apis.handler(28, 0, 5)
 async def txn_offset_commit(broker, ctx, request):
     group_id = request["group_id"]
     order, errors, offsets = [], {}, {}
@@ -153,7 +205,9 @@ async def txn_offset_commit(broker, ctx, request):
                                           p.get("committed_metadata") or "", now, -1)
     try:
         broker.transactions.check_offset_commit(request["transactional_id"], request["producer_id"],
-                                                request["producer_epoch"], group_id, fenced_error(ctx, 3))
+                                                request["producer_epoch"], group_id, fenced_error(ctx, 3),
+                                                implicit_add=bool(offsets)
+                                                and ctx.api_version >= TXN_OFFSET_COMMIT_ADDS_GROUP)
     except TxnError as exc:
         errors.update({tp: exc.error for tp in offsets})
     else:

@@ -3,7 +3,8 @@
 The spec-driven codec (codec.py) walks field specs for every value, which costs tens of
 microseconds per produce request and as much again for its response: at small batches
 (many requests per GB) that was a large share of the broker's CPU per byte. These do the
-same for Produce v3-v10 with a few struct calls.
+same for Produce v3-v13 with a few struct calls (v11 and v12 differ from v10 only in
+what they promise about errors and transactions, not on the wire; v13 names topics by id).
 
 They only ever take the common shape, and give up (return None) on anything else, in
 which case the caller runs the generic codec, which then decides (and raises the same
@@ -16,8 +17,10 @@ from __future__ import annotations
 import struct
 
 PRODUCE = 0
-MIN_VERSION, MAX_VERSION = 3, 10
+MIN_VERSION, MAX_VERSION = 3, 13
 FLEXIBLE_FROM = 9
+TOPIC_IDS_FROM = 13  # topics named by their 16-byte id instead of their name
+_UUID_SIZE = 16
 # More array entries than this go to the generic decoder (its limits and off-loop decoding).
 MAX_FAST_ENTRIES = 1000
 
@@ -55,7 +58,7 @@ def decode_produce_request(buf, pos: int, version: int, max_entries: int | None)
     end = len(buf)
     try:
         if version >= FLEXIBLE_FROM:
-            return _decode_flexible(buf, pos, end, limit)
+            return _decode_flexible(buf, pos, end, limit, version >= TOPIC_IDS_FROM)
         return _decode_legacy(buf, pos, end, limit)
     except (_GiveUp, IndexError, struct.error, UnicodeDecodeError):
         return None
@@ -113,7 +116,7 @@ def _no_tagged_fields(buf, pos: int) -> int:
     return pos + 1
 
 
-def _decode_flexible(buf, pos: int, end: int, limit: int) -> dict:
+def _decode_flexible(buf, pos: int, end: int, limit: int, topic_ids: bool) -> dict:
     n, pos = _uvarint(buf, pos)
     if n == 0:
         transactional_id = None
@@ -131,11 +134,17 @@ def _decode_flexible(buf, pos: int, end: int, limit: int) -> dict:
     entries = ntopics
     topics = []
     for _ in range(ntopics):
-        n, pos = _uvarint(buf, pos)
-        if n == 0 or pos + n - 1 > end:
-            raise _GiveUp
-        name = bytes(buf[pos:pos + n - 1]).decode("utf-8")
-        pos += n - 1
+        if topic_ids:
+            if pos + _UUID_SIZE > end:
+                raise _GiveUp
+            topic = {"topic_id": bytes(buf[pos:pos + _UUID_SIZE])}
+            pos += _UUID_SIZE
+        else:
+            n, pos = _uvarint(buf, pos)
+            if n == 0 or pos + n - 1 > end:
+                raise _GiveUp
+            topic = {"name": bytes(buf[pos:pos + n - 1]).decode("utf-8")}
+            pos += n - 1
         nparts, pos = _uvarint(buf, pos)
         nparts -= 1
         entries += nparts
@@ -155,7 +164,8 @@ def _decode_flexible(buf, pos: int, end: int, limit: int) -> dict:
             pos = _no_tagged_fields(buf, pos)
             parts.append({"index": index, "records": records})
         pos = _no_tagged_fields(buf, pos)
-        topics.append({"name": name, "partition_data": parts})
+        topic["partition_data"] = parts
+        topics.append(topic)
     _no_tagged_fields(buf, pos)
     return {"transactional_id": transactional_id, "acks": acks, "timeout": timeout, "topic_data": topics}
 
@@ -193,7 +203,13 @@ def encode_produce_response(version: int, response: dict) -> list | None:
         out = [_compact_len(len(response["responses"])) if flexible else _I32.pack(len(response["responses"]))]
         for topic in response["responses"]:
             parts = topic["partition_responses"]
-            out.append(_string(topic["name"], flexible))
+            if version >= TOPIC_IDS_FROM:
+                topic_id = topic["topic_id"]
+                if len(topic_id) != _UUID_SIZE:
+                    return None
+                out.append(bytes(topic_id))
+            else:
+                out.append(_string(topic["name"], flexible))
             out.append(_compact_len(len(parts)) if flexible else _I32.pack(len(parts)))
             for p in parts:
                 if p.get("current_leader") is not None:

@@ -29,12 +29,12 @@ def _end(client, txn_id, pid, epoch, commit):
                                "committed": commit})["error_code"]
 
 
-def _produce(client, topic, pid, epoch, seq, values, transactional=True):
+def _produce(client, txn_id, topic, pid, epoch, seq, values, transactional=True):
     batch = records.encode_batch(
         [records.Record(i, 1000 + i, b"k", v) for i, v in enumerate(values)], base_offset=0,
         attributes=records.TRANSACTIONAL_BIT if transactional else 0,
         producer_id=pid, producer_epoch=epoch, base_sequence=seq)
-    resp = client.call(0, 9, {"transactional_id": "x", "acks": -1, "timeout": 5000, "topic_data": [
+    resp = client.call(0, 9, {"transactional_id": txn_id, "acks": -1, "timeout": 5000, "topic_data": [
         {"name": topic, "partition_data": [{"index": 0, "records": bytes(batch)}]}]})
     return resp["responses"][0]["partition_responses"][0]
 
@@ -68,7 +68,7 @@ def test_commit_and_abort_with_last_stable_offset(shared_broker):
     pid, epoch = init["producer_id"], init["producer_epoch"]
 
     assert _add_partitions(client, txn, pid, epoch, topic, [0]) == [0]
-    assert _produce(client, topic, pid, epoch, 0, [b"a1", b"a2"])["error_code"] == 0
+    assert _produce(client, txn, topic, pid, epoch, 0, [b"a1", b"a2"])["error_code"] == 0
     # Open transaction: read_committed sees nothing yet, the LSO stays at its first offset.
     part, batches = _fetch(client, topic)
     assert part["last_stable_offset"] == 0 and part["high_watermark"] == 2 and batches == []
@@ -77,7 +77,7 @@ def test_commit_and_abort_with_last_stable_offset(shared_broker):
 
     assert _end(client, txn, pid, epoch, False) == 0  # abort
     assert _add_partitions(client, txn, pid, epoch, topic, [0]) == [0]
-    assert _produce(client, topic, pid, epoch, 2, [b"c1"])["error_code"] == 0
+    assert _produce(client, txn, topic, pid, epoch, 2, [b"c1"])["error_code"] == 0
     assert _end(client, txn, pid, epoch, True) == 0  # commit
     assert _end(client, txn, pid, epoch, True) == 0  # a retried commit is fine
 
@@ -103,14 +103,14 @@ def test_errors_and_fencing(shared_broker):
     assert _add_partitions(client, txn, pid, epoch, topic, [0, 9]) == \
         [code("OPERATION_NOT_ATTEMPTED"), code("UNKNOWN_TOPIC_OR_PARTITION")]
     assert _add_partitions(client, txn, pid, epoch, topic, [0]) == [0]
-    assert _produce(client, topic, pid, epoch, 0, [b"zombie"])["error_code"] == 0
+    assert _produce(client, txn, topic, pid, epoch, 0, [b"zombie"])["error_code"] == 0
 
     # A second producer with the same transactional id aborts the open transaction and fences.
     second = _init(client, txn)
     # As in Kafka: one bump for the fencing abort, one for the new producer.
     assert second["producer_id"] == pid and second["producer_epoch"] == epoch + 2
     assert _end(client, txn, pid, epoch, True) == code("PRODUCER_FENCED")
-    assert _produce(client, topic, pid, epoch, 1, [b"late"])["error_code"] == code("INVALID_PRODUCER_EPOCH")
+    assert _produce(client, txn, topic, pid, epoch, 1, [b"late"])["error_code"] == code("INVALID_PRODUCER_EPOCH")
     part, batches = _fetch(client, topic)
     assert [r.value for h, recs in batches if not h.is_control for r in recs] == [b"zombie"]
     assert part["aborted_transactions"] == [{"producer_id": pid, "first_offset": 0}]
@@ -124,7 +124,7 @@ def test_timed_out_transaction_is_aborted(broker_factory):
     init = _init(client, "slow-txn", timeout=300)
     pid, epoch = init["producer_id"], init["producer_epoch"]
     _add_partitions(client, "slow-txn", pid, epoch, topic, [0])
-    _produce(client, topic, pid, epoch, 0, [b"never-committed"])
+    _produce(client, "slow-txn", topic, pid, epoch, 0, [b"never-committed"])
     from tests.conftest import wait_until
     wait_until(lambda: _fetch(client, topic)[0]["last_stable_offset"] == 2, 10,
                "the coordinator aborted the timed-out transaction")
@@ -139,7 +139,7 @@ def test_transaction_state_survives_restart(broker_factory):
     init = _init(client, "durable-txn")
     pid, epoch = init["producer_id"], init["producer_epoch"]
     _add_partitions(client, "durable-txn", pid, epoch, topic, [0])
-    _produce(client, topic, pid, epoch, 0, [b"open"])
+    _produce(client, "durable-txn", topic, pid, epoch, 0, [b"open"])
     client.close()
     broker.kill()
     broker.start()
@@ -151,7 +151,7 @@ def test_transaction_state_survives_restart(broker_factory):
     assert part["last_stable_offset"] == 2
     assert [r.value for h, recs in batches if not h.is_control for r in recs] == [b"open"]
     # Deduplication survives the restart too: a retry of sequence 0 is answered, not appended.
-    assert _produce(client, topic, pid, epoch, 0, [b"open"], transactional=False)["base_offset"] == 0
+    assert _produce(client, None, topic, pid, epoch, 0, [b"open"], transactional=False)["base_offset"] == 0
 
 
 def _offset_fetch(client, group, topic, require_stable=True):
@@ -214,7 +214,7 @@ def test_write_txn_markers_aborts_an_open_transaction_and_refuses_stale_ones(sha
     init = _init(client, txn)
     pid, epoch = init["producer_id"], init["producer_epoch"]
     assert _add_partitions(client, txn, pid, epoch, topic, [0]) == [0]
-    assert _produce(client, topic, pid, epoch, 0, [b"hanging"])["error_code"] == 0
+    assert _produce(client, txn, topic, pid, epoch, 0, [b"hanging"])["error_code"] == 0
     assert _fetch(client, topic)[0]["last_stable_offset"] == 0
 
     assert _markers(client, pid, epoch, 0, topic, [0, 7]) == [0, code("UNKNOWN_TOPIC_OR_PARTITION")]

@@ -14,12 +14,13 @@ VERSIONS = range(fastpath.MIN_VERSION, fastpath.MAX_VERSION + 1)
 
 
 def _random_request(rng: random.Random) -> dict:
+    """Topics carry both a name and an id: each version's encoder writes the one it has."""
     return {
         "transactional_id": rng.choice([None, "", "tx-é", "t" * rng.randint(1, 300)]),
         "acks": rng.choice([-1, 0, 1, 5]),
         "timeout": rng.randint(-2**31, 2**31 - 1),
         "topic_data": [
-            {"name": rng.choice(["", "t", "topic-ü", "x" * 200]),
+            {"name": rng.choice(["", "t", "topic-ü", "x" * 200]), "topic_id": rng.randbytes(16),
              "partition_data": [{"index": rng.randint(-5, 2**31 - 1),
                                  "records": rng.choice([None, b"", bytes(rng.randbytes(rng.randint(1, 300)))])}
                                 for _ in range(rng.randint(0, 5))]}
@@ -31,7 +32,7 @@ def _random_request(rng: random.Random) -> dict:
 def _random_response(rng: random.Random) -> dict:
     return {
         "responses": [
-            {"name": rng.choice(["", "t", "topic-ü"]),
+            {"name": rng.choice(["", "t", "topic-ü"]), "topic_id": rng.randbytes(16),
              "partition_responses": [
                  {"index": rng.randint(0, 100), "error_code": rng.choice([0, 2, 87]),
                   "base_offset": rng.randint(-1, 2**62), "log_append_time": rng.choice([-1, 1_700_000_000_000]),
