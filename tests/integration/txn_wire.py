@@ -84,14 +84,16 @@ class Txn:
 
     def verify(self, topic: str, partitions: list[int], epoch: int | None = None,
                pid: int | None = None) -> list[int]:
-        """AddPartitionsToTxn v5 verify_only, as a partition's broker asks the coordinator."""
+        """AddPartitionsToTxn v5 verify_only, as a partition's broker asks the coordinator: the
+        error codes in partition order (Kafka answers partitions in no particular order)."""
         answer = self.client.call(ADD_PARTITIONS, 5, {"transactions": [{
             "transactional_id": self.id, "producer_id": self.pid if pid is None else pid,
             "producer_epoch": self.epoch if epoch is None else epoch, "verify_only": True,
             "topics": [{"name": topic, "partitions": partitions}]}]})
         assert answer["error_code"] == 0, answer
         (result,) = answer["results_by_transaction"]
-        return [p["partition_error_code"] for p in result["topic_results"][0]["results_by_partition"]]
+        by_partition = result["topic_results"][0]["results_by_partition"]
+        return [p["partition_error_code"] for p in sorted(by_partition, key=lambda p: p["partition_index"])]
 
 
 def create_topic(client: RawClient, partitions: int = 1) -> str:
