@@ -36,7 +36,7 @@ from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
 from broker.handlers import (  # noqa: F401
-    acls, admin, client_quotas, fetch, groups, metadata, offsets, offsets_commit, produce, replicas, security,
+    acls, admin, client_quotas, consumer_groups, fetch, groups, metadata, offsets, offsets_commit, produce, replicas, security,
     transaction_admin, transactions)
 
 log = logging.getLogger("schemabus.broker")

@@ -185,6 +185,13 @@ BROKER_CONFIGS = _defs(
     ConfigDef("group.initial.rebalance.delay.ms", INT, 3000, minimum=0),
     ConfigDef("group.min.session.timeout.ms", INT, 6000),
     ConfigDef("group.max.session.timeout.ms", INT, 1800000),
+    # The consumer group protocol (KIP-848): the coordinator sets the heartbeat interval and the session.
+    ConfigDef("group.consumer.heartbeat.interval.ms", INT, 5000, minimum=1),
+    ConfigDef("group.consumer.session.timeout.ms", INT, 45000, minimum=1),
+    ConfigDef("group.consumer.max.size", INT, INT_MAX, minimum=1),
+    ConfigDef("group.consumer.assignors", LIST, ["uniform", "range"], choices=("uniform", "range")),
+    ConfigDef("group.consumer.migration.policy", STRING, "bidirectional",
+              choices=("disabled", "upgrade", "downgrade", "bidirectional")),
     ConfigDef("confluent.schema.registry.url", STRING, None,
               "Schema Registry used to validate schema-governed topics (schema.registry.url is accepted too)."),
     # How the broker's registry client authenticates (Confluent Server's names; broker/schema_validation.py).

@@ -26,7 +26,7 @@ class Feature:
 
 
 # The KIP-848 consumer group protocol.
-GROUP_VERSION = Feature("group.version", 0, 0)
+GROUP_VERSION = Feature("group.version", 0, 1)
 
 # KIP-890 part 2: an epoch bump per transaction, no AddPartitionsToTxn from the client.
 TRANSACTION_VERSION = Feature("transaction.version", 0, 0)
