@@ -214,7 +214,7 @@ class ConsumerGroupCoordinator:
         member, takeover = self._member_for(group, hb)
         for record in takeover:
             emit(record)
-        before = (member.member_epoch, _copy(member.assigned))
+        before = _copy(member.assigned)
         updated = _updated_member(member, hb)
         new_member = hb.member_id not in group.members
         subscription_changed = new_member or (updated.subscribed_topic_names, updated.subscribed_topic_regex) != (
@@ -239,7 +239,7 @@ class ConsumerGroupCoordinator:
         self._schedule_session(group, member)
         full = hb.member_epoch == 0 or (hb.rebalance_timeout_ms != -1 and hb.owned is not None and (
             hb.subscribed_topic_names is not None or hb.subscribed_topic_regex is not None))
-        changed = (member.member_epoch, member.assigned) != before
+        changed = _copy(member.assigned) != before
         return HeartbeatAnswer(member.member_id, member.member_epoch, self.config["group.consumer.heartbeat.interval.ms"],
                                _copy(member.assigned) if full or changed else None)
 

@@ -17,15 +17,16 @@ CONSUMER_MEMBER_TYPE = 1  # ConsumerGroupDescribe v1's member_type: 0 classic, 1
 
 
 def _owned_by_name(broker, topic_partitions: list | None) -> dict[str, set[int]] | None:
-    """The owned partitions a heartbeat reports, by topic name; unknown topic ids (deleted
-    topics) are left out."""
+    """The owned partitions a heartbeat reports, by topic name. A topic id no topic has (a
+    deleted topic) is kept under "id/<hex>", which no topic name can be ('/' is not allowed
+    in one): it still counts as reported, and never matches an assignment."""
     if topic_partitions is None:
         return None
     owned: dict[str, set[int]] = {}
     for tp in topic_partitions:
         topic = broker.topics.by_id(bytes(tp["topic_id"]))
-        if topic is not None:
-            owned.setdefault(topic.name, set()).update(tp["partitions"] or ())
+        name = topic.name if topic is not None else "id/" + bytes(tp["topic_id"]).hex()
+        owned.setdefault(name, set()).update(tp["partitions"] or ())
     return owned
 
 
