@@ -5,6 +5,7 @@ on Apache Kafka 4.1 with the same expectations (the kip848_broker fixture)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -446,3 +447,49 @@ def test_consumer_groups_survive_a_restart(broker_factory):
     listed = [g["group_id"] for g in client.call(LIST_GROUPS, 5, {"states_filter": [], "types_filter": []})["groups"]]
     assert gone not in listed and group in listed
     client.close()
+
+
+def test_consumer_offsets_records_replay_to_the_described_group(client, kip848_broker):
+    """The group's records in `__consumer_offsets`, read back with our decoder: Kafka's own
+    (the layout we write must be Kafka's) and ours replay to the group Describe shows."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from broker.coordinator import consumer_records as cr
+    from broker.coordinator.consumer_group import ConsumerGroup
+
+    topic = create_topic(kip848_broker.bootstrap, 4)
+    tid = topic_id(client, topic)
+    group = group_name()
+    a = join_owning(client, group, [topic], 4, instance_id="replayed")
+    b = join(client, group, [topic], server_assignor="range")
+    heartbeat(client, group, a["member_id"], a["member_epoch"], topic_partitions=owned(a), instance_id="replayed")
+    described = describe(client, group)
+    consumer = Consumer({"bootstrap.servers": kip848_broker.bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    partitions = consumer.list_topics("__consumer_offsets", timeout=10).topics["__consumer_offsets"].partitions
+    ends = {p: consumer.get_watermark_offsets(TopicPartition("__consumer_offsets", p), timeout=10)[1]
+            for p in partitions}
+    consumer.assign([TopicPartition("__consumer_offsets", p, 0) for p, end in ends.items() if end > 0])
+    replayed = ConsumerGroup(group)
+    remaining = {p for p, end in ends.items() if end > 0}
+    deadline = time.monotonic() + 30
+    while remaining and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is None or message.error():
+            continue
+        if message.offset() >= ends[message.partition()] - 1:
+            remaining.discard(message.partition())
+        key = cr.decode_key(message.key())
+        if key is not None and key[1] == group:
+            replayed.apply(cr.decode(key, message.value(), {tid: topic}.get))
+    consumer.close()
+    assert not remaining
+    assert (replayed.group_epoch, replayed.assignment_epoch) == (described["group_epoch"], described["assignment_epoch"])
+    assert replayed.state == described["group_state"]
+    for m in described["members"]:
+        member = replayed.members[m["member_id"]]
+        assert (member.member_epoch, member.instance_id, member.subscribed_topic_names) == (
+            m["member_epoch"], m["instance_id"], (topic,))
+        assert {(tid, p) for p in member.assigned.get(topic, ())} == partitions_of(m["assignment"]["topic_partitions"])
+        assert {(tid, p) for p in replayed.target[m["member_id"]].get(topic, ())} == partitions_of(
+            m["target_assignment"]["topic_partitions"])
+    assert replayed.members[b["member_id"]].server_assignor == "range"
