@@ -120,6 +120,8 @@ class GroupMetadataManager:
             return
         group = self.consumer_groups.get(record.group_id)
         if group is None:
+            if record.value is None:
+                return  # a tombstone of a group deleted since
             group = self.consumer_groups[record.group_id] = ConsumerGroup(record.group_id)
             group_values.pop(record.group_id, None)  # an upgraded classic group
         group.apply(record)
@@ -194,16 +196,14 @@ class GroupMetadataManager:
         tombstones for its offsets, its assignment epoch and its group epoch."""
         gid = group.group_id
         entries = [(m.encode_offset_key(gid, t, p), None) for t, p in self.offsets.of_group(gid)]
-        entries += [(cr.encode_key(cr.Record(kind, gid, None, None)), None) for kind in (cr.TARGET_EPOCH, cr.GROUP_EPOCH)]
-        self.log.append(gid, entries)
+        self.log.append(gid, entries + _consumer_group_tombstones(gid))
         self.offsets.remove_group(gid)
         self.consumer_groups.pop(gid, None)
 
     def convert_consumer_group(self, group: ConsumerGroup) -> None:
         """An Empty consumer group becomes a classic group: its records go, its offsets stay."""
         gid = group.group_id
-        self.log.append(gid, [(cr.encode_key(cr.Record(kind, gid, None, None)), None)
-                              for kind in (cr.TARGET_EPOCH, cr.GROUP_EPOCH)])
+        self.log.append(gid, _consumer_group_tombstones(gid))
         self.consumer_groups.pop(gid, None)
 
     def remove_group_metadata(self, group: Group) -> None:
@@ -255,9 +255,36 @@ class GroupMetadataManager:
                 continue
             removed_offsets += len(expired)
             removed_groups += group.is_(DEAD)
+        for group in list(self.consumer_groups.values()):
+            expired, gone = self._expire_consumer_group(group, now, retention_ms)
+            removed_offsets += expired
+            removed_groups += gone
         if removed_offsets or removed_groups:
             log.info("removed %d expired offset(s) and %d empty group(s)", removed_offsets, removed_groups)
         return removed_offsets, removed_groups
+
+    def _expire_consumer_group(self, group: ConsumerGroup, now: int, retention_ms: int) -> tuple[int, bool]:
+        """A consumer group's offsets expire from their commit unless the group is subscribed to
+        their topic (as Kafka's for consumer groups); an Empty group left without offsets goes.
+        Returns (offsets removed, whether the group was removed)."""
+        gid = group.group_id
+        expired = [(t, p) for t, p in self.offsets.expired(gid, now, retention_ms, lambda v: v.commit_timestamp)
+                   if not group.is_subscribed_to(t) or self.topics.partition(t, p) is None]
+        remaining = set(self.offsets.of_group(gid)) - set(expired)
+        dead = not group.members and not remaining
+        entries = [(m.encode_offset_key(gid, t, p), None) for t, p in expired]
+        if dead:
+            entries += _consumer_group_tombstones(gid)
+        try:
+            self.log.append(gid, entries)
+        except WriteError as exc:
+            log.error("offset expiry of group %s failed: %s", gid, exc)
+            return 0, False
+        for topic, partition in expired:
+            self.offsets.remove(gid, topic, partition)
+        if dead:
+            self.consumer_groups.pop(gid, None)
+        return len(expired), dead
 
     def _expired(self, group: Group, now: int, retention_ms: int) -> list[TopicPartition]:
         gid = group.group_id
@@ -272,3 +299,8 @@ class GroupMetadataManager:
         else:
             expired = []
         return sorted(set(expired) | set(gone))
+
+
+def _consumer_group_tombstones(group_id: str) -> list[tuple[bytes, None]]:
+    """An Empty consumer group's records that remain (its members' went as they left)."""
+    return [(cr.encode_key(cr.Record(kind, group_id, None, None)), None) for kind in (cr.TARGET_EPOCH, cr.GROUP_EPOCH)]
