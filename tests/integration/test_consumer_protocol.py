@@ -362,14 +362,20 @@ def test_offset_commit_and_fetch_v9_check_the_member_epoch(client, kip848_broker
 def test_classic_apis_on_a_consumer_group(client):
     group = group_name()
     m = join(client, group, ["t"])
-    listed = client.call(LIST_GROUPS, 5, {"states_filter": [], "types_filter": ["Consumer"]})["groups"]
-    assert {"group_id": group, "protocol_type": "consumer", "group_state": "Stable", "group_type": "consumer"} in listed
+    entry = {"group_id": group, "protocol_type": "consumer", "group_state": "Stable", "group_type": "consumer"}
+
+    def listed_consumer_groups():  # Kafka lists what its log has committed: a moment later
+        return client.call(LIST_GROUPS, 5, {"states_filter": [], "types_filter": ["Consumer"]})["groups"]
+
+    listed = wait_until(lambda: (groups := listed_consumer_groups()) and entry in groups and groups, 10, "listed")
     assert all(g["group_type"] == "consumer" for g in listed)
     assert group not in [g["group_id"] for g in client.call(LIST_GROUPS, 5, {"states_filter": [],
                                                                            "types_filter": ["classic"]})["groups"]]
     described = client.call(DESCRIBE_GROUPS, 6, {"groups": [group], "include_authorized_operations": False})["groups"][0]
     assert (described["error_code"], described["error_message"], described["group_state"]) == (
         code("GROUP_ID_NOT_FOUND"), f"Group {group} is not a classic group.", "Dead")
+    old = client.call(DESCRIBE_GROUPS, 5, {"groups": [group], "include_authorized_operations": False})["groups"][0]
+    assert (old["error_code"], old["group_state"], old["members"]) == (0, "Dead", [])  # before v6: a Dead group
     joined = client.call(JOIN_GROUP, 9, {"group_id": group, "session_timeout": 10000, "rebalance_timeout": 10000,
                                          "member_id": "", "group_instance_id": None, "protocol_type": "connect",
                                          "protocols": [{"name": "default", "metadata": b""}], "reason": None})
@@ -392,12 +398,14 @@ def test_an_empty_classic_group_becomes_a_consumer_group_with_its_offsets(client
         "topics": [{"name": topic, "partitions": [{"partition_index": 0, "committed_offset": 7,
                                                    "committed_leader_epoch": -1, "committed_metadata": ""}]}]})
     assert commit["topics"][0]["partitions"][0]["error_code"] == 0
-    listed = client.call(LIST_GROUPS, 5, {"states_filter": [], "types_filter": []})["groups"]
-    assert [g["group_type"] for g in listed if g["group_id"] == group] == ["classic"]
+    def group_types():  # Kafka lists what its log has committed: a moment later
+        listed = client.call(LIST_GROUPS, 5, {"states_filter": [], "types_filter": []})["groups"]
+        return [g["group_type"] for g in listed if g["group_id"] == group]
+
+    wait_until(lambda: group_types() == ["classic"], 10, "a classic group listed")
     m = join(client, group, [topic])
     assert m["error_code"] == 0
-    listed = client.call(LIST_GROUPS, 5, {"states_filter": [], "types_filter": []})["groups"]
-    assert [g["group_type"] for g in listed if g["group_id"] == group] == ["consumer"]
+    wait_until(lambda: group_types() == ["consumer"], 10, "a consumer group listed")
     fetched = client.call(OFFSET_FETCH, 9, {"groups": [{"group_id": group, "member_id": m["member_id"],
                                                         "member_epoch": 1, "topics": None}], "require_stable": False})
     assert fetched["groups"][0]["topics"][0]["partitions"][0]["committed_offset"] == 7

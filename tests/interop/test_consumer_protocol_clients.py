@@ -238,10 +238,14 @@ def test_a_classic_group_and_a_consumer_group_side_by_side(kip848_broker, member
     for group in (classic, modern):
         wait_until(lambda: set().union(*(m.values() for m in group)) >= values, WAIT, "every record consumed")
     client = connect(bootstrap)
-    listed = {g["group_id"]: g["group_type"] for g in client.call(16, 5, {"states_filter": [], "types_filter": []})[
-        "groups"]}
+
+    def types():
+        listed = client.call(16, 5, {"states_filter": [], "types_filter": []})["groups"]
+        return {g["group_id"]: g["group_type"] for g in listed}
+
+    wait_until(lambda: {classic_group: "classic", consumer_group: "consumer"}.items() <= types().items(), WAIT,
+               "both groups listed with their types")
     client.close()
-    assert (listed[classic_group], listed[consumer_group]) == ("classic", "consumer")
     for m in classic + modern:
         m.close()
     assert_never_owned_twice(modern)
