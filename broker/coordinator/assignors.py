@@ -30,48 +30,55 @@ class MemberSubscription:
 
 
 def uniform(members: dict[str, MemberSubscription], partition_counts: dict[str, int]) -> Assignment:
-    owner: dict[TopicPartition, str] = {}
-    owned: dict[str, set[TopicPartition]] = {mid: set() for mid in members}
-    # Stickiness: keep what is still subscribed and still exists.
-    for mid in sorted(members):
-        spec = members[mid]
-        for topic, parts in spec.current.items():
-            if topic not in spec.topics:
-                continue
-            for p in parts:
-                tp = (topic, p)
-                if p < partition_counts.get(topic, 0) and tp not in owner:
-                    owner[tp] = mid
-                    owned[mid].add(tp)
     every = sorted((t, p) for t in {t for s in members.values() for t in s.topics} for p in range(partition_counts[t]))
     candidates = {tp: sorted(mid for mid, s in members.items() if tp[0] in s.topics) for tp in every}
+    # No member keeps more than an even share: with the same subscriptions everywhere, filling the
+    # rest into the least loaded members is then balanced already.
+    cap = -(-len(every) // max(len(members), 1))
+    owner: dict[TopicPartition, str] = {}
+    owned: dict[str, set[TopicPartition]] = {mid: set() for mid in members}
+    for mid in sorted(members):  # stickiness: keep what is still subscribed and still exists
+        spec = members[mid]
+        kept = sorted((t, p) for t, parts in spec.current.items() if t in spec.topics
+                      for p in parts if p < partition_counts.get(t, 0))
+        for tp in kept:
+            if tp not in owner and len(owned[mid]) < cap:
+                owner[tp] = mid
+                owned[mid].add(tp)
     for tp in every:
         if tp not in owner:
             mid = min(candidates[tp], key=lambda m: (len(owned[m]), m))
             owner[tp] = mid
             owned[mid].add(tp)
-    _balance(owner, owned, candidates, every)
+    _balance(owner, owned, candidates)
     return _by_topic(owned)
 
 
 def _balance(owner: dict[TopicPartition, str], owned: dict[str, set[TopicPartition]],
-             candidates: dict[TopicPartition, list[str]], every: list[TopicPartition]) -> None:
-    """Move single partitions from a member to a less loaded one that subscribes to them,
-    while that narrows a gap of two or more. Each move lowers the sum of squared counts, so
-    this ends; the bound is only a guard."""
-    for _ in range(len(every) * max(len(owned), 1)):
-        moved = False
-        for tp in sorted(every, key=lambda tp: -len(owned[owner[tp]])):
-            source = owner[tp]
-            target = min(candidates[tp], key=lambda m: (len(owned[m]), m))
-            if len(owned[source]) - len(owned[target]) >= 2:
+             candidates: dict[TopicPartition, list[str]]) -> None:
+    """With different subscriptions: move single partitions from the most loaded members to
+    less loaded ones that subscribe to them, while that narrows a gap of two or more. Each
+    move lowers the sum of squared counts, so this ends."""
+    while True:
+        for source in sorted(owned, key=lambda m: -len(owned[m])):
+            move = _movable(owned, candidates, source)
+            if move is not None:
+                tp, target = move
                 owned[source].discard(tp)
                 owned[target].add(tp)
                 owner[tp] = target
-                moved = True
                 break
-        if not moved:
+        else:
             return
+
+
+def _movable(owned: dict[str, set[TopicPartition]], candidates: dict[TopicPartition, list[str]],
+             source: str) -> tuple[TopicPartition, str] | None:
+    for tp in sorted(owned[source]):
+        target = min(candidates[tp], key=lambda m: (len(owned[m]), m))
+        if len(owned[source]) - len(owned[target]) >= 2:
+            return tp, target
+    return None
 
 
 def range_(members: dict[str, MemberSubscription], partition_counts: dict[str, int]) -> Assignment:

@@ -289,7 +289,6 @@ class ConsumerGroupCoordinator:
             cr.Record(cr.CURRENT_ASSIGNMENT, gid, new_id, cr.CurrentAssignment(
                 0, 0, old.state, _copy(old.assigned), _copy(old.pending_revocation))),
         ]
-        old.cancel_timers()
         replacement.member_epoch = replacement.previous_member_epoch = 0
         return replacement, records
 
