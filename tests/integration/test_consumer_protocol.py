@@ -21,11 +21,18 @@ OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR, JOIN_GROUP, DESCRIBE_GROUPS, LIST
 
 
 def connect(bootstrap: str) -> RawClient:
-    """A raw connection to the coordinator of every group (Kafka's answers NOT_COORDINATOR
-    until `__consumer_offsets` exists: FindCoordinator creates it)."""
+    """A raw connection to the coordinator of every group. Kafka answers NOT_COORDINATOR until
+    `__consumer_offsets` exists (FindCoordinator creates it), and a Kafka just started may not
+    offer ConsumerGroupHeartbeat yet (it closes the connection of a request for it)."""
     client = RawClient(bootstrap)
     wait_until(lambda: client.call(FIND_COORDINATOR, 3, {"key": "any", "key_type": 0})["error_code"] == 0,
                60, "a group coordinator")
+
+    def offers_heartbeat():
+        apis = client.call(18, 3, {"client_software_name": "t", "client_software_version": "1"})["api_keys"]
+        return any(a["api_key"] == HEARTBEAT for a in apis)
+
+    wait_until(offers_heartbeat, 60, "ConsumerGroupHeartbeat offered")
     return client
 
 
@@ -282,6 +289,23 @@ def test_static_member_restart_gets_its_partitions_back_without_a_rebalance(clie
     assert_no_partition_owned_twice(client, group)
 
 
+def test_a_member_that_does_not_revoke_in_its_rebalance_timeout_is_removed(client, kip848_broker):
+    topic = create_topic(kip848_broker.bootstrap, 2)
+    group = group_name()
+    slow = join_owning(client, group, [topic], 2, rebalance_timeout=1000)
+    other = join(client, group, [topic])
+    revoking = heartbeat(client, group, slow["member_id"], slow["member_epoch"], topic_partitions=owned(slow))
+    assert len(partitions_of(owned(revoking))) == 1
+
+    def fenced():  # still reporting the partition it should have given up
+        answer = heartbeat(client, group, slow["member_id"], slow["member_epoch"], topic_partitions=owned(slow))
+        heartbeat(client, group, other["member_id"], other["member_epoch"], topic_partitions=[])
+        return answer["error_code"] != 0 and answer
+
+    answer = wait_until(fenced, 20, "the slow member fenced", interval=0.3)
+    assert answer["error_code"] == code("UNKNOWN_MEMBER_ID")
+
+
 def test_group_max_size(client):
     group = group_name()
     for _ in range(4):
@@ -374,6 +398,9 @@ def test_classic_apis_on_a_consumer_group(client):
     described = client.call(DESCRIBE_GROUPS, 6, {"groups": [group], "include_authorized_operations": False})["groups"][0]
     assert (described["error_code"], described["error_message"], described["group_state"]) == (
         code("GROUP_ID_NOT_FOUND"), f"Group {group} is not a classic group.", "Dead")
+    classic_heartbeat = client.call(12, 4, {"group_id": group, "generation_id": 1, "member_id": m["member_id"],
+                                            "group_instance_id": None})
+    assert classic_heartbeat["error_code"] == code("UNKNOWN_MEMBER_ID")
     old = client.call(DESCRIBE_GROUPS, 5, {"groups": [group], "include_authorized_operations": False})["groups"][0]
     assert (old["error_code"], old["group_state"], old["members"]) == (0, "Dead", [])  # before v6: a Dead group
     joined = client.call(JOIN_GROUP, 9, {"group_id": group, "session_timeout": 10000, "rebalance_timeout": 10000,
