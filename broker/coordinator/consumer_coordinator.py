@@ -171,15 +171,20 @@ class ConsumerGroupCoordinator:
                                  f"The consumer group has reached its maximum capacity of {limit} members.")
         if hb.member_id == "":  # v0: the coordinator names new members
             hb.member_id = cr.random_member_id()
-        snapshot = _snapshot(group)
+        undo: list[cr.Record] = []
+        derived = (group.subscribed_partitions, group.regex_matches, group.regex_refreshed_at)
         try:
-            answer = self._heartbeat(group, hb)
+            return self._heartbeat(group, hb, undo)
         except (HeartbeatError, WriteError):
-            _restore(group, snapshot)
+            for record in reversed(undo):
+                group.apply(record)
+            group.subscribed_partitions, group.regex_matches, group.regex_refreshed_at = derived
+            for member in group.members.values():
+                if member.session_timer is None:  # a member put back: its session runs again
+                    self._schedule_session(group, member)
             if not group.members and group.group_epoch == 0:
                 self.groups.pop(group.group_id, None)  # created by this heartbeat only
             raise
-        return answer
 
     def _group_for(self, hb: Heartbeat) -> ConsumerGroup:
         group = self.groups.get(hb.group_id)
@@ -202,12 +207,13 @@ class ConsumerGroupCoordinator:
         policy = self.config["group.consumer.migration.policy"]
         return classic.is_(CLASSIC_EMPTY) and policy in ("bidirectional", "upgrade") and not classic.pending_members
 
-    def _heartbeat(self, group: ConsumerGroup, hb: Heartbeat) -> HeartbeatAnswer:
+    def _heartbeat(self, group: ConsumerGroup, hb: Heartbeat, undo: list[cr.Record]) -> HeartbeatAnswer:
         """Records are applied as they are made (each step sees the previous ones), then all
-        are appended; the caller puts the group back if anything fails."""
+        are appended; `undo` collects the records that put the group back if that fails."""
         records: list[cr.Record] = []
 
         def emit(record: cr.Record) -> None:
+            undo.append(group.inverse(record))
             group.apply(record)
             records.append(record)
 
@@ -492,19 +498,3 @@ def _removal_records(group_id: str, member_id: str) -> list[cr.Record]:
 
 def _copy(parts: Partitions) -> Partitions:
     return {t: set(ps) for t, ps in parts.items() if ps}
-
-
-def _snapshot(group: ConsumerGroup) -> tuple[dict, list[tuple[ConsumerMember, dict]]]:
-    """The group's state and each member's fields; members stay the same objects (their
-    timers refer to them)."""
-    state = copy.deepcopy({k: v for k, v in vars(group).items() if k != "members"})
-    state["members"] = dict(group.members)
-    return state, [(m, copy.deepcopy({k: v for k, v in vars(m).items() if not k.endswith("_timer")}))
-                   for m in group.members.values()]
-
-
-def _restore(group: ConsumerGroup, snapshot: tuple[dict, list[tuple[ConsumerMember, dict]]]) -> None:
-    state, members = snapshot
-    vars(group).update(state)
-    for member, fields in members:
-        vars(member).update(fields)

@@ -129,6 +129,22 @@ class ConsumerGroup:
         elif record.type == cr.CURRENT_ASSIGNMENT:
             self._apply_current_assignment(record.member_id, value)
 
+    def inverse(self, record: cr.Record) -> cr.Record:
+        """The record that puts back what `record` is about to change."""
+        kind, mid = record.type, record.member_id
+        member = self.members.get(mid) if mid is not None else None
+        if kind == cr.GROUP_EPOCH:
+            value = cr.Epoch(self.group_epoch)
+        elif kind == cr.TARGET_EPOCH:
+            value = cr.Epoch(self.assignment_epoch)
+        elif kind == cr.TARGET_MEMBER:
+            value = cr.TargetAssignment(self.target[mid]) if mid in self.target else None
+        elif kind == cr.MEMBER_METADATA:
+            value = member.metadata() if member is not None else None
+        else:
+            value = member.current() if member is not None else None
+        return cr.Record(kind, self.group_id, mid, value)
+
     def _apply_member_metadata(self, member_id: str, value: cr.MemberMetadata | None) -> None:
         member = self.members.get(member_id)
         if value is None:

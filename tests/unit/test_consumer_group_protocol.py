@@ -3,6 +3,7 @@ the expiry of a consumer group's offsets."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -10,10 +11,13 @@ import pytest
 from broker.config import BrokerConfig
 from broker.coordinator import consumer_records as cr
 from broker.coordinator.assignors import MemberSubscription, range_, uniform
+from broker.coordinator.consumer_coordinator import Heartbeat
 from broker.coordinator.consumer_group import (
     MEMBER_STABLE, UNRELEASED_PARTITIONS, UNREVOKED_PARTITIONS, ConsumerGroup,
 )
+from broker.coordinator.group_coordinator import GroupCoordinator
 from broker.coordinator.messages import OffsetValue
+from broker.coordinator.metadata_log import WriteError
 from broker.coordinator.metadata_manager import GroupMetadataManager
 from broker.topics import TopicManager
 
@@ -118,3 +122,41 @@ def test_consumer_group_offsets_expire_unless_subscribed_and_an_empty_group_goes
     reloaded = GroupMetadataManager(TopicManager(tmp_path, config), config)
     reloaded.load()
     assert "g" not in reloaded.consumer_groups and not reloaded.offsets.has_offsets("g")
+
+
+def test_a_heartbeat_whose_records_cannot_be_written_changes_nothing(tmp_path):
+    def join(member_id, instance_id=None):
+        return Heartbeat("g", member_id, 0, instance_id, None, 5000, ["t"], None, None, {}, "c", "/h", 1)
+
+    def state(group):
+        return (group.group_epoch, group.assignment_epoch, dict(group.target), dict(group.partition_epochs),
+                {mid: (m.member_epoch, m.current(), m.metadata()) for mid, m in group.members.items()})
+
+    async def scenario():
+        config = BrokerConfig({"offsets.topic.num.partitions": "3"})
+        topics = TopicManager(tmp_path, config)
+        topics.create("t", 4)
+        coordinator = GroupCoordinator(topics, config)
+        coordinator.loading = False
+        coordinator.consumer.start()
+        consumer = coordinator.consumer
+        consumer.heartbeat(join("a", "static-a"))
+        group = consumer.groups["g"]
+        consumer.heartbeat(Heartbeat("g", "a", 1, "static-a", None, -1, None, None, None, {"t": {0, 1, 2, 3}},
+                                     "c", "/h", 1))
+        consumer.heartbeat(Heartbeat("g", "a", -2, "static-a", None, -1, None, None, None, None, "c", "/h", 1))
+        before = state(group)
+
+        def broken(*args, **kwargs):
+            raise WriteError("COORDINATOR_NOT_AVAILABLE", "the log is gone")
+
+        coordinator.manager.log.append = broken
+        for heartbeat in (join("b"), join("a2", "static-a")):  # a new member; a static member's return
+            with pytest.raises(WriteError):
+                consumer.heartbeat(heartbeat)
+            assert state(group) == before
+        assert all(m.session_timer is not None for m in group.members.values())
+        coordinator.stop()
+        topics.close()
+
+    asyncio.run(scenario())
