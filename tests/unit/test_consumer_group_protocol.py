@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from broker.config import BrokerConfig
+from broker.config import BrokerConfig, ConfigError
 from broker.coordinator import consumer_records as cr
 from broker.coordinator.assignors import MemberSubscription, range_, uniform
 from broker.coordinator.consumer_coordinator import Heartbeat
@@ -160,3 +160,16 @@ def test_a_heartbeat_whose_records_cannot_be_written_changes_nothing(tmp_path):
         topics.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"group.consumer.session.timeout.ms": "4000"},
+     "group.consumer.session.timeout.ms must be greater than or equal to group.consumer.min.session.timeout.ms"),
+    ({"group.consumer.heartbeat.interval.ms": "20000"},
+     "group.consumer.heartbeat.interval.ms must be less than or equal to group.consumer.max.heartbeat.interval.ms"),
+    ({"group.consumer.heartbeat.interval.ms": "50000", "group.consumer.max.heartbeat.interval.ms": "60000"},
+     "group.consumer.heartbeat.interval.ms must be less than group.consumer.session.timeout.ms"),
+])
+def test_consumer_group_timing_is_checked_at_start_as_kafka_does(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        BrokerConfig(overrides)
