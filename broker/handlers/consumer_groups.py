@@ -52,6 +52,10 @@ async def consumer_group_heartbeat(broker, ctx, request):
     if not group_allowed(broker, ctx, Operation.READ, request["group_id"]):
         return _error(GROUP_DENIED)
     names = request.get("subscribed_topic_names")
+    if names and broker.authorizer.enabled and not all(
+            broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.TOPIC, name) for name in set(names)):
+        # As Kafka: a member may only subscribe to topics it may describe.
+        return _error("TOPIC_AUTHORIZATION_FAILED")
     heartbeat = Heartbeat(
         group_id=request["group_id"] or "", member_id=request["member_id"] or "", member_epoch=request["member_epoch"],
         instance_id=request.get("instance_id"), rack_id=request.get("rack_id"),

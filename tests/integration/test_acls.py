@@ -211,6 +211,33 @@ def test_consumer_without_group_read_gets_group_authorization_failed(admin, app)
         consumer.close()
 
 
+def first_error(consumer: Consumer) -> KafkaError | None:
+    for _ in range(20):  # bounded: librdkafka reports a refusal within a few polls
+        message = consumer.poll(1)
+        if message is not None and message.error():
+            return message.error()
+    return None
+
+
+def test_consumer_protocol_members_need_group_read_and_topic_describe(admin, app):
+    """KIP-848 members (ConsumerGroupHeartbeat): READ on the group, DESCRIBE on each topic."""
+    topic = create_topic(admin, "acl-848")
+    denied_group, group = unique_topic("acl-848-denied"), unique_topic("acl-848")
+    allow(admin, ResourceType.GROUP, denied_group, AclOperation.DESCRIBE)
+    allow(admin, ResourceType.GROUP, group, AclOperation.READ)
+    # librdkafka reports a heartbeat's authorization error as fatal, naming it.
+    for group_id, expected in ((denied_group, "Group authorization failed"),
+                               (group, "Topic authorization failed")):
+        consumer = Consumer({**app, "group.id": group_id, "group.protocol": "consumer",
+                             "auto.offset.reset": "earliest"})
+        consumer.subscribe([topic])
+        try:
+            error = first_error(consumer)
+            assert error is not None and expected in error.str(), error
+        finally:
+            consumer.close()
+
+
 def test_metadata_hides_topics_the_principal_may_not_describe(admin, app):
     visible, hidden = create_topic(admin, "acl-visible"), create_topic(admin, "acl-hidden")
     allow(admin, ResourceType.TOPIC, visible, AclOperation.READ)  # READ implies DESCRIBE
