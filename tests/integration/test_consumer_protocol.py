@@ -528,3 +528,25 @@ def test_consumer_offsets_records_replay_to_the_described_group(client, kip848_b
         assert {(tid, p) for p in replayed.target[m["member_id"]].get(topic, ())} == partitions_of(
             m["target_assignment"]["topic_partitions"])
     assert replayed.members[b["member_id"]].server_assignor == "range"
+
+
+def test_an_empty_consumer_group_becomes_a_classic_group_on_join(client):
+    group = group_name()
+    m = join(client, group, ["t"])
+    assert heartbeat(client, group, m["member_id"], -1)["error_code"] == 0
+    joined = client.call(JOIN_GROUP, 9, {"group_id": group, "session_timeout": 10000, "rebalance_timeout": 10000,
+                                         "member_id": "", "group_instance_id": None, "protocol_type": "consumer",
+                                         "protocols": [{"name": "range", "metadata": b""}], "reason": None})
+    assert joined["error_code"] == code("MEMBER_ID_REQUIRED") and joined["member_id"]
+    rejoined = client.call(JOIN_GROUP, 9, {"group_id": group, "session_timeout": 10000, "rebalance_timeout": 10000,
+                                           "member_id": joined["member_id"], "group_instance_id": None,
+                                           "protocol_type": "consumer",
+                                           "protocols": [{"name": "range", "metadata": b""}], "reason": None})
+    assert (rejoined["error_code"], rejoined["generation_id"]) == (0, 1)
+
+    def listed_as_classic():  # Kafka describes and lists what its log has committed: a moment later
+        listed = client.call(LIST_GROUPS, 5, {"states_filter": [], "types_filter": []})["groups"]
+        return [g["group_type"] for g in listed if g["group_id"] == group] == ["classic"]
+
+    wait_until(listed_as_classic, 10, "the group listed as a classic group")
+    assert describe(client, group)["error_code"] == code("GROUP_ID_NOT_FOUND")
