@@ -337,7 +337,7 @@ class ConsumerGroupCoordinator:
         now = time.monotonic()
         if set(group.regex_matches) != regexes or now - group.regex_refreshed_at >= REGEX_REFRESH_S:
             names = [t.name for t in self.topics.topics.values() if not t.internal] if regexes else []
-            group.regex_matches = {r: frozenset(n for n in names if compile_regex(r).fullmatch(n)) for r in regexes}
+            group.regex_matches = {r: _matching(compile_regex(r), names) for r in regexes}
             group.regex_refreshed_at = now
         counts = {}
         for member in group.members.values():
@@ -355,7 +355,7 @@ class ConsumerGroupCoordinator:
             mid: MemberSubscription(frozenset(t for t in group.subscribed_topics(m) if t in counts),
                                     {t: frozenset(ps) for t, ps in group.target.get(mid, {}).items()})
             for mid, m in group.members.items()}
-        name = self._assignor_name(group)
+        name = self.assignor_name(group)
         target = ASSIGNORS[name](subscriptions, counts)
         gid = group.group_id
         records = [cr.Record(cr.TARGET_MEMBER, gid, mid, cr.TargetAssignment(parts))
@@ -364,12 +364,10 @@ class ConsumerGroupCoordinator:
         log.info("group %s: new target assignment at epoch %d (%s assignor)", gid, group.group_epoch, name)
         return records
 
-    def _assignor_name(self, group: ConsumerGroup) -> str:
+    def assignor_name(self, group: ConsumerGroup) -> str:
+        """The assignor the members ask for most, else the first of `group.consumer.assignors`."""
         wanted = Counter(m.server_assignor for m in group.members.values() if m.server_assignor is not None)
         return wanted.most_common(1)[0][0] if wanted else self.config["group.consumer.assignors"][0]
-
-    def assignor_name(self, group: ConsumerGroup) -> str:
-        return self._assignor_name(group) if group.members else ""
 
     # -- members leaving ------------------------------------------------------------------------
 
@@ -465,6 +463,10 @@ def _check_epoch(member: ConsumerMember, hb: Heartbeat) -> None:
         raise HeartbeatError("FENCED_MEMBER_EPOCH", f"The consumer group member has a smaller member epoch "
                              f"({received}) than the one known by the group coordinator ({member.member_epoch}). "
                              "The member must abandon all its partitions and rejoin.")
+
+
+def _matching(regex, names: list[str]) -> frozenset[str]:
+    return frozenset(n for n in names if regex.fullmatch(n))
 
 
 def _subset(owned: Partitions | None, assigned: Partitions) -> bool:

@@ -16,6 +16,7 @@ from tests.conftest import unique_topic, wait_until
 from tests.kafka_wire import RawClient
 
 HEARTBEAT, DESCRIBE = 68, 69
+NOT_READY = {code("COORDINATOR_LOAD_IN_PROGRESS"), code("NOT_COORDINATOR"), code("COORDINATOR_NOT_AVAILABLE")}
 OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR, JOIN_GROUP, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS = (
     8, 9, 10, 11, 15, 16, 42)
 
@@ -33,6 +34,13 @@ def connect(bootstrap: str) -> RawClient:
         return any(a["api_key"] == HEARTBEAT for a in apis)
 
     wait_until(offers_heartbeat, 60, "ConsumerGroupHeartbeat offered")
+
+    def coordinators_loaded():  # groups of every __consumer_offsets partition (20 names cover Kafka's 3)
+        probes = [f"load-probe-{i}" for i in range(20)]
+        answers = client.call(DESCRIBE, 1, {"group_ids": probes, "include_authorized_operations": False})["groups"]
+        return all(g["error_code"] not in NOT_READY for g in answers)
+
+    wait_until(coordinators_loaded, 60, "the group coordinators loaded")
     return client
 
 
@@ -413,6 +421,8 @@ def test_classic_apis_on_a_consumer_group(client):
     delete = client.call(DELETE_GROUPS, 2, {"groups_names": [group]})["results"][0]["error_code"]
     assert delete == code("NON_EMPTY_GROUP")
     heartbeat(client, group, m["member_id"], -1)
+    empty = describe(client, group)
+    assert (empty["group_state"], empty["members"], empty["assignor_name"]) == ("Empty", [], "uniform")
     assert client.call(DELETE_GROUPS, 2, {"groups_names": [group]})["results"][0]["error_code"] == 0
     assert describe(client, group)["error_code"] == code("GROUP_ID_NOT_FOUND")
 
