@@ -28,6 +28,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 import re2
 
@@ -67,6 +68,8 @@ class Heartbeat:
     client_id: str
     client_host: str
     version: int
+    # Whether the member may describe a topic (None: no authorizer): regexes match only those.
+    may_describe: Callable[[str], bool] | None = None
 
 
 @dataclass
@@ -228,7 +231,7 @@ class ConsumerGroupCoordinator:
         if new_member or updated.metadata() != member.metadata():
             emit(cr.Record(cr.MEMBER_METADATA, group.group_id, hb.member_id, updated.metadata()))
         member = group.members[hb.member_id]
-        if self._refresh_subscription(group) or subscription_changed:
+        if self._refresh_subscription(group, hb.may_describe) or subscription_changed:
             emit(cr.Record(cr.GROUP_EPOCH, group.group_id, None, cr.Epoch(group.group_epoch + 1)))
         if group.group_epoch > group.assignment_epoch:
             for record in self._assign(group):
@@ -330,13 +333,15 @@ class ConsumerGroupCoordinator:
 
     # -- subscriptions and assignment ----------------------------------------------------------
 
-    def _refresh_subscription(self, group: ConsumerGroup) -> bool:
+    def _refresh_subscription(self, group: ConsumerGroup, may_describe: Callable[[str], bool] | None) -> bool:
         """Match regexes again when due and recompute the partition counts of the subscribed
-        topics; True if they changed (a new group epoch is needed)."""
+        topics; True if they changed (a new group epoch is needed). As in Kafka, a regex matches
+        the topics the member whose heartbeat refreshes it may describe."""
         regexes = {m.subscribed_topic_regex for m in group.members.values() if m.subscribed_topic_regex is not None}
         now = time.monotonic()
         if set(group.regex_matches) != regexes or now - group.regex_refreshed_at >= REGEX_REFRESH_S:
-            names = [t.name for t in self.topics.topics.values() if not t.internal] if regexes else []
+            names = [t.name for t in self.topics.topics.values()
+                     if not t.internal and (may_describe is None or may_describe(t.name))] if regexes else []
             group.regex_matches = {r: _matching(compile_regex(r), names) for r in regexes}
             group.regex_refreshed_at = now
         counts = {}

@@ -42,6 +42,13 @@ def _by_topic_id(broker, parts: dict[str, set[int]], with_names: bool = False) -
     return out
 
 
+def _topic_describer(broker, ctx):
+    """Whether this client may describe a topic; None when there is no authorizer."""
+    if not broker.authorizer.enabled:
+        return None
+    return lambda name: broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.TOPIC, name)
+
+
 def _error(error: str, message: str | None = None) -> dict:
     return {"throttle_time": 0, "error_code": code(error), "error_message": message, "member_id": None,
             "member_epoch": 0, "heartbeat_interval": 0, "assignment": None}
@@ -52,8 +59,8 @@ async def consumer_group_heartbeat(broker, ctx, request):
     if not group_allowed(broker, ctx, Operation.READ, request["group_id"]):
         return _error(GROUP_DENIED)
     names = request.get("subscribed_topic_names")
-    if names and broker.authorizer.enabled and not all(
-            broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.TOPIC, name) for name in set(names)):
+    may_describe = _topic_describer(broker, ctx)
+    if names and may_describe is not None and not all(map(may_describe, set(names))):
         # As Kafka: a member may only subscribe to topics it may describe.
         return _error("TOPIC_AUTHORIZATION_FAILED")
     heartbeat = Heartbeat(
@@ -63,7 +70,8 @@ async def consumer_group_heartbeat(broker, ctx, request):
         subscribed_topic_names=list(names) if names is not None else None,
         subscribed_topic_regex=request.get("subscribed_topic_regex"), server_assignor=request.get("server_assignor"),
         owned=_owned_by_name(broker, request.get("topic_partitions")),
-        client_id=ctx.client_id or "", client_host=client_host(ctx), version=ctx.api_version)
+        client_id=ctx.client_id or "", client_host=client_host(ctx), version=ctx.api_version,
+        may_describe=may_describe)
     try:
         answer = broker.group_coordinator.consumer.heartbeat(heartbeat)
     except HeartbeatError as exc:
@@ -94,6 +102,13 @@ def _describe(broker, ctx, group_id: str, include_operations: bool) -> dict:
         message = (f"Group {group_id} is not a consumer group." if group_id in coordinator.groups
                    else f"Group {group_id} not found.")
         return {**empty, "error_code": code("GROUP_ID_NOT_FOUND"), "error_message": message}
+    may_describe = _topic_describer(broker, ctx)
+    if may_describe is not None:
+        shown = {t for m in group.members.values() for parts in (m.assigned, group.target.get(m.member_id, {}))
+                 for t in parts}
+        if not all(map(may_describe, shown)):
+            # As Kafka: a client is not shown topics it may not describe.
+            return {**empty, "error_code": code("TOPIC_AUTHORIZATION_FAILED"), "error_message": None}
     if include_operations:
         operations = broker.authorizer.authorized_operations(ctx, ResourceType.GROUP, group_id)
     members = [{
