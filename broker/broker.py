@@ -38,8 +38,8 @@ from broker.topics import TopicManager
 
 # Importing the handler modules registers them with the API table.
 from broker.handlers import (  # noqa: F401
-    acls, admin, client_quotas, features, fetch, groups, metadata, offsets, offsets_commit, produce, replicas,
-    security, transaction_admin, transactions)
+    acls, admin, client_quotas, consumer_groups, features, fetch, groups, metadata, offsets, offsets_commit, produce,
+    replicas, security, transaction_admin, transactions)
 
 log = logging.getLogger("schemabus.broker")
 

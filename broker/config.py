@@ -187,6 +187,17 @@ BROKER_CONFIGS = _defs(
     ConfigDef("group.initial.rebalance.delay.ms", INT, 3000, minimum=0),
     ConfigDef("group.min.session.timeout.ms", INT, 6000),
     ConfigDef("group.max.session.timeout.ms", INT, 1800000),
+    # The consumer group protocol (KIP-848): the coordinator sets the heartbeat interval and the session.
+    ConfigDef("group.consumer.heartbeat.interval.ms", INT, 5000, minimum=1),
+    ConfigDef("group.consumer.min.heartbeat.interval.ms", INT, 5000, minimum=1),
+    ConfigDef("group.consumer.max.heartbeat.interval.ms", INT, 15000, minimum=1),
+    ConfigDef("group.consumer.session.timeout.ms", INT, 45000, minimum=1),
+    ConfigDef("group.consumer.min.session.timeout.ms", INT, 45000, minimum=1),
+    ConfigDef("group.consumer.max.session.timeout.ms", INT, 60000, minimum=1),
+    ConfigDef("group.consumer.max.size", INT, INT_MAX, minimum=1),
+    ConfigDef("group.consumer.assignors", LIST, ["uniform", "range"], choices=("uniform", "range")),
+    ConfigDef("group.consumer.migration.policy", STRING, "bidirectional",
+              choices=("disabled", "upgrade", "downgrade", "bidirectional")),
     ConfigDef("confluent.schema.registry.url", STRING, None,
               "Schema Registry used to validate schema-governed topics (schema.registry.url is accepted too)."),
     # How the broker's registry client authenticates (Confluent Server's names; broker/schema_validation.py).
@@ -321,6 +332,20 @@ class BrokerConfig:
             if definition is None:
                 raise ConfigError(f"Unknown broker config: {name}")
             self.explicit[name] = definition.parse(raw)
+        self._check_consumer_group_timing()
+
+    def _check_consumer_group_timing(self) -> None:
+        """Kafka's start-up checks of the consumer group protocol's heartbeat interval and
+        session timeout against their bounds and each other."""
+        prefix = "group.consumer."
+        for value, low, high in (("heartbeat.interval.ms", "min.heartbeat.interval.ms", "max.heartbeat.interval.ms"),
+                                 ("session.timeout.ms", "min.session.timeout.ms", "max.session.timeout.ms")):
+            if self[prefix + value] < self[prefix + low]:
+                raise ConfigError(f"{prefix}{value} must be greater than or equal to {prefix}{low}")
+            if self[prefix + value] > self[prefix + high]:
+                raise ConfigError(f"{prefix}{value} must be less than or equal to {prefix}{high}")
+        if self[prefix + "heartbeat.interval.ms"] >= self[prefix + "session.timeout.ms"]:
+            raise ConfigError(f"{prefix}heartbeat.interval.ms must be less than {prefix}session.timeout.ms")
 
     def log_dir(self, data_dir: str | None) -> str:
         """The broker's one log directory: `--data-dir`, else Kafka's `log.dirs`. Several

@@ -40,7 +40,7 @@ class Feature:
 
 
 # The KIP-848 consumer group protocol.
-GROUP_VERSION = Feature("group.version", 0, 0)
+GROUP_VERSION = Feature("group.version", 0, 1)
 
 # KIP-890 part 2: an epoch bump per transaction, no AddPartitionsToTxn from the client
 # (level 1 is part 1's verification, which a broker does whatever the level).

@@ -155,7 +155,7 @@ class BrokerStateCollector(Collector):
         coordinator = self.broker.group_coordinator
         if coordinator is not None:
             store = coordinator.manager.offsets
-            for group_id in list(coordinator.groups):
+            for group_id in [*coordinator.groups, *coordinator.consumer.groups]:  # classic and KIP-848 groups
                 for (topic_name, index), value in store.of_group(group_id).items():
                     snap.group_offsets.append((group_id, topic_name, index, value.offset))
         return snap

@@ -153,6 +153,30 @@ def any_broker(request):
     return request.getfixturevalue("shared_broker" if request.param == "schemabus" else "apache_kafka")
 
 
+# Consumer group protocol (KIP-848) timing short enough for tests: heartbeats every 0.5 s, a
+# member gone after 4 s (with their lower bounds, 5 s and 45 s by default, lowered to match);
+# at most 4 members per consumer group (GROUP_MAX_SIZE_REACHED).
+KIP848_CONFIGS = {"group.consumer.heartbeat.interval.ms": "500", "group.consumer.min.heartbeat.interval.ms": "500",
+                  "group.consumer.session.timeout.ms": "4000", "group.consumer.min.session.timeout.ms": "4000",
+                  "group.consumer.max.size": "4"}
+
+
+@pytest.fixture(scope="session", params=["schemabus", "apache-kafka"])
+def kip848_broker(request, tmp_path_factory):
+    """Our broker and Apache Kafka with KIP848_CONFIGS, once per session each."""
+    base = tmp_path_factory.mktemp(f"kip848-{request.param}")
+    if request.param == "schemabus":
+        broker = BrokerProcess(base / "data", {**KIP848_CONFIGS, "group.initial.rebalance.delay.ms": "0"}).start()
+        yield broker
+        broker.stop()
+    else:
+        from tests.interop.apache_kafka import ApacheKafka
+
+        kafka = ApacheKafka(base, extra=KIP848_CONFIGS).start()
+        yield kafka
+        kafka.destroy()
+
+
 @pytest.fixture(scope="session", params=["schemabus", "apache-kafka"])
 def platform(request, tmp_path_factory):
     """A real broker and a real registry on it, once per session: our broker (what

@@ -33,7 +33,9 @@ from broker.coordinator.group import (
     COMPLETING_REBALANCE, CONSUMER_PROTOCOL_TYPE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE,
     Group, JoinResult, Member, SyncResult,
 )
-from broker.coordinator.messages import OffsetValue
+from broker.coordinator.consumer_coordinator import ConsumerGroupCoordinator
+from broker.coordinator.consumer_group import ConsumerGroup
+from broker.coordinator.messages import OffsetValue, encode_offset_key
 from broker.coordinator.metadata_manager import GroupMetadataManager, now_ms
 from broker.coordinator.metadata_log import WriteError
 from broker.coordinator.offsets import TopicPartition
@@ -43,6 +45,17 @@ log = logging.getLogger("schemabus.coordinator")
 NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000
 LOADING = "COORDINATOR_LOAD_IN_PROGRESS"
 NO_GENERATION = -1
+
+
+CLASSIC, CONSUMER = "classic", "consumer"  # ListGroups' group types
+
+
+@dataclass(frozen=True)
+class ListedGroup:
+    group_id: str
+    protocol_type: str
+    state: str
+    type: str
 
 
 @dataclass
@@ -65,6 +78,7 @@ class GroupCoordinator:
         self.topics = topics
         self.config = config
         self.manager = GroupMetadataManager(topics, config)
+        self.consumer = ConsumerGroupCoordinator(self.manager, topics, config, self)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loading = True  # until __consumer_offsets has been replayed
         self._load_task: asyncio.Task | None = None
@@ -90,6 +104,7 @@ class GroupCoordinator:
         for group in with_members:
             for member in group.members.values():
                 self._schedule_expiry(group, member)
+        self.consumer.start()
         self.loading = False
         log.info("group coordinator loaded in %.2f s", self._loop.time() - started)
         if on_loaded is not None:
@@ -106,6 +121,7 @@ class GroupCoordinator:
     def stop(self) -> None:
         if self._load_task is not None:
             self._load_task.cancel()
+        self.consumer.stop()
         for group in self.groups.values():
             self._cancel_join_timer(group)
             self._cancel_sync_timer(group)
@@ -124,6 +140,9 @@ class GroupCoordinator:
         if not (self.config["group.min.session.timeout.ms"] <= req.session_timeout_ms
                 <= self.config["group.max.session.timeout.ms"]):
             return JoinResult(req.member_id, "INVALID_SESSION_TIMEOUT")
+        error = self._join_consumer_group(req.group_id)
+        if error is not None:
+            return JoinResult(req.member_id, error)
         new_member = req.member_id == ""
         group = self.groups.get(req.group_id)
         if group is None:
@@ -140,6 +159,23 @@ class GroupCoordinator:
         if group.is_(PREPARING_REBALANCE):
             self._try_complete_join(group)
         return await fut
+
+    def _join_consumer_group(self, group_id: str) -> str | None:
+        """A JoinGroup to a consumer-protocol group: an Empty one becomes a classic group
+        (`group.consumer.migration.policy` permitting); classic members in a non-empty one
+        are not supported here (Kafka 4.1 admits those with protocol type "consumer")."""
+        group = self.consumer.groups.get(group_id)
+        if group is None:
+            return None
+        policy = self.config["group.consumer.migration.policy"]
+        if group.members or policy not in ("bidirectional", "downgrade"):
+            return "INCONSISTENT_GROUP_PROTOCOL"
+        try:
+            self.manager.convert_consumer_group(group)
+        except WriteError as exc:
+            return exc.error
+        log.info("the empty consumer group %s becomes a classic group", group_id)
+        return None
 
     def _accept_joining_member(self, group: Group, member_id: str) -> bool:
         limit = self.config["group.max.size"]
@@ -538,6 +574,10 @@ class GroupCoordinator:
 
         if self.loading:
             return all_(LOADING)
+        consumer_group = self.consumer.groups.get(group_id)
+        if consumer_group is not None:
+            error = self.consumer.validate_offset_commit(consumer_group, member_id, generation_id)
+            return all_(error) if error is not None else self._store_offsets(group_id, offsets)
         group = self.groups.get(group_id)
         if group is None:
             if generation_id >= 0:
@@ -548,6 +588,9 @@ class GroupCoordinator:
             return all_(error)
         if group.is_(STABLE, PREPARING_REBALANCE) and member_id in group.members:
             self._schedule_expiry(group, group.members[member_id])  # a commit proves liveness too
+        return self._store_offsets(group_id, offsets)
+
+    def _store_offsets(self, group_id: str, offsets: dict[TopicPartition, OffsetValue]) -> dict[TopicPartition, str]:
         result: dict[TopicPartition, str] = {}
         accepted: dict[TopicPartition, OffsetValue] = {}
         limit = self.config["offset.metadata.max.bytes"]
@@ -569,8 +612,14 @@ class GroupCoordinator:
         """TxnOffsetCommit's group side: offsets pending until the transaction ends."""
         if self.loading:
             return {tp: LOADING for tp in offsets}
-        group = self.groups.get(group_id) or self.manager.create(group_id)
-        if generation_id >= 0 or member_id:
+        consumer_group = self.consumer.groups.get(group_id)
+        if consumer_group is not None:
+            error = (self.consumer.validate_offset_commit(consumer_group, member_id, generation_id, transactional=True)
+                     if generation_id >= 0 or member_id else None)
+            if error is not None:
+                return {tp: error for tp in offsets}
+        group = consumer_group or self.groups.get(group_id) or self.manager.create(group_id)
+        if consumer_group is None and (generation_id >= 0 or member_id):
             # v3+ sends the consumer's generation and member id: a zombie is fenced here.
             error = self._validate_offset_commit(group, generation_id, member_id, instance_id)
             if error is not None:
@@ -619,17 +668,25 @@ class GroupCoordinator:
                       ) -> list[tuple[str, int, OffsetValue | None]]:
         """Committed offsets of `partitions` (None: every partition the group has one for)."""
         store = self.manager.offsets
-        group = self.groups.get(group_id)
-        if group is None or group.is_(DEAD):
+        group = self.groups.get(group_id) or self.consumer.groups.get(group_id)
+        if group is None or (isinstance(group, Group) and group.is_(DEAD)):
             return [] if partitions is None else [(t, p, None) for t, p in partitions]
         if partitions is None:
             return [(t, p, v) for (t, p), v in sorted(store.of_group(group_id).items())]
         return [(t, p, store.get(group_id, t, p)) for t, p in partitions]
 
+    def validate_offset_fetch(self, group_id: str, member_id: str | None, member_epoch: int) -> str | None:
+        """OffsetFetch v9+ from a member of a consumer group: its epoch must be current."""
+        group = self.consumer.groups.get(group_id)
+        return None if group is None else self.consumer.validate_offset_fetch(group, member_id, member_epoch)
+
     def delete_offsets(self, group_id: str, partitions: list[TopicPartition]) -> tuple[str, dict[TopicPartition, str]]:
         """OffsetDelete: (group error, per-partition errors)."""
         if self.loading:
             return LOADING, {}
+        consumer_group = self.consumer.groups.get(group_id)
+        if consumer_group is not None:
+            return self._delete_consumer_group_offsets(consumer_group, partitions)
         group = self.groups.get(group_id)
         if group is None or group.is_(DEAD):
             return "GROUP_ID_NOT_FOUND", {}
@@ -644,6 +701,19 @@ class GroupCoordinator:
             return exc.error, {}
         return "NONE", errors
 
+    def _delete_consumer_group_offsets(self, group: ConsumerGroup, partitions: list[TopicPartition]
+                                       ) -> tuple[str, dict[TopicPartition, str]]:
+        errors = {tp: "GROUP_SUBSCRIBED_TO_TOPIC" if group.is_subscribed_to(tp[0]) else "NONE" for tp in partitions}
+        store = self.manager.offsets
+        present = [tp for tp, error in errors.items() if error == "NONE" and store.get(group.group_id, *tp) is not None]
+        try:
+            self.manager.log.append(group.group_id, [(encode_offset_key(group.group_id, t, p), None) for t, p in present])
+        except WriteError as exc:
+            return exc.error, {}
+        for topic, partition in present:
+            store.remove(group.group_id, topic, partition)
+        return "NONE", errors
+
     # -- admin ----------------------------------------------------------------------------
 
     def delete_groups(self, group_ids: list[str | None]) -> list[tuple[str | None, str]]:
@@ -654,6 +724,8 @@ class GroupCoordinator:
                 out.append((group_id, "INVALID_GROUP_ID"))
             elif self.loading:
                 out.append((group_id, LOADING))
+            elif group_id in self.consumer.groups:
+                out.append((group_id, self._delete_consumer_group(self.consumer.groups[group_id])))
             elif group is None or group.is_(DEAD):
                 out.append((group_id, "GROUP_ID_NOT_FOUND"))
             elif not group.is_(EMPTY):
@@ -668,10 +740,26 @@ class GroupCoordinator:
                 out.append((group_id, "NONE"))
         return out
 
-    def list_groups(self, states: list[str] | None = None) -> list[Group]:
-        wanted = {s.lower() for s in states or []}
-        return [g for g in self.groups.values()
-                if not g.is_(DEAD) and (not wanted or g.state.lower() in wanted)]
+    def _delete_consumer_group(self, group: ConsumerGroup) -> str:
+        if group.members:
+            return "NON_EMPTY_GROUP"
+        try:
+            self.manager.delete_consumer_group(group)
+        except WriteError as exc:
+            return exc.error
+        log.info("deleted group %s", group.group_id)
+        return "NONE"
+
+    def list_groups(self, states: list[str] | None = None, types: list[str] | None = None) -> list[ListedGroup]:
+        """Classic and consumer groups, by state and type (case-insensitive, as Kafka)."""
+        wanted_states = {s.lower() for s in states or []}
+        wanted_types = {t.lower() for t in types or []}
+        listed = [ListedGroup(g.group_id, g.protocol_type or "", g.state, CLASSIC)
+                  for g in self.groups.values() if not g.is_(DEAD)]
+        listed += [ListedGroup(g.group_id, CONSUMER_PROTOCOL_TYPE, g.state, CONSUMER)
+                   for g in self.consumer.groups.values()]
+        return [g for g in listed if (not wanted_states or g.state.lower() in wanted_states)
+                and (not wanted_types or g.type in wanted_types)]
 
     async def expire_offsets(self) -> None:
         """The `offsets.retention.check.interval.ms` job."""

@@ -19,7 +19,9 @@ from __future__ import annotations
 import logging
 import time
 
+from broker.coordinator import consumer_records as cr
 from broker.coordinator import messages as m
+from broker.coordinator.consumer_group import ConsumerGroup
 from broker.coordinator.group import CONSUMER_PROTOCOL_TYPE, DEAD, EMPTY, STABLE, Group, Member
 from broker.coordinator.metadata_log import GroupMetadataLog, WriteError
 from broker.coordinator.offsets import OffsetStore, TopicPartition
@@ -41,7 +43,8 @@ class GroupMetadataManager:
         self.config = config
         self.log = GroupMetadataLog(topics, config)
         self.offsets = OffsetStore()
-        self.groups: dict[str, Group] = {}
+        self.groups: dict[str, Group] = {}  # classic groups
+        self.consumer_groups: dict[str, ConsumerGroup] = {}  # consumer-protocol (KIP-848) groups
 
     # -- groups -------------------------------------------------------------------------
 
@@ -74,8 +77,14 @@ class GroupMetadataManager:
         """Apply the log's records one by one, yielding after each."""
         group_values: dict[str, m.GroupValue] = {}
         skipped = 0
+        topic_names = {t.topic_id: t.name for t in self.topics.topics.values()}
         for key, value, producer_id in self.log.replay():
             try:
+                consumer_key = cr.decode_key(key)
+                if consumer_key is not None:
+                    self._replay_consumer_record(cr.decode(consumer_key, value, topic_names.get), group_values)
+                    yield
+                    continue
                 k = m.decode_key(key)
                 if isinstance(k, m.OffsetKey) and producer_id >= 0:
                     if value is not None:  # an offset of a transaction still open
@@ -91,6 +100,7 @@ class GroupMetadataManager:
                         group_values.pop(k.group, None)
                     else:
                         group_values[k.group] = m.decode_group_value(value)
+                        self.consumer_groups.pop(k.group, None)  # a later classic group of that id
             except m.FormatError as exc:
                 skipped += 1
                 log.warning("skipping an unreadable record of __consumer_offsets: %s", exc)
@@ -98,10 +108,23 @@ class GroupMetadataManager:
         for group_id, value in group_values.items():
             self.groups[group_id] = self._group_from_value(group_id, value)
         for group_id in self.offsets.groups():
-            self.create(group_id)
+            if group_id not in self.consumer_groups:
+                self.create(group_id)
         if self.groups or skipped:
             log.info("loaded %d group(s) from __consumer_offsets (%d unreadable record(s) skipped)",
                      len(self.groups), skipped)
+
+    def _replay_consumer_record(self, record: cr.Record, group_values: dict) -> None:
+        if record.type == cr.GROUP_EPOCH and record.value is None:
+            self.consumer_groups.pop(record.group_id, None)  # deleted, or converted to a classic group
+            return
+        group = self.consumer_groups.get(record.group_id)
+        if group is None:
+            if record.value is None:
+                return  # a tombstone of a group deleted since
+            group = self.consumer_groups[record.group_id] = ConsumerGroup(record.group_id)
+            group_values.pop(record.group_id, None)  # an upgraded classic group
+        group.apply(record)
 
     def _groups_with_members(self) -> list[Group]:
         return [g for g in self.groups.values() if g.members]
@@ -168,6 +191,27 @@ class GroupMetadataManager:
         self.offsets.remove_group(group.group_id)
         self._drop(group)
 
+    def delete_consumer_group(self, group: ConsumerGroup) -> None:
+        """DeleteGroups on an Empty consumer group (or one becoming a classic group, offsets kept):
+        tombstones for its offsets, its assignment epoch and its group epoch."""
+        gid = group.group_id
+        entries = [(m.encode_offset_key(gid, t, p), None) for t, p in self.offsets.of_group(gid)]
+        self.log.append(gid, entries + _consumer_group_tombstones(gid))
+        self.offsets.remove_group(gid)
+        self.consumer_groups.pop(gid, None)
+
+    def convert_consumer_group(self, group: ConsumerGroup) -> None:
+        """An Empty consumer group becomes a classic group: its records go, its offsets stay."""
+        gid = group.group_id
+        self.log.append(gid, _consumer_group_tombstones(gid))
+        self.consumer_groups.pop(gid, None)
+
+    def remove_group_metadata(self, group: Group) -> None:
+        """The group record's tombstone, its offsets kept: an Empty classic group becoming a
+        consumer group (raises WriteError)."""
+        self.log.append(group.group_id, [(m.encode_group_key(group.group_id), None)])
+        self._drop(group)
+
     def delete_offsets(self, group: Group, partitions: list[TopicPartition]) -> None:
         """Tombstones for `partitions`; an Empty group left without offsets goes too."""
         present = [tp for tp in partitions if self.offsets.get(group.group_id, *tp) is not None]
@@ -211,9 +255,36 @@ class GroupMetadataManager:
                 continue
             removed_offsets += len(expired)
             removed_groups += group.is_(DEAD)
+        for group in list(self.consumer_groups.values()):
+            expired, gone = self._expire_consumer_group(group, now, retention_ms)
+            removed_offsets += expired
+            removed_groups += gone
         if removed_offsets or removed_groups:
             log.info("removed %d expired offset(s) and %d empty group(s)", removed_offsets, removed_groups)
         return removed_offsets, removed_groups
+
+    def _expire_consumer_group(self, group: ConsumerGroup, now: int, retention_ms: int) -> tuple[int, bool]:
+        """A consumer group's offsets expire from their commit unless the group is subscribed to
+        their topic (as Kafka's for consumer groups); an Empty group left without offsets goes.
+        Returns (offsets removed, whether the group was removed)."""
+        gid = group.group_id
+        expired = [(t, p) for t, p in self.offsets.expired(gid, now, retention_ms, lambda v: v.commit_timestamp)
+                   if not group.is_subscribed_to(t) or self.topics.partition(t, p) is None]
+        remaining = set(self.offsets.of_group(gid)) - set(expired)
+        dead = not group.members and not remaining
+        entries = [(m.encode_offset_key(gid, t, p), None) for t, p in expired]
+        if dead:
+            entries += _consumer_group_tombstones(gid)
+        try:
+            self.log.append(gid, entries)
+        except WriteError as exc:
+            log.error("offset expiry of group %s failed: %s", gid, exc)
+            return 0, False
+        for topic, partition in expired:
+            self.offsets.remove(gid, topic, partition)
+        if dead:
+            self.consumer_groups.pop(gid, None)
+        return len(expired), dead
 
     def _expired(self, group: Group, now: int, retention_ms: int) -> list[TopicPartition]:
         gid = group.group_id
@@ -228,3 +299,8 @@ class GroupMetadataManager:
         else:
             expired = []
         return sorted(set(expired) | set(gone))
+
+
+def _consumer_group_tombstones(group_id: str) -> list[tuple[bytes, None]]:
+    """An Empty consumer group's records that remain (its members' went as they left)."""
+    return [(cr.encode_key(cr.Record(kind, group_id, None, None)), None) for kind in (cr.TARGET_EPOCH, cr.GROUP_EPOCH)]

@@ -11,7 +11,7 @@ from broker.coordinator.group_coordinator import LOADING, JoinRequest
 from broker.protocol import apis
 from broker.protocol.errors import code
 
-KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION = 0, 1
+KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION, KEY_TYPE_SHARE = 0, 1, 2
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 GROUP_DENIED = "GROUP_AUTHORIZATION_FAILED"
 
@@ -31,8 +31,10 @@ def client_host(ctx) -> str:
 
 def _coordinator(broker, ctx, key: str, key_type: int) -> dict:
     if key_type not in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION):
+        # v6's share coordinator keys too: there are no share groups here.
+        message = "Share groups are not supported" if key_type == KEY_TYPE_SHARE else f"Unknown coordinator type {key_type}"
         return {"key": key, "node_id": -1, "host": "", "port": -1,
-                "error_code": code("INVALID_REQUEST"), "error_message": f"Unknown coordinator type {key_type}"}
+                "error_code": code("INVALID_REQUEST"), "error_message": message}
     denied = _coordinator_refusal(broker, ctx, key, key_type)
     if denied is not None:
         return {"key": key, "node_id": -1, "host": "", "port": -1, "error_code": code(denied[0]),
@@ -52,7 +54,7 @@ def _coordinator_refusal(broker, ctx, key: str, key_type: int) -> tuple[str, str
     return None
 
 
-@apis.handler(10, 0, 4)
+@apis.handler(10, 0, 6)
 async def find_coordinator(broker, ctx, request):
     key_type = request.get("key_type", KEY_TYPE_GROUP)
     if ctx.api_version >= 4:
@@ -67,7 +69,7 @@ async def find_coordinator(broker, ctx, request):
 # -- JoinGroup / SyncGroup / Heartbeat / LeaveGroup -------------------------------------------
 
 
-@apis.handler(11, 0, 7)
+@apis.handler(11, 0, 9)
 async def join_group(broker, ctx, request):
     version = ctx.api_version
     if not group_allowed(broker, ctx, Operation.READ, request["group_id"]):
@@ -146,18 +148,19 @@ async def leave_group(broker, ctx, request):
 # -- ListGroups / DescribeGroups / DeleteGroups ------------------------------------------------
 
 
-@apis.handler(16, 0, 4)
+@apis.handler(16, 0, 5)
 async def list_groups(broker, ctx, request):
     if broker.group_coordinator.loading:
         return {"throttle_time": 0, "error_code": code(LOADING), "groups": []}
-    groups = broker.group_coordinator.list_groups(request.get("states_filter") or None)
+    groups = broker.group_coordinator.list_groups(request.get("states_filter") or None,
+                                                  request.get("types_filter") or None)
     # Without DESCRIBE on the cluster a client sees the groups it may describe, as in Kafka.
     if not broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME):
         groups = [g for g in groups if broker.authorizer.authorize(ctx, Operation.DESCRIBE, ResourceType.GROUP,
                                                                    g.group_id)]
     return {"throttle_time": 0, "error_code": 0,
-            "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": g.state}
-                       for g in groups]}
+            "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type, "group_state": g.state,
+                        "group_type": g.type} for g in groups]}
 
 
 def _describe(broker, ctx, group_id: str | None, include_operations: bool) -> dict:
@@ -172,10 +175,13 @@ def _describe(broker, ctx, group_id: str | None, include_operations: bool) -> di
                 "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": operations}
     group = broker.group_coordinator.groups.get(group_id)
     if group is None:
-        # v6 (KIP-1043) names a missing group as such; earlier versions describe it as Dead.
+        # v6 (KIP-1043) names a missing group (or one of another type) as such; earlier
+        # versions describe it as Dead.
         missing = ctx.api_version >= 6
+        message = (f"Group {group_id} is not a classic group." if group_id in broker.group_coordinator.consumer.groups
+                   else f"Group {group_id} not found.")
         return {"error_code": code("GROUP_ID_NOT_FOUND") if missing else 0,
-                "error_message": f"Group {group_id} not found." if missing else None,
+                "error_message": message if missing else None,
                 "group_id": group_id, "group_state": "Dead", "protocol_type": "",
                 "protocol_data": "", "members": [], "authorized_operations": operations}
     stable = group.is_(STABLE)

@@ -12,6 +12,7 @@ from broker.protocol.codec import Encoded, FieldSpec, encode, uvarint
 from broker.protocol.errors import code
 from broker.topics import TopicError, validate_topic_name
 
+NO_TOPIC_ID = bytes(16)
 # Metadata's "authorized operations" fields when not requested.
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 
@@ -194,7 +195,8 @@ async def metadata(broker, ctx, request):
         requested = {(item.get("name"), item.get("topic_id")): item for item in requested}.values()
         async for item in ctx.paced(requested):
             name = item.get("name")
-            if name is None and item.get("topic_id"):
+            # By id when the name is null, or empty beside a real id (the Java client's way).
+            if name is None or (name == "" and item.get("topic_id", NO_TOPIC_ID) != NO_TOPIC_ID):
                 topic = broker.topics.by_id(item["topic_id"])
                 if topic is None:
                     topics.append({"error_code": code("UNKNOWN_TOPIC_ID"), "name": None,

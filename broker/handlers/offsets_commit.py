@@ -51,7 +51,7 @@ class TopicAccess:
         return answer
 
 
-@apis.handler(8, 2, 8)
+@apis.handler(8, 2, 9)
 async def offset_commit(broker, ctx, request):
     group_id = request["group_id"]
     group_denied = not group_allowed(broker, ctx, Operation.READ, group_id)
@@ -141,13 +141,19 @@ async def _group_error(ctx, error: str, topics: list | None) -> tuple[int, list[
         "committed_leader_epoch": -1, "metadata": ""})
 
 
-@apis.handler(9, 1, 8)
+@apis.handler(9, 1, 9)
 async def offset_fetch(broker, ctx, request):
     # require_stable (v7+): offsets still pending in a transaction answer UNSTABLE_OFFSET_COMMIT.
     stable = bool(request.get("require_stable", False))
     if ctx.api_version >= 8:
         groups = []
         async for g in ctx.paced(request["groups"]):
+            # v9: a consumer group member's fetch carries its member id and epoch (KIP-848).
+            member_error = None if broker.group_coordinator.loading or not g["group_id"] else \
+                broker.group_coordinator.validate_offset_fetch(g["group_id"], g.get("member_id"), g.get("member_epoch", -1))
+            if member_error is not None:
+                groups.append({"group_id": g["group_id"], "topics": [], "error_code": code(member_error)})
+                continue
             error, topics = await _fetch_group(broker, ctx, g["group_id"], g["topics"], stable)
             groups.append({"group_id": g["group_id"], "topics": topics, "error_code": error})
         return {"throttle_time": 0, "groups": groups}

@@ -211,6 +211,60 @@ def test_consumer_without_group_read_gets_group_authorization_failed(admin, app)
         consumer.close()
 
 
+def first_error(consumer: Consumer) -> KafkaError | None:
+    for _ in range(20):  # bounded: librdkafka reports a refusal within a few polls
+        message = consumer.poll(1)
+        if message is not None and message.error():
+            return message.error()
+    return None
+
+
+def test_consumer_protocol_members_need_group_read_and_topic_describe(admin, app):
+    """KIP-848 members (ConsumerGroupHeartbeat): READ on the group, DESCRIBE on each topic."""
+    topic = create_topic(admin, "acl-848")
+    denied_group, group = unique_topic("acl-848-denied"), unique_topic("acl-848")
+    allow(admin, ResourceType.GROUP, denied_group, AclOperation.DESCRIBE)
+    allow(admin, ResourceType.GROUP, group, AclOperation.READ)
+    # librdkafka reports a heartbeat's authorization error as fatal, naming it.
+    for group_id, expected in ((denied_group, "Group authorization failed"),
+                               (group, "Topic authorization failed")):
+        consumer = Consumer({**app, "group.id": group_id, "group.protocol": "consumer",
+                             "auto.offset.reset": "earliest"})
+        consumer.subscribe([topic])
+        try:
+            error = first_error(consumer)
+            assert error is not None and expected in error.str(), error
+        finally:
+            consumer.close()
+
+
+def test_a_regex_subscription_matches_only_topics_the_member_may_describe(broker, ca, admin, app):
+    prefix = unique_topic("acl-848rx")
+    visible, hidden = f"{prefix}-visible", f"{prefix}-hidden"
+    admin.create_topics([NewTopic(visible, 2, 1), NewTopic(hidden, 2, 1)])[visible].result(TIMEOUT)
+    group = unique_topic("acl-848rx-group")
+    allow(admin, ResourceType.GROUP, group, AclOperation.READ, AclOperation.DESCRIBE)
+    allow(admin, ResourceType.TOPIC, visible, AclOperation.READ, AclOperation.DESCRIBE)
+    consumer = Consumer({**app, "group.id": group, "group.protocol": "consumer", "auto.offset.reset": "earliest"})
+    consumer.subscribe([f"^{prefix}-.*"])
+    try:
+        for _ in range(40):  # bounded: the regex is matched within a second or two
+            consumer.poll(0.25)
+            if consumer.assignment():
+                break
+        assert sorted((tp.topic, tp.partition) for tp in consumer.assignment()) == [(visible, 0), (visible, 1)]
+        app_admin = AdminClient(app)  # held: its futures need it
+        described = app_admin.describe_consumer_groups([group])[group].result(TIMEOUT)
+        assert [m.client_id for m in described.members]
+        # Who may not describe a topic of the group's assignment is not shown the group.
+        allow(admin, ResourceType.GROUP, group, AclOperation.DESCRIBE, principal="User:other")
+        other = AdminClient(client_conf(broker, ca, "other"))
+        with pytest.raises(KafkaException, match="TOPIC_AUTHORIZATION_FAILED|Topic authorization failed"):
+            other.describe_consumer_groups([group])[group].result(TIMEOUT)
+    finally:
+        consumer.close()
+
+
 def test_metadata_hides_topics_the_principal_may_not_describe(admin, app):
     visible, hidden = create_topic(admin, "acl-visible"), create_topic(admin, "acl-hidden")
     allow(admin, ResourceType.TOPIC, visible, AclOperation.READ)  # READ implies DESCRIBE

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from broker.protocol.errors import code
+from tests.conftest import unique_topic
 from tests.kafka_wire import RawClient
 
 API_VERSIONS = 18
@@ -95,16 +97,19 @@ def test_kafka_features_downgrades_and_upgrades_group_and_transaction_versions(a
 
     tool, bs = "org.apache.kafka.tools.FeatureCommand", any_broker.bootstrap
     try:
-        results = run_tools([
+        downgraded, described, noop = run_tools([
             [tool, "--bootstrap-server", bs, "downgrade", "--feature", "group.version=0",
              "--feature", "transaction.version=1"],
             [tool, "--bootstrap-server", bs, "describe"],
             [tool, "--bootstrap-server", bs, "upgrade", "--feature", "transaction.version=1"],
         ])
+        # Without group.version 1 the consumer group protocol's APIs answer UNSUPPORTED_VERSION.
+        heartbeat = _join_consumer_group(RawClient(bs), unique_topic("gv0"))
     finally:
         restored = run_tools([[tool, "--bootstrap-server", bs, "upgrade", "--feature", "group.version=1",
                                "--feature", "transaction.version=2"]])
-    downgraded, described, noop = results
+    assert heartbeat["error_code"] == code("UNSUPPORTED_VERSION"), heartbeat
+    assert _join_consumer_group(RawClient(bs), unique_topic("gv1"))["error_code"] != code("UNSUPPORTED_VERSION")
     assert downgraded.returncode == 0, downgraded.stdout + downgraded.stderr
     assert sorted(downgraded.stdout.split("\n"))[-2:] == [
         "group.version was downgraded to 0.", "transaction.version was downgraded to 1."], downgraded.stdout
@@ -116,6 +121,12 @@ def test_kafka_features_downgrades_and_upgrades_group_and_transaction_versions(a
     assert noop.returncode == 0, noop.stdout + noop.stderr
     assert restored[0].returncode == 0, restored[0].stdout + restored[0].stderr
     assert {k: v for k, v in _finalized(bs).items() if k in KAFKA_LEVELS} == KAFKA_LEVELS
+
+
+def _join_consumer_group(client: RawClient, group: str) -> dict:
+    return client.call(68, 0, {"group_id": group, "member_id": "", "member_epoch": 0, "instance_id": None,
+                               "rack_id": None, "rebalance_timeout": 30_000, "subscribed_topic_names": ["t"],
+                               "subscribed_topic_regex": None, "server_assignor": None, "topic_partitions": []})
 
 
 def test_finalized_levels_survive_a_restart(broker_factory):
