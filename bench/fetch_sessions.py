@@ -28,7 +28,7 @@ from confluent_kafka import Producer  # noqa: E402
 
 from bench.harness import Comparison, KafkaBroker, Run, SchemabusBroker  # noqa: E402
 from tests.integration.test_fetch_sessions import answered, create_topic, fetch  # noqa: E402
-from tests.interop.apache_kafka import kafka_libs  # noqa: E402
+from tests.interop.apache_kafka import compile_java  # noqa: E402
 from tests.kafka_wire import RawClient  # noqa: E402
 
 PARTITIONS = 1000
@@ -37,18 +37,10 @@ VALUE_SIZE = 1024
 SOURCE = Path(__file__).parent / "java" / "FetchSessionBench.java"
 
 
-def compile_bench() -> tuple[str, str]:
-    classpath = f"{kafka_libs()}/*"
-    out = tempfile.mkdtemp(prefix="fetch-session-bench-")
-    subprocess.run(["javac", "-cp", classpath, "-d", out, str(SOURCE)], check=True, timeout=300)
-    return classpath, out
-
-
-def consume_trickle(run: Run, java: tuple[str, str], rate: int, seconds: int) -> dict[str, float]:
+def consume_trickle(run: Run, classpath: str, rate: int, seconds: int) -> dict[str, float]:
     topic = run.new_topic(PARTITIONS, "fetch-session-bench")
-    classpath, classes = java
     before = run.cpu_seconds()
-    proc = subprocess.run(["java", "-cp", f"{classes}:{classpath}", "FetchSessionBench", run.bootstrap, topic,
+    proc = subprocess.run(["java", "-cp", classpath, "FetchSessionBench", run.bootstrap, topic,
                            str(PARTITIONS), BUSY, str(rate), str(seconds), str(VALUE_SIZE)],
                           capture_output=True, text=True, timeout=seconds + 180)
     cpu = run.cpu_seconds() - before
@@ -107,7 +99,7 @@ def main() -> None:
     parser.add_argument("--raw-fetches", type=int, default=300, help="fetches per run of the raw-client case")
     parser.add_argument("--no-kafka", action="store_true")
     args = parser.parse_args()
-    java = compile_bench()
+    java = compile_java(SOURCE, Path(tempfile.mkdtemp(prefix="fetch-session-bench-")))
     brokers = [named(SchemabusBroker({"max.incremental.fetch.session.cache.slots": "0"}), "schemabus-full-fetch"),
                named(SchemabusBroker(), "schemabus-sessions")]
     if not args.no_kafka:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from broker.coordinator.messages import FormatError
+from broker.protocol.codec import uvarint
 
 GROUP_EPOCH, MEMBER_METADATA, TARGET_EPOCH, TARGET_MEMBER, CURRENT_ASSIGNMENT = 3, 5, 6, 7, 8
 WITH_MEMBER = (MEMBER_METADATA, TARGET_MEMBER, CURRENT_ASSIGNMENT)
@@ -80,20 +81,11 @@ class Record:
 _I16, _I32, _I64 = struct.Struct(">h"), struct.Struct(">i"), struct.Struct(">q")
 
 
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def _compact_string(value: str | None) -> bytes:
     if value is None:
         return b"\x00"
     raw = value.encode("utf-8")
-    return _uvarint(len(raw) + 1) + raw
+    return uvarint(len(raw) + 1) + raw
 
 
 def _key_string(value: str) -> bytes:
@@ -115,8 +107,8 @@ def _topic_partitions(parts: Partitions, topic_id: Callable[[str], bytes | None]
         if tid is None:  # deleted meanwhile: nothing to keep of it
             continue
         ps = sorted(parts[topic])
-        entries.append(tid + _uvarint(len(ps) + 1) + b"".join(_I32.pack(p) for p in ps) + b"\x00")
-    return _uvarint(len(entries) + 1) + b"".join(entries)
+        entries.append(tid + uvarint(len(ps) + 1) + b"".join(_I32.pack(p) for p in ps) + b"\x00")
+    return uvarint(len(entries) + 1) + b"".join(entries)
 
 
 def encode_value(record: Record, topic_id: Callable[[str], bytes | None]) -> bytes | None:
@@ -129,7 +121,7 @@ def encode_value(record: Record, topic_id: Callable[[str], bytes | None]) -> byt
     elif isinstance(v, MemberMetadata):
         names = v.subscribed_topic_names
         out += [_compact_string(v.instance_id), _compact_string(v.rack_id), _compact_string(v.client_id),
-                _compact_string(v.client_host), _uvarint(len(names) + 1),
+                _compact_string(v.client_host), uvarint(len(names) + 1),
                 b"".join(_compact_string(n) for n in names), _compact_string(v.subscribed_topic_regex),
                 _I32.pack(v.rebalance_timeout_ms), _compact_string(v.server_assignor)]
     elif isinstance(v, TargetAssignment):

@@ -55,6 +55,15 @@ def kafka_libs() -> Path:
     return maven_libs(CACHE, _POM)
 
 
+def compile_java(source: Path, out: Path) -> str:
+    """`source` compiled against Apache Kafka's jars into `out`: the classpath to run it with."""
+    if shutil.which("javac") is None:
+        raise RuntimeError("javac is required (Java 17 is part of the project's machine)")
+    classpath = f"{kafka_libs()}/*"
+    subprocess.run(["javac", "-cp", classpath, "-d", str(out), str(source)], check=True, timeout=300)
+    return f"{out}:{classpath}"
+
+
 def maven_libs(cache: Path, pom: str) -> Path:
     """`cache`/libs: the jars `pom` depends on, resolved by Maven once (again when the POM changes)."""
     libs = cache / "libs"

@@ -11,7 +11,6 @@ these intervals never overlap."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from confluent_kafka import Producer
 
 from tests.conftest import REPO, unique_topic, wait_until
 from tests.integration.test_consumer_protocol import connect, describe, make_topic
-from tests.interop.apache_kafka import kafka_libs
+from tests.interop.apache_kafka import compile_java
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +35,8 @@ WAIT = 60  # seconds: the bound of every wait (a session expiry takes 4 s)
 @pytest.fixture(scope="session")
 def java_member(tmp_path_factory) -> list[str]:
     """The command line of a Java member, compiled once."""
-    if shutil.which("javac") is None:
-        pytest.fail("javac is required (Java 17 is part of the project's machine)")
-    classpath = f"{kafka_libs()}/*"
-    out = tmp_path_factory.mktemp("java-kip848")
-    subprocess.run(["javac", "-cp", classpath, "-d", str(out), str(JAVA_SOURCE)], check=True, timeout=300)
-    return ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", f"{out}:{classpath}", "ConsumerProtocolMember"]
+    classpath = compile_java(JAVA_SOURCE, tmp_path_factory.mktemp("java-kip848"))
+    return ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", classpath, "ConsumerProtocolMember"]
 
 
 class Member:

@@ -5,7 +5,6 @@ fetches with sessions (KIP-227, Fetch v18: incremental fetches); librdkafka 2.16
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from tests.integration.test_fetch_sessions import create_topic
-from tests.interop.apache_kafka import kafka_libs
+from tests.interop.apache_kafka import compile_java
 
 PARTITIONS = 1000
 BUSY = [7, 500, 999]
@@ -25,19 +24,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def java_classes(tmp_path_factory) -> tuple[str, Path]:
-    if shutil.which("javac") is None:
-        pytest.fail("javac is required (Java 17 is part of the project's machine)")
-    classpath = f"{kafka_libs()}/*"
-    out = tmp_path_factory.mktemp("fetch-session-java")
-    subprocess.run(["javac", "-cp", classpath, "-d", str(out), str(SOURCE)], check=True, timeout=300)
-    return classpath, out
+def java_classes(tmp_path_factory) -> str:
+    return compile_java(SOURCE, tmp_path_factory.mktemp("fetch-session-java"))
 
 
 def test_java_consumer_with_fetch_sessions(java_classes, any_broker):
     topic, _ = create_topic(any_broker.bootstrap, PARTITIONS)
-    classpath, classes = java_classes
-    proc = subprocess.run(["java", "-cp", f"{classes}:{classpath}", "FetchSessionScenario", any_broker.bootstrap,
+    proc = subprocess.run(["java", "-cp", java_classes, "FetchSessionScenario", any_broker.bootstrap,
                            topic, str(PARTITIONS), ",".join(map(str, BUSY))],
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import unique_topic
-from tests.interop.apache_kafka import kafka_libs
+from tests.interop.apache_kafka import compile_java
 
 SOURCE = Path(__file__).parent / "java" / "JavaClientScenario.java"
 
@@ -17,13 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def java_scenario(tmp_path_factory) -> tuple[str, Path]:
-    if shutil.which("javac") is None:
-        pytest.fail("javac is required (Java 17 is part of the project's machine)")
-    classpath = f"{kafka_libs()}/*"
-    out = tmp_path_factory.mktemp("java-classes")
-    subprocess.run(["javac", "-cp", classpath, "-d", str(out), str(SOURCE)], check=True, timeout=300)
-    return classpath, out
+def java_scenario(tmp_path_factory) -> str:
+    return compile_java(SOURCE, tmp_path_factory.mktemp("java-classes"))
 
 
 EXPECTED = {
@@ -34,11 +28,11 @@ EXPECTED = {
 
 
 def run_scenario(java_scenario, bootstrap: str, client_properties: Path | None = None) -> dict:
-    classpath, classes = java_scenario
+    classpath = java_scenario
     topic = unique_topic("java")
     extra = [str(client_properties)] if client_properties else []
     proc = subprocess.run(
-        ["java", "-cp", f"{classes}:{classpath}", "JavaClientScenario", bootstrap, topic, topic + "-group", *extra],
+        ["java", "-cp", classpath, "JavaClientScenario", bootstrap, topic, topic + "-group", *extra],
         capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return dict(line[len("RESULT "):].split("=", 1) for line in proc.stdout.splitlines()
@@ -86,7 +80,7 @@ def test_java_client_scenario_with_scram_user_made_by_kafka_configs(java_scenari
     user = tmp_path / "user.properties"
     user.write_text(_sasl_ssl_properties(ca, "SCRAM-SHA-256", "org.apache.kafka.common.security.scram.ScramLoginModule "
                                          'required username="java-user" password="java-user-pw";'))
-    classpath, _ = java_scenario
+    classpath = java_scenario
     try:
         configs = subprocess.run(
             ["java", "-cp", classpath, "kafka.admin.ConfigCommand", "--bootstrap-server", broker.bootstrap,

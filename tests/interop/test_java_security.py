@@ -11,7 +11,6 @@ Kafka's. The Java program's answers are the same on both brokers too."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BrokerProcess, free_port, unique_topic
-from tests.interop.apache_kafka import ApacheKafka, kafka_libs
+from tests.interop.apache_kafka import ApacheKafka, compile_java, kafka_libs
 from tests.interop.kafka_tools import ACLS, run_tools
 from tests.tls import CertificateAuthority, sasl_ssl_listener_configs
 
@@ -238,13 +237,8 @@ def test_kafka_acls_gives_the_same_answers_on_both_brokers(schemabus_secured, ka
 
 
 @pytest.fixture(scope="session")
-def java_security(tmp_path_factory) -> tuple[str, Path]:
-    if shutil.which("javac") is None:
-        pytest.fail("javac is required (Java 17 is part of the project's machine)")
-    classpath = f"{kafka_libs()}/*"
-    out = tmp_path_factory.mktemp("java-security-classes")
-    subprocess.run(["javac", "-cp", classpath, "-d", str(out), str(SOURCE)], check=True, timeout=300)
-    return classpath, out
+def java_security(tmp_path_factory) -> str:
+    return compile_java(SOURCE, tmp_path_factory.mktemp("java-security-classes"))
 
 
 EXPECTED = {
@@ -276,9 +270,9 @@ EXPECTED = {
 
 
 def test_java_admin_manages_acls_and_scram_users_and_producers_meet_them(java_security, secured):
-    classpath, classes = java_security
+    classpath = java_security
     base = unique_topic("javasec")
-    proc = subprocess.run(["java", "-cp", f"{classes}:{classpath}", "JavaSecurityScenario", secured.bootstrap, base,
+    proc = subprocess.run(["java", "-cp", classpath, "JavaSecurityScenario", secured.bootstrap, base,
                            str(secured.admin)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     results = dict(line[len("RESULT "):].split("=", 1) for line in proc.stdout.splitlines()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unique_topic
-from tests.interop.apache_kafka import kafka_libs
+from tests.interop.apache_kafka import compile_java
 
 SOURCE = Path(__file__).parent / "java" / "TransactionV2Scenario.java"
 
@@ -19,10 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> str:
     """The classpath to run TransactionV2Scenario with."""
-    classpath = f"{kafka_libs()}/*"
-    out = tmp_path_factory.mktemp("txn-v2-classes")
-    subprocess.run(["javac", "-cp", classpath, "-d", str(out), str(SOURCE)], check=True, timeout=300)
-    return f"{out}:{classpath}"
+    return compile_java(SOURCE, tmp_path_factory.mktemp("txn-v2-classes"))
 
 
 def test_transactions_v2_with_the_java_client(scenario, any_broker):

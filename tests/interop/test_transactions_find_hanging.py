@@ -23,7 +23,7 @@ import pytest
 from broker.protocol.errors import code
 from tests.conftest import REPO, unique_topic, wait_until
 from tests.integration.txn_wire import Txn, create_topic, fetch_committed
-from tests.interop.apache_kafka import kafka_libs
+from tests.interop.apache_kafka import compile_java
 from tests.interop.kafka_tools import TRANSACTIONS, run_tools
 from tests.kafka_wire import RawClient
 
@@ -106,10 +106,7 @@ class HandDriven:
 
 @pytest.fixture(scope="module")
 def java_classpath(tmp_path_factory) -> str:
-    out = tmp_path_factory.mktemp("txn-chaos-classes")
-    classpath = f"{kafka_libs()}/*"
-    subprocess.run(["javac", "-cp", classpath, "-d", str(out), str(JAVA_PRODUCER)], check=True, timeout=300)
-    return f"{out}:{classpath}"
+    return compile_java(JAVA_PRODUCER, tmp_path_factory.mktemp("txn-chaos-classes"))
 
 
 def librdkafka_producer(bootstrap: str, topic: str, transactional_id: str) -> subprocess.Popen:
