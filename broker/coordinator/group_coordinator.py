@@ -35,7 +35,7 @@ from broker.coordinator.group import (
 )
 from broker.coordinator.consumer_coordinator import ConsumerGroupCoordinator
 from broker.coordinator.consumer_group import ConsumerGroup
-from broker.coordinator.messages import OffsetValue, encode_offset_key
+from broker.coordinator.messages import OffsetValue
 from broker.coordinator.metadata_manager import GroupMetadataManager, now_ms
 from broker.coordinator.metadata_log import WriteError
 from broker.coordinator.offsets import TopicPartition
@@ -704,14 +704,10 @@ class GroupCoordinator:
     def _delete_consumer_group_offsets(self, group: ConsumerGroup, partitions: list[TopicPartition]
                                        ) -> tuple[str, dict[TopicPartition, str]]:
         errors = {tp: "GROUP_SUBSCRIBED_TO_TOPIC" if group.is_subscribed_to(tp[0]) else "NONE" for tp in partitions}
-        store = self.manager.offsets
-        present = [tp for tp, error in errors.items() if error == "NONE" and store.get(group.group_id, *tp) is not None]
         try:
-            self.manager.log.append(group.group_id, [(encode_offset_key(group.group_id, t, p), None) for t, p in present])
+            self.manager.delete_consumer_group_offsets(group, [tp for tp, error in errors.items() if error == "NONE"])
         except WriteError as exc:
             return exc.error, {}
-        for topic, partition in present:
-            store.remove(group.group_id, topic, partition)
         return "NONE", errors
 
     # -- admin ----------------------------------------------------------------------------

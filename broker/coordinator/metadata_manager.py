@@ -192,7 +192,7 @@ class GroupMetadataManager:
         self._drop(group)
 
     def delete_consumer_group(self, group: ConsumerGroup) -> None:
-        """DeleteGroups on an Empty consumer group (or one becoming a classic group, offsets kept):
+        """DeleteGroups on an Empty consumer group:
         tombstones for its offsets, its assignment epoch and its group epoch."""
         gid = group.group_id
         entries = [(m.encode_offset_key(gid, t, p), None) for t, p in self.offsets.of_group(gid)]
@@ -220,14 +220,25 @@ class GroupMetadataManager:
     def _remove_offsets(self, group: Group, partitions: list[TopicPartition]) -> None:
         remaining = set(self.offsets.of_group(group.group_id)) - set(partitions)
         dead = group.is_(EMPTY) and not remaining and not group.pending_members
-        entries = [(m.encode_offset_key(group.group_id, t, p), None) for t, p in partitions]
-        if dead:
-            entries.append((m.encode_group_key(group.group_id), None))
-        self.log.append(group.group_id, entries)
-        for topic, partition in partitions:
-            self.offsets.remove(group.group_id, topic, partition)
+        self._tombstone_offsets(group.group_id, partitions,
+                                [(m.encode_group_key(group.group_id), None)] if dead else [])
         if dead:
             self._drop(group)
+
+    def delete_consumer_group_offsets(self, group: ConsumerGroup, partitions: list[TopicPartition]) -> None:
+        """OffsetDelete on a consumer group: tombstones for those of `partitions` it has (the
+        group stays, as in Kafka). Raises WriteError."""
+        gid = group.group_id
+        self._tombstone_offsets(gid, [tp for tp in partitions if self.offsets.get(gid, *tp) is not None])
+
+    def _tombstone_offsets(self, group_id: str, partitions: list[TopicPartition],
+                           group_records: list[tuple[bytes, None]] | None = None) -> None:
+        """Tombstones for `partitions` (and the group's own `group_records`) in one append, then
+        the offsets leave the store; a failed append (WriteError) changes nothing."""
+        entries = [(m.encode_offset_key(group_id, t, p), None) for t, p in partitions]
+        self.log.append(group_id, entries + (group_records or []))
+        for topic, partition in partitions:
+            self.offsets.remove(group_id, topic, partition)
 
     def _drop(self, group: Group) -> None:
         for member_id in list(group.pending_members):
@@ -272,16 +283,11 @@ class GroupMetadataManager:
                    if not group.is_subscribed_to(t) or self.topics.partition(t, p) is None]
         remaining = set(self.offsets.of_group(gid)) - set(expired)
         dead = not group.members and not remaining
-        entries = [(m.encode_offset_key(gid, t, p), None) for t, p in expired]
-        if dead:
-            entries += _consumer_group_tombstones(gid)
         try:
-            self.log.append(gid, entries)
+            self._tombstone_offsets(gid, expired, _consumer_group_tombstones(gid) if dead else [])
         except WriteError as exc:
             log.error("offset expiry of group %s failed: %s", gid, exc)
             return 0, False
-        for topic, partition in expired:
-            self.offsets.remove(gid, topic, partition)
         if dead:
             self.consumer_groups.pop(gid, None)
         return len(expired), dead

@@ -244,11 +244,15 @@ class TransactionCoordinator:
         if unknown:
             return {tp: "UNKNOWN_TOPIC_OR_PARTITION" if tp in unknown else "OPERATION_NOT_ATTEMPTED"
                     for tp in partitions}
-        if not (meta.open and meta.partitions.issuperset(partitions)):  # a retry changes nothing
+        self._add_partitions(meta, partitions)
+        return {tp: "NONE" for tp in partitions}
+
+    def _add_partitions(self, meta: TransactionMetadata, partitions: list[tuple[str, int]]) -> None:
+        """Into the ongoing transaction (one is started if none is open); a retry changes nothing."""
+        if not (meta.open and meta.partitions.issuperset(partitions)):
             self._begin(meta)
             meta.partitions.update(partitions)
             self._persist(meta)
-        return {tp: "NONE" for tp in partitions}
 
     def verify_partition(self, transactional_id: str, producer_id: int, epoch: int,
                          tp: tuple[str, int]) -> str | None:
@@ -268,10 +272,7 @@ class TransactionCoordinator:
             meta = self._active(transactional_id, producer_id, epoch, "PRODUCER_FENCED")
         except TxnError as exc:
             return exc.error
-        if not (meta.open and tp in meta.partitions):
-            self._begin(meta)
-            meta.partitions.add(tp)
-            self._persist(meta)
+        self._add_partitions(meta, [tp])
         return None
 
     def add_offsets(self, transactional_id: str, producer_id: int, epoch: int, group_id: str,

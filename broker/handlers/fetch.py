@@ -233,9 +233,12 @@ async def fetch(broker, ctx, request):
         names = {t.name for t in map(topics.get, {cp.topic for cp in partitions}) if t is not None}
         denied = _denied_topics(broker, ctx, request, names)
     selected, topics = await _long_poll(broker, ctx, request, partitions, topics, denied, incremental=session is not None)
-    for cp, entry in selected:
-        cp.remember(entry["error_code"], entry["high_watermark"], entry["last_stable_offset"],
-                    entry["log_start_offset"])
+    if session is not None or epoch == INITIAL_EPOCH:
+        # What the client was told, for the next incremental fetch of the session (open or
+        # about to be): a full fetch without a session (librdkafka's, every time) keeps none.
+        for cp, entry in selected:
+            cp.remember(entry["error_code"], entry["high_watermark"], entry["last_stable_offset"],
+                        entry["log_start_offset"])
     if session is not None:
         for cp, entry in selected:
             if len(entry["records"]):
