@@ -157,6 +157,14 @@ def connect_worker_properties(bootstrap: str, listen: str, registry_url: str, se
     return props
 
 
+async def _start_console_child(bootstrap: str, listen: str, registry_url: str, connect_url: str, rest_url: str,
+                               timeout: float = 120.0):
+    """`schemabus console` (the web console) as a child process; its URL once it is ready."""
+    return await _start_child("console", ["--bootstrap-server", bootstrap, "--listen", listen,
+                                          "--schema-registry-url", registry_url, "--connect-url", connect_url,
+                                          "--rest-url", rest_url], timeout)
+
+
 async def _start_connect_child(properties: Path, timeout: float = 120.0):
     """`schemabus connect distributed` (a Kafka Connect worker) as a child process; its URL once ready."""
     return await _start_child("connect", ["distributed", str(properties)], timeout)
@@ -173,7 +181,8 @@ async def _stop_child(proc, timeout: float = 15.0) -> None:
 
 
 async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_listen: str,
-                  secure=None, rest_listen: str = "127.0.0.1:8082", connect_listen: str = "127.0.0.1:8083") -> int:
+                  secure=None, rest_listen: str = "127.0.0.1:8082", connect_listen: str = "127.0.0.1:8083",
+                  console_listen: str = "127.0.0.1:8080") -> int:
     broker, stop = await _start_broker(data_dir, listen, config)
     host, port = broker.advertised
     bootstrap = f"{host}:{port}"
@@ -208,13 +217,21 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
         if connect_url is None:
             print("schemabus up: Kafka Connect did not start (see its log above)", file=sys.stderr, flush=True)
             return 1
+        console_url = None
+        if secure is None:  # the console has no authentication of its own yet: not beside a secured platform
+            proc, console_url = await _start_console_child(bootstrap, console_listen, url, connect_url, rest_url)
+            children.append(("the web console", proc))
+            if console_url is None:
+                print("schemabus up: the web console did not start (see its log above)", file=sys.stderr, flush=True)
+                return 1
         if secure is not None:
             secure.write_client_properties(bootstrap, url, secure.registry_client_properties())
             secure.write_rest_client(rest_url)
             _print_secure_summary(secure, bootstrap, url, rest_url)
         _print_metrics_urls(broker.metrics_endpoint.url, url, rest_url, connect_url)
         print(f"schemabus up: broker at {bootstrap}, schema registry at {url}, REST Proxy at {rest_url}, "
-              f"Kafka Connect at {connect_url} (Ctrl-C stops)", flush=True)
+              f"Kafka Connect at {connect_url}{f', web console at {console_url}' if console_url else ''} "
+              f"(Ctrl-C stops)", flush=True)
         exits = {asyncio.ensure_future(proc.wait()): name for name, proc in children}
         drains = [asyncio.ensure_future(proc.stdout.read()) for _, proc in children]
         stopped = asyncio.ensure_future(stop.wait())
@@ -272,7 +289,7 @@ def cmd_up(args) -> int:
         overrides.setdefault("confluent.schema.registry.url", f"{scheme}://{args.registry_listen}")
     config = BrokerConfig(_with_metrics_listen(overrides, args.metrics_listen))
     return asyncio.run(_run_up(data_dir / "broker", args.listen, config, args.registry_listen, secure,
-                               args.rest_listen, args.connect_listen))
+                               args.rest_listen, args.connect_listen, args.console_listen))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--registry-listen", default="127.0.0.1:8081", help="schema registry host:port")
     up.add_argument("--rest-listen", default="127.0.0.1:8082", help="REST Proxy host:port")
     up.add_argument("--connect-listen", default="127.0.0.1:8083", help="Kafka Connect worker's REST API host:port")
+    up.add_argument("--console-listen", default="127.0.0.1:8080", help="the web console's host:port")
     up.add_argument("--metrics-listen", default=DEFAULT_METRICS_LISTEN, metavar="HOST:PORT",
                     help="the broker's Prometheus endpoint (default %(default)s; '' turns it off); the registry, "
                          "REST Proxy and Connect serve /metrics on their own ports")
@@ -345,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     rest.add_argument("--schema-registry-url", metavar="URL", help="the schema registry (schema.registry.url)")
     rest.set_defaults(func=cmd_rest)
     add_connect_commands(sub)
+    add_web_console_command(sub)
     add_admin_commands(sub)
     add_streams_commands(sub)
     add_acls_commands(sub)
@@ -353,6 +372,35 @@ def build_parser() -> argparse.ArgumentParser:
     add_log_commands(sub)
     add_registry_users_commands(sub)
     return parser
+
+
+def add_web_console_command(sub) -> None:
+    console = sub.add_parser("console", help="run the web console (pages over the broker, registry, Connect and "
+                                             "REST Proxy)")
+    console.add_argument("properties_file", nargs="?", metavar="console.properties",
+                         help="bootstrap.servers and Kafka client properties, schema.registry.url and "
+                              "schema.registry.*, connect.url, rest.url, listeners")
+    console.add_argument("--config", action="append", metavar="KEY=VALUE", help="a property, overriding the file's")
+    console.add_argument("--bootstrap-server", metavar="HOST:PORT", help="Kafka bootstrap servers")
+    console.add_argument("--listen", metavar="HOST:PORT", help="where to serve (default 127.0.0.1:8080)")
+    console.add_argument("--schema-registry-url", metavar="URL", help="the schema registry (schema.registry.url)")
+    console.add_argument("--connect-url", metavar="URL", help="Kafka Connect's REST API (connect.url)")
+    console.add_argument("--rest-url", metavar="URL", help="the REST Proxy (rest.url)")
+    console.set_defaults(func=cmd_console)
+
+
+def cmd_console(args) -> int:
+    from cli.registry_config import registry_properties
+    from console.server import run
+
+    properties = registry_properties(args.properties_file, args.config)
+    for key, value in (("bootstrap.servers", args.bootstrap_server), ("schema.registry.url", args.schema_registry_url),
+                       ("connect.url", args.connect_url), ("rest.url", args.rest_url)):
+        if value:
+            properties[key] = value
+    if args.listen:
+        properties["listeners"] = f"http://{args.listen}"
+    return run(properties)
 
 
 def add_connect_commands(sub) -> None:

@@ -28,10 +28,12 @@ def _start_up(tmp_path, *extra: str, ports: tuple[int, int, int] | None = None, 
     broker_port, registry_port, rest_port = ports or (free_port(), free_port(), free_port())
     connect_port = connect_port or free_port()
     metrics_port = free_port()  # not the default 9308: runs side by side must not collide
+    console_port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "up", "--data-dir", str(tmp_path / "data"),
                              "--listen", f"127.0.0.1:{broker_port}", "--registry-listen", f"127.0.0.1:{registry_port}",
                              "--rest-listen", f"127.0.0.1:{rest_port}", "--connect-listen", f"127.0.0.1:{connect_port}",
                              "--metrics-listen", f"127.0.0.1:{metrics_port}",
+                             "--console-listen", f"127.0.0.1:{console_port}",
                              "--config", "group.initial.rebalance.delay.ms=0", *extra],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=open(tmp_path / "up.log", "a"), text=True,
                             start_new_session=True)
@@ -50,6 +52,7 @@ def _start_up(tmp_path, *extra: str, ports: tuple[int, int, int] | None = None, 
         raise AssertionError(f"schemabus up did not become ready: {lines} {(tmp_path / 'up.log').read_text()[-3000:]}")
     proc.connect_url = f"http://127.0.0.1:{connect_port}"
     proc.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    proc.console_url = f"http://127.0.0.1:{console_port}"
     return proc, (broker_port, registry_port, rest_port), lines
 
 
@@ -98,14 +101,21 @@ def test_up_runs_broker_registry_and_rest_proxy(tmp_path, how):
         wait_until(lambda: requests.get(f"{url}/subjects", timeout=10).json().count("up-connect-value") == 1, 60,
                    "the AvroConverter registering up-connect-value")
 
+        # The web console, over all of them.
+        assert f"web console at {proc.console_url}" in ready
+        overview = requests.get(proc.console_url + "/", timeout=30)
+        assert overview.status_code == 200 and "Unavailable" not in overview.text, overview.text
+
         if how == "ctrl-c":
             os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole foreground group
         else:
             proc.send_signal(signal.SIGTERM)  # a service manager: only the parent
         assert proc.wait(60) == 0
         connect_port = int(proc.connect_url.rsplit(":", 1)[1])
-        wait_until(lambda: not any(_port_open(p) for p in (registry_port, broker_port, rest_port, connect_port)), 20,
-                   "broker, registry, REST Proxy or Connect still listening after schemabus up stopped")
+        console_port = int(proc.console_url.rsplit(":", 1)[1])
+        wait_until(lambda: not any(_port_open(p) for p in (registry_port, broker_port, rest_port, connect_port,
+                                                           console_port)), 20,
+                   "broker, registry, REST Proxy, Connect or the console still listening after schemabus up stopped")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
