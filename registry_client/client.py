@@ -190,11 +190,14 @@ class SchemaRegistryClient:
                 self._cache.versions[key] = registered
         return registered
 
-    def get_versions(self, subject: str) -> list[int]:
-        return self._request("GET", _path("subjects", subject, "versions"))
+    def get_versions(self, subject: str, deleted: bool = False) -> list[int]:
+        """The subject's versions; `deleted`: the soft-deleted ones too."""
+        params = {"deleted": "true"} if deleted else None
+        return self._request("GET", _path("subjects", subject, "versions"), params=params)
 
-    def get_subjects(self) -> list[str]:
-        return self._request("GET", "/subjects")
+    def get_subjects(self, deleted: bool = False) -> list[str]:
+        """The subjects; `deleted`: the soft-deleted ones too."""
+        return self._request("GET", "/subjects", params={"deleted": "true"} if deleted else None)
 
     def get_subjects_by_schema_id(self, schema_id: int) -> list[str]:
         return self._request("GET", _path("schemas", "ids", schema_id, "subjects"))
@@ -206,6 +209,11 @@ class SchemaRegistryClient:
     def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
         with self._cache.lock:
             self._cache.latest.pop(subject, None)
+            # A subject deleted for good may be registered again, with new ids under the same versions.
+            for key in [k for k in self._cache.versions if k[0] == subject]:
+                del self._cache.versions[key]
+            for key in [k for k in self._cache.ids_by_schema if k[0] == subject]:
+                del self._cache.ids_by_schema[key]
         return self._request("DELETE", _path("subjects", subject), params={"permanent": _flag(permanent)})
 
     def delete_version(self, subject: str, version: int, permanent: bool = False) -> int:
@@ -220,6 +228,13 @@ class SchemaRegistryClient:
         body = self._request("POST", _path("compatibility", "subjects", subject, "versions", version),
                              schema.to_dict())
         return body["is_compatible"]
+
+    def check_compatibility(self, subject: str, schema: Schema, version: int | str = "latest") -> tuple[bool, list[str]]:
+        """Whether `schema` is compatible with the subject's `version`, with the registry's messages
+        saying why not (its verbose answer)."""
+        body = self._request("POST", _path("compatibility", "subjects", subject, "versions", version),
+                             schema.to_dict(), {"verbose": "true"})
+        return body["is_compatible"], list(body.get("messages") or [])
 
     def set_compatibility(self, subject: str | None = None, level: str | None = None) -> str:
         path = _path("config", subject) if subject else "/config"
@@ -240,6 +255,25 @@ class SchemaRegistryClient:
 
     def get_schema_types(self) -> list[str]:
         return self._request("GET", "/schemas/types")
+
+    # -- administration: uncached, for tools that show the registry's current state ----------
+
+    def get_subject_version(self, subject: str, version: int | str, deleted: bool = False) -> dict:
+        """The registry's answer for a version (subject, version, id, schema, schemaType,
+        references); `deleted`: a soft-deleted version too."""
+        return self._request("GET", _path("subjects", subject, "versions", version),
+                             params={"deleted": "true"} if deleted else None)
+
+    def get_referenced_by(self, subject: str, version: int | str) -> list[int]:
+        """The ids of the schemas that reference the subject's version."""
+        return self._request("GET", _path("subjects", subject, "versions", version, "referencedby"))
+
+    def register_version(self, subject: str, schema: Schema, normalize: bool = False) -> dict:
+        """Registers `schema` under the subject, bypassing the serializers' cache: {"id": ...}."""
+        with self._cache.lock:
+            self._cache.latest.pop(subject, None)
+        return self._request("POST", _path("subjects", subject, "versions"), schema.to_dict(),
+                             {"normalize": _flag(normalize)})
 
 
 def _auth_headers(conf: dict, urls: list[str]) -> dict[str, str]:
