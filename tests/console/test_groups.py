@@ -153,6 +153,17 @@ def test_group_page_members_lag_and_chart_and_an_active_group_is_not_reset(conso
                                      "the lag chart did not gain a second sample within 30s")
     assert browser.execute_script("return Chart.getChart('lag-chart').data.datasets[0].label") == topic
     assert browser.execute_script("return Chart.getChart('lag-chart').data.datasets[0].data.at(-1)") == 10
+
+    # Five more records: the next refresh shows the lag grown, in the table and on the chart.
+    producer = Producer({"bootstrap.servers": console_platform.bootstrap})
+    for i in range(5):
+        producer.produce(topic, b"more", partition=0)
+    assert producer.flush(30) == 0
+    last = "return Chart.getChart('lag-chart').data.datasets[0].data.at(-1)"
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script(last) == 15,
+                                     "the lag chart did not show the lag of 15 within 30s")
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "total-lag").text == "15",
+                                     "the lag table did not show the lag of 15 within 30s")
     assert not console_errors(browser)
     browser.execute_script("document.getElementById('lag-h').scrollIntoView()")
     screenshot(browser, "group-lag")
@@ -161,6 +172,8 @@ def test_group_page_members_lag_and_chart_and_an_active_group_is_not_reset(conso
     _reset(browser, "earliest", ready_css="#reset-refused")
     refusal = browser.find_element(By.ID, "reset-refused").text
     assert "inactive" in refusal and "STABLE" in refusal
+    assert _committed(admin, group) == {(topic, 0): 4, (topic, 1): 6}
+    _reset(browser, "offset", topic=topic, offset="8", ready_css="#reset-refused")
     assert _committed(admin, group) == {(topic, 0): 4, (topic, 1): 6}
 
     # So is deleting it (the broker refuses: the group is not empty).
