@@ -96,8 +96,12 @@ def list_groups(admin: AdminClient) -> list[dict]:
     for group_id in ids:
         description = descriptions[group_id]
         group_type = enum_name(description.type) if enum_name(description.type) != "UNKNOWN" else types[group_id]
+        try:
+            group_lag, lag_error = total_lag(lag(admin, group_id, description)), None
+        except ServiceError as exc:  # one group's offsets out of reach must not hide the others
+            group_lag, lag_error = None, exc.message
         rows.append({"group_id": group_id, "type": group_type.lower(), "state": enum_name(description.state),
-                     "members": len(description.members), "lag": total_lag(lag(admin, group_id, description))})
+                     "members": len(description.members), "lag": group_lag, "lag_error": lag_error})
     return rows
 
 
@@ -166,7 +170,10 @@ def reset_offsets(admin: AdminClient, group_id: str, topic: str | None, target: 
 
 
 def _topic_partitions(admin: AdminClient, topic: str) -> list[TopicPartition]:
-    metadata = admin.list_topics(topic, timeout=SERVICE_TIMEOUT_S).topics.get(topic)
+    try:
+        metadata = admin.list_topics(topic, timeout=SERVICE_TIMEOUT_S).topics.get(topic)
+    except KafkaException as exc:
+        raise ServiceError("Kafka", f"metadata of {topic}: {exc.args[0].str() if exc.args else exc}") from None
     if metadata is None or metadata.error is not None:
         raise ResetRefused(f"No topic {topic!r}.")
     return [TopicPartition(topic, p) for p in sorted(metadata.partitions)]

@@ -7,6 +7,7 @@ import time
 from urllib.parse import quote
 
 import pytest
+import requests
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from selenium.webdriver.common.by import By
@@ -233,3 +234,8 @@ def test_deleting_an_empty_group(console_platform, browser, admin, topic, member
     listed = admin.list_consumer_groups().result(timeout=30).valid
     assert group not in {g.group_id for g in listed}
     assert group not in [row[0] for row in _table(browser, "#groups")]
+
+
+def test_unknown_group_is_a_404_page(console_platform):
+    page = requests.get(_group_url(console_platform.console.url, unique_topic("g-nobody")), timeout=30)
+    assert page.status_code == 404 and "No consumer group" in page.text

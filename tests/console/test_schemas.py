@@ -229,6 +229,11 @@ def test_register_and_delete_through_the_pages(console_platform, browser):
     assert _versions(p.registry.url, subject) == []
     assert subject not in requests.get(f"{p.registry.url}/subjects", timeout=10).json()
     assert subject in requests.get(f"{p.registry.url}/subjects?deleted=true", timeout=10).json()
+    open_page(browser, f"{p.console.url}/schemas/?q={subject}", "#subjects-count")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#subjects tbody tr")
+    open_page(browser, f"{p.console.url}/schemas/?q={subject}&deleted=on", "#subjects")
+    (row,) = browser.find_elements(By.CSS_SELECTOR, "#subjects tbody tr")
+    assert row.find_element(By.CSS_SELECTOR, "th").text == f"{subject} soft-deleted"
 
     open_page(browser, _subject_url(p.console.url, subject), "#versions")
     _confirm(browser, "Delete subject permanently")
@@ -267,3 +272,22 @@ def test_compatibility_and_mode_per_subject_and_global(console_platform, browser
 def test_unknown_subject_is_a_404_page(console_platform):
     page = requests.get(_subject_url(console_platform.console.url, "no-such-subject-anywhere"), timeout=10)
     assert page.status_code == 404 and "no-such-subject-anywhere" in page.text
+
+
+@pytest.mark.parametrize("message, field, error_type", [
+    ("{errorType:'TYPE_MISMATCH', description:'The type (path '/fields/0/type') of a field in the new schema does "
+     "not match with the old schema', additionalInfo:'reader type: INT not compatible with writer type: STRING'}",
+     "/fields/0/type", "TYPE_MISMATCH"),
+    ('{errorType:"TYPE_CHANGED", description:"A type at path \'#/properties/a\' is different between the new schema '
+     'and the old schema\'}', "#/properties/a", "TYPE_CHANGED"),
+    ('{errorType:"FIELD_SCALAR_KIND_CHANGED", description:"The kind of a SCALAR field at path \'#/M/1\' in the new '
+     'schema does not match its kind in the old schema"}', "#/M/1", "FIELD_SCALAR_KIND_CHANGED"),
+])
+def test_the_registrys_messages_split_per_field_for_each_format(message, field, error_type):
+    """The layouts of the registry's Avro, JSON Schema and Protobuf messages (as it renders them)."""
+    from console.schema_text import split_messages
+
+    errors, context = split_messages([message, "{oldSchemaVersion: 1}"])
+    assert [(e.field, e.error_type) for e in errors] == [(field, error_type)]
+    assert errors[0].message == message and field in errors[0].description
+    assert context == ["{oldSchemaVersion: 1}"]
