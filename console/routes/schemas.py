@@ -63,8 +63,8 @@ def _subject_row(client: SchemaRegistryClient, subject: str, live: bool) -> dict
             "mode": _subject_setting(client.get_mode, subject)}
 
 
-@bp.get("/")
-def index():
+def _index_page(form: dict | None = None, errors: dict | None = None):
+    """The subjects list; `form`/`errors`: a refused new-subject form shown again with its errors."""
     client = _client()
     query = request.args.get("q", "").strip()
     show_deleted = request.args.get("deleted") == "on"
@@ -75,7 +75,12 @@ def index():
     return render_template("schemas/index.html", title="Schemas", rows=rows, query=query, show_deleted=show_deleted,
                            total=len(names), compatibility=_call(client.get_compatibility),
                            mode=_call(client.get_mode), levels=LEVELS, modes=GLOBAL_MODES,
-                           schema_types=SCHEMA_TYPES, form={}, errors={})
+                           schema_types=SCHEMA_TYPES, form=form or {}, errors=errors or {}, new_failed=bool(errors))
+
+
+@bp.get("/")
+def index():
+    return _index_page()
 
 
 # -- a subject ---------------------------------------------------------------------------------
@@ -217,12 +222,7 @@ def new_subject():
     subject = form.get("subject", "").strip()
     answer, errors = _register(subject, form)
     if errors:
-        client = _client()
-        names = sorted(_call(client.get_subjects))
-        return render_template("schemas/index.html", title="Schemas", rows=[], query="", show_deleted=False,
-                               total=len(names), compatibility=_call(client.get_compatibility),
-                               mode=_call(client.get_mode), levels=LEVELS, modes=GLOBAL_MODES,
-                               schema_types=SCHEMA_TYPES, form=form, errors=errors, new_failed=True)
+        return _index_page(form, errors)
     flash(f"Registered under {subject}: schema id {answer['id']}.", "success")
     return redirect(url_for("schemas.subject", subject=subject))
 
@@ -252,7 +252,7 @@ def delete(subject: str):
     except SchemaRegistryError as exc:
         flash(f"Not deleted: {exc.error_message}", "error")
         return redirect(url_for("schemas.subject", subject=subject))
-    if not version and permanent or not _exists(client, subject):
+    if (not version and permanent) or not _exists(client, subject):
         return redirect(url_for("schemas.index"))
     return redirect(url_for("schemas.subject", subject=subject))
 
