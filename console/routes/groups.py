@@ -27,8 +27,12 @@ def index():
     return render_template("groups/index.html", title="Consumer groups", rows=groups.list_groups(backends().admin))
 
 
-def _lag_context(group_id: str, description) -> dict:
+def _lag_context(group_id: str, description) -> dict | None:
+    """The group's lag (a sample of its history), or None for a group that does not exist: the
+    broker describes any unknown id as a DEAD group without members (and it has no offsets)."""
     rows = groups.lag(backends().admin, group_id, description)
+    if groups.enum_name(description.state) == "DEAD" and not rows:
+        return None
     _history().record(group_id, rows)
     return {"group_id": group_id, "rows": rows, "total": groups.total_lag(rows),
             "chart": _history().chart_data(group_id), "refresh_s": REFRESH_S}
@@ -38,8 +42,7 @@ def _group_page(group_id: str, form: dict | None = None, errors: dict | None = N
     admin = backends().admin
     description = groups.describe(admin, [group_id])[group_id]
     lag = _lag_context(group_id, description)
-    if groups.enum_name(description.state) == "DEAD" and not lag["rows"]:
-        # The broker describes any unknown id as a DEAD group without members.
+    if lag is None:
         return render_template("error.html", title="404 Not Found", message=f"No consumer group {group_id!r}."), 404
     return render_template("groups/group.html", title=f"Consumer group {group_id}", group_id=group_id,
                            description=description, state=groups.enum_name(description.state),
@@ -62,6 +65,9 @@ def lag_fragment(group_id: str):
         context = _lag_context(group_id, groups.describe(backends().admin, [group_id])[group_id])
     except ServiceError as exc:
         return render_template("groups/_lag.html", error=exc.message, group_id=group_id, refresh_s=REFRESH_S)
+    if context is None:
+        return render_template("groups/_lag.html", error=f"the group {group_id} no longer exists",
+                               group_id=group_id, refresh_s=REFRESH_S)
     return render_template("groups/_lag.html", error=None, **context)
 
 
