@@ -41,7 +41,10 @@ def side_by_side(left: str, right: str) -> list[DiffRow]:
         for k in range(max(i2 - i1, j2 - j1)):
             i, j = i1 + k, j1 + k
             has_left, has_right = i < i2, j < j2
-            kind = tag if tag in ("equal", "replace") and has_left and has_right else ("delete" if has_left else "insert")
+            if has_left and has_right:
+                kind = tag  # equal or replace
+            else:
+                kind = "delete" if has_left else "insert"
             rows.append(DiffRow(kind, i + 1 if has_left else None, a[i] if has_left else "",
                                 j + 1 if has_right else None, b[j] if has_right else ""))
     return rows

@@ -229,7 +229,8 @@ class SchemaRegistryClient:
                              schema.to_dict())
         return body["is_compatible"]
 
-    def check_compatibility(self, subject: str, schema: Schema, version: int | str = "latest") -> tuple[bool, list[str]]:
+    def check_compatibility(self, subject: str, schema: Schema,
+                            version: int | str = "latest") -> tuple[bool, list[str]]:
         """Whether `schema` is compatible with the subject's `version`, with the registry's messages
         saying why not (its verbose answer)."""
         body = self._request("POST", _path("compatibility", "subjects", subject, "versions", version),

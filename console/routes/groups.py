@@ -13,8 +13,8 @@ bp = Blueprint("groups", __name__, url_prefix="/groups")
 nav = ("groups.index", "Consumer groups")
 
 REFRESH_S = 5  # how often a group page refreshes its lag (each refresh is a sample of the chart)
-TARGETS = {"earliest": "Earliest offset", "latest": "Latest offset (end)", "timestamp": "First offset at or after a time",
-           "offset": "A specific offset"}
+TARGETS = {"earliest": "Earliest offset", "latest": "Latest offset (end)",
+           "timestamp": "First offset at or after a time", "offset": "A specific offset"}
 
 
 def _history() -> groups.LagHistory:

@@ -132,7 +132,8 @@ def _subject_page(subject: str, form: dict | None = None, errors: dict | None = 
         "schemas/subject.html", title=f"Subject {subject}", subject=subject, versions=versions, shown=shown,
         pretty=pretty, diff=diff,
         referenced_by=_referenced_by(client, subject, shown["version"]) if shown and not shown["deleted"] else [],
-        compatibility=_subject_setting(client.get_compatibility, subject), mode=_subject_setting(client.get_mode, subject),
+        compatibility=_subject_setting(client.get_compatibility, subject),
+        mode=_subject_setting(client.get_mode, subject),
         global_compatibility=_call(client.get_compatibility), global_mode=_call(client.get_mode),
         levels=LEVELS, modes=SUBJECT_MODES, schema_types=SCHEMA_TYPES,
         form=form or {}, errors=errors or {}, check=check)
