@@ -11,11 +11,11 @@ from werkzeug.exceptions import HTTPException
 
 from console.backends import Backends, ServiceError
 from console.routes import overview
-from console.routes import connect
+from console.routes import connect, security
 
 # The console's areas, in the order of the navigation bar: each a module with a blueprint `bp` and
 # its entry `nav` (endpoint, label).
-AREAS = (overview, connect)
+AREAS = (overview, connect, security)
 
 log = logging.getLogger("console.app")
 

@@ -88,7 +88,13 @@ def _offsets(name: str):
 
 
 def _status(name: str) -> dict:
-    status = backends().connect("GET", f"/connectors/{_path(name)}/status")
+    try:
+        status = backends().connect("GET", f"/connectors/{_path(name)}/status")
+    except ServiceError as exc:
+        if exc.status != 404:
+            raise
+        # Just created: the worker has not written its first status yet (the page polls for it).
+        status = {"name": name, "connector": {"state": "UNASSIGNED", "worker_id": ""}, "tasks": []}
     status["tasks"] = sorted(status.get("tasks") or [], key=lambda t: t["id"])
     return status
 
@@ -97,7 +103,7 @@ def _status(name: str) -> dict:
 def connector(name):
     if request.args.get("partial"):  # the polled status section
         return render_template("connect/_status.html", name=name, status=_status(name))
-    info = backends().connect("GET", f"/connectors/{_path(name)}")
+    info = backends().connect("GET", f"/connectors/{_path(name)}")  # first: an unknown name is an error page
     status = _status(name)
     offsets, offsets_error = _offsets(name)
     return render_template("connect/connector.html", title=f"Connector {name}", name=name, info=info,
@@ -209,6 +215,6 @@ def new(plugin):
             problem = (f"Kafka Connect found {answer['error_count']} problem(s) in this configuration; "
                        "nothing was created.")
     sections = form_sections(answer, plugin, submitted, show_errors=request.method == "POST")
-    status = 422 if problem else 200
+    # 200 even with errors: the browser would report a 4xx page load as an error of its own.
     return render_template("connect/new.html", title=f"New {plugin.rsplit('.', 1)[-1]}", plugin=plugin,
-                           sections=sections, problem=problem), status
+                           sections=sections, problem=problem)
