@@ -400,7 +400,11 @@ def cmd_console(args) -> int:
             properties[key] = value
     if args.listen:
         properties["listeners"] = f"http://{args.listen}"
-    return run(properties)
+    try:
+        return run(properties)
+    except ValueError as exc:  # a property it cannot use (listeners, authentication.*, the users file)
+        print(f"schemabus console: {exc}", file=sys.stderr)
+        return 2
 
 
 def add_connect_commands(sub) -> None:
