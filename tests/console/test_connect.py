@@ -5,6 +5,7 @@ password-type values never on a page."""
 
 from __future__ import annotations
 
+import pytest
 import requests
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
@@ -17,6 +18,12 @@ from tests.console.conftest import PAGE_WAIT_S, console_errors, open_page, scree
 FILE_SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 JDBC_SOURCE = "io.confluent.connect.jdbc.JdbcSourceConnector"
 STATE_WAIT_S = 30.0
+
+
+@pytest.fixture(autouse=True)
+def connect_ready(console_platform):
+    """Connect's worker has joined its group: until then it answers writes 409 (no known leader)."""
+    console_platform.connect.wait_ready()
 
 
 def _connect(p, method: str, path: str, body=None) -> requests.Response:
