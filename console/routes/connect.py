@@ -164,8 +164,8 @@ def _validate(plugin: str, config: dict) -> dict:
 
 def form_sections(answer: dict, plugin: str, submitted: dict, show_errors: bool) -> list[dict]:
     """The validate answer as fieldsets: Connect's Common group (the name) first, then the connector's
-    own keys (Connect gives them no group), then Connect's other groups in its order. A field: its definition, the value typed
-    (never a password's), its errors and recommended values."""
+    own keys (Connect gives them no group), then Connect's other groups in its order. A field: its
+    definition, the value typed (never a password's), its errors and recommended values."""
     sections: dict[str, dict] = {}
     own = plugin.rsplit(".", 1)[-1]
     for entry in answer.get("configs", []):

@@ -134,7 +134,8 @@ def test_an_invalid_config_shows_connects_errors_per_field_and_creates_nothing(c
     browser.find_element(By.ID, "create-connector").click()
     _wait_text(browser, "#form-problem", "nothing was created")
 
-    for field, expected in (("f-batch-size", "Value must be at least 1"), ("f-topic", "requires definition of a single topic")):
+    for field, expected in (("f-batch-size", "Value must be at least 1"),
+                            ("f-topic", "requires definition of a single topic")):
         error = browser.find_element(By.ID, f"{field}-error")
         assert expected in error.text, error.text
         described = browser.find_element(By.ID, field).get_attribute("aria-describedby").split()
@@ -190,6 +191,7 @@ def test_password_values_are_never_on_the_page(console_platform, browser, tmp_pa
         # The form for a new one: a password-type field is a password input.
         open_page(browser, f"{p.console.url}/connect/new/{JDBC_SOURCE}", "#connector-form")
         assert browser.find_element(By.ID, "f-connection-password").get_attribute("type") == "password"
+        assert secret not in p.console.log_path.read_text()
     finally:
         _connect(p, "DELETE", f"/connectors/{name}")
 

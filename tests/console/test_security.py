@@ -137,7 +137,8 @@ def test_the_console_refuses_requests_without_its_credentials(secured):
             answer = requests.get(console.url + path, auth=auth, timeout=TIMEOUT)
             assert answer.status_code == 401, (path, auth, answer.status_code)
             assert answer.headers["WWW-Authenticate"] == 'Basic realm="ConsoleTest"'
-        assert requests.get(console.url + path, auth=(CONSOLE_USER, CONSOLE_PASSWORD), timeout=TIMEOUT).status_code == 200
+        signed = requests.get(console.url + path, auth=(CONSOLE_USER, CONSOLE_PASSWORD), timeout=TIMEOUT)
+        assert signed.status_code == 200, (path, signed.status_code)
 
 
 def test_acls_are_created_and_deleted_through_the_page(secured, signed_in):
