@@ -158,11 +158,11 @@ def connect_worker_properties(bootstrap: str, listen: str, registry_url: str, se
 
 
 async def _start_console_child(bootstrap: str, listen: str, registry_url: str, connect_url: str, rest_url: str,
-                               timeout: float = 120.0):
+                               timeout: float = 120.0, properties: Path | None = None):
     """`schemabus console` (the web console) as a child process; its URL once it is ready."""
-    return await _start_child("console", ["--bootstrap-server", bootstrap, "--listen", listen,
-                                          "--schema-registry-url", registry_url, "--connect-url", connect_url,
-                                          "--rest-url", rest_url], timeout)
+    return await _start_child("console", [*([str(properties)] if properties else []), "--bootstrap-server", bootstrap,
+                                          "--listen", listen, "--schema-registry-url", registry_url,
+                                          "--connect-url", connect_url, "--rest-url", rest_url], timeout)
 
 
 async def _start_connect_child(properties: Path, timeout: float = 120.0):
@@ -217,20 +217,23 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
         if connect_url is None:
             print("schemabus up: Kafka Connect did not start (see its log above)", file=sys.stderr, flush=True)
             return 1
-        console_url = None
-        if secure is None:  # the console has no authentication of its own yet: not beside a secured platform
-            proc, console_url = await _start_console_child(bootstrap, console_listen, url, connect_url, rest_url)
-            children.append(("the web console", proc))
-            if console_url is None:
-                print("schemabus up: the web console did not start (see its log above)", file=sys.stderr, flush=True)
-                return 1
+        console_properties = None
+        if secure is not None:  # the admin's credentials in a private file, never on a command line
+            console_properties = secure.write_private("console.properties", "".join(
+                f"{k}={v}\n" for k, v in secure.console_properties(bootstrap).items()))
+        proc, console_url = await _start_console_child(bootstrap, console_listen, url, connect_url, rest_url,
+                                                       properties=console_properties)
+        children.append(("the web console", proc))
+        if console_url is None:
+            print("schemabus up: the web console did not start (see its log above)", file=sys.stderr, flush=True)
+            return 1
         if secure is not None:
             secure.write_client_properties(bootstrap, url, secure.registry_client_properties())
             secure.write_rest_client(rest_url)
             _print_secure_summary(secure, bootstrap, url, rest_url)
         _print_metrics_urls(broker.metrics_endpoint.url, url, rest_url, connect_url)
         print(f"schemabus up: broker at {bootstrap}, schema registry at {url}, REST Proxy at {rest_url}, "
-              f"Kafka Connect at {connect_url}{f', web console at {console_url}' if console_url else ''} "
+              f"Kafka Connect at {connect_url}, web console at {console_url} "
               f"(Ctrl-C stops)", flush=True)
         exits = {asyncio.ensure_future(proc.wait()): name for name, proc in children}
         drains = [asyncio.ensure_future(proc.stdout.read()) for _, proc in children]
@@ -264,7 +267,8 @@ def _print_secure_summary(secure, bootstrap: str, url: str, rest_url: str) -> No
     props = secure.client_properties
     print(f"schemabus up --secure: broker SASL_SSL (SCRAM) with ACLs at {bootstrap}, registry HTTPS with basic "
           f"authentication at {url}, REST Proxy HTTPS at {rest_url} (basic authentication with a broker user's "
-          f"SCRAM credentials, Kafka's ACLs per caller), certificates from the CA {secure.ca_file}", flush=True)
+          f"SCRAM credentials, Kafka's ACLs per caller), the web console behind basic authentication (the admin "
+          f"user), certificates from the CA {secure.ca_file}", flush=True)
     print(f"schemabus up --secure: super user 'admin', password in {secure.directory / 'admin.password'}; its "
           f"client properties in {props}, e.g.\n"
           f"  kafka-console-producer --bootstrap-server {bootstrap} --producer.config {props} --topic t\n"
@@ -322,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "REST Proxy and Connect serve /metrics on their own ports")
     up.add_argument("--secure", action="store_true",
                     help="TLS, SASL/SCRAM and ACLs on the broker, HTTPS and basic auth on the registry and the REST "
-                         "Proxy (whose callers are broker users); a local CA and an admin user under "
-                         "<data-dir>/security, client settings in its client.properties")
+                         "Proxy (whose callers are broker users), basic auth on the web console; a local CA and an "
+                         "admin user under <data-dir>/security, client settings in its client.properties")
     up.set_defaults(func=cmd_up)
 
     reg = sub.add_parser("registry", help="run the Confluent-compatible Schema Registry")
@@ -400,7 +404,11 @@ def cmd_console(args) -> int:
             properties[key] = value
     if args.listen:
         properties["listeners"] = f"http://{args.listen}"
-    return run(properties)
+    try:
+        return run(properties)
+    except ValueError as exc:  # a property it cannot use (listeners, authentication.*, the users file)
+        print(f"schemabus console: {exc}", file=sys.stderr)
+        return 2
 
 
 def add_connect_commands(sub) -> None:

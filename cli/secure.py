@@ -8,12 +8,15 @@ Under `<data>/security/` (made on first use, reused afterwards so clients keep w
 - `client.properties` (mode 0600): what a client needs, in Kafka's and Confluent's names, for
   `--command-config`, `--producer.config`, `--consumer.config` and the registry's clients;
 - `rest.properties` (the REST Proxy's own) and `rest-proxy.curlrc` (mode 0600): the proxy's URL,
-  the CA and the admin's credentials for `curl -K`.
+  the CA and the admin's credentials for `curl -K`;
+- `console.properties` (mode 0600): the web console's, its clients acting as the admin user.
 
 The broker serves SASL_SSL only, with the StandardAuthorizer: every other principal needs ACLs
 (`schemabus acls add`). The registry serves HTTPS with HTTP basic authentication. The REST Proxy
 serves HTTPS; a caller's basic credentials are a broker user's, passed to the broker as its own
-SCRAM-SHA-512 login (rest.authorization), so each caller is held to its own ACLs.
+SCRAM-SHA-512 login (rest.authorization), so each caller is held to its own ACLs. The web console
+serves HTTP on its (loopback) listener behind basic authentication with the registry's users (the
+admin user).
 """
 
 from __future__ import annotations
@@ -108,6 +111,23 @@ class SecureSetup:
             "schema.registry.basic.auth.credentials.source": "USER_INFO",
             "schema.registry.basic.auth.user.info": f"{ADMIN}:{self.admin_password}",
             "schema.registry.ssl.ca.location": str(self.ca_file),
+        }
+
+    def console_properties(self, bootstrap: str) -> dict[str, str]:
+        """The web console: its Kafka clients as the admin user (SASL_SSL), the registry and the REST
+        Proxy reached over HTTPS as the admin too; itself behind basic authentication against the
+        registry's users file (the admin user, role admin)."""
+        kafka = self.kafka_client_properties(bootstrap)
+        return {
+            **kafka,
+            "schema.registry.basic.auth.credentials.source": "USER_INFO",
+            "schema.registry.basic.auth.user.info": f"{ADMIN}:{self.admin_password}",
+            "schema.registry.ssl.ca.location": str(self.ca_file),
+            "rest.basic.auth.user.info": f"{ADMIN}:{self.admin_password}",
+            "console.http.ssl.ca.location": str(self.ca_file),
+            "authentication.method": "BASIC", "authentication.realm": "SchemabusConsole",
+            "authentication.roles": "admin",
+            "schemabus.authentication.users.file": str(self.directory / "registry-users"),
         }
 
     @property

@@ -36,16 +36,23 @@ class ServiceError(Exception):
 class Backends:
     """`kafka`: Kafka client properties in Kafka's (Java) names (bootstrap.servers, security.*);
     `registry`: the registry client's config (url, basic.auth.*), or None without a registry;
-    `connect_url` / `rest_url`: Kafka Connect's and the REST Proxy's base URLs, or None."""
+    `connect_url` / `rest_url`: Kafka Connect's and the REST Proxy's base URLs, or None;
+    `connect_user_info` / `rest_user_info`: "user:password" for their basic authentication, or None;
+    `http_ca_file`: the CA (PEM) that their https certificates are checked against, or None."""
 
     kafka: dict[str, str]
     registry: dict[str, str] | None = None
     connect_url: str | None = None
     rest_url: str | None = None
+    connect_user_info: str | None = field(default=None, repr=False)
+    rest_user_info: str | None = field(default=None, repr=False)
+    http_ca_file: str | None = None
     _admin: AdminClient | None = field(default=None, init=False, repr=False)
     _registry_client: SchemaRegistryClient | None = field(default=None, init=False, repr=False)
-    _http: urllib3.PoolManager = field(default_factory=lambda: urllib3.PoolManager(maxsize=8), init=False,
-                                       repr=False)
+    _http: urllib3.PoolManager | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self):
+        self._http = urllib3.PoolManager(maxsize=8, **({"ca_certs": self.http_ca_file} if self.http_ca_file else {}))
 
     @property
     def bootstrap(self) -> str:
@@ -69,16 +76,19 @@ class Backends:
             self._registry_client = SchemaRegistryClient(self.registry)
         return self._registry_client
 
-    def http_json(self, service: str, base_url: str | None, method: str, path: str, body=None):
+    def http_json(self, service: str, base_url: str | None, method: str, path: str, body=None,
+                  user_info: str | None = None):
         """`method path` on Connect or the REST Proxy; its decoded JSON (None for an empty body).
         ServiceError for an error status (with the service's own message) or no answer."""
         if base_url is None:
             raise ServiceError(service, "not configured")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if user_info:
+            headers.update(urllib3.make_headers(basic_auth=user_info))
         try:
             response = self._http.request(
                 method, base_url.rstrip("/") + path, body=None if body is None else json.dumps(body).encode(),
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-                timeout=SERVICE_TIMEOUT_S, retries=False)
+                headers=headers, timeout=SERVICE_TIMEOUT_S, retries=False)
         except urllib3.exceptions.HTTPError as exc:
             raise ServiceError(service, f"unreachable at {base_url}: {exc}") from None
         data = json.loads(response.data) if response.data else None
@@ -88,7 +98,7 @@ class Backends:
         return data
 
     def connect(self, method: str, path: str, body=None):
-        return self.http_json("Kafka Connect", self.connect_url, method, path, body)
+        return self.http_json("Kafka Connect", self.connect_url, method, path, body, self.connect_user_info)
 
     def rest_proxy(self, method: str, path: str, body=None):
-        return self.http_json("REST Proxy", self.rest_url, method, path, body)
+        return self.http_json("REST Proxy", self.rest_url, method, path, body, self.rest_user_info)

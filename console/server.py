@@ -3,7 +3,10 @@
 It is configured as the other services are, by properties with Kafka's and Confluent's names:
 `bootstrap.servers` and any Kafka client property (security.protocol, sasl.*, ssl.*), taken by
 every Kafka client the console makes; `schema.registry.url` and the registry client's
-`schema.registry.*` settings (basic.auth.*, ssl.*); `connect.url`; `rest.url`; `listeners`.
+`schema.registry.*` settings (basic.auth.*, ssl.*); `connect.url`; `rest.url`;
+`connect.basic.auth.user.info` / `rest.basic.auth.user.info` (user:password) and
+`console.http.ssl.ca.location` (the CA of their https certificates); `listeners`. Its own basic
+authentication: `authentication.method=BASIC` and the rest of console/auth.py.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ import threading
 
 import waitress
 
+from console import auth
 from console.app import create_app
 from console.backends import Backends
 
 log = logging.getLogger("console.server")
 
 DEFAULT_LISTENER = "http://127.0.0.1:8080"
-OWN_PREFIXES = ("schema.registry.", "connect.", "rest.", "console.")
-OWN_NAMES = {"listeners"}
+OWN_PREFIXES = ("schema.registry.", "connect.", "rest.", "console.", *auth.PROPERTY_PREFIXES)
+OWN_NAMES = {"listeners", *auth.PROPERTY_NAMES}
 
 
 def backends_from_properties(properties: dict[str, str]) -> Backends:
@@ -34,7 +38,10 @@ def backends_from_properties(properties: dict[str, str]) -> Backends:
                     **{k[len("schema.registry."):]: v for k, v in properties.items()
                        if k.startswith("schema.registry.") and k != "schema.registry.url"}}
     return Backends(kafka=kafka, registry=registry, connect_url=properties.get("connect.url") or None,
-                    rest_url=properties.get("rest.url") or None)
+                    rest_url=properties.get("rest.url") or None,
+                    connect_user_info=properties.get("connect.basic.auth.user.info") or None,
+                    rest_user_info=properties.get("rest.basic.auth.user.info") or None,
+                    http_ca_file=properties.get("console.http.ssl.ca.location") or None)
 
 
 def listener(properties: dict[str, str]) -> tuple[str, int]:
@@ -51,7 +58,9 @@ def run(properties: dict[str, str], threads: int = 8) -> int:
     host, port = listener(properties)
     app = create_app(backends_from_properties(properties),
                      {k: v for k, v in properties.items() if k.startswith("console.")})
-    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="schemabus-console")
+    security = auth.settings_from_properties(properties)
+    wsgi = app if security is None else auth.BasicAuth(app, security)  # every path, static assets too
+    server = waitress.create_server(wsgi, host=host, port=port, threads=threads, ident="schemabus-console")
     stop = threading.Event()
 
     def shutdown(*_):
