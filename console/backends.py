@@ -36,12 +36,14 @@ class ServiceError(Exception):
 class Backends:
     """`kafka`: Kafka client properties in Kafka's (Java) names (bootstrap.servers, security.*);
     `registry`: the registry client's config (url, basic.auth.*), or None without a registry;
-    `connect_url` / `rest_url`: Kafka Connect's and the REST Proxy's base URLs, or None."""
+    `connect_url` / `rest_url`: Kafka Connect's and the REST Proxy's base URLs, or None;
+    `broker_metrics_url`: the broker's Prometheus endpoint (topic sizes and rates), or None."""
 
     kafka: dict[str, str]
     registry: dict[str, str] | None = None
     connect_url: str | None = None
     rest_url: str | None = None
+    broker_metrics_url: str | None = None
     _admin: AdminClient | None = field(default=None, init=False, repr=False)
     _registry_client: SchemaRegistryClient | None = field(default=None, init=False, repr=False)
     _http: urllib3.PoolManager = field(default_factory=lambda: urllib3.PoolManager(maxsize=8), init=False,

@@ -3,7 +3,8 @@
 It is configured as the other services are, by properties with Kafka's and Confluent's names:
 `bootstrap.servers` and any Kafka client property (security.protocol, sasl.*, ssl.*), taken by
 every Kafka client the console makes; `schema.registry.url` and the registry client's
-`schema.registry.*` settings (basic.auth.*, ssl.*); `connect.url`; `rest.url`; `listeners`.
+`schema.registry.*` settings (basic.auth.*, ssl.*); `connect.url`; `rest.url`; `broker.metrics.url` (the broker's Prometheus endpoint);
+`listeners`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ log = logging.getLogger("console.server")
 
 DEFAULT_LISTENER = "http://127.0.0.1:8080"
 OWN_PREFIXES = ("schema.registry.", "connect.", "rest.", "console.")
-OWN_NAMES = {"listeners"}
+OWN_NAMES = {"listeners", "broker.metrics.url"}
 
 
 def backends_from_properties(properties: dict[str, str]) -> Backends:
@@ -34,7 +35,8 @@ def backends_from_properties(properties: dict[str, str]) -> Backends:
                     **{k[len("schema.registry."):]: v for k, v in properties.items()
                        if k.startswith("schema.registry.") and k != "schema.registry.url"}}
     return Backends(kafka=kafka, registry=registry, connect_url=properties.get("connect.url") or None,
-                    rest_url=properties.get("rest.url") or None)
+                    rest_url=properties.get("rest.url") or None,
+                    broker_metrics_url=properties.get("broker.metrics.url") or None)
 
 
 def listener(properties: dict[str, str]) -> tuple[str, int]:
