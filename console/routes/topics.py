@@ -87,7 +87,7 @@ def _config_rows(form, prefix: str = "config") -> tuple[list[tuple[str, str]], d
     return rows, errors
 
 
-def _int_field(form, name: str, errors: dict, blank=None, minimum: int | None = None):
+def _int_field(form, name: str, errors: dict, blank=None, minimum: int | None = None, too_small: str | None = None):
     text = form.get(name, "").strip()
     if not text:
         return blank
@@ -97,7 +97,7 @@ def _int_field(form, name: str, errors: dict, blank=None, minimum: int | None = 
         errors[name] = f"{text!r} is not a whole number."
         return None
     if minimum is not None and value < minimum:
-        errors[name] = f"Must be at least {minimum}."
+        errors[name] = too_small or f"Must be at least {minimum}."
         return None
     return value
 
@@ -121,8 +121,8 @@ def create():
         errors["name"] = "A topic needs a name."
     # Blank: the broker's defaults (num.partitions, default.replication.factor). 0 and the like go to
     # the broker, which says why it refuses them.
-    partitions = _int_field(form, "partitions", errors, blank=-1, minimum=0)
-    replication = _int_field(form, "replication", errors, blank=-1, minimum=0)
+    partitions = _int_field(form, "partitions", errors, blank=-1, minimum=0, too_small="Must be at least 1.")
+    replication = _int_field(form, "replication", errors, blank=-1, minimum=0, too_small="Must be at least 1.")
     rows, row_errors = _config_rows(form)
     errors.update(row_errors)
     configs = dict(rows)
