@@ -60,6 +60,14 @@ class Record:
     headers: list[tuple[str, Shown]]
 
 
+COMPACT_UP_TO = 100  # characters: shorter values stay on one line, longer ones are indented
+
+
+def json_text(value) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= COMPACT_UP_TO else json.dumps(value, ensure_ascii=False, indent=2)
+
+
 def raw(data: bytes | None) -> Shown:
     if data is None:
         return Shown("null")
@@ -92,8 +100,7 @@ class RecordDecoder:
             shown = raw(data)
             shown.error = f"not decoded with schema id {schema_id}: {exc}"
             return shown
-        return Shown(schema_type, json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False),
-                     schema_id, self.subjects(schema_id))
+        return Shown(schema_type, json_text(value), schema_id, self.subjects(schema_id))
 
     def subjects(self, schema_id: int) -> list[str]:
         """`subject vN` for each version registered with this id."""

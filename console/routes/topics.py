@@ -3,7 +3,8 @@ groups, create / alter configs / add partitions / delete, browsing its records (
 and producing one.
 
 Every change is checked by the broker first (validate_only), so a refused form leaves the cluster
-as it was; the form comes back with the broker's message next to the field it is about.
+as it was; the form comes back with the broker's message next to the field it is about. A form
+with errors is answered 200, as any page: the browser would log a 4xx as a console error.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from console import records, topics
+from registry_client import SchemaRegistryError
 from console.routes import backends
 from rest.timestamps import iso_to_ms
 
@@ -139,7 +141,7 @@ def create():
             errors["form"] = str(exc)
     if errors:
         return render_template("topics/create.html", title="Create a topic", form=form, errors=errors,
-                               config_rows=CONFIG_ROWS), 400
+                               config_rows=CONFIG_ROWS)
     flash(f"Topic {name} created.", "success")
     return redirect(url_for("topics.detail", name=name))
 
@@ -147,10 +149,10 @@ def create():
 # -- one topic --------------------------------------------------------------------------------
 
 
-def _render_detail(name: str, errors: dict | None = None, status: int = 200):
+def _render_detail(name: str, errors: dict | None = None):
     detail = _detail_or_404(name)
     return render_template("topics/detail.html", title=f"Topic {name}", topic=detail, errors=errors or {},
-                           form=request.form, resets=request.form.getlist("reset"), config_rows=CONFIG_ROWS), status
+                           form=request.form, resets=request.form.getlist("reset"), config_rows=CONFIG_ROWS)
 
 
 @bp.get("/<name>")
@@ -173,7 +175,7 @@ def alter(name: str):
                 abort(404, f"There is no topic {name}.")
             errors[_config_error_field(exc.message, rows, "set")] = exc.message
     if errors:
-        return _render_detail(name, errors, 400)
+        return _render_detail(name, errors)
     flash(f"Configs of {name} changed.", "success")
     return redirect(url_for("topics.detail", name=name) + "#configs-h")
 
@@ -192,7 +194,7 @@ def partitions(name: str):
                 abort(404, f"There is no topic {name}.")
             errors["total"] = exc.message
     if errors:
-        return _render_detail(name, errors, 400)
+        return _render_detail(name, errors)
     flash(f"{name} now has {total} partitions.", "success")
     return redirect(url_for("topics.detail", name=name))
 
@@ -214,7 +216,7 @@ def delete(name: str):
                 return redirect(url_for("topics.index"))
     detail = _detail_or_404(name)
     return render_template("topics/delete.html", title=f"Delete topic {name}", topic=detail, errors=errors,
-                           form=request.form), 400 if errors else 200
+                           form=request.form)
 
 
 # -- records ----------------------------------------------------------------------------------
@@ -267,8 +269,7 @@ def messages(name: str):
             read_error = exc.args[0]
     return render_template("topics/messages.html", title=f"Messages of {name}", topic=detail, choice=choice,
                            errors=errors, records=found, read_error=read_error,
-                           tail_positions=_positions_text(tail_positions) if tail_positions is not None else None), \
-        400 if errors else 200
+                           tail_positions=_positions_text(tail_positions) if tail_positions is not None else None)
 
 
 def _positions_text(positions: dict[int, int]) -> str:
@@ -304,8 +305,8 @@ def produce(name: str):
     schema, schema_error = None, None
     try:
         schema = records.value_schema(registry, name)
-    except Exception as exc:  # the registry is down: raw values can still be produced
-        schema_error = getattr(exc, "error_message", None) or str(exc)
+    except SchemaRegistryError as exc:  # the registry is down: raw values can still be produced
+        schema_error = exc.error_message
     form, errors = request.form, {}
     if request.method == "POST":
         written = _produce(name, detail, schema, form, errors)
@@ -315,8 +316,7 @@ def produce(name: str):
             return redirect(url_for("topics.produce", name=name, partition=partition, offset=offset))
     return render_template("topics/produce.html", title=f"Produce to {name}", topic=detail, schema=schema,
                            schema_error=schema_error, form=form, errors=errors, header_rows=HEADER_ROWS,
-                           written=(request.args.get("partition"), request.args.get("offset"))), \
-        400 if errors else 200
+                           written=(request.args.get("partition"), request.args.get("offset")))
 
 
 def _produce(name: str, detail: topics.TopicDetail, schema, form, errors: dict):

@@ -9,6 +9,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from cli.metrics_status import scrape
@@ -47,7 +48,13 @@ def fill(driver, field_id: str, value: str) -> None:
 
 
 def submit(driver, label: str) -> None:
+    """Clicks a form's button and waits for the page it loads (so nothing is read off the old one)."""
+    old_page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.XPATH, f"//button[normalize-space()='{label}']").click()
+    WebDriverWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old_page),
+                                             f"clicking {label!r} loaded no page")
+    WebDriverWait(driver, PAGE_WAIT_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, "main h1"),
+                                             f"the page after {label!r} did not load")
 
 
 def field_error(driver, field_id: str) -> str:
