@@ -24,7 +24,7 @@ from confluent_kafka.admin import (
 )
 
 from cli.metrics_status import Samples, metrics_url, scrape
-from console.backends import SERVICE_TIMEOUT_S
+from console.backends import SERVICE_TIMEOUT_S, ServiceError
 
 LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 SCHEMA_VALIDATION = ("confluent.value.schema.validation", "confluent.key.schema.validation")
@@ -33,14 +33,14 @@ SCHEMA_VALIDATION = ("confluent.value.schema.validation", "confluent.key.schema.
 MAX_GROUPS_SCANNED = 200
 
 
-class AdminFailure(Exception):
+class AdminFailure(ServiceError):
     """Kafka refused or did not answer; `code` is Kafka's error name (TOPIC_EXCEPTION, ...) so a form
-    can put the broker's `message` next to the field it is about."""
+    can put the broker's `message` next to the field it is about. Left uncaught, the console's
+    ServiceError page shows it."""
 
     def __init__(self, code: str, message: str):
-        super().__init__(message)
+        super().__init__("Kafka", message)
         self.code = code
-        self.message = message
 
 
 def wait(future):
@@ -77,8 +77,12 @@ class TopicRow:
 
 def topic_rows(admin: AdminClient) -> list[TopicRow]:
     """Every topic from one Metadata request (which never auto-creates: it names no topic)."""
+    try:
+        listed = admin.list_topics(timeout=SERVICE_TIMEOUT_S).topics
+    except KafkaException as exc:
+        raise AdminFailure(exc.args[0].name(), exc.args[0].str()) from None
     rows = []
-    for name, topic in sorted(admin.list_topics(timeout=SERVICE_TIMEOUT_S).topics.items()):
+    for name, topic in sorted(listed.items()):
         if topic.error is not None:
             continue
         parts = topic.partitions.values()

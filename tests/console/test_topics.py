@@ -268,3 +268,16 @@ def test_unknown_topic_is_a_404(console_platform):
     for path in ("", "/messages", "/produce", "/delete"):
         answer = requests.get(f"{console_platform.console.url}/topics/no-such-topic-{free_port()}{path}", timeout=20)
         assert answer.status_code == 404, path
+
+
+def test_an_unreachable_broker_is_a_service_error_page_not_a_500(tmp_path):
+    """A console whose bootstrap server nobody serves: the topic pages say Kafka cannot be reached."""
+    import requests
+
+    console = ConsoleProcess(tmp_path, f"127.0.0.1:{free_port()}").start()
+    try:
+        for path in ("/topics/", "/topics/some-topic"):
+            answer = requests.get(console.url + path, timeout=60)
+            assert answer.status_code == 502 and "Kafka" in answer.text and "Internal error" not in answer.text, path
+    finally:
+        console.stop()
