@@ -155,7 +155,7 @@ def broker_metrics(url: str) -> BrokerMetrics:
 def add_figures(rows: list[TopicRow], url: str | None) -> str | None:
     """Fills sizes and rates in from the metrics; the reason when they cannot be had."""
     if not url:
-        return "sizes and rates need the broker's metrics endpoint (broker.metrics.url)"
+        return "the broker's metrics endpoint is not configured (broker.metrics.url)"
     try:
         figures = broker_metrics(url).figures()
     except (OSError, ValueError) as exc:

@@ -87,7 +87,6 @@ def test_topics_list_hides_internal_topics_until_asked(console_platform, browser
     assert "_schemas" not in shown
     # Without broker.metrics.url the sizes say where they would come from.
     assert "broker.metrics.url" in page.find_element(By.ID, "metrics-note").text
-    screenshot(browser, "topics")
     page.find_element(By.PARTIAL_LINK_TEXT, "Show internal topics").click()
     WebDriverWait(browser, PAGE_WAIT_S).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-topic='__consumer_offsets']"),
@@ -131,6 +130,7 @@ def test_sizes_and_rates_come_from_the_broker_metrics(metered, browser):
     WebDriverWait(browser, 40).until(
         lambda d: d.find_element(By.CSS_SELECTOR, f"tr[data-topic='{name}'] td.rate-messages").text
         not in ("–", "0.0"), "no messages-in rate appeared after the table refreshed")
+    screenshot(browser, "topics")
     open_page(browser, console.url + "/", "main h1")
     assert "Size on disk" in browser.find_element(By.XPATH, "//section[h2[normalize-space()='Kafka cluster']]").text
 
