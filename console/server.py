@@ -3,8 +3,8 @@
 It is configured as the other services are, by properties with Kafka's and Confluent's names:
 `bootstrap.servers` and any Kafka client property (security.protocol, sasl.*, ssl.*), taken by
 every Kafka client the console makes; `schema.registry.url` and the registry client's
-`schema.registry.*` settings (basic.auth.*, ssl.*); `connect.url`; `rest.url`; `broker.metrics.url` (the broker's Prometheus endpoint);
-`listeners`.
+`schema.registry.*` settings (basic.auth.*, ssl.*); `connect.url`; `rest.url`; `listeners`;
+`broker.metrics.url`, the broker's Prometheus endpoint (topic sizes and rates).
 """
 
 from __future__ import annotations
