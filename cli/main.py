@@ -158,11 +158,14 @@ def connect_worker_properties(bootstrap: str, listen: str, registry_url: str, se
 
 
 async def _start_console_child(bootstrap: str, listen: str, registry_url: str, connect_url: str, rest_url: str,
-                               timeout: float = 120.0, properties: Path | None = None):
+                               broker_metrics_url: str | None = None, timeout: float = 120.0,
+                               properties: Path | None = None):
     """`schemabus console` (the web console) as a child process; its URL once it is ready."""
-    return await _start_child("console", [*([str(properties)] if properties else []), "--bootstrap-server", bootstrap,
-                                          "--listen", listen, "--schema-registry-url", registry_url,
-                                          "--connect-url", connect_url, "--rest-url", rest_url], timeout)
+    args = [*([str(properties)] if properties else []), "--bootstrap-server", bootstrap, "--listen", listen,
+            "--schema-registry-url", registry_url, "--connect-url", connect_url, "--rest-url", rest_url]
+    if broker_metrics_url:  # topic sizes and rates
+        args += ["--broker-metrics-url", broker_metrics_url]
+    return await _start_child("console", args, timeout)
 
 
 async def _start_connect_child(properties: Path, timeout: float = 120.0):
@@ -222,7 +225,7 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
             console_properties = secure.write_private("console.properties", "".join(
                 f"{k}={v}\n" for k, v in secure.console_properties(bootstrap).items()))
         proc, console_url = await _start_console_child(bootstrap, console_listen, url, connect_url, rest_url,
-                                                       properties=console_properties)
+                                                       broker.metrics_endpoint.url, properties=console_properties)
         children.append(("the web console", proc))
         if console_url is None:
             print("schemabus up: the web console did not start (see its log above)", file=sys.stderr, flush=True)
@@ -390,6 +393,8 @@ def add_web_console_command(sub) -> None:
     console.add_argument("--schema-registry-url", metavar="URL", help="the schema registry (schema.registry.url)")
     console.add_argument("--connect-url", metavar="URL", help="Kafka Connect's REST API (connect.url)")
     console.add_argument("--rest-url", metavar="URL", help="the REST Proxy (rest.url)")
+    console.add_argument("--broker-metrics-url", metavar="URL",
+                         help="the broker's Prometheus endpoint, for topic sizes and rates (broker.metrics.url)")
     console.set_defaults(func=cmd_console)
 
 
@@ -399,7 +404,8 @@ def cmd_console(args) -> int:
 
     properties = registry_properties(args.properties_file, args.config)
     for key, value in (("bootstrap.servers", args.bootstrap_server), ("schema.registry.url", args.schema_registry_url),
-                       ("connect.url", args.connect_url), ("rest.url", args.rest_url)):
+                       ("connect.url", args.connect_url), ("rest.url", args.rest_url),
+                       ("broker.metrics.url", args.broker_metrics_url)):
         if value:
             properties[key] = value
     if args.listen:

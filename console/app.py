@@ -10,11 +10,11 @@ from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from console.backends import Backends, ServiceError
-from console.routes import connect, groups, overview, schemas, security
+from console.routes import connect, groups, overview, schemas, security, topics
 
 # The console's areas, in the order of the navigation bar: each a module with a blueprint `bp` and
 # its entry `nav` (endpoint, label).
-AREAS = (overview, schemas, groups, connect, security)
+AREAS = (overview, topics, schemas, groups, connect, security)
 
 log = logging.getLogger("console.app")
 

@@ -38,7 +38,8 @@ class Backends:
     `registry`: the registry client's config (url, basic.auth.*), or None without a registry;
     `connect_url` / `rest_url`: Kafka Connect's and the REST Proxy's base URLs, or None;
     `connect_user_info` / `rest_user_info`: "user:password" for their basic authentication, or None;
-    `http_ca_file`: the CA (PEM) that their https certificates are checked against, or None."""
+    `http_ca_file`: the CA (PEM) that their https certificates are checked against, or None;
+    `broker_metrics_url`: the broker's Prometheus endpoint (topic sizes and rates), or None."""
 
     kafka: dict[str, str]
     registry: dict[str, str] | None = None
@@ -47,6 +48,7 @@ class Backends:
     connect_user_info: str | None = field(default=None, repr=False)
     rest_user_info: str | None = field(default=None, repr=False)
     http_ca_file: str | None = None
+    broker_metrics_url: str | None = None
     _admin: AdminClient | None = field(default=None, init=False, repr=False)
     _registry_client: SchemaRegistryClient | None = field(default=None, init=False, repr=False)
     _http: urllib3.PoolManager | None = field(default=None, init=False, repr=False)

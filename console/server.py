@@ -5,7 +5,8 @@ It is configured as the other services are, by properties with Kafka's and Confl
 every Kafka client the console makes; `schema.registry.url` and the registry client's
 `schema.registry.*` settings (basic.auth.*, ssl.*); `connect.url`; `rest.url`;
 `connect.basic.auth.user.info` / `rest.basic.auth.user.info` (user:password) and
-`console.http.ssl.ca.location` (the CA of their https certificates); `listeners`. Its own basic
+`console.http.ssl.ca.location` (the CA of their https certificates); `listeners`;
+`broker.metrics.url`, the broker's Prometheus endpoint (topic sizes and rates). Its own basic
 authentication: `authentication.method=BASIC` and the rest of console/auth.py.
 """
 
@@ -25,7 +26,7 @@ log = logging.getLogger("console.server")
 
 DEFAULT_LISTENER = "http://127.0.0.1:8080"
 OWN_PREFIXES = ("schema.registry.", "connect.", "rest.", "console.", *auth.PROPERTY_PREFIXES)
-OWN_NAMES = {"listeners", *auth.PROPERTY_NAMES}
+OWN_NAMES = {"listeners", "broker.metrics.url", *auth.PROPERTY_NAMES}
 
 
 def backends_from_properties(properties: dict[str, str]) -> Backends:
@@ -41,7 +42,8 @@ def backends_from_properties(properties: dict[str, str]) -> Backends:
                     rest_url=properties.get("rest.url") or None,
                     connect_user_info=properties.get("connect.basic.auth.user.info") or None,
                     rest_user_info=properties.get("rest.basic.auth.user.info") or None,
-                    http_ca_file=properties.get("console.http.ssl.ca.location") or None)
+                    http_ca_file=properties.get("console.http.ssl.ca.location") or None,
+                    broker_metrics_url=properties.get("broker.metrics.url") or None)
 
 
 def listener(properties: dict[str, str]) -> tuple[str, int]:

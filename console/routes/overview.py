@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 
 from console.backends import SERVICE_TIMEOUT_S, ServiceError
 from console.routes import backends
+from console.topics import add_figures, topic_rows
 
 bp = Blueprint("overview", __name__)
 nav = ("overview.index", "Overview")
@@ -24,11 +25,20 @@ def _status(fetch):
 
 def _broker():
     cluster = backends().admin.describe_cluster(request_timeout=SERVICE_TIMEOUT_S).result()
-    topics = backends().admin.list_topics(timeout=SERVICE_TIMEOUT_S).topics
+    rows = [row for row in topic_rows(backends().admin) if not row.internal]
+    metrics_note = add_figures(rows, backends().broker_metrics_url)  # sizes and rates: console/topics.py
     return {"cluster_id": cluster.cluster_id, "controller": cluster.controller,
             "brokers": sorted(cluster.nodes, key=lambda n: n.id),
-            "topics": sum(1 for name in topics if not name.startswith("_")),
-            "partitions": sum(len(t.partitions) for name, t in topics.items() if not name.startswith("_"))}
+            "topics": len(rows), "partitions": sum(row.partitions for row in rows),
+            "under_replicated": sum(row.under_replicated for row in rows), "metrics_note": metrics_note,
+            "size": sum(row.size or 0 for row in rows), **_total_rates(rows)}
+
+
+def _total_rates(rows) -> dict:
+    """Per-second totals; None until a second scrape of the broker's metrics gives a rate."""
+    return {name: None if all(getattr(row, name) is None for row in rows)
+            else round(sum(getattr(row, name) or 0 for row in rows), 1)
+            for name in ("messages_in", "bytes_in", "bytes_out")}
 
 
 def _registry():

@@ -105,6 +105,7 @@ def test_up_runs_broker_registry_and_rest_proxy(tmp_path, how):
         assert f"web console at {proc.console_url}" in ready
         overview = requests.get(proc.console_url + "/", timeout=30)
         assert overview.status_code == 200 and "Unavailable" not in overview.text, overview.text
+        assert "Size on disk" in overview.text  # the console was given the broker's metrics endpoint
 
         if how == "ctrl-c":
             os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole foreground group
