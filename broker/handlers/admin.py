@@ -50,16 +50,32 @@ def _check_topic_action(broker, ctx, operation: Operation, name: str) -> None:
         raise TopicError("TOPIC_AUTHORIZATION_FAILED", "Authorization failed.")
 
 
+def _not_created(name: str, error: str, message: str | None) -> dict:
+    return {"name": name, "topic_id": bytes(16), "error_code": code(error), "error_message": message,
+            "num_partitions": -1, "replication_factor": -1, "configs": []}
+
+
+def _past_deadline(timeout_ms: int) -> bool:
+    """Kafka's controller drops a CreateTopics/DeleteTopics whose deadline (now + timeout) has
+    passed before it gets to it: with a timeout <= 0 nothing is created or deleted and every
+    topic of the request is answered REQUEST_TIMED_OUT, even a request that would have failed."""
+    return timeout_ms <= 0
+
+
 @apis.handler(19, 2, 7)
 async def create_topics(broker, ctx, request):
+    topics = request["topics"]
+    # Kafka checks CREATE before the controller sees the request: only a request with a topic
+    # the client may create reaches the controller and times out there.
+    if _past_deadline(request["timeout"]) and any(
+            _topic_action_allowed(broker, ctx, Operation.CREATE, t["name"]) for t in topics):
+        return {"throttle_time": 0, "topics": [_not_created(t["name"], "REQUEST_TIMED_OUT", None) for t in topics]}
     results = []
     budget = _PartitionBudget()
-    async for t in ctx.paced(request["topics"]):
+    async for t in ctx.paced(topics):
         name = t["name"]
         if not _topic_action_allowed(broker, ctx, Operation.CREATE, name):
-            results.append({"name": name, "error_code": code("TOPIC_AUTHORIZATION_FAILED"),
-                            "error_message": "Authorization failed.", "num_partitions": -1,
-                            "replication_factor": -1, "configs": None})
+            results.append(_not_created(name, "TOPIC_AUTHORIZATION_FAILED", "Authorization failed."))
             continue
         configs = {c["name"]: c["value"] for c in t.get("configs") or []}
         partitions = t["num_partitions"]
@@ -74,8 +90,7 @@ async def create_topics(broker, ctx, request):
                 topic = await broker.topics.create_paced(name, partitions, t["replication_factor"], configs)
                 count, rf, topic_id, stored_configs = len(topic.partitions), 1, topic.topic_id, topic.configs
         except TopicError as exc:
-            results.append({"name": name, "error_code": code(exc.error), "error_message": exc.message,
-                            "num_partitions": -1, "replication_factor": -1, "configs": None})
+            results.append(_not_created(name, exc.error, exc.message))
             continue
         # The created topic's configs only for a client that may describe them.
         describable = broker.authorizer.authorize(ctx, Operation.DESCRIBE_CONFIGS, ResourceType.TOPIC, name)
@@ -93,6 +108,11 @@ async def delete_topics(broker, ctx, request):
     items = request.get("topics")
     if items is None:
         items = [{"name": n, "topic_id": bytes(16)} for n in request.get("topic_names", [])]
+    if _past_deadline(request["timeout"]) and items and broker.config["delete.topic.enable"]:
+        # Named as the request names them: an id's name stays unsaid, a name's id zero.
+        return {"throttle_time": 0, "responses": [
+            {"name": item.get("name"), "topic_id": item.get("topic_id") or bytes(16),
+             "error_code": code("REQUEST_TIMED_OUT"), "error_message": None} for item in items]}
     responses = []
     async for item in ctx.paced(items):
         name = item.get("name")
