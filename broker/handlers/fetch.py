@@ -209,6 +209,14 @@ async def _long_poll(broker, ctx, request, partitions, topics: _Topics, denied, 
         topics = topics.fresh()  # topics may have been created or deleted meanwhile
 
 
+def _close_records(selected: list) -> None:
+    """The record files of entries that will not be sent."""
+    for _, entry in selected:
+        file = getattr(entry["records"], "file", None)
+        if file is not None:
+            file.close()
+
+
 @apis.handler(1, 4, 18)
 async def fetch(broker, ctx, request):
     by_id = ctx.api_version >= TOPIC_IDS_FROM
@@ -239,6 +247,15 @@ async def fetch(broker, ctx, request):
         names = {t.name for t in map(topics.get, {cp.topic for cp in partitions}) if t is not None}
         denied = _denied_topics(broker, ctx, request, names)
     selected, topics = await _long_poll(broker, ctx, request, partitions, topics, denied, incremental=session is not None)
+    throttle_ms = broker.quotas.fetch_throttle(ctx.principal, ctx.client_id,
+                                               sum(len(entry["records"]) for _, entry in selected))
+    if throttle_ms:
+        # Kafka answers a fetch over its consumer_byte_rate empty and tells its session nothing:
+        # a full fetch opens none (session id 0), an incremental one keeps its session as it
+        # was, but for the epoch, which has moved on.
+        _close_records(selected)
+        return {"throttle_time": throttle_ms, "error_code": 0,
+                "session_id": session.id if session is not None else NO_SESSION, "responses": []}
     if session is not None or epoch == INITIAL_EPOCH:
         # What the client was told, for the next incremental fetch of the session (open or
         # about to be): a full fetch without a session (librdkafka's, every time) keeps none.
