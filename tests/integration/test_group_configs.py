@@ -217,3 +217,11 @@ def test_group_configs_survive_a_restart(broker_factory):
         assert join(client, group, ["t"])["heartbeat_interval"] == 2000
     finally:
         client.close()
+
+
+def test_a_groups_configs_are_among_its_authorized_operations(client):
+    """Kafka 4.1 names DESCRIBE_CONFIGS and ALTER_CONFIGS among a group's operations (without an
+    authorizer every supported operation is allowed)."""
+    answer = client.call(15, 5, {"groups": [group_name()], "include_authorized_operations": True})
+    operations = {3: "READ", 6: "DELETE", 8: "DESCRIBE", 10: "DESCRIBE_CONFIGS", 11: "ALTER_CONFIGS"}
+    assert answer["groups"][0]["authorized_operations"] == sum(1 << bit for bit in operations)
