@@ -63,8 +63,8 @@ _BOUNDED = ("consumer.heartbeat.interval.ms", "consumer.session.timeout.ms", "sh
             "streams.session.timeout.ms", "streams.num.standby.replicas")
 _SESSIONS = ("consumer", "share", "streams")
 # share.auto.offset.reset: earliest, latest, or by_duration:<ISO-8601 duration, not negative>.
-_DURATION = re.compile(r"([-+]?)P(?:([-+]?\d+)D)?(?:T(?:([-+]?\d+)H)?(?:([-+]?\d+)M)?(?:([-+]?\d+)(?:[.,](\d{0,9}))?S)?)?",
-                       re.IGNORECASE)
+_DURATION = re.compile(r"([-+]?)P(?:([-+]?\d+)D)?"
+                       r"(?:T(?:([-+]?\d+)H)?(?:([-+]?\d+)M)?(?:([-+]?\d+)(?:[.,](\d{0,9}))?S)?)?", re.IGNORECASE)
 
 
 class GroupConfigError(ValueError):
@@ -104,7 +104,7 @@ class GroupConfigs:
         self.raw: dict[str, dict[str, str]] = {}  # as given, and as DescribeConfigs answers them
         if self.path.exists():
             self.raw = {group: dict(configs) for group, configs in json.loads(self.path.read_text()).items()}
-        self._parsed: dict[str, dict[str, object]] = {group: self._parse(configs) for group, configs in self.raw.items()}
+        self._parsed = {group: self._parse(configs) for group, configs in self.raw.items()}
 
     def groups(self) -> list[str]:
         """The groups with overrides."""

@@ -58,9 +58,9 @@ def _not_created(name: str, error: str, message: str | None) -> dict:
 
 
 def _past_deadline(timeout_ms: int) -> bool:
-    """Kafka's controller drops a CreateTopics/DeleteTopics whose deadline (now + timeout) has
-    passed before it gets to it: with a timeout <= 0 nothing is created or deleted and every
-    topic of the request is answered REQUEST_TIMED_OUT, even a request that would have failed."""
+    """Kafka's controller drops a CreateTopics/DeleteTopics/CreatePartitions whose deadline (now +
+    timeout) has passed before it gets to it: with a timeout <= 0 nothing is created or deleted
+    and every topic of the request is answered REQUEST_TIMED_OUT, even one that would have failed."""
     return timeout_ms <= 0
 
 
@@ -143,9 +143,14 @@ async def delete_topics(broker, ctx, request):
 
 @apis.handler(37, 0, 3)
 async def create_partitions(broker, ctx, request):
+    topics = request["topics"]
+    if _past_deadline(request["timeout"]) and any(
+            _topic_action_allowed(broker, ctx, Operation.ALTER, t["name"]) for t in topics):
+        return {"throttle_time": 0, "results": [
+            {"name": t["name"], "error_code": code("REQUEST_TIMED_OUT"), "error_message": None} for t in topics]}
     results = []
     budget = _PartitionBudget()
-    async for t in ctx.paced(request["topics"]):
+    async for t in ctx.paced(topics):
         try:
             _check_topic_action(broker, ctx, Operation.ALTER, t["name"])
             topic = broker.topics.get(t["name"])

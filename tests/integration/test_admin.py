@@ -275,9 +275,9 @@ def _create(client: RawClient, names: list[str], timeout: int, version: int = 7,
 
 @pytest.mark.parametrize("timeout", [0, -1])
 def test_create_and_delete_topics_with_no_time_left_time_out_and_do_nothing(any_broker, timeout):
-    """Kafka's controller drops a CreateTopics/DeleteTopics whose deadline (now + timeout) has
-    passed: a timeout <= 0 is answered REQUEST_TIMED_OUT for every topic named, one that would
-    fail anyway included, and nothing is created or deleted."""
+    """Kafka's controller drops a CreateTopics/DeleteTopics/CreatePartitions whose deadline (now +
+    timeout) has passed: a timeout <= 0 is answered REQUEST_TIMED_OUT for every topic named, one
+    that would fail anyway included, and nothing is created, deleted or added."""
     timed_out = code("REQUEST_TIMED_OUT")
     client = RawClient(any_broker.bootstrap)
     try:
@@ -303,9 +303,17 @@ def test_create_and_delete_topics_with_no_time_left_time_out_and_do_nothing(any_
             ("no-such-topic-t0", bytes(16), timed_out, None), (None, unknown_id, timed_out, None)]
         answer = client.call(20, 1, {"timeout": timeout, "topic_names": [existing]})
         assert [(r["name"], r["error_code"]) for r in answer["responses"]] == [(existing, timed_out)]
+        answer = client.call(37, 3, {"timeout": timeout, "validate_only": False, "topics": [
+            {"name": existing, "count": 4, "assignments": None}, {"name": "no-such-topic-t0", "count": 4,
+                                                                  "assignments": None}]})
+        assert [(r["name"], r["error_code"], r["error_message"]) for r in answer["results"]] == [
+            (existing, timed_out, None), ("no-such-topic-t0", timed_out, None)]
+        assert len(client.call(3, 12, {"topics": [{"name": existing, "topic_id": bytes(16)}],
+                                       "allow_auto_topic_creation": False})["topics"][0]["partitions"]) == 2
         # Nothing was deleted: both topics are deleted now.
         answer = client.call(20, 6, {"timeout": 10_000, "topics": [
             {"name": existing, "topic_id": bytes(16)}, {"name": None, "topic_id": new_id}]})
-        assert sorted((r["error_code"], r["topic_id"] == new_id) for r in answer["responses"]) == [(0, False), (0, True)]
+        assert sorted((r["error_code"], r["topic_id"] == new_id) for r in answer["responses"]) == [
+            (0, False), (0, True)]
     finally:
         client.close()
