@@ -26,6 +26,7 @@ from broker.coordinator.transaction import OFFSETS_TOPIC, TransactionCoordinator
 from broker.dynamic_config import DynamicBrokerConfigs
 from broker.features import FinalizedFeatures
 from broker.fetch_session import FetchSessionCache
+from broker.group_configs import GroupConfigs
 from broker.producer_ids import ProducerIdManager
 from broker.quotas import Quotas
 from broker.sasl.scram import ScramCredentials
@@ -65,6 +66,7 @@ class Broker:
         self.config.explicit.setdefault("log.dirs", str(self.data_dir.resolve()))
         self.dynamic_configs = DynamicBrokerConfigs(self.data_dir, self.config)
         self.quotas = Quotas(self.data_dir)
+        self.group_configs = GroupConfigs(self.data_dir, self.config)
         self.node_id = self.config["node.id"]
         self.cluster_id = self._load_cluster_id()
         self.features = FinalizedFeatures(self.data_dir, self.node_id)
@@ -113,7 +115,7 @@ class Broker:
     async def start(self) -> None:
         self._limit_open_files()
         self.topics = TopicManager(self.data_dir, self.config)
-        self.group_coordinator = GroupCoordinator(self.topics, self.config)
+        self.group_coordinator = GroupCoordinator(self.topics, self.config, self.group_configs)
         self.transactions = TransactionCoordinator(self, self.config["transaction.state.log.num.partitions"])
         self.transactions.offsets_partition_for = self.group_coordinator.manager.log.partition_for
         self.transactions.complete_group_offsets = self.group_coordinator.complete_transaction

@@ -27,6 +27,9 @@ _TYPE_ERRORS = {BOOLEAN: "Expected value to be either true or false", INT: "Not 
                 DOUBLE: "Not a number of type DOUBLE"}
 
 
+_INT_RANGES = {SHORT: 2**15, INT: 2**31, LONG: 2**63}
+
+
 class ConfigError(ValueError):
     """An unknown config name or an invalid value (INVALID_CONFIG)."""
 
@@ -51,6 +54,8 @@ class ConfigDef:
                 value = raw.lower() == "true"
             elif self.type in (INT, SHORT, LONG):
                 value = int(raw)
+                if not -_INT_RANGES[self.type] <= value < _INT_RANGES[self.type]:  # Java's parse fails
+                    raise ValueError
             elif self.type == DOUBLE:
                 value = float(raw)
             elif self.type == LIST:
@@ -198,6 +203,25 @@ BROKER_CONFIGS = _defs(
     ConfigDef("group.consumer.assignors", LIST, ["uniform", "range"], choices=("uniform", "range")),
     ConfigDef("group.consumer.migration.policy", STRING, "bidirectional",
               choices=("disabled", "upgrade", "downgrade", "bidirectional")),
+    # Share and streams groups are not served; their timing configs are the defaults and bounds
+    # of the per-group configs kafka-configs --entity-type groups sets (broker/group_configs.py).
+    ConfigDef("group.share.session.timeout.ms", INT, 45000, minimum=1),
+    ConfigDef("group.share.min.session.timeout.ms", INT, 45000, minimum=1),
+    ConfigDef("group.share.max.session.timeout.ms", INT, 60000, minimum=1),
+    ConfigDef("group.share.heartbeat.interval.ms", INT, 5000, minimum=1),
+    ConfigDef("group.share.min.heartbeat.interval.ms", INT, 5000, minimum=1),
+    ConfigDef("group.share.max.heartbeat.interval.ms", INT, 15000, minimum=1),
+    ConfigDef("group.share.record.lock.duration.ms", INT, 30000, minimum=1000),
+    ConfigDef("group.share.min.record.lock.duration.ms", INT, 15000, minimum=1000),
+    ConfigDef("group.share.max.record.lock.duration.ms", INT, 60000, minimum=1000),
+    ConfigDef("group.streams.session.timeout.ms", INT, 45000, minimum=1),
+    ConfigDef("group.streams.min.session.timeout.ms", INT, 45000, minimum=1),
+    ConfigDef("group.streams.max.session.timeout.ms", INT, 60000, minimum=1),
+    ConfigDef("group.streams.heartbeat.interval.ms", INT, 5000, minimum=1),
+    ConfigDef("group.streams.min.heartbeat.interval.ms", INT, 5000, minimum=1),
+    ConfigDef("group.streams.max.heartbeat.interval.ms", INT, 15000, minimum=1),
+    ConfigDef("group.streams.num.standby.replicas", INT, 0, minimum=0),
+    ConfigDef("group.streams.max.standby.replicas", INT, 2, minimum=0),
     ConfigDef("confluent.schema.registry.url", STRING, None,
               "Schema Registry used to validate schema-governed topics (schema.registry.url is accepted too)."),
     # How the broker's registry client authenticates (Confluent Server's names; broker/schema_validation.py).

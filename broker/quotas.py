@@ -12,7 +12,8 @@ produced, the bytes fetched, or the time spent serving requests are recorded in 
 rate (11 windows of 1 s, measured as Kafka's Rate does); a rate above the quota gives the
 response a throttle time, (rate - quota) / quota x the measured window, after which the
 connection is read again (KIP-219: the client waits as well). A throttled fetch is answered
-empty, as Kafka does, and its bytes are not counted. A new connection from an ip over its
+empty, as Kafka does, and its bytes are not counted; the fetch handler asks fetch_throttle()
+itself, since a throttled fetch also tells its session nothing. A new connection from an ip over its
 connection_creation_rate is closed unserved once its throttle time has passed (KIP-612).
 """
 
@@ -282,16 +283,6 @@ def _user(principal: str) -> str:
     return principal.split(":", 1)[1] if ":" in principal else principal
 
 
-def _empty_fetch(response: dict) -> dict:
-    """Kafka's throttled fetch answer: no partitions (their record files are closed here)."""
-    for topic in response["responses"]:
-        for partition in topic["partitions"]:
-            close = getattr(partition.get("records"), "file", None)
-            if close is not None:
-                close.close()
-    return {**response, "responses": []}
-
-
 class Quotas:
     """The broker's quotas and their three managers (produce, fetch, request time)."""
 
@@ -321,9 +312,21 @@ class Quotas:
         """Whether any quota is set: without one, requests skip all of this."""
         return bool(self.store.quotas)
 
+    def fetch_throttle(self, principal: str, client_id: str, size: int) -> int:
+        """Record a fetch answer of `size` record bytes: 0 to send it, else the throttle time
+        in ms, the bytes taken back (the fetch is then answered empty)."""
+        if not self.active:
+            return 0
+        user = _user(principal)
+        throttle_ms = self.fetch.record(user, client_id, size)
+        if throttle_ms:
+            self.fetch.unrecord(user, client_id, size)
+        return throttle_ms
+
     def throttle(self, api_key: int, principal: str, client_id: str, request_bytes: int,
                  response: dict | None, elapsed_s: float) -> tuple[dict | None, int]:
-        """Record a served request; (the response to send, the throttle time it carries)."""
+        """Record a served request; (the response to send, the throttle time it carries). A
+        fetch has recorded its bytes already: its throttle time is in its response."""
         user = _user(principal)
         throttle_ms = 0
         if api_key not in NOT_TIMED:
@@ -331,12 +334,7 @@ class Quotas:
         if api_key == PRODUCE:
             throttle_ms = max(throttle_ms, self.produce.record(user, client_id, request_bytes))
         elif api_key == FETCH and response is not None:
-            size = sum(len(p.get("records") or b"") for t in response["responses"] for p in t["partitions"])
-            fetch_ms = self.fetch.record(user, client_id, size)
-            if fetch_ms > 0:
-                self.fetch.unrecord(user, client_id, size)
-                response = _empty_fetch(response)
-            throttle_ms = max(throttle_ms, fetch_ms)
+            throttle_ms = max(throttle_ms, response["throttle_time"])
         if throttle_ms and response is not None:
             response = {**response, "throttle_time": max(response.get("throttle_time", 0), throttle_ms)}
         return response, throttle_ms

@@ -35,14 +35,15 @@ def _read_exact(sock: socket.socket, n: int) -> bytes:
 
 
 class RawClient:
-    def __init__(self, bootstrap: str, timeout: float = 10.0):
+    def __init__(self, bootstrap: str, timeout: float = 10.0, client_id: str = "raw-test"):
         host, port = bootstrap.rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self.client_id = client_id
         self._cid = 0
 
     def call(self, api_key: int, version: int, body: dict) -> dict:
         self._cid += 1
-        self.sock.sendall(request_frame(api_key, version, body, self._cid))
+        self.sock.sendall(request_frame(api_key, version, body, self._cid, self.client_id))
         frame = read_frame(self.sock)
         (cid,) = struct.unpack_from(">i", frame)
         assert cid == self._cid, f"correlation id {cid} != {self._cid}"

@@ -16,8 +16,10 @@ error codes and messages. One heartbeat:
 
 All records of a heartbeat are appended to `__consumer_offsets` before it is answered; if the
 append fails, the group is put back as it was. A member that sends no heartbeat within
-`group.consumer.session.timeout.ms` is removed (a static member too, once left with epoch -2),
-and so is one that does not revoke partitions within its rebalance timeout.
+`group.consumer.session.timeout.ms` (the group's `consumer.session.timeout.ms` when set) is
+removed (a static member too, once left with epoch -2), and so is one that does not revoke
+partitions within its rebalance timeout. The heartbeat interval a member is told is likewise
+the group's `consumer.heartbeat.interval.ms` when set.
 """
 
 from __future__ import annotations
@@ -96,11 +98,12 @@ def compile_regex(pattern: str):
 
 
 class ConsumerGroupCoordinator:
-    def __init__(self, manager, topics, config, classic):
+    def __init__(self, manager, topics, config, classic, group_configs=None):
         self.manager = manager  # GroupMetadataManager: the log, the offsets, the classic groups
         self.topics = topics
         self.config = config
         self.classic = classic  # the classic GroupCoordinator (loading flag, upgrades)
+        self.group_configs = group_configs  # per-group overrides of the broker's configs
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -249,7 +252,8 @@ class ConsumerGroupCoordinator:
         full = hb.member_epoch == 0 or (hb.rebalance_timeout_ms != -1 and hb.owned is not None and (
             hb.subscribed_topic_names is not None or hb.subscribed_topic_regex is not None))
         changed = _copy(member.assigned) != before
-        return HeartbeatAnswer(member.member_id, member.member_epoch, self.config["group.consumer.heartbeat.interval.ms"],
+        return HeartbeatAnswer(member.member_id, member.member_epoch,
+                               self._group_config(group, "consumer.heartbeat.interval.ms"),
                                _copy(member.assigned) if full or changed else None)
 
     def _member_for(self, group: ConsumerGroup, hb: Heartbeat) -> tuple[ConsumerMember, list[cr.Record]]:
@@ -381,10 +385,16 @@ class ConsumerGroupCoordinator:
         records.append(cr.Record(cr.GROUP_EPOCH, group.group_id, None, cr.Epoch(group.group_epoch + 1)))
         self._write_and_apply(group, records)
 
+    def _group_config(self, group: ConsumerGroup, name: str) -> int:
+        """The group's `name` (kafka-configs --entity-type groups), else the broker's group.`name`."""
+        if self.group_configs is None:
+            return self.config["group." + name]
+        return self.group_configs.value(group.group_id, name)
+
     def _schedule_session(self, group: ConsumerGroup, member: ConsumerMember) -> None:
         if member.session_timer is not None:
             member.session_timer.cancel()
-        timeout = self.config["group.consumer.session.timeout.ms"] / 1000
+        timeout = self._group_config(group, "consumer.session.timeout.ms") / 1000
         member.session_timer = self._loop.call_later(timeout, self._fence, group, member, "session timeout")
 
     def _schedule_rebalance_timeout(self, group: ConsumerGroup, member: ConsumerMember) -> None:

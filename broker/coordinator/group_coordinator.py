@@ -74,11 +74,13 @@ class JoinRequest:
 
 
 class GroupCoordinator:
-    def __init__(self, topics, config):
+    def __init__(self, topics, config, group_configs=None):
+        """`group_configs`: the per-group overrides (broker/group_configs.py); without them
+        every group has the broker's configs."""
         self.topics = topics
         self.config = config
         self.manager = GroupMetadataManager(topics, config)
-        self.consumer = ConsumerGroupCoordinator(self.manager, topics, config, self)
+        self.consumer = ConsumerGroupCoordinator(self.manager, topics, config, self, group_configs)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loading = True  # until __consumer_offsets has been replayed
         self._load_task: asyncio.Task | None = None

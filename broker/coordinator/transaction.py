@@ -196,6 +196,12 @@ class TransactionCoordinator:
 
     def init_producer_id(self, transactional_id: str, timeout_ms: int, producer_id: int, epoch: int,
                          fenced_error: str) -> tuple[int, int]:
+        """Kafka's TransactionCoordinator.handleInitProducerId: a new producer instance (id -1)
+        or the current producer bumping its own epoch (KIP-360) gets the next epoch. An open
+        transaction is first aborted under a bumped epoch, which fences its producer, and the
+        request answered CONCURRENT_TRANSACTIONS: the client retries, and the retry bumps once
+        more (a new instance) or, from the producer that asked, is a retry of a bump that
+        succeeded and gets the fencing epoch itself."""
         self._check_loaded()
         if not 0 < timeout_ms <= self.broker.config["transaction.max.timeout.ms"]:
             raise TxnError("INVALID_TRANSACTION_TIMEOUT",
@@ -205,18 +211,29 @@ class TransactionCoordinator:
             meta = TransactionMetadata(transactional_id, self.broker.producer_ids.next_id(), 0, timeout_ms)
             self._persist(meta)
             return meta.producer_id, meta.producer_epoch
-        if producer_id >= 0 and (producer_id, epoch) not in (
-                (meta.producer_id, meta.producer_epoch), self._rotated_from(meta)):
-            # KIP-360: only the current producer may bump its own epoch (or one whose id ran
-            # out of epochs, retrying the bump that gave it a new id).
+        if producer_id >= 0 and not self._same_producer(meta, producer_id, epoch):
+            raise TxnError(fenced_error, f"Producer {producer_id} is not the current producer of {transactional_id!r}")
+        if meta.state == ONGOING:
+            # Kafka checks only the producer id here: even a stale epoch of it aborts the open
+            # transaction (and is fenced when it retries).
+            self._abort_with_bumped_epoch(meta)
+            raise TxnError("CONCURRENT_TRANSACTIONS", f"Aborting the open transaction of {transactional_id!r}")
+        if meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
+            self._write_markers_and_complete(meta, meta.state == PREPARE_COMMIT)
+        if producer_id >= 0 and (producer_id, epoch) == (meta.last_producer_id, meta.last_producer_epoch):
+            # A retry of the bump that gave this producer its current epoch (its answer was
+            # lost, or it was answered CONCURRENT_TRANSACTIONS): that epoch again, no new bump.
+            meta.timeout_ms = timeout_ms
+            self._persist(meta)
+            return meta.producer_id, meta.producer_epoch
+        if producer_id >= 0 and (producer_id, epoch) != (meta.producer_id, meta.producer_epoch):
             raise TxnError(fenced_error, f"Producer {producer_id} epoch {epoch} is not the current producer "
                                          f"of {transactional_id!r}")
-        if meta.state == ONGOING:
-            # A new producer instance: abort what the old one left open, fencing it.
-            self._abort_with_bumped_epoch(meta)
-        elif meta.state in (PREPARE_COMMIT, PREPARE_ABORT):
-            self._write_markers_and_complete(meta, meta.state == PREPARE_COMMIT)
         self._bump_epoch(meta)
+        if producer_id < 0:
+            # A new instance: no earlier epoch may claim this bump as its own (Kafka's
+            # NO_PRODUCER_EPOCH as the last epoch), so the fenced producer stays fenced.
+            meta.last_producer_epoch = -1
         meta.timeout_ms = timeout_ms
         meta.state = EMPTY
         meta.partitions.clear()
@@ -225,9 +242,11 @@ class TransactionCoordinator:
         return meta.producer_id, meta.producer_epoch
 
     @staticmethod
-    def _rotated_from(meta: TransactionMetadata) -> tuple[int, int] | None:
-        """The previous (id, epoch) when the last bump moved the producer to a new id."""
-        return (meta.last_producer_id, meta.last_producer_epoch) if meta.last_producer_id != meta.producer_id else None
+    def _same_producer(meta: TransactionMetadata, producer_id: int, epoch: int) -> bool:
+        """Kafka's isValidProducerId: the current id, or the one before it when that ran out of
+        epochs (a retry of the bump that moved the producer to a new id)."""
+        return producer_id == meta.producer_id or (
+            producer_id == meta.last_producer_id and epoch >= LAST_USABLE_EPOCH)
 
     def _bump_epoch(self, meta: TransactionMetadata) -> None:
         meta.last_producer_id, meta.last_producer_epoch = meta.producer_id, meta.producer_epoch

@@ -5,11 +5,13 @@ from __future__ import annotations
 from broker import config as cfg
 from broker.authorizer import CLUSTER_NAME, Operation, ResourceType
 from broker.dynamic_config import BROKER, CLUSTER_DEFAULT, DYNAMIC_CONFIGS, DynamicConfigError
+from broker.group_configs import GroupConfigError
 from broker.protocol import apis
 from broker.protocol.errors import code
 from broker.topics import TopicError
 
-RESOURCE_TOPIC, RESOURCE_BROKER = 2, 4
+RESOURCE_TOPIC, RESOURCE_BROKER, RESOURCE_CLIENT_METRICS, RESOURCE_GROUP = 2, 4, 16, 32
+LISTED_RESOURCE_TYPES = (RESOURCE_TOPIC, RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_CLIENT_METRICS)
 # Kafka's controller refuses more than 10,000 partitions in one request. Ours creates them
 # on the event loop in slices (~0.6 ms each, topics.CREATE_SLICE_S), so it takes at most
 # 1,000: one request still answers within a second or so.
@@ -50,16 +52,32 @@ def _check_topic_action(broker, ctx, operation: Operation, name: str) -> None:
         raise TopicError("TOPIC_AUTHORIZATION_FAILED", "Authorization failed.")
 
 
+def _not_created(name: str, error: str, message: str | None) -> dict:
+    return {"name": name, "topic_id": bytes(16), "error_code": code(error), "error_message": message,
+            "num_partitions": -1, "replication_factor": -1, "configs": []}
+
+
+def _past_deadline(timeout_ms: int) -> bool:
+    """Kafka's controller drops a CreateTopics/DeleteTopics/CreatePartitions whose deadline (now +
+    timeout) has passed before it gets to it: with a timeout <= 0 nothing is created or deleted
+    and every topic of the request is answered REQUEST_TIMED_OUT, even one that would have failed."""
+    return timeout_ms <= 0
+
+
 @apis.handler(19, 2, 7)
 async def create_topics(broker, ctx, request):
+    topics = request["topics"]
+    # Kafka checks CREATE before the controller sees the request: only a request with a topic
+    # the client may create reaches the controller and times out there.
+    if _past_deadline(request["timeout"]) and any(
+            _topic_action_allowed(broker, ctx, Operation.CREATE, t["name"]) for t in topics):
+        return {"throttle_time": 0, "topics": [_not_created(t["name"], "REQUEST_TIMED_OUT", None) for t in topics]}
     results = []
     budget = _PartitionBudget()
-    async for t in ctx.paced(request["topics"]):
+    async for t in ctx.paced(topics):
         name = t["name"]
         if not _topic_action_allowed(broker, ctx, Operation.CREATE, name):
-            results.append({"name": name, "error_code": code("TOPIC_AUTHORIZATION_FAILED"),
-                            "error_message": "Authorization failed.", "num_partitions": -1,
-                            "replication_factor": -1, "configs": None})
+            results.append(_not_created(name, "TOPIC_AUTHORIZATION_FAILED", "Authorization failed."))
             continue
         configs = {c["name"]: c["value"] for c in t.get("configs") or []}
         partitions = t["num_partitions"]
@@ -74,8 +92,7 @@ async def create_topics(broker, ctx, request):
                 topic = await broker.topics.create_paced(name, partitions, t["replication_factor"], configs)
                 count, rf, topic_id, stored_configs = len(topic.partitions), 1, topic.topic_id, topic.configs
         except TopicError as exc:
-            results.append({"name": name, "error_code": code(exc.error), "error_message": exc.message,
-                            "num_partitions": -1, "replication_factor": -1, "configs": None})
+            results.append(_not_created(name, exc.error, exc.message))
             continue
         # The created topic's configs only for a client that may describe them.
         describable = broker.authorizer.authorize(ctx, Operation.DESCRIBE_CONFIGS, ResourceType.TOPIC, name)
@@ -93,6 +110,11 @@ async def delete_topics(broker, ctx, request):
     items = request.get("topics")
     if items is None:
         items = [{"name": n, "topic_id": bytes(16)} for n in request.get("topic_names", [])]
+    if _past_deadline(request["timeout"]) and items and broker.config["delete.topic.enable"]:
+        # Named as the request names them: an id's name stays unsaid, a name's id zero.
+        return {"throttle_time": 0, "responses": [
+            {"name": item.get("name"), "topic_id": item.get("topic_id") or bytes(16),
+             "error_code": code("REQUEST_TIMED_OUT"), "error_message": None} for item in items]}
     responses = []
     async for item in ctx.paced(items):
         name = item.get("name")
@@ -121,9 +143,14 @@ async def delete_topics(broker, ctx, request):
 
 @apis.handler(37, 0, 3)
 async def create_partitions(broker, ctx, request):
+    topics = request["topics"]
+    if _past_deadline(request["timeout"]) and any(
+            _topic_action_allowed(broker, ctx, Operation.ALTER, t["name"]) for t in topics):
+        return {"throttle_time": 0, "results": [
+            {"name": t["name"], "error_code": code("REQUEST_TIMED_OUT"), "error_message": None} for t in topics]}
     results = []
     budget = _PartitionBudget()
-    async for t in ctx.paced(request["topics"]):
+    async for t in ctx.paced(topics):
         try:
             _check_topic_action(broker, ctx, Operation.ALTER, t["name"])
             topic = broker.topics.get(t["name"])
@@ -206,6 +233,9 @@ def _check_config_access(broker, ctx, operation: Operation, rtype: int, rname: s
     elif rtype == RESOURCE_BROKER:
         if not broker.authorizer.authorize(ctx, operation, ResourceType.CLUSTER, CLUSTER_NAME):
             raise TopicError("CLUSTER_AUTHORIZATION_FAILED", "Cluster authorization failed.")
+    elif rtype == RESOURCE_GROUP:
+        if not broker.authorizer.authorize(ctx, operation, ResourceType.GROUP, rname):
+            raise TopicError("GROUP_AUTHORIZATION_FAILED", "Group authorization failed.")
 
 
 @apis.handler(32, 1, 4)
@@ -227,6 +257,10 @@ async def describe_configs(broker, ctx, request):
             elif rtype == RESOURCE_BROKER:
                 _check_broker_name(broker, rname)
                 entries = _broker_entries(broker, rname, request.get("include_synonyms", False))
+            elif rtype == RESOURCE_GROUP:
+                if not rname:
+                    raise TopicError("INVALID_REQUEST", "Group name must not be empty")
+                entries = _group_entries(broker, rname, request.get("include_synonyms", False))
             else:
                 raise TopicError("INVALID_REQUEST", f"Unsupported resource type {rtype}")
             keys = r.get("configuration_keys")
@@ -238,6 +272,46 @@ async def describe_configs(broker, ctx, request):
             result.update(error_code=code(exc.error), error_message=exc.message)
         results.append(result)
     return {"throttle_time": 0, "results": results}
+
+
+def _group_entries(broker, group: str, include_synonyms: bool) -> list[dict]:
+    """A group's configs, overridden or not; the one synonym is the config itself (Kafka's)."""
+    return [{"name": name, "value": value, "read_only": False, "config_source": source, "is_sensitive": False,
+             "config_type": config_type, "documentation": None,
+             "synonyms": [{"name": name, "value": value, "source": source}] if include_synonyms else []}
+            for name, value, source, config_type in broker.group_configs.describe(group)]
+
+
+def _alter_group(broker, group: str, configs: dict[str, str], validate_only: bool) -> None:
+    if not group:
+        raise TopicError("INVALID_REQUEST", "Default group resources are not allowed.")
+    try:
+        broker.group_configs.replace(group, configs, validate_only)
+    except GroupConfigError as exc:
+        raise TopicError(exc.error, exc.message) from None
+
+
+def _group_changes(current: dict[str, str], changes: list[dict]) -> dict[str, str]:
+    """IncrementalAlterConfigs on a group, refused as Kafka refuses it: a key named twice, a
+    value missing, APPEND/SUBTRACT (no group config is a list)."""
+    names = [c["name"] for c in changes]
+    if len(set(names)) != len(names):
+        raise TopicError("INVALID_REQUEST", "Error due to duplicate config keys")
+    configs = dict(current)
+    for change in changes:
+        name, op, value = change["name"], change["config_operation"], change["value"]
+        if op != OP_DELETE and value is None:
+            raise TopicError("INVALID_REQUEST", f"Null value not supported for : {name}")
+        if op in (OP_APPEND, OP_SUBTRACT):
+            raise TopicError("INVALID_CONFIG", f"Can't {'APPEND' if op == OP_APPEND else 'SUBTRACT'} to key {name} "
+                                               "because its type is not LIST.")
+        if op == OP_SET:
+            configs[name] = value
+        elif op == OP_DELETE:
+            configs.pop(name, None)
+        else:
+            raise TopicError("INVALID_REQUEST", f"Unknown config operation {op}")
+    return configs
 
 
 def _alter_topic(broker, name: str, new_configs: dict[str, str], validate_only: bool) -> None:
@@ -286,6 +360,9 @@ async def alter_configs(broker, ctx, request):
             elif rtype == RESOURCE_BROKER:
                 configs = {c["name"]: c["value"] for c in r["configs"] if c["value"] is not None}
                 _alter_broker(broker, _broker_scope(broker, rname), configs, request.get("validate_only", False))
+            elif rtype == RESOURCE_GROUP:
+                configs = {c["name"]: c["value"] for c in r["configs"] if c["value"] is not None}
+                _alter_group(broker, rname, configs, request.get("validate_only", False))
             else:
                 raise TopicError("INVALID_REQUEST", f"Unsupported resource type {rtype}")
             responses.append(_alter_response(rtype, rname))
@@ -338,9 +415,35 @@ async def incremental_alter_configs(broker, ctx, request):
                 configs = _apply_incremental(broker.dynamic_configs.current(scope), r["configs"],
                                              cfg.BROKER_CONFIGS, "INVALID_REQUEST")
                 _alter_broker(broker, scope, configs, request.get("validate_only", False))
+            elif rtype == RESOURCE_GROUP:
+                configs = _group_changes(broker.group_configs.overrides(rname), r["configs"])
+                _alter_group(broker, rname, configs, request.get("validate_only", False))
             else:
                 raise TopicError("INVALID_REQUEST", f"Unsupported resource type {rtype}")
             responses.append(_alter_response(rtype, rname))
         except TopicError as exc:
             responses.append(_alter_response(rtype, rname, exc))
     return {"throttle_time": 0, "responses": responses}
+
+
+@apis.handler(74, 0, 1)
+async def list_config_resources(broker, ctx, request):
+    """The resources configs can be described for (KIP-1142; what `kafka-configs --describe
+    --entity-type groups` asks first): every topic, this broker, the groups with overrides (as
+    Kafka lists them: a group without any is not listed), no client metrics (not served). v0
+    asks for client metrics only; v1 for the given types, all of them when none is given."""
+    if not broker.authorizer.authorize(ctx, Operation.DESCRIBE_CONFIGS, ResourceType.CLUSTER, CLUSTER_NAME):
+        return {"throttle_time": 0, "error_code": code("CLUSTER_AUTHORIZATION_FAILED"), "config_resources": []}
+    wanted = request.get("resource_types") if ctx.api_version >= 1 else [RESOURCE_CLIENT_METRICS]
+    wanted = set(wanted or LISTED_RESOURCE_TYPES)
+    if not wanted <= set(LISTED_RESOURCE_TYPES):
+        return {"throttle_time": 0, "error_code": code("UNSUPPORTED_VERSION"), "config_resources": []}
+    names = []
+    if RESOURCE_TOPIC in wanted:
+        names += [(RESOURCE_TOPIC, name) for name in broker.topics.topics]
+    if RESOURCE_BROKER in wanted:
+        names.append((RESOURCE_BROKER, str(broker.node_id)))
+    if RESOURCE_GROUP in wanted:
+        names += [(RESOURCE_GROUP, group) for group in broker.group_configs.groups()]
+    return {"throttle_time": 0, "error_code": 0,
+            "config_resources": [{"resource_type": rtype, "resource_name": name} for rtype, name in names]}

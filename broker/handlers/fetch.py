@@ -1,7 +1,11 @@
 """Fetch: whole batches from the requested offsets, with long polling and fetch sessions.
 
-A fetch answers at once when it has `min_bytes` of data or an error, otherwise it waits
-until an append to one of its partitions or `max_wait` ms. Fetch v13+ names topics by id.
+A fetch answers at once when it has `min_bytes` of data or a partition's read fails (an
+offset out of range), otherwise it waits until an append to one of its partitions or
+`max_wait` ms. As in Kafka, a partition it cannot look up (an unknown topic, partition or
+topic id, or a topic it may not read) is answered with its error but does not end the wait
+of the others; a partition that goes away meanwhile (its topic deleted) does. Fetch v13+
+names topics by id.
 Sessions (KIP-227, broker/fetch_session.py): a full fetch with epoch 0 may open one; an
 incremental fetch reads the session's partitions and answers only those with news, and an
 unchanged partition costs a few attribute reads, not a read of its log.
@@ -68,13 +72,13 @@ class _Topics:
 
     def __init__(self, broker, by_id: bool):
         self._broker = broker
-        self._by_id = by_id
+        self.by_id = by_id
         self._lookup = broker.topics.by_id if by_id else broker.topics.get
         self._known: dict = {}
         self.missing_error = "UNKNOWN_TOPIC_ID" if by_id else "UNKNOWN_TOPIC_OR_PARTITION"
 
     def fresh(self) -> "_Topics":
-        return _Topics(self._broker, self._by_id)
+        return _Topics(self._broker, self.by_id)
 
     def get(self, key):
         topic = self._known.get(key, _UNRESOLVED)
@@ -111,31 +115,31 @@ def _has_news(cp: CachedPartition, entry: dict) -> bool:
 
 async def _read_once(broker, ctx, partitions: list[CachedPartition], topics: _Topics, request,
                      denied: set[str], incremental: bool) -> tuple[list, int, bool, list]:
-    """One pass over the partitions: ([(partition, its response entry)], bytes, any error,
-    partitions to wait on). An incremental pass leaves out partitions without news."""
+    """One pass over the partitions: ([(partition, its response entry)], bytes, whether a read
+    failed, partitions to wait on). An incremental pass leaves out partitions without news.
+    Partitions that could not be looked up come last, as in Kafka's answers: those of unknown
+    topic ids, then the others (Kafka sets them aside in two passes, in this order)."""
     committed = request.get("isolation_level", 0) == READ_COMMITTED
     budget = request.get("max_bytes", 0x7FFFFFFF)
     total = 0
     failed = False
     watched = []
     selected = []
+    unknown_ids, set_aside = [], []
     for cp in partitions:
         if ctx.tick():
             await asyncio.sleep(0)
         index = cp.index
         topic = topics.get(cp.topic)
         if topic is None:
-            selected.append((cp, _error(index, topics.missing_error)))
-            failed = True
+            (unknown_ids if topics.by_id else set_aside).append((cp, _error(index, topics.missing_error)))
             continue
         if topic.name in denied:
-            selected.append((cp, _error(index, "TOPIC_AUTHORIZATION_FAILED")))
-            failed = True
+            set_aside.append((cp, _error(index, "TOPIC_AUTHORIZATION_FAILED")))
             continue
         partition = topic.partitions[index] if 0 <= index < len(topic.partitions) else None
         if partition is None:
-            selected.append((cp, _error(index, "UNKNOWN_TOPIC_OR_PARTITION")))
-            failed = True
+            set_aside.append((cp, _error(index, "UNKNOWN_TOPIC_OR_PARTITION")))
             continue
         watched.append(partition)
         if incremental and _unchanged(cp, partition):
@@ -159,7 +163,7 @@ async def _read_once(broker, ctx, partitions: list[CachedPartition], topics: _To
         }
         if not incremental or _has_news(cp, entry):
             selected.append((cp, entry))
-    return selected, total, failed, watched
+    return selected + unknown_ids + set_aside, total, failed, watched
 
 
 def _topic_responses(selected: list, topics: _Topics, by_id: bool) -> list[dict]:
@@ -182,16 +186,18 @@ def _topic_responses(selected: list, topics: _Topics, by_id: bool) -> list[dict]
 
 
 async def _long_poll(broker, ctx, request, partitions, topics: _Topics, denied, incremental) -> tuple[list, _Topics]:
-    """Read until there is min_bytes of data, an error, or max_wait has passed: the last
-    pass's selection, and the topics it saw."""
+    """Read until there is min_bytes of data, a failed read, one of the partitions found at
+    the start is gone, or max_wait has passed: the last pass's selection, and the topics it saw."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(request.get("max_wait", 0), 0) / 1000
     min_bytes = request.get("min_bytes", 1)
+    found = None
     while True:
         selected, total, failed, watched = await _read_once(broker, ctx, partitions, topics, request, denied,
                                                             incremental)
+        found = len(watched) if found is None else found
         remaining = deadline - loop.time()
-        if total >= min_bytes or failed or remaining <= 0 or not watched:
+        if total >= min_bytes or failed or remaining <= 0 or not watched or len(watched) < found:
             return selected, topics
         appended = loop.create_future()
         for partition in watched:
@@ -201,6 +207,14 @@ async def _long_poll(broker, ctx, request, partitions, topics: _Topics, denied, 
         except asyncio.TimeoutError:
             pass
         topics = topics.fresh()  # topics may have been created or deleted meanwhile
+
+
+def _close_records(selected: list) -> None:
+    """The record files of entries that will not be sent."""
+    for _, entry in selected:
+        file = getattr(entry["records"], "file", None)
+        if file is not None:
+            file.close()
 
 
 @apis.handler(1, 4, 18)
@@ -233,6 +247,15 @@ async def fetch(broker, ctx, request):
         names = {t.name for t in map(topics.get, {cp.topic for cp in partitions}) if t is not None}
         denied = _denied_topics(broker, ctx, request, names)
     selected, topics = await _long_poll(broker, ctx, request, partitions, topics, denied, incremental=session is not None)
+    throttle_ms = broker.quotas.fetch_throttle(ctx.principal, ctx.client_id,
+                                               sum(len(entry["records"]) for _, entry in selected))
+    if throttle_ms:
+        # Kafka answers a fetch over its consumer_byte_rate empty and tells its session nothing:
+        # a full fetch opens none (session id 0), an incremental one keeps its session as it
+        # was, but for the epoch, which has moved on.
+        _close_records(selected)
+        return {"throttle_time": throttle_ms, "error_code": 0,
+                "session_id": session.id if session is not None else NO_SESSION, "responses": []}
     if session is not None or epoch == INITIAL_EPOCH:
         # What the client was told, for the next incremental fetch of the session (open or
         # about to be): a full fetch without a session (librdkafka's, every time) keeps none.

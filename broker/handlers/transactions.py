@@ -53,6 +53,8 @@ async def init_producer_id(broker, ctx, request):
     refused = _init_refusal(broker, ctx, transactional_id)
     if refused is not None:
         return {"error_code": code(refused), "producer_id": -1, "producer_epoch": -1}
+    if (producer_id == -1) != (epoch == -1):  # both given or neither, as Kafka's KafkaApis requires
+        return {"error_code": code("INVALID_REQUEST"), "producer_id": -1, "producer_epoch": -1}
     if transactional_id is None:
         if producer_id >= 0 and 0 <= epoch < MAX_EPOCH - 1:
             # KIP-360: an idempotent producer recovering from an error bumps its own epoch,

@@ -264,3 +264,56 @@ def _page(client, names: list[str], cursor: dict | None) -> dict | None:
     # Apache Kafka may not know a topic just created for a moment.
     listed = {t["name"]: t["error_code"] for t in answer["topics"]}
     return None if any(listed.get(n, 0) != 0 for n in names[:2]) else answer
+
+
+def _create(client: RawClient, names: list[str], timeout: int, version: int = 7, validate_only: bool = False) -> list:
+    answer = client.call(19, version, {"topics": [
+        {"name": name, "num_partitions": 2, "replication_factor": 1, "assignments": [], "configs": []}
+        for name in names], "timeout": timeout, "validate_only": validate_only})
+    return [(t["name"], t["error_code"], t.get("error_message")) for t in answer["topics"]]
+
+
+@pytest.mark.parametrize("timeout", [0, -1])
+def test_create_and_delete_topics_with_no_time_left_time_out_and_do_nothing(any_broker, timeout):
+    """Kafka's controller drops a CreateTopics/DeleteTopics/CreatePartitions whose deadline (now +
+    timeout) has passed: a timeout <= 0 is answered REQUEST_TIMED_OUT for every topic named, one
+    that would fail anyway included, and nothing is created, deleted or added."""
+    timed_out = code("REQUEST_TIMED_OUT")
+    client = RawClient(any_broker.bootstrap)
+    try:
+        new, existing = unique_topic("t0-new"), unique_topic("t0-existing")
+        assert _create(client, [existing], 10_000) == [(existing, 0, None)]
+        assert _create(client, [new, existing, "bad name!"], timeout) == [
+            (new, timed_out, None), (existing, timed_out, None), ("bad name!", timed_out, None)]
+        assert _create(client, [new], timeout, version=2) == [(new, timed_out, None)]
+        assert _create(client, [new], timeout, validate_only=True) == [(new, timed_out, None)]
+        # Nothing was created: the topic is created now, not TOPIC_ALREADY_EXISTS.
+        assert _create(client, [new], 10_000) == [(new, 0, None)]
+
+        def topic_id(name):
+            return wait_until(lambda: (lambda t: t["error_code"] == 0 and t["topic_id"])(client.call(3, 12, {
+                "topics": [{"name": name, "topic_id": bytes(16)}], "allow_auto_topic_creation": False})["topics"][0]),
+                30, f"{name} in the metadata")
+        new_id, unknown_id = topic_id(new), bytes(range(16))
+        answer = client.call(20, 6, {"timeout": timeout, "topics": [
+            {"name": existing, "topic_id": bytes(16)}, {"name": None, "topic_id": new_id},
+            {"name": "no-such-topic-t0", "topic_id": bytes(16)}, {"name": None, "topic_id": unknown_id}]})
+        assert [(r["name"], r["topic_id"], r["error_code"], r["error_message"]) for r in answer["responses"]] == [
+            (existing, bytes(16), timed_out, None), (None, new_id, timed_out, None),
+            ("no-such-topic-t0", bytes(16), timed_out, None), (None, unknown_id, timed_out, None)]
+        answer = client.call(20, 1, {"timeout": timeout, "topic_names": [existing]})
+        assert [(r["name"], r["error_code"]) for r in answer["responses"]] == [(existing, timed_out)]
+        answer = client.call(37, 3, {"timeout": timeout, "validate_only": False, "topics": [
+            {"name": existing, "count": 4, "assignments": None}, {"name": "no-such-topic-t0", "count": 4,
+                                                                  "assignments": None}]})
+        assert [(r["name"], r["error_code"], r["error_message"]) for r in answer["results"]] == [
+            (existing, timed_out, None), ("no-such-topic-t0", timed_out, None)]
+        assert len(client.call(3, 12, {"topics": [{"name": existing, "topic_id": bytes(16)}],
+                                       "allow_auto_topic_creation": False})["topics"][0]["partitions"]) == 2
+        # Nothing was deleted: both topics are deleted now.
+        answer = client.call(20, 6, {"timeout": 10_000, "topics": [
+            {"name": existing, "topic_id": bytes(16)}, {"name": None, "topic_id": new_id}]})
+        assert sorted((r["error_code"], r["topic_id"] == new_id) for r in answer["responses"]) == [
+            (0, False), (0, True)]
+    finally:
+        client.close()

@@ -283,3 +283,50 @@ def test_topic_ids_survive_a_restart(broker_factory):
         assert response[1]["error_code"] == NONE and response[1]["high_watermark"] == 1
     finally:
         client.close()
+
+
+def _consumer_byte_rate(client: RawClient, client_id: str, rate: float | None) -> None:
+    """Set (or remove, with None) a consumer_byte_rate quota on one client id."""
+    answer = client.call(49, 1, {"validate_only": False, "entries": [{
+        "entity": [{"entity_type": "client-id", "entity_name": client_id}],
+        "ops": [{"key": "consumer_byte_rate", "value": rate or 0.0, "remove": rate is None}]}]})
+    assert answer["entries"][0]["error_code"] == NONE, answer
+
+
+def test_a_throttled_fetch_opens_no_session_and_tells_its_session_nothing(any_broker, topic):
+    """Over its consumer_byte_rate a fetch is answered empty: a full fetch then opens no session
+    (session id 0), as Kafka answers it; an incremental one answers its session's id, and the
+    session's epoch has moved on."""
+    name, topic_id = topic
+    producer = Producer({"bootstrap.servers": any_broker.bootstrap, "linger.ms": 0})
+    for _ in range(50):
+        producer.produce(name, value=b"x" * 1000, partition=0)
+    assert producer.flush(30) == 0
+    quota_id = unique_topic("fetch-quota")
+    admin, client = RawClient(any_broker.bootstrap), RawClient(any_broker.bootstrap, client_id=quota_id)
+    # ~50 kB a fetch; both brokers measure a rate over at least 10 s: one fetch is ~5 kB/s, under
+    # the quota, and a second right after it ~10 kB/s, over it.
+    _consumer_byte_rate(admin, quota_id, 8000.0)
+    try:
+        def quota_applies() -> bool:  # Kafka applies a quota change through its metadata log
+            answer = admin.call(48, 1, {"strict": True, "components": [
+                {"entity_type": "client-id", "match_type": 0, "match": quota_id}]})
+            return bool(answer["entries"])
+        wait_until(quota_applies, 30, "the quota is in place")
+        first = fetch(client, 0, 0, {topic_id: {0: 0}})
+        session = first["session_id"]
+        assert first["throttle_time"] == 0 and session != 0, first
+        assert len(answered(first)[0]["records"]) >= 50_000
+
+        throttled = fetch(client, 0, 0, {topic_id: {0: 0}})
+        assert throttled["throttle_time"] > 0, throttled
+        assert (throttled["error_code"], throttled["session_id"], throttled["responses"]) == (NONE, 0, [])
+
+        incremental = fetch(client, session, 1, {})
+        assert incremental["throttle_time"] > 0, incremental
+        assert (incremental["error_code"], incremental["session_id"], incremental["responses"]) == (NONE, session, [])
+        assert fetch(client, session, 2, {})["error_code"] == NONE
+    finally:
+        _consumer_byte_rate(admin, quota_id, None)
+        admin.close()
+        client.close()

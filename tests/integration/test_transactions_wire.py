@@ -105,7 +105,9 @@ def test_errors_and_fencing(shared_broker):
     assert _add_partitions(client, txn, pid, epoch, topic, [0]) == [0]
     assert _produce(client, txn, topic, pid, epoch, 0, [b"zombie"])["error_code"] == 0
 
-    # A second producer with the same transactional id aborts the open transaction and fences.
+    # A second producer with the same transactional id aborts the open transaction and fences:
+    # answered CONCURRENT_TRANSACTIONS meanwhile, as Kafka answers it (test_transaction_fencing.py).
+    assert _init(client, txn)["error_code"] == code("CONCURRENT_TRANSACTIONS")
     second = _init(client, txn)
     # As in Kafka: one bump for the fencing abort, one for the new producer.
     assert second["producer_id"] == pid and second["producer_epoch"] == epoch + 2

@@ -292,3 +292,37 @@ def test_kafka_console_producer_and_consumer(any_broker):
                               "--property", "key.separator=:"]])
     assert lines(consumed.stdout) == ["k1:first", "k2:second", "k1:third"], consumed.stdout + consumed.stderr
     assert "Processed a total of 3 messages" in consumed.stderr
+
+
+def test_kafka_configs_sets_and_describes_group_configs(any_broker):
+    """Per-group configs (KIP-848), `--entity-type groups`: set, described (with --all: every
+    group config, the others at the broker's values), refused with Kafka's reason, deleted."""
+    bs, group = any_broker.bootstrap, unique_topic("tools-group")
+    base = [CONFIGS, "--bootstrap-server", bs, "--entity-type", "groups", "--entity-name", group]
+    results = run_tools([
+        [*base, "--alter", "--add-config", "consumer.session.timeout.ms=50000,consumer.heartbeat.interval.ms=6000"],
+        [*base, "--describe"],
+        [*base, "--describe", "--all"],
+        [*base, "--alter", "--add-config", "consumer.session.timeout.ms=1000"],
+        [*base, "--alter", "--add-config", "no.such.config=1"],
+        [*base, "--alter", "--delete-config", "consumer.heartbeat.interval.ms"],
+        [*base, "--describe"],
+    ], settle_ms=1000)  # Kafka applies a config change through its metadata log
+    added, described, described_all, too_short, unknown, deleted, after = results
+    assert added.stdout.strip() == deleted.stdout.strip() == f"Completed updating config for group {group}."
+    dynamic = "sensitive=false synonyms={DYNAMIC_GROUP_CONFIG:"
+    assert lines(described.stdout) == [
+        f"Dynamic configs for group {group} are:",
+        f"consumer.heartbeat.interval.ms=6000 {dynamic}consumer.heartbeat.interval.ms=6000}}",
+        f"consumer.session.timeout.ms=50000 {dynamic}consumer.session.timeout.ms=50000}}"]
+    defaults = {"share.auto.offset.reset": "latest", "share.heartbeat.interval.ms": "5000",
+                "share.isolation.level": "read_uncommitted", "share.record.lock.duration.ms": "30000",
+                "share.session.timeout.ms": "45000", "streams.heartbeat.interval.ms": "5000",
+                "streams.num.standby.replicas": "0", "streams.session.timeout.ms": "45000"}
+    assert lines(described_all.stdout) == [f"All configs for group {group} are:"] + lines(described.stdout)[1:] + [
+        f"{name}={value} sensitive=false synonyms={{DEFAULT_CONFIG:{name}={value}}}" for name, value in defaults.items()]
+    assert too_short.returncode == unknown.returncode == 1
+    assert ("InvalidConfigurationException: consumer.session.timeout.ms must be greater than or equal to "
+            "group.consumer.min.session.timeout.ms") in too_short.stderr
+    assert "InvalidConfigurationException: Unknown group config name: no.such.config" in unknown.stderr
+    assert lines(after.stdout) == [f"Dynamic configs for group {group} are:", lines(described.stdout)[2]]
