@@ -4,8 +4,8 @@ Kafka 4.1's GroupMetadataManager for consumer groups, with its checks in its ord
 error codes and messages. One heartbeat:
 
 1. validates the request (INVALID_REQUEST, INVALID_REGULAR_EXPRESSION, UNSUPPORTED_ASSIGNOR);
-2. finds or, with member epoch 0, creates the group (an Empty classic group is upgraded,
-   `group.consumer.migration.policy` permitting) and the member (new, or a static member
+2. finds or, with member epoch 0, creates the group (an Empty classic group is replaced, a
+   non-empty one converted, group_migration.py) and the member (new, or a static member
    taking over its instance id's slot after a static leave);
 3. bumps the group epoch when a subscription or the subscribed partitions changed (regular
    expressions are matched against the topics again at most every REGEX_REFRESH_S);
@@ -39,7 +39,6 @@ from broker.coordinator.group import EMPTY as CLASSIC_EMPTY
 from broker.coordinator.consumer_group import (
     LEAVE_EPOCH, STATIC_LEAVE_EPOCH, UNREVOKED_PARTITIONS, ConsumerGroup, ConsumerMember, Partitions,
 )
-from broker.coordinator.consumer_protocol import MalformedProtocol
 from broker.coordinator.metadata_log import WriteError
 from broker.coordinator.metadata_manager import now_ms
 
@@ -232,20 +231,17 @@ class ConsumerGroupCoordinator:
         classic = self.classic.groups.get(hb.group_id)
         if classic is None:
             return ConsumerGroup(hb.group_id), None
-        if classic.is_(CLASSIC_EMPTY) and not classic.pending_members:
-            if self.config["group.consumer.migration.policy"] not in ("bidirectional", "upgrade"):
-                raise HeartbeatError("GROUP_ID_NOT_FOUND", f"Group {hb.group_id} is not a consumer group.")
+        if classic.is_(CLASSIC_EMPTY):
+            # As Kafka's maybeDeleteEmptyClassicGroup: replaced whatever the policy and protocol type.
             log.info("the empty classic group %s becomes a consumer group", hb.group_id)
             self.manager.remove_group_metadata(classic)  # its offsets stay
             return ConsumerGroup(hb.group_id), None
-        if not migration.may_upgrade(classic, self.config["group.consumer.migration.policy"],
-                                     self.config["group.consumer.max.size"]):
-            raise HeartbeatError("GROUP_ID_NOT_FOUND", f"Group {hb.group_id} is not a consumer group.")
         try:
+            migration.check_upgrade(classic, self.config["group.consumer.migration.policy"],
+                                    self.config["group.consumer.max.size"])
             records = migration.upgrade_records(classic, lambda t: self.topics.get(t) is not None)
-        except MalformedProtocol:
-            raise HeartbeatError("GROUP_ID_NOT_FOUND", f"Cannot upgrade the classic group {hb.group_id} to "
-                                 "consumer group because the embedded consumer protocol is malformed.") from None
+        except migration.UpgradeRefused as exc:
+            raise HeartbeatError("GROUP_ID_NOT_FOUND", str(exc)) from None
         return migration.upgraded_group(classic, records), Upgrade(classic, records)
 
     def _finish_upgrade(self, group: ConsumerGroup, upgraded: Upgrade) -> None:

@@ -98,12 +98,23 @@ def decode_subscription(data: bytes) -> Subscription:
 
 def decode_assignment(data: bytes) -> Partitions:
     """The partitions of a classic member's assignment (an empty one: none)."""
+    return _decode_assignment(data)[0]
+
+
+def assignment_user_data(data: bytes) -> bytes | None:
+    """The user data a client-side assignor put in an assignment (None: none)."""
+    return _decode_assignment(data)[1]
+
+
+def _decode_assignment(data: bytes) -> tuple[Partitions, bytes | None]:
     if not data:
-        return {}
+        return {}, None
     r = _Reader(data)
     if r.unpack(_I16) < 0:
         raise MalformedProtocol("invalid consumer protocol version")
-    return _read_partitions(r)
+    parts = _read_partitions(r)
+    n = r.unpack(_I32)
+    return parts, (r.take(n) if n >= 0 else None)
 
 
 def encode_assignment(partitions: Partitions, version: int) -> bytes:

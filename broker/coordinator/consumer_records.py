@@ -13,7 +13,7 @@ Kafka's group coordinator writes one record per piece of state, and so do we:
 
 Keys are classic encodings (int16 type, int16-length strings); values are flexible version 0
 (compact strings and arrays, uuids, a trailing tagged-field section: unknown tags are skipped
-when read; only a classic member's metadata is written as one). Partitions are stored by topic id, as in Kafka; records hold
+when read; tag 0 of the member metadata, a classic member's metadata, is written as Kafka does). Partitions are stored by topic id, as in Kafka; records hold
 topic names, translated at encoding and decoding. A null value is a tombstone. Type 4
 (subscription metadata, superseded by a metadata hash in Kafka 4.1) and 16 (regex resolution
 cache) are not written: both are recomputed from the topics; Kafka's are skipped when read.
@@ -144,13 +144,14 @@ def encode_value(record: Record, topic_id: Callable[[str], bytes | None]) -> byt
 
 
 def _member_tags(classic: ClassicMetadata | None) -> bytes:
-    """The member metadata's tagged fields: a classic member's metadata as tag 0, else none."""
-    if classic is None:
-        return b"\x00"
-    out = [_I32.pack(classic.session_timeout_ms), uvarint(len(classic.protocols) + 1)]
-    for name, metadata in classic.protocols:
-        out += [_compact_string(name), uvarint(len(metadata) + 1), bytes(metadata), b"\x00"]
-    out.append(b"\x00")
+    """The member metadata's tagged fields, as Kafka 4.1 writes them: tag 0 always, a nullable
+    struct (one byte, 1: present, 0: null, then the struct) with a classic member's metadata."""
+    out = [b"\x00"]
+    if classic is not None:
+        out = [b"\x01", _I32.pack(classic.session_timeout_ms), uvarint(len(classic.protocols) + 1)]
+        for name, metadata in classic.protocols:
+            out += [_compact_string(name), uvarint(len(metadata) + 1), bytes(metadata), b"\x00"]
+        out.append(b"\x00")
     tagged = b"".join(out)
     return b"\x01" + uvarint(0) + uvarint(len(tagged)) + tagged
 
@@ -265,8 +266,9 @@ def _read_member_tags(r: _Reader) -> ClassicMetadata | None:
     for _ in range(r.uvarint()):
         tag, size = r.uvarint(), r.uvarint()
         data = r.take(size)
-        if tag == 0:
+        if tag == 0 and data[:1] == b"\x01":  # not null
             t = _Reader(data)
+            t.take(1)
             timeout = t.unpack(_I32)
             protocols = []
             for _ in range(t.count()):

@@ -166,15 +166,12 @@ class GroupCoordinator:
         return await fut
 
     def _join_consumer_group(self, group_id: str) -> str | None:
-        """A JoinGroup to an Empty consumer-protocol group: it becomes a classic group
-        (`group.consumer.migration.policy` permitting). A non-empty one takes the joining
-        member as a classic member (classic_members.py)."""
+        """A JoinGroup to an Empty consumer-protocol group: it becomes a classic group, whatever
+        `group.consumer.migration.policy` says (as Kafka's maybeDeleteEmptyConsumerGroup). A
+        non-empty one takes the joining member as a classic member (classic_members.py)."""
         group = self.consumer.groups.get(group_id)
         if group is None:
             return None
-        policy = self.config["group.consumer.migration.policy"]
-        if policy not in ("bidirectional", "downgrade"):
-            return "INCONSISTENT_GROUP_PROTOCOL"
         try:
             self.manager.convert_consumer_group(group)
         except WriteError as exc:

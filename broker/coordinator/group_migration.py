@@ -2,7 +2,8 @@
 
 Upgrade: a ConsumerGroupHeartbeat joining a classic group whose protocol type is "consumer"
 (`group.consumer.migration.policy` upgrade or bidirectional, at most `group.consumer.max.size`
-members) turns it into a consumer group. Each classic member becomes a member using the
+members, no custom assignor's user data in the assignment) turns it into a consumer group; else
+it answers GROUP_ID_NOT_FOUND with Kafka's reason. Each classic member becomes a member using the
 classic protocol: its subscription and rack from its JoinGroup metadata, its partitions and
 target from the group's last assignment, its epoch the generation (the group epoch and
 assignment epoch too). The joining member then bumps the group epoch, so a new target is
@@ -24,10 +25,21 @@ from broker.coordinator.consumer_group import MEMBER_STABLE, ConsumerGroup, Cons
 from broker.coordinator.group import CONSUMER_PROTOCOL_TYPE, STABLE, Group, Member
 
 
-def may_upgrade(classic: Group, policy: str, max_size: int) -> bool:
-    """Kafka's validateOnlineUpgrade (an Empty group's conversion needs none of it but the policy)."""
-    return (policy in ("bidirectional", "upgrade") and classic.protocol_type == CONSUMER_PROTOCOL_TYPE
-            and len(classic.members) <= max_size)
+class UpgradeRefused(Exception):
+    """Kafka's GROUP_ID_NOT_FOUND message for a classic group it does not upgrade."""
+
+
+def check_upgrade(classic: Group, policy: str, max_size: int) -> None:
+    """Kafka's validateOnlineUpgrade; raises UpgradeRefused (an Empty group is replaced without it)."""
+    because = None
+    if policy not in ("bidirectional", "upgrade"):
+        because = "online upgrade is disabled"
+    elif classic.protocol_type != CONSUMER_PROTOCOL_TYPE:
+        because = "the group does not use the consumer embedded protocol"
+    elif len(classic.members) > max_size:
+        because = "the group size exceeds the consumer group maximum size"
+    if because is not None:
+        raise UpgradeRefused(f"Cannot upgrade classic group {classic.group_id} to consumer group because {because}.")
 
 
 def may_downgrade(group: ConsumerGroup, leaving_id: str, policy: str, max_size: int) -> bool:
@@ -39,9 +51,14 @@ def may_downgrade(group: ConsumerGroup, leaving_id: str, policy: str, max_size: 
 def upgrade_records(classic: Group, topic_exists) -> list[cr.Record]:
     """The consumer group records of `classic`'s members, in Kafka's order (all metadata, the
     group epoch, all targets, the assignment epoch, all current assignments). Raises
-    cp.MalformedProtocol if a member's embedded protocol cannot be read."""
+    UpgradeRefused if a member's embedded protocol cannot be read, or if its assignment
+    carries a custom assignor's user data (which the server-side assignor would lose)."""
     gid, epoch = classic.group_id, classic.generation_id
-    members = [_upgraded_member(classic, m, topic_exists) for m in classic.members.values()]
+    try:
+        members = [_upgraded_member(classic, m, topic_exists) for m in classic.members.values()]
+    except cp.MalformedProtocol:
+        raise UpgradeRefused(f"Cannot upgrade classic group {gid} to consumer group because the embedded "
+                             "consumer protocol is malformed.") from None
     return ([cr.Record(cr.MEMBER_METADATA, gid, m.member_id, m.metadata()) for m in members]
             + [cr.Record(cr.GROUP_EPOCH, gid, None, cr.Epoch(epoch))]
             + [cr.Record(cr.TARGET_MEMBER, gid, m.member_id, cr.TargetAssignment(m.assigned)) for m in members]
@@ -53,6 +70,10 @@ def _upgraded_member(classic: Group, member: Member, topic_exists) -> ConsumerMe
     # Before its first generation a group has chosen no protocol: every one carries the subscription.
     protocol = classic.protocol_name or member.protocol_names[0]
     subscription = cp.decode_subscription(member.metadata(protocol))
+    if cp.assignment_user_data(member.assignment):
+        raise UpgradeRefused(f"Cannot upgrade classic group {classic.group_id} to consumer group because an "
+                             "unsupported custom assignor is in use. Please refer to the documentation or switch "
+                             "to a default assignor before re-attempting the upgrade.")
     assigned = {t: ps for t, ps in cp.decode_assignment(member.assignment).items() if ps and topic_exists(t)}
     return ConsumerMember(
         member.member_id, instance_id=member.group_instance_id, rack_id=subscription.rack_id,
