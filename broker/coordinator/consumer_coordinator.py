@@ -344,7 +344,8 @@ class ConsumerGroupCoordinator:
         gid = group.group_id
         records = _removal_records(gid, old.member_id)
         replacement = copy.copy(old)
-        replacement.member_id, replacement.session_timer, replacement.rebalance_timer = new_id, None, None
+        replacement.member_id = new_id
+        replacement.session_timer = replacement.rebalance_timer = replacement.join_timer = replacement.sync_timer = None
         records += [
             cr.Record(cr.MEMBER_METADATA, gid, new_id, replacement.metadata()),
             cr.Record(cr.TARGET_MEMBER, gid, new_id, cr.TargetAssignment(_copy(group.target.get(old.member_id, {})))),
@@ -568,6 +569,7 @@ def _updated_member(member: ConsumerMember, hb: Heartbeat) -> ConsumerMember:
     if hb.subscribed_topic_regex is not None:
         updated.subscribed_topic_regex = hb.subscribed_topic_regex
     updated.client_id, updated.client_host = hb.client_id, hb.client_host
+    updated.classic = None  # a ConsumerGroupHeartbeat is from a consumer-protocol member, as in Kafka
     return updated
 
 

@@ -328,3 +328,33 @@ def test_a_consumer_member_joining_a_classic_group_of_another_protocol_type(clie
         f"Cannot upgrade classic group {group} to consumer group because the group does not use the consumer "
         "embedded protocol.")
     wait_until(lambda: group_type(client, group) == ("classic", "CompletingRebalance"), 10, "still a classic group")
+
+
+def test_a_classic_member_of_a_consumer_group_survives_a_restart(broker_factory):
+    """Our broker (Kafka's durability is Kafka's): the classic member's metadata (its session
+    timeout and protocols, tag 0 of record 5) comes back, and it carries on at its generation."""
+    from tests.conftest import KIP848_CONFIGS
+
+    broker = broker_factory({**KIP848_CONFIGS, "group.consumer.session.timeout.ms": "60000"})
+    client = connect(broker.bootstrap)
+    topic = create_topic(broker.bootstrap, 4)
+    group = group_name()
+    a = ConsumerMember(client, group, topic, join_owning(client, group, [topic], 4))
+    c = ClassicMember(broker.bootstrap, group, topic)
+    c.join()
+    c.sync()
+    before = settle(client, group, [a, c], shares(2, 2), "two partitions each")
+    c.close()
+    client.close()
+    broker.stop()
+    broker.start()
+    client = connect(broker.bootstrap)
+    after = wait_until(lambda: describe(client, group)["error_code"] == 0 and owned_by_member(client, group), 30,
+                       "the group loaded")
+    assert after == before
+    c.client = connect(broker.bootstrap)
+    assert c.heartbeat() == 0
+    partitions = set(c.owned)
+    assert c.sync()["error_code"] == 0 and c.owned == partitions
+    c.close()
+    client.close()

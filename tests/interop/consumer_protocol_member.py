@@ -28,8 +28,9 @@ def main() -> None:
     args = parser.parse_args()
     config = {"bootstrap.servers": args.bootstrap, "group.id": args.group, "group.protocol": args.protocol,
               "auto.offset.reset": "earliest", "enable.auto.commit": True, "auto.commit.interval.ms": 200}
-    if args.protocol == "classic":
-        config["partition.assignment.strategy"] = "cooperative-sticky"
+    if args.protocol == "classic":  # short sessions, as the consumer-protocol tests have
+        config.update({"partition.assignment.strategy": "cooperative-sticky", "session.timeout.ms": 6000,
+                       "heartbeat.interval.ms": 500})
     if args.instance_id:
         config["group.instance.id"] = args.instance_id
     consumer = Consumer(config)
