@@ -39,11 +39,11 @@ def subscription(topics: list[str], owned_partitions: dict[str, set[int]] | None
     return out + struct.pack(">i", -1) + struct.pack(">h", -1)  # generation, rack
 
 
-def assignment(topic: str, partitions: list[int]) -> bytes:
+def assignment(topic: str, partitions: list[int], user_data: bytes | None = None) -> bytes:
     """A ConsumerProtocolAssignment v3 (what a classic leader sends in SyncGroup)."""
     return (struct.pack(">hi", 3, 1) + struct.pack(">h", len(topic)) + topic.encode()
             + struct.pack(">i", len(partitions)) + b"".join(struct.pack(">i", p) for p in partitions)
-            + struct.pack(">i", -1))
+            + (struct.pack(">i", len(user_data)) + user_data if user_data is not None else struct.pack(">i", -1)))
 
 
 class ClassicMember:
@@ -76,11 +76,11 @@ class ClassicMember:
                 answer["members"]
             return answer
 
-    def sync(self, assignments: dict[str, list[int]] | None = None) -> dict:
+    def sync(self, assignments: dict[str, list[int]] | None = None, user_data: bytes | None = None) -> dict:
         answer = self.client.call(SYNC_GROUP, 5, {
             "group_id": self.group, "generation_id": self.generation, "member_id": self.member_id,
             "group_instance_id": None, "protocol_type": "consumer", "protocol_name": self.protocol,
-            "assignments": [{"member_id": m, "assignment": assignment(self.topic, ps)}
+            "assignments": [{"member_id": m, "assignment": assignment(self.topic, ps, user_data)}
                             for m, ps in (assignments or {}).items()]})
         if answer["error_code"] == 0:
             self.owned = decode_assignment(answer["assignment"]).get(self.topic, set())
@@ -358,3 +358,23 @@ def test_a_classic_member_of_a_consumer_group_survives_a_restart(broker_factory)
     assert c.sync()["error_code"] == 0 and c.owned == partitions
     c.close()
     client.close()
+
+
+def test_no_upgrade_of_a_group_whose_assignor_wrote_user_data(client, kip848_broker):
+    """A client-side assignor's user data in the assignment (librdkafka's cooperative-sticky
+    writes some) would be lost to the server-side assignor: Kafka refuses the upgrade."""
+    topic = create_topic(kip848_broker.bootstrap, 2)
+    group = group_name()
+    c = ClassicMember(kip848_broker.bootstrap, group, topic)
+    try:
+        c.join()
+        assert c.sync({c.member_id: [0, 1]}, user_data=b"custom")["error_code"] == 0
+        answer = join(client, group, [topic])
+        assert (answer["error_code"], answer["error_message"]) == (
+            code("GROUP_ID_NOT_FOUND"),
+            f"Cannot upgrade classic group {group} to consumer group because an unsupported custom assignor is in "
+            "use. Please refer to the documentation or switch to a default assignor before re-attempting the upgrade.")
+        assert c.heartbeat() == 0  # the classic group carries on
+        wait_until(lambda: group_type(client, group) == ("classic", "Stable"), 10, "still a Stable classic group")
+    finally:
+        c.close()

@@ -152,8 +152,11 @@ def member_command(request):
         return lambda bootstrap, group, subscription, instance_id=None, protocol="consumer": (
             java[:1] + [f"-Dgroup.protocol={protocol}"] + java[1:] + [bootstrap, group, subscription]
             + ([instance_id] if instance_id else []))
+    # A classic librdkafka member uses range: its cooperative-sticky assignor writes user data into
+    # the assignments, and Kafka does not upgrade such a group ("an unsupported custom assignor").
     return lambda bootstrap, group, subscription, instance_id=None, protocol="consumer": librdkafka_member(
-        bootstrap, group, subscription, "--protocol", protocol, *(["--instance-id", instance_id] if instance_id else []))
+        bootstrap, group, subscription, "--protocol", protocol, *(["--assignor", "range"] if protocol == "classic" else []),
+        *(["--instance-id", instance_id] if instance_id else []))
 
 
 # The Java client learns a regex subscription's topic names by asking Metadata for topic ids
