@@ -288,3 +288,32 @@ def test_a_rolling_upgrade_from_the_classic_to_the_consumer_protocol(kip848_brok
     for m in live:
         m.close()
     assert_never_owned_twice(members)
+
+
+def test_a_rolling_downgrade_from_the_consumer_to_the_classic_protocol(kip848_broker, member_command, members):
+    """The way back: a 3-member consumer group restarted one member at a time with
+    group.protocol=classic. The classic members join the consumer group as classic members; when
+    the last consumer-protocol member leaves, the group becomes a classic group and rebalances.
+    Every record is consumed and no partition is owned by two members at once."""
+    bootstrap = kip848_broker.bootstrap
+    topic = make_topic(bootstrap, unique_topic("kip848-downgrade"), 6)
+    group = unique_topic("kip848-downgrade-group")
+    every = {(topic, p) for p in range(6)}
+    values = produce(bootstrap, topic, 6, "consumer")
+    live = [start(members, member_command(bootstrap, group, topic)) for _ in range(3)]
+    consumed = lambda: set().union(*(m.values() for m in members))  # noqa: E731
+    for step in range(4):
+        if step:
+            live.pop(0).close()
+            live.append(start(members, member_command(bootstrap, group, topic, protocol="classic")))
+            values |= produce(bootstrap, topic, 6, f"step{step}")
+        wait_until(lambda: set().union(*(m.owned() for m in live)) == every and all(m.owned() for m in live),
+                   WAIT, f"step {step}: the partitions shared by the live members")
+        wait_until(lambda: consumed() >= values, WAIT, f"step {step}: the records consumed")
+    client = connect(bootstrap)
+    listed = client.call(16, 5, {"states_filter": [], "types_filter": []})["groups"]
+    assert [g["group_type"] for g in listed if g["group_id"] == group] == ["classic"]
+    client.close()
+    for m in live:
+        m.close()
+    assert_never_owned_twice(members)
