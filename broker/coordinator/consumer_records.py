@@ -13,10 +13,11 @@ Kafka's group coordinator writes one record per piece of state, and so do we:
 
 Keys are classic encodings (int16 type, int16-length strings); values are flexible version 0
 (compact strings and arrays, uuids, a trailing tagged-field section: unknown tags are skipped
-when read; tag 0 of the member metadata, a classic member's metadata, is written as Kafka does). Partitions are stored by topic id, as in Kafka; records hold
-topic names, translated at encoding and decoding. A null value is a tombstone. Type 4
-(subscription metadata, superseded by a metadata hash in Kafka 4.1) and 16 (regex resolution
-cache) are not written: both are recomputed from the topics; Kafka's are skipped when read.
+when read; tag 0 of the member metadata, a classic member's metadata, is written as Kafka
+does). Partitions are stored by topic id, as in Kafka; records hold topic names, translated
+at encoding and decoding. A null value is a tombstone. Type 4 (subscription metadata,
+superseded by a metadata hash in Kafka 4.1) and 16 (regex resolution cache) are not written:
+both are recomputed from the topics; Kafka's are skipped when read.
 """
 
 from __future__ import annotations

@@ -102,8 +102,9 @@ class ClassicMember:
         return error
 
     def commit(self, partition: int, offset: int, generation: int | None = None) -> int:
+        generation = self.generation if generation is None else generation
         answer = self.client.call(OFFSET_COMMIT, 8, {
-            "group_id": self.group, "generation_id_or_member_epoch": self.generation if generation is None else generation,
+            "group_id": self.group, "generation_id_or_member_epoch": generation,
             "member_id": self.member_id, "group_instance_id": None,
             "topics": [{"name": self.topic, "partitions": [{"partition_index": partition, "committed_offset": offset,
                                                             "committed_leader_epoch": -1,

@@ -1,9 +1,10 @@
 """One consumer-protocol (KIP-848) group member on librdkafka, run as its own process so a test
 can kill it. Arguments: bootstrap, group, subscription (a topic, or a regex starting with ^),
 then `--instance-id ID` (static membership) and `--protocol classic` (a classic group member
-instead, for the tests that run both, with `--assignor`, default cooperative-sticky). Prints one JSON line per event on stdout:
-{"event": "assigned"|"revoked", "partitions": [[topic, p], ...], "t": monotonic}, {"event":
-"record", "topic", "partition", "value"}; a "close" line on stdin makes it leave and exit."""
+instead, for the tests that run both; `--assignor`, default cooperative-sticky). Prints one
+JSON line per event on stdout: {"event": "assigned"|"revoked", "partitions": [[topic, p], ...],
+"t": monotonic}, {"event": "record", "topic", "partition", "value"}; a "close" line on stdin
+makes it leave and exit."""
 
 import argparse
 import json

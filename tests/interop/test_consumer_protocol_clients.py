@@ -155,7 +155,8 @@ def member_command(request):
     # A classic librdkafka member uses range: its cooperative-sticky assignor writes user data into
     # the assignments, and Kafka does not upgrade such a group ("an unsupported custom assignor").
     return lambda bootstrap, group, subscription, instance_id=None, protocol="consumer": librdkafka_member(
-        bootstrap, group, subscription, "--protocol", protocol, *(["--assignor", "range"] if protocol == "classic" else []),
+        bootstrap, group, subscription, "--protocol", protocol,
+        *(["--assignor", "range"] if protocol == "classic" else []),
         *(["--instance-id", instance_id] if instance_id else []))
 
 
