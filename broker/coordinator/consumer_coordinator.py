@@ -35,7 +35,7 @@ import re2
 from broker.coordinator import consumer_records as cr
 from broker.coordinator import group_migration as migration
 from broker.coordinator.assignors import ASSIGNORS, MemberSubscription
-from broker.coordinator.group import EMPTY as CLASSIC_EMPTY
+from broker.coordinator.group import EMPTY as CLASSIC_EMPTY, Group
 from broker.coordinator.consumer_group import (
     LEAVE_EPOCH, STATIC_LEAVE_EPOCH, UNREVOKED_PARTITIONS, ConsumerGroup, ConsumerMember, Partitions,
 )
@@ -78,7 +78,7 @@ class Heartbeat:
 @dataclass
 class Upgrade:
     """A classic group being converted: it, and its members' records as a consumer group."""
-    classic: object  # group.Group
+    classic: Group
     records: list[cr.Record]
 
 

@@ -1,7 +1,8 @@
 """The group coordinator, classic protocol, with Apache Kafka's rules and timing.
 
 JoinGroup, SyncGroup, Heartbeat and LeaveGroup drive each group's state machine
-(group.py); the group side of OffsetCommit, OffsetFetch, OffsetDelete and DeleteGroups
+(group.py); sent to a consumer-protocol group, they are answered by classic_members.py (the
+KIP-848 migration, group_migration.py); the group side of OffsetCommit, OffsetFetch, OffsetDelete and DeleteGroups
 checks membership and generation before the metadata manager writes the records.
 
 Timing, as Kafka's purgatories do it, with asyncio timers:
