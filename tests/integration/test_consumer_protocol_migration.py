@@ -170,13 +170,18 @@ def settle(client, group: str, members: list, done, what: str) -> dict:
     return wait_until(settled, 30, what, interval=0.2)
 
 
-def shares(*counts: int):
-    """Everyone reconciled (epoch and partitions final), with these partition counts, all 4 owned."""
+def shares_of(partitions: int, *counts: int):
+    """Everyone reconciled (one epoch, partitions final), with these partition counts, all
+    `partitions` owned."""
     def done(view):
         epochs = {epoch for _, epoch, _ in view.values()}
         return (sorted(len(ps) for _, _, ps in view.values()) == sorted(counts) and len(epochs) == 1
-                and frozenset().union(*(ps for _, _, ps in view.values())) == set(range(4)))
+                and frozenset().union(*(ps for _, _, ps in view.values())) == set(range(partitions)))
     return done
+
+
+def shares(*counts: int):
+    return shares_of(4, *counts)
 
 
 @pytest.fixture
@@ -311,6 +316,50 @@ def test_downgrade_when_the_last_consumer_member_leaves(client, kip848_broker):
         (g,) = described["groups"]
         assert (g["error_code"], g["group_state"], g["protocol_data"], [m["member_id"] for m in g["members"]]) == (
             0, "Stable", "range", [c.member_id])
+    finally:
+        c.close()
+
+
+def test_downgrade_when_the_last_consumer_member_is_fenced(client, kip848_broker):
+    """The consumer-protocol member stops heartbeating: once its session (4 s) expires the group
+    is a classic group whose remaining member rejoins as its leader."""
+    topic = create_topic(kip848_broker.bootstrap, 2)
+    group = group_name()
+    a = ConsumerMember(client, group, topic, join_owning(client, group, [topic], 2))
+    c = ClassicMember(kip848_broker.bootstrap, group, topic)
+    try:
+        c.join()
+        c.sync()
+        settle(client, group, [a, c], shares_of(2, 1, 1), "one partition each")
+
+        def downgraded():  # c keeps its session alive meanwhile
+            assert c.heartbeat() in (0, REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION)
+            return group_type(client, group) == ("classic", "PreparingRebalance")
+
+        wait_until(downgraded, 30, "the group downgraded once the silent member is fenced", interval=0.5)
+        rejoined = c.join()
+        assert (c.leader, [m["member_id"] for m in rejoined["members"]]) == (True, [c.member_id])
+    finally:
+        c.close()
+
+
+def test_a_silent_classic_member_is_removed_after_its_session_timeout(client, kip848_broker):
+    topic = create_topic(kip848_broker.bootstrap, 2)
+    group = group_name()
+    a = ConsumerMember(client, group, topic, join_owning(client, group, [topic], 2))
+    c = ClassicMember(kip848_broker.bootstrap, group, topic)
+    try:
+        c.join()
+        c.sync()
+        assert c.member_id in owned_by_member(client, group)
+
+        def removed():  # a keeps heartbeating; c is silent
+            a.step()
+            return set(owned_by_member(client, group)) == {a.member_id}
+
+        wait_until(removed, 30, "the classic member removed", interval=0.5)
+        settle(client, group, [a], shares_of(2, 2), "a owns both partitions again")
+        assert c.heartbeat() == code("UNKNOWN_MEMBER_ID")
     finally:
         c.close()
 
