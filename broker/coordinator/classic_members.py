@@ -17,6 +17,9 @@ rules for the classic APIs on such a member:
   for were released); it must then rejoin within its rebalance timeout.
 - LeaveGroup removes the member; its session is its JoinGroup's session timeout.
 
+A static classic member that replaces the last member using the consumer protocol (joining
+with its instance id) turns the group into a classic group (group_migration.py).
+
 Each is answered with the error names of the classic APIs; a member using the consumer
 protocol is unknown to them (UNKNOWN_MEMBER_ID), as in Kafka.
 """
@@ -28,6 +31,7 @@ import logging
 
 from broker.coordinator import consumer_protocol as cp
 from broker.coordinator import consumer_records as cr
+from broker.coordinator import group_migration as migration
 from broker.coordinator.consumer_coordinator import ConsumerGroupCoordinator, HeartbeatError
 from broker.coordinator.consumer_group import UNRELEASED_PARTITIONS, UNREVOKED_PARTITIONS, ConsumerGroup, ConsumerMember
 from broker.coordinator.group import CONSUMER_PROTOCOL_TYPE, JoinResult, SyncResult
@@ -70,6 +74,7 @@ class ClassicMembers:
             return JoinResult(req.member_id, exc.error)
 
     def _join(self, group: ConsumerGroup, req, member_id: str, unknown: bool, subscription: cp.Subscription, emit):
+        replaced = group.static_member(req.group_instance_id) if unknown else None
         member = self._joining_member(group, req, member_id, unknown, emit)
         updated = copy.copy(member)
         if req.group_instance_id is not None:
@@ -86,15 +91,37 @@ class ClassicMembers:
 
         def answer() -> JoinResult:
             _cancel(member, "join_timer")
+            result = JoinResult(member.member_id, "NONE", member.member_epoch, CONSUMER_PROTOCOL_TYPE,
+                                member.classic.protocols[0][0], "", [])
+            if replaced is not None and self._downgraded_on_replacement(group, replaced, member):
+                return result  # a classic group's member now: its timers are the classic group's
             self.coordinator.schedule_session(group, member)
             _cancel(member, "sync_timer")
             member.sync_timer = self.coordinator.call_later(
                 member.rebalance_timeout_ms, self.coordinator.fence, group, member,
                 "the classic member did not send SyncGroup within its rebalance timeout")
-            return JoinResult(member.member_id, "NONE", member.member_epoch, CONSUMER_PROTOCOL_TYPE,
-                              member.classic.protocols[0][0], "", [])
+            return result
 
         return answer
+
+    def _downgraded_on_replacement(self, group: ConsumerGroup, replaced: ConsumerMember,
+                                   member: ConsumerMember) -> bool:
+        """Kafka downgrades the group when this static member replaced the last member using the
+        consumer protocol; it rebalances only if the subscription changed. The join's records
+        are written already: if the conversion's cannot be, the group stays a consumer group."""
+        if not migration.may_downgrade_on_replacement(group, replaced, self.config["group.consumer.migration.policy"],
+                                                      self.config["group.max.size"]):
+            return False
+        changed = (replaced.subscribed_topic_names, replaced.subscribed_topic_regex) != (
+            member.subscribed_topic_names, member.subscribed_topic_regex)
+        try:
+            self.coordinator.downgrade(group, None, rebalance=changed)
+        except WriteError as exc:
+            log.error("cannot downgrade group %s: %s", group.group_id, exc)
+            return False
+        log.info("static member %s of group %s replaced its last consumer-protocol member: it becomes a classic group",
+                 member.instance_id, group.group_id)
+        return True
 
     def _joining_member(self, group: ConsumerGroup, req, member_id: str, unknown: bool, emit) -> ConsumerMember:
         """Kafka's rules: a dynamic member id unknown to the group makes a new member; a static

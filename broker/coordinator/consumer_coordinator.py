@@ -442,13 +442,18 @@ class ConsumerGroupCoordinator:
         self._write_and_apply(group, records)
 
     def _downgrade(self, group: ConsumerGroup, leaving: ConsumerMember) -> None:
-        classic = migration.downgraded_group(group, leaving.member_id, now_ms())
-        self.manager.migrate(group.group_id, migration.downgrade_records(group), classic, self._topic_id)
         log.info("member %s left group %s, whose members all use the classic protocol: it becomes a classic group",
                  leaving.member_id, group.group_id)
+        self.downgrade(group, leaving.member_id, rebalance=True)
+
+    def downgrade(self, group: ConsumerGroup, leaving_id: str | None, rebalance: bool) -> None:
+        """The group becomes a classic group of its members but `leaving_id` (raises WriteError,
+        nothing changed then); with `rebalance`, one starts so that they all rejoin."""
+        classic = migration.downgraded_group(group, leaving_id, now_ms())
+        self.manager.migrate(group.group_id, migration.downgrade_records(group), classic, self._topic_id)
         for member in group.members.values():
             member.cancel_timers()
-        self.classic.adopt_downgraded(classic)
+        self.classic.adopt_downgraded(classic, rebalance)
 
     def schedule_session(self, group: ConsumerGroup, member: ConsumerMember) -> None:
         """A classic member's session is its JoinGroup's session timeout."""

@@ -558,13 +558,14 @@ class GroupCoordinator:
             member.cancel_expiry()
         self.manager.release(group)
 
-    def adopt_downgraded(self, group: Group) -> None:
+    def adopt_downgraded(self, group: Group, rebalance: bool) -> None:
         """A consumer group became the classic `group` (its records are written): its members'
-        sessions run and, as in Kafka, a rebalance starts so that they rejoin."""
+        sessions run and, with `rebalance`, one starts so that they rejoin."""
         self.manager.adopt(group)
         for member in group.members.values():
             self._schedule_expiry(group, member)
-        self._prepare_rebalance(group, f"downgrade of group {group.group_id} from consumer to classic")
+        if rebalance:
+            self._prepare_rebalance(group, f"downgrade of group {group.group_id} from consumer to classic")
 
     # -- members leaving ----------------------------------------------------------------
 

@@ -12,7 +12,9 @@ computed and the classic members are asked to rejoin (REBALANCE_IN_PROGRESS) to 
 Downgrade: when the last member using the consumer protocol leaves or is fenced and the
 others all use the classic protocol (policy downgrade or bidirectional, at most
 `group.classic.max.size` remain), the group becomes a classic group, Stable at a generation
-equal to the group epoch, each member with its target assignment, and a rebalance starts.
+equal to the group epoch, each member with its target assignment, and a rebalance starts. So
+it does when a static classic member replaces the last consumer-protocol member (joining with
+its instance id); then a rebalance starts only if its subscription differs.
 
 Both write what Kafka writes in one append: the old group's tombstones, the new group's records.
 """
@@ -46,6 +48,14 @@ def may_downgrade(group: ConsumerGroup, leaving_id: str, policy: str, max_size: 
     """Kafka's validateOnlineDowngradeWithFencedMember."""
     return (group.all_classic_except(leaving_id) and len(group.members) > 1
             and policy in ("bidirectional", "downgrade") and len(group.members) - 1 <= max_size)
+
+
+def may_downgrade_on_replacement(group: ConsumerGroup, replaced: ConsumerMember, policy: str,
+                                 max_size: int) -> bool:
+    """Kafka's validateOnlineDowngradeWithReplacedMember: a static classic member took the place
+    of the last member using the consumer protocol (`replaced`, no longer in the group)."""
+    return (not replaced.uses_classic_protocol and all(m.uses_classic_protocol for m in group.members.values())
+            and policy in ("bidirectional", "downgrade") and len(group.members) <= max_size)
 
 
 def upgrade_records(classic: Group, topic_exists) -> list[cr.Record]:
@@ -101,9 +111,10 @@ def downgrade_records(group: ConsumerGroup) -> list[cr.Record]:
             + [cr.Record(cr.GROUP_EPOCH, gid, None, None)])
 
 
-def downgraded_group(group: ConsumerGroup, leaving_id: str, now_ms: int) -> Group:
+def downgraded_group(group: ConsumerGroup, leaving_id: str | None, now_ms: int) -> Group:
     """The classic group the remaining (classic) members form: Stable at the group epoch, each
-    member's assignment its target, encoded in the version of its subscription."""
+    member's assignment its target, encoded in the version of its subscription. (A static
+    member that replaced the leaving one has its target already.)"""
     classic = Group(group.group_id, now_ms, STABLE)
     classic.generation_id = group.group_epoch
     classic.protocol_type = CONSUMER_PROTOCOL_TYPE

@@ -51,9 +51,9 @@ class ClassicMember:
     the partitions it owns when it rejoins, owns what SyncGroup gives it, and rejoins when a
     heartbeat answers REBALANCE_IN_PROGRESS or ILLEGAL_GENERATION."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str):
+    def __init__(self, bootstrap: str, group: str, topic: str, instance_id: str | None = None):
         self.client = connect(bootstrap)
-        self.group, self.topic = group, topic
+        self.group, self.topic, self.instance_id = group, topic, instance_id
         self.member_id, self.generation, self.protocol = "", -1, None
         self.leader = False
         self.members: list = []
@@ -64,7 +64,7 @@ class ClassicMember:
         while True:
             answer = self.client.call(JOIN_GROUP, 9, {
                 "group_id": self.group, "session_timeout": 10000, "rebalance_timeout": 10000,
-                "member_id": self.member_id, "group_instance_id": None, "protocol_type": "consumer",
+                "member_id": self.member_id, "group_instance_id": self.instance_id, "protocol_type": "consumer",
                 "protocols": [{"name": name, "metadata": subscription([self.topic], {self.topic: self.owned})}
                               for name in ("range", "cooperative-sticky")], "reason": None})
             if answer["error_code"] == code("MEMBER_ID_REQUIRED"):
@@ -79,7 +79,7 @@ class ClassicMember:
     def sync(self, assignments: dict[str, list[int]] | None = None, user_data: bytes | None = None) -> dict:
         answer = self.client.call(SYNC_GROUP, 5, {
             "group_id": self.group, "generation_id": self.generation, "member_id": self.member_id,
-            "group_instance_id": None, "protocol_type": "consumer", "protocol_name": self.protocol,
+            "group_instance_id": self.instance_id, "protocol_type": "consumer", "protocol_name": self.protocol,
             "assignments": [{"member_id": m, "assignment": assignment(self.topic, ps, user_data)}
                             for m, ps in (assignments or {}).items()]})
         if answer["error_code"] == 0:
@@ -89,7 +89,7 @@ class ClassicMember:
     def heartbeat(self) -> int:
         return self.client.call(HEARTBEAT_CLASSIC, 4, {"group_id": self.group, "generation_id": self.generation,
                                                        "member_id": self.member_id,
-                                                       "group_instance_id": None})["error_code"]
+                                                       "group_instance_id": self.instance_id})["error_code"]
 
     def step(self) -> int:
         """One heartbeat; rejoin and sync if told to. Returns the heartbeat's error code."""
@@ -105,7 +105,7 @@ class ClassicMember:
         generation = self.generation if generation is None else generation
         answer = self.client.call(OFFSET_COMMIT, 8, {
             "group_id": self.group, "generation_id_or_member_epoch": generation,
-            "member_id": self.member_id, "group_instance_id": None,
+            "member_id": self.member_id, "group_instance_id": self.instance_id,
             "topics": [{"name": self.topic, "partitions": [{"partition_index": partition, "committed_offset": offset,
                                                             "committed_leader_epoch": -1,
                                                             "committed_metadata": ""}]}]})
@@ -113,7 +113,7 @@ class ClassicMember:
 
     def leave(self) -> dict:
         return self.client.call(LEAVE_GROUP, 5, {"group_id": self.group, "members": [
-            {"member_id": self.member_id, "group_instance_id": None, "reason": None}]})
+            {"member_id": self.member_id, "group_instance_id": self.instance_id, "reason": None}]})
 
     def close(self) -> None:
         self.client.close()
@@ -122,13 +122,14 @@ class ClassicMember:
 class ConsumerMember:
     """A consumer-protocol member on a raw connection, heartbeating what it owns."""
 
-    def __init__(self, client, group: str, topic: str, answer: dict):
-        self.client, self.group, self.topic = client, group, topic
+    def __init__(self, client, group: str, topic: str, answer: dict, instance_id: str | None = None):
+        self.client, self.group, self.topic, self.instance_id = client, group, topic, instance_id
         self.member_id, self.epoch = answer["member_id"], answer["member_epoch"]
         self.assignment = owned(answer)
 
     def step(self) -> None:
-        answer = heartbeat(self.client, self.group, self.member_id, self.epoch, topic_partitions=self.assignment)
+        answer = heartbeat(self.client, self.group, self.member_id, self.epoch, topic_partitions=self.assignment,
+                           instance_id=self.instance_id)
         assert answer["error_code"] == 0, answer
         self.epoch = answer["member_epoch"]
         if answer["assignment"] is not None:
@@ -341,6 +342,36 @@ def test_downgrade_when_the_last_consumer_member_is_fenced(client, kip848_broker
         assert (c.leader, [m["member_id"] for m in rejoined["members"]]) == (True, [c.member_id])
     finally:
         c.close()
+
+
+def test_downgrade_when_a_static_classic_member_replaces_the_last_consumer_member(client, kip848_broker):
+    """A static member restarted with the classic protocol takes its instance's place: the group
+    becomes a classic group, Stable (the subscription is the same: no rebalance), and the
+    member has the partitions of the one it replaced."""
+    topic = create_topic(kip848_broker.bootstrap, 2)
+    group = group_name()
+    a = ConsumerMember(client, group, topic, join_owning(client, group, [topic], 2, instance_id="s1"), "s1")
+    c = ClassicMember(kip848_broker.bootstrap, group, topic)
+    s1 = ClassicMember(kip848_broker.bootstrap, group, topic, instance_id="s1")
+    try:
+        c.join()
+        c.sync()
+        settle(client, group, [a, c], shares_of(2, 1, 1), "one partition each")
+        epoch, a_partitions = describe(client, group)["group_epoch"], set(a.partitions)
+        joined = s1.join()
+        assert (joined["generation_id"], joined["leader"], joined["members"]) == (epoch, "", [])
+        wait_until(lambda: group_type(client, group) == ("classic", "Stable"), 10, "a Stable classic group listed")
+        assert s1.sync()["error_code"] == 0 and s1.owned == a_partitions
+        assert s1.heartbeat() == 0 and c.heartbeat() == 0
+        described = client.call(DESCRIBE_GROUPS, 5, {"groups": [group], "include_authorized_operations": False})
+        (g,) = described["groups"]
+        assert (g["group_state"], g["protocol_data"], sorted(m["member_id"] for m in g["members"])) == (
+            "Stable", "range", sorted([c.member_id, s1.member_id]))
+        assert heartbeat(client, group, a.member_id, a.epoch, instance_id="s1")["error_code"] == code(
+            "GROUP_ID_NOT_FOUND")  # the replaced member's group is gone
+    finally:
+        c.close()
+        s1.close()
 
 
 def test_a_silent_classic_member_is_removed_after_its_session_timeout(client, kip848_broker):
