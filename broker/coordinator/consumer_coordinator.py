@@ -4,8 +4,8 @@ Kafka 4.1's GroupMetadataManager for consumer groups, with its checks in its ord
 error codes and messages. One heartbeat:
 
 1. validates the request (INVALID_REQUEST, INVALID_REGULAR_EXPRESSION, UNSUPPORTED_ASSIGNOR);
-2. finds or, with member epoch 0, creates the group (an Empty classic group is upgraded,
-   `group.consumer.migration.policy` permitting) and the member (new, or a static member
+2. finds or, with member epoch 0, creates the group (an Empty classic group is replaced, a
+   non-empty one converted, group_migration.py) and the member (new, or a static member
    taking over its instance id's slot after a static leave);
 3. bumps the group epoch when a subscription or the subscribed partitions changed (regular
    expressions are matched against the topics again at most every REGEX_REFRESH_S);
@@ -30,23 +30,26 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, TypeVar
 
 import re2
 
 from broker.coordinator import consumer_records as cr
+from broker.coordinator import group_migration as migration
 from broker.coordinator.assignors import ASSIGNORS, MemberSubscription
-from broker.coordinator.group import EMPTY as CLASSIC_EMPTY
+from broker.coordinator.group import EMPTY as CLASSIC_EMPTY, Group
 from broker.coordinator.consumer_group import (
     LEAVE_EPOCH, STATIC_LEAVE_EPOCH, UNREVOKED_PARTITIONS, ConsumerGroup, ConsumerMember, Partitions,
 )
 from broker.coordinator.metadata_log import WriteError
+from broker.coordinator.metadata_manager import now_ms
 
 log = logging.getLogger("schemabus.coordinator")
 
 # A regex subscription sees topics created since at most this long ago (Kafka refreshes in batches too).
 REGEX_REFRESH_S = 1.0
 LOADING = "COORDINATOR_LOAD_IN_PROGRESS"
+T = TypeVar("T")
 
 
 class HeartbeatError(Exception):
@@ -72,6 +75,13 @@ class Heartbeat:
     version: int
     # Whether the member may describe a topic (None: no authorizer): regexes match only those.
     may_describe: Callable[[str], bool] | None = None
+
+
+@dataclass
+class Upgrade:
+    """A classic group being converted: it, and its members' records as a consumer group."""
+    classic: Group
+    records: list[cr.Record]
 
 
 @dataclass
@@ -115,7 +125,7 @@ class ConsumerGroupCoordinator:
         self._loop = asyncio.get_running_loop()
         for group in self.groups.values():
             for member in group.members.values():
-                self._schedule_session(group, member)
+                self.schedule_session(group, member)
 
     def stop(self) -> None:
         for group in self.groups.values():
@@ -170,91 +180,133 @@ class ConsumerGroupCoordinator:
             raise HeartbeatError(LOADING)
         if hb.member_epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH):
             return self._leave(hb)
-        group = self._group_for(hb)
-        limit = self.config["group.consumer.max.size"]
-        if hb.member_id not in group.members and len(group.members) >= limit:
-            raise HeartbeatError("GROUP_MAX_SIZE_REACHED",
-                                 f"The consumer group has reached its maximum capacity of {limit} members.")
-        if hb.member_id == "":  # v0: the coordinator names new members
-            hb.member_id = cr.random_member_id()
-        undo: list[cr.Record] = []
-        derived = (group.subscribed_partitions, group.regex_matches, group.regex_refreshed_at)
-        try:
-            return self._heartbeat(group, hb, undo)
-        except (HeartbeatError, WriteError):
-            for record in reversed(undo):
-                group.apply(record)
-            group.subscribed_partitions, group.regex_matches, group.regex_refreshed_at = derived
-            for member in group.members.values():
-                if member.session_timer is None:  # a member put back: its session runs again
-                    self._schedule_session(group, member)
-            if not group.members and group.group_epoch == 0:
-                self.groups.pop(group.group_id, None)  # created by this heartbeat only
-            raise
+        group, upgraded = self._group_for(hb)
+        return self.transact(group, lambda emit: self._heartbeat(group, hb, emit), upgraded)
 
-    def _group_for(self, hb: Heartbeat) -> ConsumerGroup:
-        group = self.groups.get(hb.group_id)
-        if group is not None:
-            return group
-        if hb.member_epoch != 0:
-            raise HeartbeatError("GROUP_ID_NOT_FOUND", f"Consumer group {hb.group_id} not found.")
-        classic = self.classic.groups.get(hb.group_id)
-        if classic is not None:
-            if not self._may_upgrade(classic):
-                raise HeartbeatError("GROUP_ID_NOT_FOUND", f"Group {hb.group_id} is not a consumer group.")
-            log.info("the empty classic group %s becomes a consumer group", hb.group_id)
-            self.manager.remove_group_metadata(classic)
-        group = self.groups[hb.group_id] = ConsumerGroup(hb.group_id)
-        return group
-
-    def _may_upgrade(self, classic) -> bool:
-        """An Empty classic group becomes a consumer group when a consumer-protocol member joins
-        (its offsets stay); a non-empty one is not migrated online here."""
-        policy = self.config["group.consumer.migration.policy"]
-        return classic.is_(CLASSIC_EMPTY) and policy in ("bidirectional", "upgrade") and not classic.pending_members
-
-    def _heartbeat(self, group: ConsumerGroup, hb: Heartbeat, undo: list[cr.Record]) -> HeartbeatAnswer:
-        """Records are applied as they are made (each step sees the previous ones), then all
-        are appended; `undo` collects the records that put the group back if that fails."""
+    def transact(self, group: ConsumerGroup, body: Callable[[Callable[[cr.Record], None]], Callable[[], T]],
+                 upgraded: Upgrade | None = None) -> T:
+        """Run `body(emit)`: each record it emits is applied at once (each step sees the previous
+        ones); then all are appended in one go and what `body` returned is called for the answer.
+        If `body` raises HeartbeatError or the append fails, the group is put back as it was.
+        `upgraded`: the classic group `group` was converted from, whose records go first."""
         records: list[cr.Record] = []
+        undo: list[cr.Record] = []
 
         def emit(record: cr.Record) -> None:
             undo.append(group.inverse(record))
             group.apply(record)
             records.append(record)
 
+        created = self.groups.get(group.group_id) is not group
+        self.groups[group.group_id] = group
+        derived = (group.subscribed_partitions, group.regex_matches, group.regex_refreshed_at)
+        try:
+            answer = body(emit)
+            if upgraded is not None:
+                self.manager.migrate(group.group_id, upgraded.records + records, None, self._topic_id)
+            else:
+                self._write(group, records)
+        except (HeartbeatError, WriteError):
+            for record in reversed(undo):
+                group.apply(record)
+            group.subscribed_partitions, group.regex_matches, group.regex_refreshed_at = derived
+            if created:
+                self.groups.pop(group.group_id, None)  # created (or converted) for this request only
+                for member in group.members.values():
+                    member.cancel_timers()
+            else:
+                for member in group.members.values():
+                    if member.session_timer is None:  # a member put back: its session runs again
+                        self.schedule_session(group, member)
+            raise
+        if upgraded is not None:
+            self._finish_upgrade(group, upgraded)
+        return answer()
+
+    def _group_for(self, hb: Heartbeat) -> tuple[ConsumerGroup, Upgrade | None]:
+        """The member's group; a new one (not registered yet) on joining, converted from a
+        classic group of that id if the migration rules allow it."""
+        group = self.groups.get(hb.group_id)
+        if group is not None:
+            return group, None
+        if hb.member_epoch != 0:
+            raise HeartbeatError("GROUP_ID_NOT_FOUND", f"Consumer group {hb.group_id} not found.")
+        classic = self.classic.groups.get(hb.group_id)
+        if classic is None:
+            return ConsumerGroup(hb.group_id), None
+        if classic.is_(CLASSIC_EMPTY):
+            # As Kafka's maybeDeleteEmptyClassicGroup: replaced whatever the policy and protocol type.
+            log.info("the empty classic group %s becomes a consumer group", hb.group_id)
+            self.manager.remove_group_metadata(classic)  # its offsets stay
+            return ConsumerGroup(hb.group_id), None
+        try:
+            migration.check_upgrade(classic, self.config["group.consumer.migration.policy"],
+                                    self.config["group.consumer.max.size"])
+            records = migration.upgrade_records(classic, lambda t: self.topics.get(t) is not None)
+        except migration.UpgradeRefused as exc:
+            raise HeartbeatError("GROUP_ID_NOT_FOUND", str(exc)) from None
+        return migration.upgraded_group(classic, records), Upgrade(classic, records)
+
+    def _finish_upgrade(self, group: ConsumerGroup, upgraded: Upgrade) -> None:
+        """The converted group is written: the classic group goes (its waiting members are told
+        to rejoin) and each converted member's classic session runs."""
+        log.info("the classic group %s (generation %d, %d member(s)) becomes a consumer group",
+                 group.group_id, upgraded.classic.generation_id, len(upgraded.classic.members))
+        self.classic.release_upgraded(upgraded.classic)
+        for member in group.members.values():
+            if member.session_timer is None:
+                self.schedule_session(group, member)
+
+    def _heartbeat(self, group: ConsumerGroup, hb: Heartbeat, emit) -> Callable[[], HeartbeatAnswer]:
+        limit = self.config["group.consumer.max.size"]
+        if hb.member_id not in group.members and len(group.members) >= limit:
+            raise HeartbeatError("GROUP_MAX_SIZE_REACHED",
+                                 f"The consumer group has reached its maximum capacity of {limit} members.")
+        if hb.member_id == "":  # v0: the coordinator names new members
+            hb.member_id = cr.random_member_id()
         member, takeover = self._member_for(group, hb)
         for record in takeover:
             emit(record)
         before = _copy(member.assigned)
-        updated = _updated_member(member, hb)
-        new_member = hb.member_id not in group.members
+        member = self.reconcile(group, member, _updated_member(member, hb), hb.owned, hb.may_describe, emit)
+
+        def answer() -> HeartbeatAnswer:
+            if member.state == UNREVOKED_PARTITIONS:
+                self._schedule_rebalance_timeout(group, member)
+            elif member.rebalance_timer is not None:
+                member.rebalance_timer.cancel()
+                member.rebalance_timer = None
+            self.schedule_session(group, member)
+            full = hb.member_epoch == 0 or (hb.rebalance_timeout_ms != -1 and hb.owned is not None and (
+                hb.subscribed_topic_names is not None or hb.subscribed_topic_regex is not None))
+            changed = _copy(member.assigned) != before
+            return HeartbeatAnswer(member.member_id, member.member_epoch,
+                                   self._group_config(group, "consumer.heartbeat.interval.ms"),
+                                   _copy(member.assigned) if full or changed else None)
+
+        return answer
+
+    def reconcile(self, group: ConsumerGroup, member: ConsumerMember, updated: ConsumerMember,
+                  owned: Partitions | None, may_describe: Callable[[str], bool] | None, emit) -> ConsumerMember:
+        """Kafka's steps for a member's request: store what changed of the member (a new
+        subscription bumps the group epoch), recompute the target assignment when the group
+        epoch is ahead of it, then move the member one step towards its target given the
+        partitions it says it `owned`. Returns the member as it is now in the group."""
+        new_member = member.member_id not in group.members
         subscription_changed = new_member or (updated.subscribed_topic_names, updated.subscribed_topic_regex) != (
             member.subscribed_topic_names, member.subscribed_topic_regex)
         if new_member or updated.metadata() != member.metadata():
-            emit(cr.Record(cr.MEMBER_METADATA, group.group_id, hb.member_id, updated.metadata()))
-        member = group.members[hb.member_id]
-        if self._refresh_subscription(group, hb.may_describe) or subscription_changed:
+            emit(cr.Record(cr.MEMBER_METADATA, group.group_id, member.member_id, updated.metadata()))
+        member = group.members[member.member_id]
+        if self._refresh_subscription(group, may_describe) or subscription_changed:
             emit(cr.Record(cr.GROUP_EPOCH, group.group_id, None, cr.Epoch(group.group_epoch + 1)))
         if group.group_epoch > group.assignment_epoch:
             for record in self._assign(group):
                 emit(record)
-        current = group.next_assignment(member, hb.owned)
+        current = group.next_assignment(member, owned)
         if current != member.current():
             emit(cr.Record(cr.CURRENT_ASSIGNMENT, group.group_id, member.member_id, current))
-        self._write(group, records)
-        if member.state == UNREVOKED_PARTITIONS:
-            self._schedule_rebalance_timeout(group, member)
-        elif member.rebalance_timer is not None:
-            member.rebalance_timer.cancel()
-            member.rebalance_timer = None
-        self._schedule_session(group, member)
-        full = hb.member_epoch == 0 or (hb.rebalance_timeout_ms != -1 and hb.owned is not None and (
-            hb.subscribed_topic_names is not None or hb.subscribed_topic_regex is not None))
-        changed = _copy(member.assigned) != before
-        return HeartbeatAnswer(member.member_id, member.member_epoch,
-                               self._group_config(group, "consumer.heartbeat.interval.ms"),
-                               _copy(member.assigned) if full or changed else None)
+        return member
 
     def _member_for(self, group: ConsumerGroup, hb: Heartbeat) -> tuple[ConsumerMember, list[cr.Record]]:
         """The member this heartbeat is from (a new one on joining), with the records a static
@@ -278,7 +330,7 @@ class ConsumerGroupCoordinator:
                 raise HeartbeatError("UNRELEASED_INSTANCE_ID",
                                      f"Static member {hb.member_id} with instance id {hb.instance_id} cannot join "
                                      f"the group because the instance id is owned by {existing.member_id} member.")
-            return self._replace_static_member(group, existing, hb.member_id)
+            return self.replace_static_member(group, existing, hb.member_id)
         if existing is None:
             raise HeartbeatError("UNKNOWN_MEMBER_ID", f"Instance id {hb.instance_id} is unknown.")
         if existing.member_id != hb.member_id:
@@ -287,7 +339,7 @@ class ConsumerGroupCoordinator:
         _check_epoch(existing, hb)
         return existing, []
 
-    def _replace_static_member(self, group: ConsumerGroup, old: ConsumerMember,
+    def replace_static_member(self, group: ConsumerGroup, old: ConsumerMember,
                                new_id: str) -> tuple[ConsumerMember, list[cr.Record]]:
         """The returning static member takes over the old member's target and partitions under
         its new id, at epoch 0: it reconciles straight back to them, nobody else moves."""
@@ -295,7 +347,8 @@ class ConsumerGroupCoordinator:
         gid = group.group_id
         records = _removal_records(gid, old.member_id)
         replacement = copy.copy(old)
-        replacement.member_id, replacement.session_timer, replacement.rebalance_timer = new_id, None, None
+        replacement.member_id = new_id
+        replacement.session_timer = replacement.rebalance_timer = replacement.join_timer = replacement.sync_timer = None
         records += [
             cr.Record(cr.MEMBER_METADATA, gid, new_id, replacement.metadata()),
             cr.Record(cr.TARGET_MEMBER, gid, new_id, cr.TargetAssignment(_copy(group.target.get(old.member_id, {})))),
@@ -329,10 +382,10 @@ class ConsumerGroupCoordinator:
                                                     cr.CurrentAssignment(STATIC_LEAVE_EPOCH, member.member_epoch,
                                                                          current.state, current.assigned,
                                                                          current.pending_revocation))])
-            self._schedule_session(group, member)
+            self.schedule_session(group, member)
         else:
             log.info("member %s leaves group %s", member.member_id, group.group_id)
-            self._remove_member(group, member)
+            self.remove_member(group, member)
         return HeartbeatAnswer(hb.member_id, hb.member_epoch, 0)
 
     # -- subscriptions and assignment ----------------------------------------------------------
@@ -380,7 +433,13 @@ class ConsumerGroupCoordinator:
 
     # -- members leaving ------------------------------------------------------------------------
 
-    def _remove_member(self, group: ConsumerGroup, member: ConsumerMember) -> None:
+    def remove_member(self, group: ConsumerGroup, member: ConsumerMember) -> None:
+        """A member leaves or is fenced; if it was the last one using the consumer protocol and
+        the others use the classic one, the group becomes a classic group (Kafka's downgrade)."""
+        if migration.may_downgrade(group, member.member_id, self.config["group.consumer.migration.policy"],
+                                   self.config["group.max.size"]):
+            self._downgrade(group, member)
+            return
         records = _removal_records(group.group_id, member.member_id)
         records.append(cr.Record(cr.GROUP_EPOCH, group.group_id, None, cr.Epoch(group.group_epoch + 1)))
         self._write_and_apply(group, records)
@@ -391,11 +450,30 @@ class ConsumerGroupCoordinator:
             return self.config["group." + name]
         return self.group_configs.value(group.group_id, name)
 
-    def _schedule_session(self, group: ConsumerGroup, member: ConsumerMember) -> None:
+    def _downgrade(self, group: ConsumerGroup, leaving: ConsumerMember) -> None:
+        log.info("member %s left group %s, whose members all use the classic protocol: it becomes a classic group",
+                 leaving.member_id, group.group_id)
+        self.downgrade(group, leaving.member_id, rebalance=True)
+
+    def downgrade(self, group: ConsumerGroup, leaving_id: str | None, rebalance: bool) -> None:
+        """The group becomes a classic group of its members but `leaving_id` (raises WriteError,
+        nothing changed then); with `rebalance`, one starts so that they all rejoin."""
+        classic = migration.downgraded_group(group, leaving_id, now_ms())
+        self.manager.migrate(group.group_id, migration.downgrade_records(group), classic, self._topic_id)
+        for member in group.members.values():
+            member.cancel_timers()
+        self.classic.adopt_downgraded(classic, rebalance)
+
+    def schedule_session(self, group: ConsumerGroup, member: ConsumerMember) -> None:
+        """A classic member's session is its JoinGroup's session timeout."""
         if member.session_timer is not None:
             member.session_timer.cancel()
-        timeout = self._group_config(group, "consumer.session.timeout.ms") / 1000
-        member.session_timer = self._loop.call_later(timeout, self._fence, group, member, "session timeout")
+        timeout_ms = (member.classic.session_timeout_ms if member.uses_classic_protocol
+                      else self._group_config(group, "consumer.session.timeout.ms"))
+        member.session_timer = self._loop.call_later(timeout_ms / 1000, self.fence, group, member, "session timeout")
+
+    def call_later(self, delay_ms: int, callback, *args) -> asyncio.TimerHandle:
+        return self._loop.call_later(max(delay_ms, 0) / 1000, callback, *args)
 
     def _schedule_rebalance_timeout(self, group: ConsumerGroup, member: ConsumerMember) -> None:
         if member.rebalance_timer is not None:
@@ -405,16 +483,16 @@ class ConsumerGroupCoordinator:
         def expired():
             member.rebalance_timer = None
             if member.state == UNREVOKED_PARTITIONS and member.member_epoch == epoch:
-                self._fence(group, member, "partitions not revoked within the rebalance timeout")
+                self.fence(group, member, "partitions not revoked within the rebalance timeout")
 
         member.rebalance_timer = self._loop.call_later(max(member.rebalance_timeout_ms, 0) / 1000, expired)
 
-    def _fence(self, group: ConsumerGroup, member: ConsumerMember, reason: str) -> None:
+    def fence(self, group: ConsumerGroup, member: ConsumerMember, reason: str) -> None:
         if group.members.get(member.member_id) is not member or self.groups.get(group.group_id) is not group:
             return
         log.info("member %s of group %s is removed (%s)", member.member_id, group.group_id, reason)
         try:
-            self._remove_member(group, member)
+            self.remove_member(group, member)
         except WriteError as exc:
             log.error("cannot remove member %s of group %s: %s", member.member_id, group.group_id, exc)
 
@@ -446,7 +524,8 @@ class ConsumerGroupCoordinator:
         if member is None:
             return "UNKNOWN_MEMBER_ID"
         if member_epoch != member.member_epoch:
-            return "ILLEGAL_GENERATION" if transactional else "STALE_MEMBER_EPOCH"
+            # A classic member sends its generation: Kafka answers as a classic group would.
+            return "ILLEGAL_GENERATION" if transactional or member.uses_classic_protocol else "STALE_MEMBER_EPOCH"
         return None
 
     def validate_offset_fetch(self, group: ConsumerGroup, member_id: str | None, member_epoch: int) -> str | None:
@@ -504,6 +583,7 @@ def _updated_member(member: ConsumerMember, hb: Heartbeat) -> ConsumerMember:
     if hb.subscribed_topic_regex is not None:
         updated.subscribed_topic_regex = hb.subscribed_topic_regex
     updated.client_id, updated.client_host = hb.client_id, hb.client_host
+    updated.classic = None  # a ConsumerGroupHeartbeat is from a consumer-protocol member, as in Kafka
     return updated
 
 

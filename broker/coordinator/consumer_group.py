@@ -52,23 +52,31 @@ class ConsumerMember:
     state: int = MEMBER_STABLE
     assigned: Partitions = field(default_factory=dict)
     pending_revocation: Partitions = field(default_factory=dict)
+    classic: cr.ClassicMetadata | None = None  # a member using the classic protocol (JoinGroup)
     session_timer: asyncio.TimerHandle | None = None
     rebalance_timer: asyncio.TimerHandle | None = None
+    # A classic member must rejoin (join timer) or sync (sync timer) within its rebalance timeout.
+    join_timer: asyncio.TimerHandle | None = None
+    sync_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def uses_classic_protocol(self) -> bool:
+        return self.classic is not None
 
     def metadata(self) -> cr.MemberMetadata:
         return cr.MemberMetadata(self.instance_id, self.rack_id, self.client_id, self.client_host,
                                  self.subscribed_topic_names, self.subscribed_topic_regex,
-                                 self.rebalance_timeout_ms, self.server_assignor)
+                                 self.rebalance_timeout_ms, self.server_assignor, self.classic)
 
     def current(self) -> cr.CurrentAssignment:
         return cr.CurrentAssignment(self.member_epoch, self.previous_member_epoch, self.state,
                                     self.assigned, self.pending_revocation)
 
     def cancel_timers(self) -> None:
-        for timer in (self.session_timer, self.rebalance_timer):
+        for timer in (self.session_timer, self.rebalance_timer, self.join_timer, self.sync_timer):
             if timer is not None:
                 timer.cancel()
-        self.session_timer = self.rebalance_timer = None
+        self.session_timer = self.rebalance_timer = self.join_timer = self.sync_timer = None
 
 
 class ConsumerGroup:
@@ -104,6 +112,29 @@ class ConsumerGroup:
         if member.subscribed_topic_regex is not None:
             topics |= self.regex_matches.get(member.subscribed_topic_regex, frozenset())
         return topics
+
+    def supports_classic_protocols(self, protocol_type: str, names: list[str]) -> bool:
+        """Whether a classic member may join: protocol type "consumer" and, if classic members
+        are there, one protocol (assignor name) they all support, as Kafka checks."""
+        if protocol_type != "consumer":
+            return False
+        classic = [m for m in self.members.values() if m.uses_classic_protocol]
+        if not self.members or not classic:
+            return bool(names)
+        return any(all(name in (n for n, _ in m.classic.protocols) for m in classic) for name in names)
+
+    def all_classic_except(self, member_id: str) -> bool:
+        """Whether every member but `member_id` (a consumer-protocol member) uses the classic protocol."""
+        member = self.members.get(member_id)
+        return (member is not None and not member.uses_classic_protocol
+                and all(m.uses_classic_protocol for mid, m in self.members.items() if mid != member_id))
+
+    def waiting_on_unreleased(self, member: ConsumerMember) -> bool:
+        """Whether a partition of the member's target is still owned by another member."""
+        if member.state != UNRELEASED_PARTITIONS:
+            return False
+        return any(p not in member.assigned.get(topic, ()) and (topic, p) in self.partition_epochs
+                   for topic, ps in self.target.get(member.member_id, {}).items() for p in ps)
 
     def static_member(self, instance_id: str | None) -> ConsumerMember | None:
         member_id = self.static_members.get(instance_id) if instance_id is not None else None
@@ -162,6 +193,7 @@ class ConsumerGroup:
         member.subscribed_topic_names = tuple(value.subscribed_topic_names)
         member.subscribed_topic_regex = value.subscribed_topic_regex
         member.rebalance_timeout_ms, member.server_assignor = value.rebalance_timeout_ms, value.server_assignor
+        member.classic = value.classic
         if member.instance_id is not None:
             self.static_members[member.instance_id] = member_id
 

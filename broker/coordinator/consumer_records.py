@@ -4,7 +4,8 @@ Kafka's group coordinator writes one record per piece of state, and so do we:
 
   key type 3  ConsumerGroupMetadataKey (group)                -> value: group epoch
   key type 5  ConsumerGroupMemberMetadataKey (group, member)  -> instance id, rack id, client id and
-              host, subscribed topic names and regex, rebalance timeout, server assignor
+              host, subscribed topic names and regex, rebalance timeout, server assignor; tagged
+              field 0: a classic member's session timeout and JoinGroup protocols
   key type 6  ConsumerGroupTargetAssignmentMetadataKey (group) -> value: assignment epoch
   key type 7  ConsumerGroupTargetAssignmentMemberKey (group, member) -> the member's target partitions
   key type 8  ConsumerGroupCurrentMemberAssignmentKey (group, member) -> member epoch, previous
@@ -12,10 +13,11 @@ Kafka's group coordinator writes one record per piece of state, and so do we:
 
 Keys are classic encodings (int16 type, int16-length strings); values are flexible version 0
 (compact strings and arrays, uuids, a trailing tagged-field section: unknown tags are skipped
-when read, none are written). Partitions are stored by topic id, as in Kafka; records hold
-topic names, translated at encoding and decoding. A null value is a tombstone. Type 4
-(subscription metadata, superseded by a metadata hash in Kafka 4.1) and 16 (regex resolution
-cache) are not written: both are recomputed from the topics; Kafka's are skipped when read.
+when read; tag 0 of the member metadata, a classic member's metadata, is written as Kafka
+does). Partitions are stored by topic id, as in Kafka; records hold topic names, translated
+at encoding and decoding. A null value is a tombstone. Type 4 (subscription metadata,
+superseded by a metadata hash in Kafka 4.1) and 16 (regex resolution cache) are not written:
+both are recomputed from the topics; Kafka's are skipped when read.
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ class MemberMetadata:
     subscribed_topic_regex: str | None
     rebalance_timeout_ms: int
     server_assignor: str | None
+    classic: ClassicMetadata | None = None  # tagged field 0: a member using the classic protocol
+
+
+@dataclass(frozen=True)
+class ClassicMetadata:
+    """What a classic-protocol member of a consumer group joined with (KIP-848 migration)."""
+    session_timeout_ms: int
+    protocols: tuple[tuple[str, bytes], ...]  # (name, embedded consumer protocol metadata)
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,7 @@ def encode_value(record: Record, topic_id: Callable[[str], bytes | None]) -> byt
                 _compact_string(v.client_host), uvarint(len(names) + 1),
                 b"".join(_compact_string(n) for n in names), _compact_string(v.subscribed_topic_regex),
                 _I32.pack(v.rebalance_timeout_ms), _compact_string(v.server_assignor)]
+        return b"".join(out) + _member_tags(v.classic)
     elif isinstance(v, TargetAssignment):
         out.append(_topic_partitions(v.partitions, topic_id))
     else:
@@ -131,6 +142,19 @@ def encode_value(record: Record, topic_id: Callable[[str], bytes | None]) -> byt
                 _topic_partitions(v.assigned, topic_id), _topic_partitions(v.pending_revocation, topic_id)]
     out.append(b"\x00")  # no tagged fields
     return b"".join(out)
+
+
+def _member_tags(classic: ClassicMetadata | None) -> bytes:
+    """The member metadata's tagged fields, as Kafka 4.1 writes them: tag 0 always, a nullable
+    struct (one byte, 1: present, 0: null, then the struct) with a classic member's metadata."""
+    out = [b"\x00"]
+    if classic is not None:
+        out = [b"\x01", _I32.pack(classic.session_timeout_ms), uvarint(len(classic.protocols) + 1)]
+        for name, metadata in classic.protocols:
+            out += [_compact_string(name), uvarint(len(metadata) + 1), bytes(metadata), b"\x00"]
+        out.append(b"\x00")
+    tagged = b"".join(out)
+    return b"\x01" + uvarint(0) + uvarint(len(tagged)) + tagged
 
 
 # -- decoding -----------------------------------------------------------------------------
@@ -222,8 +246,10 @@ def decode(key: tuple[int, str, str | None], data: bytes | None,
         instance_id, rack_id = r.compact_string(), r.compact_string()
         client_id, client_host = r.compact_string() or "", r.compact_string() or ""
         names = tuple(r.compact_string() or "" for _ in range(r.count()))
-        value = MemberMetadata(instance_id, rack_id, client_id, client_host, names, r.compact_string(),
-                               r.unpack(_I32), r.compact_string())
+        regex, timeout, assignor = r.compact_string(), r.unpack(_I32), r.compact_string()
+        value = MemberMetadata(instance_id, rack_id, client_id, client_host, names, regex, timeout, assignor,
+                               _read_member_tags(r))
+        return Record(kind, group_id, member_id, value)
     elif kind == TARGET_MEMBER:
         value = TargetAssignment(_read_topic_partitions(r, topic_name))
     else:
@@ -233,6 +259,26 @@ def decode(key: tuple[int, str, str | None], data: bytes | None,
                                   _read_topic_partitions(r, topic_name))
     r.skip_tags()
     return Record(kind, group_id, member_id, value)
+
+
+def _read_member_tags(r: _Reader) -> ClassicMetadata | None:
+    """The member metadata's tagged fields: tag 0 is a classic member's metadata."""
+    classic = None
+    for _ in range(r.uvarint()):
+        tag, size = r.uvarint(), r.uvarint()
+        data = r.take(size)
+        if tag == 0 and data[:1] == b"\x01":  # not null
+            t = _Reader(data)
+            t.take(1)
+            timeout = t.unpack(_I32)
+            protocols = []
+            for _ in range(t.count()):
+                name = t.compact_string() or ""
+                n = t.uvarint()
+                protocols.append((name, t.take(n - 1) if n else b""))
+                t.skip_tags()
+            classic = ClassicMetadata(timeout, tuple(protocols))
+    return classic
 
 
 def random_member_id() -> str:

@@ -1,7 +1,8 @@
 """The group coordinator, classic protocol, with Apache Kafka's rules and timing.
 
 JoinGroup, SyncGroup, Heartbeat and LeaveGroup drive each group's state machine
-(group.py); the group side of OffsetCommit, OffsetFetch, OffsetDelete and DeleteGroups
+(group.py); sent to a consumer-protocol group, they are answered by classic_members.py (the
+KIP-848 migration, group_migration.py); the group side of OffsetCommit, OffsetFetch, OffsetDelete and DeleteGroups
 checks membership and generation before the metadata manager writes the records.
 
 Timing, as Kafka's purgatories do it, with asyncio timers:
@@ -33,6 +34,7 @@ from broker.coordinator.group import (
     COMPLETING_REBALANCE, CONSUMER_PROTOCOL_TYPE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE,
     Group, JoinResult, Member, SyncResult,
 )
+from broker.coordinator.classic_members import ClassicMembers
 from broker.coordinator.consumer_coordinator import ConsumerGroupCoordinator
 from broker.coordinator.consumer_group import ConsumerGroup
 from broker.coordinator.messages import OffsetValue
@@ -81,6 +83,7 @@ class GroupCoordinator:
         self.config = config
         self.manager = GroupMetadataManager(topics, config)
         self.consumer = ConsumerGroupCoordinator(self.manager, topics, config, self, group_configs)
+        self.classic_members = ClassicMembers(self.consumer)  # classic members of consumer groups
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loading = True  # until __consumer_offsets has been replayed
         self._load_task: asyncio.Task | None = None
@@ -142,6 +145,9 @@ class GroupCoordinator:
         if not (self.config["group.min.session.timeout.ms"] <= req.session_timeout_ms
                 <= self.config["group.max.session.timeout.ms"]):
             return JoinResult(req.member_id, "INVALID_SESSION_TIMEOUT")
+        consumer_group = self.consumer.groups.get(req.group_id)
+        if consumer_group is not None and consumer_group.members:
+            return self.classic_members.join(consumer_group, req)
         error = self._join_consumer_group(req.group_id)
         if error is not None:
             return JoinResult(req.member_id, error)
@@ -163,15 +169,12 @@ class GroupCoordinator:
         return await fut
 
     def _join_consumer_group(self, group_id: str) -> str | None:
-        """A JoinGroup to a consumer-protocol group: an Empty one becomes a classic group
-        (`group.consumer.migration.policy` permitting); classic members in a non-empty one
-        are not supported here (Kafka 4.1 admits those with protocol type "consumer")."""
+        """A JoinGroup to an Empty consumer-protocol group: it becomes a classic group, whatever
+        `group.consumer.migration.policy` says (as Kafka's maybeDeleteEmptyConsumerGroup). A
+        non-empty one takes the joining member as a classic member (classic_members.py)."""
         group = self.consumer.groups.get(group_id)
         if group is None:
             return None
-        policy = self.config["group.consumer.migration.policy"]
-        if group.members or policy not in ("bidirectional", "downgrade"):
-            return "INCONSISTENT_GROUP_PROTOCOL"
         try:
             self.manager.convert_consumer_group(group)
         except WriteError as exc:
@@ -409,6 +412,12 @@ class GroupCoordinator:
             return SyncResult("INVALID_GROUP_ID")
         if self.loading:
             return SyncResult(LOADING)
+        consumer_group = self.consumer.groups.get(group_id)
+        if consumer_group is not None:
+            if not consumer_group.members:
+                return SyncResult("UNKNOWN_MEMBER_ID")
+            return self.classic_members.sync(consumer_group, member_id, instance_id, generation_id,
+                                             protocol_type, protocol_name)
         group = self.groups.get(group_id)
         error = self._check_member(group, member_id, instance_id, generation_id)
         if error is None:
@@ -472,6 +481,9 @@ class GroupCoordinator:
             return "INVALID_GROUP_ID"
         if self.loading:
             return LOADING
+        consumer_group = self.consumer.groups.get(group_id)
+        if consumer_group is not None:
+            return self.classic_members.heartbeat(consumer_group, member_id, instance_id, generation_id)
         group = self.groups.get(group_id)
         error = self._check_member(group, member_id, instance_id, generation_id)
         if error is not None:
@@ -504,6 +516,9 @@ class GroupCoordinator:
             return "INVALID_GROUP_ID", []
         if self.loading:
             return LOADING, []
+        consumer_group = self.consumer.groups.get(group_id)
+        if consumer_group is not None:
+            return "NONE", self.classic_members.leave(consumer_group, leaving)
         group = self.groups.get(group_id)
         if group is None:
             return "NONE", ["UNKNOWN_MEMBER_ID"] * len(leaving)
@@ -531,6 +546,28 @@ class GroupCoordinator:
             self._remove_member_and_update_group(group, group.members[member_id], "member left the group")
             errors.append("NONE")
         return "NONE", errors
+
+    # -- online migration (group_migration.py) -------------------------------------------
+
+    def release_upgraded(self, group: Group) -> None:
+        """`group` became a consumer group (its tombstone is written): members waiting in
+        JoinGroup or SyncGroup rejoin it (REBALANCE_IN_PROGRESS), its timers stop."""
+        self._cancel_join_timer(group)
+        self._cancel_sync_timer(group)
+        for member in group.members.values():
+            group.invoke_join(member, JoinResult(member.member_id, "REBALANCE_IN_PROGRESS"))
+            group.invoke_sync(member, SyncResult("REBALANCE_IN_PROGRESS"))
+            member.cancel_expiry()
+        self.manager.release(group)
+
+    def adopt_downgraded(self, group: Group, rebalance: bool) -> None:
+        """A consumer group became the classic `group` (its records are written): its members'
+        sessions run and, with `rebalance`, one starts so that they rejoin."""
+        self.manager.adopt(group)
+        for member in group.members.values():
+            self._schedule_expiry(group, member)
+        if rebalance:
+            self._prepare_rebalance(group, f"downgrade of group {group.group_id} from consumer to classic")
 
     # -- members leaving ----------------------------------------------------------------
 

@@ -155,17 +155,27 @@ class GroupMetadataManager:
 
     def store_group(self, group: Group, assignments: dict[str, bytes]) -> None:
         """Persist the group's generation, members and assignment (raises WriteError)."""
-        protocol = group.protocol_name
-        value = m.GroupValue(
-            protocol_type=group.protocol_type or "", generation=group.generation_id, protocol=protocol,
-            leader=group.leader_id if group.members else None, current_state_timestamp=group.state_timestamp,
-            members=[m.MemberValue(mem.member_id, mem.group_instance_id, mem.client_id, mem.client_host,
-                                   mem.rebalance_timeout_ms, mem.session_timeout_ms,
-                                   mem.metadata(protocol) if protocol else b"",
-                                   assignments.get(mem.member_id, b""))
-                     for mem in group.members.values()],
-        )
-        self.log.append(group.group_id, [(m.encode_group_key(group.group_id), m.encode_group_value(value))])
+        self.log.append(group.group_id, [group_record(group, assignments)])
+
+    def migrate(self, group_id: str, consumer_records: list[cr.Record], classic: Group | None,
+                topic_id) -> None:
+        """One append for a migration (group_migration.py): the consumer group's records, then
+        the classic group's record, or its tombstone when `classic` is None (raises WriteError)."""
+        entries = [(cr.encode_key(r), cr.encode_value(r, topic_id)) for r in consumer_records]
+        if classic is None:
+            entries.insert(0, (m.encode_group_key(group_id), None))  # Kafka tombstones the classic group first
+        else:
+            entries.append(group_record(classic, {mid: mem.assignment for mid, mem in classic.members.items()}))
+        self.log.append(group_id, entries)
+
+    def adopt(self, group: Group) -> None:
+        """A consumer group downgraded to `group` (its records are written)."""
+        self.consumer_groups.pop(group.group_id, None)
+        self.groups[group.group_id] = group
+
+    def release(self, group: Group) -> None:
+        """A classic group upgraded to a consumer group (its tombstone is written)."""
+        self._drop(group)
 
     def store_offsets(self, group_id: str, offsets: dict[TopicPartition, m.OffsetValue]) -> None:
         entries = [(m.encode_offset_key(group_id, topic, partition), m.encode_offset_value(value))
@@ -305,6 +315,21 @@ class GroupMetadataManager:
         else:
             expired = []
         return sorted(set(expired) | set(gone))
+
+
+def group_record(group: Group, assignments: dict[str, bytes]) -> tuple[bytes, bytes]:
+    """The classic group's record: its generation, members and assignment."""
+    protocol = group.protocol_name
+    value = m.GroupValue(
+        protocol_type=group.protocol_type or "", generation=group.generation_id, protocol=protocol,
+        leader=group.leader_id if group.members else None, current_state_timestamp=group.state_timestamp,
+        members=[m.MemberValue(mem.member_id, mem.group_instance_id, mem.client_id, mem.client_host,
+                               mem.rebalance_timeout_ms, mem.session_timeout_ms,
+                               mem.metadata(protocol) if protocol else b"",
+                               assignments.get(mem.member_id, b""))
+                 for mem in group.members.values()],
+    )
+    return m.encode_group_key(group.group_id), m.encode_group_value(value)
 
 
 def _consumer_group_tombstones(group_id: str) -> list[tuple[bytes, None]]:

@@ -14,7 +14,7 @@ from broker.handlers.groups import AUTHORIZED_OPERATIONS_OMITTED, GROUP_DENIED, 
 from broker.protocol import apis
 from broker.protocol.errors import code
 
-CONSUMER_MEMBER_TYPE = 1  # ConsumerGroupDescribe v1's member_type: 0 classic, 1 consumer
+CLASSIC_MEMBER_TYPE, CONSUMER_MEMBER_TYPE = 0, 1  # ConsumerGroupDescribe v1's member_type
 
 
 def _owned_by_name(broker, topic_partitions: list | None) -> dict[str, set[int]] | None:
@@ -129,7 +129,7 @@ def _describe(broker, ctx, group_id: str, include_operations: bool) -> dict:
         "assignment": {"topic_partitions": _by_topic_id(broker, m.assigned, with_names=True)},
         "target_assignment": {"topic_partitions": _by_topic_id(broker, group.target.get(m.member_id, {}),
                                                                with_names=True)},
-        "member_type": CONSUMER_MEMBER_TYPE,
+        "member_type": CLASSIC_MEMBER_TYPE if m.uses_classic_protocol else CONSUMER_MEMBER_TYPE,
     } for m in group.members.values()]
     return {"error_code": 0, "error_message": None, "group_id": group_id, "group_state": group.state,
             "group_epoch": group.group_epoch, "assignment_epoch": group.assignment_epoch,

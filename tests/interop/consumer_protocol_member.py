@@ -1,9 +1,10 @@
 """One consumer-protocol (KIP-848) group member on librdkafka, run as its own process so a test
 can kill it. Arguments: bootstrap, group, subscription (a topic, or a regex starting with ^),
 then `--instance-id ID` (static membership) and `--protocol classic` (a classic group member
-instead, for a test that runs both side by side). Prints one JSON line per event on stdout:
-{"event": "assigned"|"revoked", "partitions": [[topic, p], ...], "t": monotonic}, {"event":
-"record", "topic", "partition", "value"}; a "close" line on stdin makes it leave and exit."""
+instead, for the tests that run both; `--assignor`, default cooperative-sticky). Prints one
+JSON line per event on stdout: {"event": "assigned"|"revoked", "partitions": [[topic, p], ...],
+"t": monotonic}, {"event": "record", "topic", "partition", "value"}; a "close" line on stdin
+makes it leave and exit."""
 
 import argparse
 import json
@@ -25,11 +26,13 @@ def main() -> None:
     parser.add_argument("subscription")
     parser.add_argument("--instance-id")
     parser.add_argument("--protocol", default="consumer", choices=("consumer", "classic"))
+    parser.add_argument("--assignor", default="cooperative-sticky", help="a classic member's assignor")
     args = parser.parse_args()
     config = {"bootstrap.servers": args.bootstrap, "group.id": args.group, "group.protocol": args.protocol,
               "auto.offset.reset": "earliest", "enable.auto.commit": True, "auto.commit.interval.ms": 200}
-    if args.protocol == "classic":
-        config["partition.assignment.strategy"] = "cooperative-sticky"
+    if args.protocol == "classic":  # short sessions, as the consumer-protocol tests have
+        config.update({"partition.assignment.strategy": args.assignor, "session.timeout.ms": 6000,
+                       "heartbeat.interval.ms": 500})
     if args.instance_id:
         config["group.instance.id"] = args.instance_id
     consumer = Consumer(config)

@@ -145,14 +145,19 @@ def start(members: list[Member], command: list[str]) -> Member:
 
 @pytest.fixture(params=["librdkafka", "java"])
 def member_command(request):
-    """(bootstrap, group, subscription, instance id or None) -> a member's command line, for
-    librdkafka and for the Java client."""
+    """(bootstrap, group, subscription, instance id or None, protocol) -> a member's command
+    line, for librdkafka and for the Java client; protocol "classic" makes a classic member."""
     if request.param == "java":
         java = request.getfixturevalue("java_member")
-        return lambda bootstrap, group, subscription, instance_id=None: (
-            java + [bootstrap, group, subscription] + ([instance_id] if instance_id else []))
-    return lambda bootstrap, group, subscription, instance_id=None: librdkafka_member(
-        bootstrap, group, subscription, *(["--instance-id", instance_id] if instance_id else []))
+        return lambda bootstrap, group, subscription, instance_id=None, protocol="consumer": (
+            java[:1] + [f"-Dgroup.protocol={protocol}"] + java[1:] + [bootstrap, group, subscription]
+            + ([instance_id] if instance_id else []))
+    # A classic librdkafka member uses range: its cooperative-sticky assignor writes user data into
+    # the assignments, and Kafka does not upgrade such a group ("an unsupported custom assignor").
+    return lambda bootstrap, group, subscription, instance_id=None, protocol="consumer": librdkafka_member(
+        bootstrap, group, subscription, "--protocol", protocol,
+        *(["--assignor", "range"] if protocol == "classic" else []),
+        *(["--instance-id", instance_id] if instance_id else []))
 
 
 # The Java client learns a regex subscription's topic names by asking Metadata for topic ids
@@ -252,3 +257,64 @@ def test_a_classic_group_and_a_consumer_group_side_by_side(kip848_broker, member
     for m in classic + modern:
         m.close()
     assert_never_owned_twice(modern)
+
+
+def test_a_rolling_upgrade_from_the_classic_to_the_consumer_protocol(kip848_broker, member_command, members):
+    """A running 3-member classic group, restarted one member at a time with
+    group.protocol=consumer: the group is upgraded online at the first consumer-protocol member
+    (the classic members stay, as classic members of a consumer group), every record is
+    consumed and no partition is owned by two members at once."""
+    bootstrap = kip848_broker.bootstrap
+    topic = make_topic(bootstrap, unique_topic("kip848-upgrade"), 6)
+    group = unique_topic("kip848-upgrade-group")
+    every = {(topic, p) for p in range(6)}
+    values = produce(bootstrap, topic, 6, "classic")
+    live = [start(members, member_command(bootstrap, group, topic, protocol="classic")) for _ in range(3)]
+    wait_until(lambda: set().union(*(m.owned() for m in live)) == every and all(m.owned() for m in live), WAIT,
+               "the classic group shares the partitions")
+    consumed = lambda: set().union(*(m.values() for m in members))  # noqa: E731
+    wait_until(lambda: consumed() >= values, WAIT, "the first records consumed")
+    client = connect(bootstrap)
+    for step in range(3):
+        live.pop(0).close()
+        live.append(start(members, member_command(bootstrap, group, topic)))
+        values |= produce(bootstrap, topic, 6, f"step{step}")
+        wait_until(lambda: set().union(*(m.owned() for m in live)) == every and all(m.owned() for m in live),
+                   WAIT, f"step {step}: the partitions shared by the live members")
+        wait_until(lambda: consumed() >= values, WAIT, f"step {step}: the records consumed")
+        described = describe(client, group)
+        assert described["error_code"] == 0  # a consumer group from the first step on
+        assert sorted(m["member_type"] for m in described["members"]) == sorted([0] * (2 - step) + [1] * (step + 1))
+    client.close()
+    for m in live:
+        m.close()
+    assert_never_owned_twice(members)
+
+
+def test_a_rolling_downgrade_from_the_consumer_to_the_classic_protocol(kip848_broker, member_command, members):
+    """The way back: a 3-member consumer group restarted one member at a time with
+    group.protocol=classic. The classic members join the consumer group as classic members; when
+    the last consumer-protocol member leaves, the group becomes a classic group and rebalances.
+    Every record is consumed and no partition is owned by two members at once."""
+    bootstrap = kip848_broker.bootstrap
+    topic = make_topic(bootstrap, unique_topic("kip848-downgrade"), 6)
+    group = unique_topic("kip848-downgrade-group")
+    every = {(topic, p) for p in range(6)}
+    values = produce(bootstrap, topic, 6, "consumer")
+    live = [start(members, member_command(bootstrap, group, topic)) for _ in range(3)]
+    consumed = lambda: set().union(*(m.values() for m in members))  # noqa: E731
+    for step in range(4):
+        if step:
+            live.pop(0).close()
+            live.append(start(members, member_command(bootstrap, group, topic, protocol="classic")))
+            values |= produce(bootstrap, topic, 6, f"step{step}")
+        wait_until(lambda: set().union(*(m.owned() for m in live)) == every and all(m.owned() for m in live),
+                   WAIT, f"step {step}: the partitions shared by the live members")
+        wait_until(lambda: consumed() >= values, WAIT, f"step {step}: the records consumed")
+    client = connect(bootstrap)
+    listed = client.call(16, 5, {"states_filter": [], "types_filter": []})["groups"]
+    assert [g["group_type"] for g in listed if g["group_id"] == group] == ["classic"]
+    client.close()
+    for m in live:
+        m.close()
+    assert_never_owned_twice(members)

@@ -1,7 +1,9 @@
 // One consumer-protocol (KIP-848) group member on Kafka's Java client, run as its own process
 // so a test can kill it. Arguments: bootstrap, group, subscription (a topic, or an RE2/J
-// pattern starting with ^), optional group.instance.id. Prints the same JSON lines as
-// tests/interop/consumer_protocol_member.py; a "close" line on stdin makes it leave and exit.
+// pattern starting with ^), optional group.instance.id. With -Dgroup.protocol=classic it is a
+// classic member instead (cooperative-sticky, 0.5 s heartbeats), for the migration tests. Prints
+// the same JSON lines as tests/interop/consumer_protocol_member.py; a "close" line on stdin makes
+// it leave and exit.
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -34,7 +36,13 @@ public class ConsumerProtocolMember {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, args[1]);
-        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+        String protocol = System.getProperty("group.protocol", "consumer");
+        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol);
+        if (protocol.equals("classic")) {
+            p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
+            p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "6000");
+            p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "500");
+        }
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.AUTO_COMMIT_INTERVAL_MS_CONFIG, "200");
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
