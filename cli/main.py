@@ -223,7 +223,7 @@ async def _run_up(data_dir: Path, listen: str, config: BrokerConfig, registry_li
         console_properties = None
         if secure is not None:  # the admin's credentials in a private file, never on a command line
             console_properties = secure.write_private("console.properties", "".join(
-                f"{k}={v}\n" for k, v in secure.console_properties(bootstrap).items()))
+                f"{k}={v}\n" for k, v in secure.console_properties(bootstrap, console_listen).items()))
         proc, console_url = await _start_console_child(bootstrap, console_listen, url, connect_url, rest_url,
                                                        broker.metrics_endpoint.url, properties=console_properties)
         children.append(("the web console", proc))
@@ -408,13 +408,10 @@ def cmd_console(args) -> int:
                        ("broker.metrics.url", args.broker_metrics_url)):
         if value:
             properties[key] = value
-    if args.listen:
-        properties["listeners"] = f"http://{args.listen}"
-    try:
-        return run(properties)
-    except ValueError as exc:  # a property it cannot use (listeners, authentication.*, the users file)
-        print(f"schemabus console: {exc}", file=sys.stderr)
-        return 2
+    if args.listen:  # the scheme of `listeners` (https with console.ssl.keystore.*), else http
+        scheme = (properties.get("listeners") or "http://").partition("://")[0].strip().lower() or "http"
+        properties["listeners"] = f"{scheme if scheme in ('http', 'https') else 'http'}://{args.listen}"
+    return run(properties)
 
 
 def add_connect_commands(sub) -> None:

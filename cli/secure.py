@@ -113,13 +113,15 @@ class SecureSetup:
             "schema.registry.ssl.ca.location": str(self.ca_file),
         }
 
-    def console_properties(self, bootstrap: str) -> dict[str, str]:
-        """The web console: its Kafka clients as the admin user (SASL_SSL), the registry and the REST
-        Proxy reached over HTTPS as the admin too; itself behind basic authentication against the
+    def console_properties(self, bootstrap: str, console_listen: str) -> dict[str, str]:
+        """The web console: HTTPS; its Kafka clients as the admin user (SASL_SSL), the registry and the
+        REST Proxy reached over HTTPS as the admin too; itself behind basic authentication against the
         registry's users file (the admin user, role admin)."""
         kafka = self.kafka_client_properties(bootstrap)
         return {
             **kafka,
+            "listeners": f"https://{console_listen}",
+            "console.ssl.keystore.type": "PEM", "console.ssl.keystore.location": str(self.keystore),
             "schema.registry.basic.auth.credentials.source": "USER_INFO",
             "schema.registry.basic.auth.user.info": f"{ADMIN}:{self.admin_password}",
             "schema.registry.ssl.ca.location": str(self.ca_file),

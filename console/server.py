@@ -1,4 +1,4 @@
-"""`schemabus console`: the web console on waitress, default http://127.0.0.1:8080.
+"""`schemabus console`: the web console on cheroot (as the REST Proxy), default http://127.0.0.1:8080.
 
 It is configured as the other services are, by properties with Kafka's and Confluent's names:
 `bootstrap.servers` and any Kafka client property (security.protocol, sasl.*, ssl.*), taken by
@@ -8,19 +8,26 @@ every Kafka client the console makes; `schema.registry.url` and the registry cli
 `console.http.ssl.ca.location` (the CA of their https certificates); `listeners`;
 `broker.metrics.url`, the broker's Prometheus endpoint (topic sizes and rates). Its own basic
 authentication: `authentication.method=BASIC` and the rest of console/auth.py.
+
+An https listener (`listeners=https://HOST:PORT`) takes its key and certificate from
+`console.ssl.keystore.location` (PEM) and the registry's other `ssl.*` names behind the `console.`
+prefix (`console.ssl.key.password`, `console.ssl.truststore.location`,
+`console.ssl.client.authentication`): without the prefix, `ssl.*` are the Kafka clients' settings.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import threading
+import sys
 
-import waitress
+from cheroot import wsgi
 
 from console import auth
 from console.app import create_app
 from console.backends import Backends
+from http_security import cheroot_tls
+from http_security.tls import server_tls_context
 
 log = logging.getLogger("console.server")
 
@@ -46,36 +53,53 @@ def backends_from_properties(properties: dict[str, str]) -> Backends:
                     broker_metrics_url=properties.get("broker.metrics.url") or None)
 
 
-def listener(properties: dict[str, str]) -> tuple[str, int]:
+def listener(properties: dict[str, str]) -> tuple[str, str, int]:
+    """(scheme, host, port) of the first of `listeners`."""
     text = properties.get("listeners") or DEFAULT_LISTENER
     first = text.split(",")[0].strip()
-    scheme, _, hostport = first.partition("://")
-    if scheme != "http" or ":" not in hostport:
-        raise ValueError(f"listeners: expected http://HOST:PORT, got {first!r}")
-    host, _, port = hostport.rpartition(":")
-    return host, int(port)
+    scheme, sep, address = first.partition("://")
+    host, _, port = address.rpartition(":")
+    if not sep or scheme.lower() not in ("http", "https") or not port.isdigit():
+        raise ValueError(f"listeners: expected http://HOST:PORT or https://HOST:PORT, not {first!r}")
+    return scheme.lower(), host.strip("[]") or "0.0.0.0", int(port)
+
+
+def listener_tls(properties: dict[str, str]):
+    """The https listener's TLS context, from the `console.ssl.*` properties."""
+    return server_tls_context({k[len("console."):]: v for k, v in properties.items()
+                               if k.startswith("console.ssl.")})
 
 
 def run(properties: dict[str, str], threads: int = 8) -> int:
-    host, port = listener(properties)
-    app = create_app(backends_from_properties(properties),
-                     {k: v for k, v in properties.items() if k.startswith("console.")})
-    security = auth.settings_from_properties(properties)
-    wsgi = app if security is None else auth.BasicAuth(app, security)  # every path, static assets too
-    server = waitress.create_server(wsgi, host=host, port=port, threads=threads, ident="schemabus-console")
-    stop = threading.Event()
-
-    def shutdown(*_):
-        stop.set()
-        server.close()
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    url = f"http://{host}:{server.effective_port}"
-    print(f"schemabus console ready: {url}", flush=True)
     try:
-        server.run()
-    except (OSError, ValueError):
-        if not stop.is_set():
-            raise
-    return 0
+        scheme, host, port = listener(properties)
+        tls = listener_tls(properties) if scheme == "https" else None
+        backends = backends_from_properties(properties)
+        security = auth.settings_from_properties(properties)
+    except ValueError as exc:
+        print(f"schemabus console: {exc}", file=sys.stderr, flush=True)
+        return 2
+    app = create_app(backends, {k: v for k, v in properties.items() if k.startswith("console.")})
+    served = app if security is None else auth.BasicAuth(app, security)  # every path, static assets too
+    if tls is not None:
+        server = cheroot_tls.create_server(served, host, port, tls, threads, server_name="schemabus-console",
+                                           log=logging.getLogger("console.https"))
+    else:
+        server = wsgi.Server((host, port), served, numthreads=threads, server_name="schemabus-console")
+    server.prepare()  # binds, so the ready line below can name the port
 
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    bound_host, bound_port = server.bind_addr[:2]
+    print(f"schemabus console ready: {scheme}://{bound_host}:{bound_port}", flush=True)
+    try:
+        server.serve()
+    except SystemExit:
+        pass
+    finally:
+        server.stop()
+    log.info("console stopped")
+    return 0

@@ -161,15 +161,19 @@ def test_up_secure_sets_up_tls_scram_acls_and_registry_auth(tmp_path):
         assert requests.get(f"{rest}/", auth=("admin", password), verify=ca, timeout=30).json() == {}
         assert _v3_produce(rest, "via-rest", "secure", create=True, auth=("admin", password), verify=ca)["offset"] == 0
 
-        # The web console: behind basic authentication (the admin user), pages and static assets alike; its
-        # clients reach the secured broker, registry and REST Proxy with the admin's settings from a private file.
-        assert f"web console at {proc.console_url}" in lines[-1], lines
+        # The web console: HTTPS behind basic authentication (the admin user), pages and static assets alike;
+        # its clients reach the secured broker, registry and REST Proxy with the admin's settings from a
+        # private file.
+        console = proc.console_url.replace("http://", "https://")
+        assert f"web console at {console}" in lines[-1], lines
         for path in ("/", "/static/console.css"):
-            refused = requests.get(proc.console_url + path, timeout=10)
+            refused = requests.get(console + path, verify=ca, timeout=10)
             assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic realm=")
-            assert requests.get(proc.console_url + path, auth=("admin", "wrong-pw-3"), timeout=30).status_code == 401
-        overview = requests.get(proc.console_url + "/", auth=("admin", password), timeout=60)
+            assert requests.get(console + path, auth=("admin", "wrong-pw-3"), verify=ca, timeout=30).status_code == 401
+        overview = requests.get(console + "/", auth=("admin", password), verify=ca, timeout=60)
         assert overview.status_code == 200 and "Unavailable" not in overview.text, overview.text
+        with pytest.raises(requests.exceptions.ConnectionError):  # TLS only: no plaintext answer on that port
+            requests.get(proc.console_url + "/", timeout=10)
         assert oct((security / "console.properties").stat().st_mode)[-3:] == "600"
         curlrc = security / "rest-proxy.curlrc"
         assert oct(curlrc.stat().st_mode)[-3:] == "600" and str(security / "ca.pem") in curlrc.read_text()
