@@ -122,6 +122,8 @@ def test_topics_list_and_a_topics_page(kafka_console, browser):
     row = browser.find_element(By.XPATH, f"//table[@id='topics']//tr[th[normalize-space()='{name}']]")
     assert row.text.split()[:3] == [name, "2", "1"], row.text
     assert "__consumer_offsets" not in browser.find_element(By.ID, "topics").text  # internal: hidden
+    # No metrics endpoint given (Apache Kafka has none of its own): the page says so, no error.
+    assert "broker.metrics.url" in browser.find_element(By.ID, "metrics-note").text
 
     open_page(browser, f"{k.url}/topics/{name}", "#partitions")
     # partition, leader, replicas, in-sync replicas, earliest, latest: as Kafka answers them
@@ -237,6 +239,15 @@ def test_groups_list_and_a_groups_page_with_its_lag(kafka_console, browser, lagg
     open_page(browser, f"{k.url}/groups/view/{quote(group, safe='')}", "#lag-table")
     assert browser.find_element(By.ID, "group-state").text == "STABLE"
     assert f"{group}-client" in browser.find_element(By.ID, "members").text
+    lag = {tuple(r[:2]): r[2:5] for r in _table(browser, "#lag-table")}
+    assert lag == {(topic, "0"): ["2", "6", "4"], (topic, "1"): ["5", "6", "1"]}, lag
+
+    # The page refreshes its lag (htmx, every 5 s) from Kafka too, without an error in the browser.
+    browser.execute_script("window.lagSwaps = 0; document.getElementById('lag').addEventListener("
+                           "'htmx:afterSwap', () => window.lagSwaps++)")
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return window.lagSwaps") > 0,
+                                     "the lag was not refreshed within 30 s")
+    assert not console_errors(browser)
     lag = {tuple(r[:2]): r[2:5] for r in _table(browser, "#lag-table")}
     assert lag == {(topic, "0"): ["2", "6", "4"], (topic, "1"): ["5", "6", "1"]}, lag
 
