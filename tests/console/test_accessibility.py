@@ -215,6 +215,16 @@ def _failed_connector(driver, base, s):
     open_page(driver, f"{base}/connect/connectors/{s.failing}", "pre.trace[data-task='0']")
 
 
+def _group_delete_confirm(driver, base, s):
+    open_page(driver, f"{base}/groups/view/{quote(s.group, safe='')}", "#lag-table")
+    _submit(driver, "//button[normalize-space()='Delete group']", "#confirm-h")
+
+
+def _version_delete_confirm(driver, base, s):
+    open_page(driver, f"{base}/schemas/subjects/{quote(s.subject, safe='')}", "#versions")
+    _submit(driver, "//button[normalize-space()='Soft-delete version 2']", "#confirm-h")
+
+
 def _not_found(driver, base, s):
     """The error page (with the 404 the browser logs as an error, so not through open_page)."""
     driver.get(base + "/topics/no-such-topic-a11y")
@@ -233,6 +243,7 @@ PAGES = {
     "overview": _page("/", "main h1"),
     "topics-list": _page("/topics/", "#topics"),
     "topic-detail": _page("/topics/{topic}", "#partitions"),
+    "topic-delete-confirm": _page("/topics/{topic}/delete", "form"),
     "new-topic-with-errors": _new_topic_with_errors,
     "messages-browse": _page("/topics/{topic}/messages?partition=0&start=earliest", "#records"),
     "messages-tail": _page("/topics/{topic}/messages?tail=1", "#tail-poller"),
@@ -241,12 +252,15 @@ PAGES = {
     "schemas-list": _page("/schemas/", "#subjects"),
     "subject-with-diff": _subject_with_diff,
     "compatibility-failure": _compatibility_failure,
+    "version-delete-confirm": _version_delete_confirm,
     "groups-list": _page("/groups/", "#groups"),
     "group-page": _page("/groups/view/{group}", "#lag-table"),
     "group-reset-with-errors": _group_reset_with_errors,
+    "group-delete-confirm": _group_delete_confirm,
     "connectors-list": _page("/connect/", "tr[data-connector]"),
     "connector-page": _page("/connect/connectors/{s.connector}", "#status table"),
     "connector-failed-task": _failed_connector,
+    "connector-plugins": _page("/connect/new", "main table"),
     "new-connector-with-errors": _new_connector_with_errors,
     "not-found": _not_found,
 }
@@ -258,11 +272,31 @@ def test_page_has_no_serious_accessibility_violations(console_platform, browser,
     assert_accessible(browser, axe_source)
 
 
-@pytest.mark.parametrize("path, ready_css", [("/security/acls", "#acl-form"), ("/security/users", "#user-form")])
+def _acl_form_with_errors(driver):
+    _fill(driver, "#resource_name", unique_topic("a11y-acl"))
+    _fill(driver, "#principal", "no-type")
+    driver.find_element(By.ID, "create-acl").click()
+
+
+def _user_form_with_errors(driver):
+    _fill(driver, "#user", unique_topic("a11y-user"))
+    _fill(driver, "#password", "a11y-pw-1")
+    _fill(driver, "#iterations", "100")
+    driver.find_element(By.ID, "save-user").click()
+
+
+@pytest.mark.parametrize("path, ready_css, refused", [("/security/acls", "#acl-form", _acl_form_with_errors),
+                                                      ("/security/users", "#user-form", _user_form_with_errors)])
 def test_security_pages_have_no_serious_accessibility_violations(secured, signed_in, axe_source,  # noqa: F811
-                                                                  path, ready_css):
+                                                                  path, ready_css, refused):
+    """As they open, then with a refused form's errors."""
     _, console, _ = secured
     open_page(signed_in, console.url + path, ready_css)
+    assert_accessible(signed_in, axe_source)
+    refused(signed_in)
+    WebDriverWait(signed_in, PAGE_WAIT_S).until(
+        expected_conditions.presence_of_element_located((By.ID, "form-problem")), "the form's errors did not show")
+    assert not console_errors(signed_in)
     assert_accessible(signed_in, axe_source)
 
 
