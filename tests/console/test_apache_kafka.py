@@ -204,10 +204,12 @@ def lagging(kafka_console):
     assert producer.flush(30) == 0
     members = []
 
-    def member(group: str, offsets: dict[int, int]) -> Consumer:
-        consumer = Consumer({"bootstrap.servers": k.kafka.bootstrap, "group.id": group,
-                             "client.id": f"{group}-client", "auto.offset.reset": "earliest",
-                             "enable.auto.commit": False})
+    def member(group: str, offsets: dict[int, int], protocol: str = "classic") -> Consumer:
+        conf = {"bootstrap.servers": k.kafka.bootstrap, "group.id": group, "client.id": f"{group}-client",
+                "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        if protocol == "consumer":  # KIP-848, on by default in Kafka 4
+            conf["group.protocol"] = "consumer"
+        consumer = Consumer(conf)
         members.append(consumer)
         consumer.subscribe([topic])
         seen, deadline = 0, time.monotonic() + 60
@@ -224,17 +226,18 @@ def lagging(kafka_console):
         consumer.close()
 
 
-def test_groups_list_and_a_groups_page_with_its_lag(kafka_console, browser, lagging):
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_groups_list_and_a_groups_page_with_its_lag(kafka_console, browser, lagging, protocol):
     k = kafka_console
     topic, member = lagging
-    group = unique_topic("kafka-group")
-    member(group, {0: 2, 1: 5})
+    group = unique_topic(f"kafka-{protocol}")
+    member(group, {0: 2, 1: 5}, protocol)
     wait_until(lambda: _group_state(k.admin, group) == "STABLE", 30, f"{group} did not become STABLE")
 
     open_page(browser, k.url + "/groups/", "#groups")
     row = browser.find_element(By.XPATH, f"//table[@id='groups']//tr[th[normalize-space()='{group}']]")
     cells = [c.text for c in row.find_elements(By.CSS_SELECTOR, "td")]
-    assert cells[:4] == ["classic", "STABLE", "1", str(2 * PER_PARTITION - 7)], cells
+    assert cells[:4] == [protocol, "STABLE", "1", str(2 * PER_PARTITION - 7)], cells
 
     open_page(browser, f"{k.url}/groups/view/{quote(group, safe='')}", "#lag-table")
     assert browser.find_element(By.ID, "group-state").text == "STABLE"
