@@ -321,7 +321,8 @@ def _wait_for_leaders(admin: AdminClient, name: str, partitions: int | None = No
         try:
             described = wait(admin.describe_topics(TopicCollection([name]), request_timeout=SERVICE_TIMEOUT_S)[name])
             ids = [p.id for p in described.partitions]
-            if (partitions is None or len(ids) >= partitions) and all(p.leader is not None for p in described.partitions):
+            led = all(p.leader is not None for p in described.partitions)
+            if led and (partitions is None or len(ids) >= partitions):
                 offsets(admin, name, ids)
                 return
         except AdminFailure:

@@ -24,11 +24,11 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait
 
 from serdes import MessageField, SchemaRegistryClient, SerializationContext
 from serdes.avro import AvroSerializer
-from tests.conftest import JS_DIR, unique_topic, wait_until
+from tests.conftest import JS_DIR, unique_topic
 from tests.console.conftest import PAGE_WAIT_S, console_errors, open_page
 from tests.console.test_security import secured, signed_in  # noqa: F401 (fixtures: the secured broker's pages)
 
@@ -63,7 +63,8 @@ def axe_source() -> str:
     assert npm, "npm is needed to install axe-core for the accessibility tests"
     axe = JS_DIR / "node_modules" / "axe-core"
     with FileLock(Path(tempfile.gettempdir()) / "schemabus-tests-npm.lock"):  # test workers install once
-        if not (axe / "package.json").exists() or json.loads((axe / "package.json").read_text())["version"] != AXE_VERSION:
+        manifest = axe / "package.json"
+        if not manifest.exists() or json.loads(manifest.read_text())["version"] != AXE_VERSION:
             result = subprocess.run([npm, "install", "--no-package-lock", "--no-audit", "--no-fund",
                                      "--loglevel=error"], cwd=JS_DIR, capture_output=True, text=True, timeout=600)
             assert result.returncode == 0, f"npm install failed in {JS_DIR}: {result.stdout}\n{result.stderr}"
@@ -82,8 +83,8 @@ def axe_violations(driver, axe_source: str) -> list[dict]:
 def assert_accessible(driver, axe_source: str) -> None:
     blocking = [v for v in axe_violations(driver, axe_source) if v["impact"] in BLOCKING]
     report = "\n".join(f"  [{v['impact']}] {v['id']}: {v['help']}\n" + "".join(
-        f"      {target}\n        {summary.replace(chr(10), ' ')}\n" for target, summary in zip(v["targets"], v["summary"]))
-        for v in blocking)
+        f"      {target}\n        {summary.replace(chr(10), ' ')}\n"
+        for target, summary in zip(v["targets"], v["summary"])) for v in blocking)
     print(f"axe on {driver.current_url}: {len(blocking)} serious/critical violation(s)\n{report}")
     assert not blocking, f"axe-core {AXE_VERSION} on {driver.current_url}:\n{report}"
 
@@ -120,7 +121,8 @@ class Sample:
         serialize = AvroSerializer(registry, READING)
         producer = Producer({"bootstrap.servers": platform.bootstrap})
         for i in range(6):
-            value = serialize({"sensor": f"s-{i}", "level": i / 4}, SerializationContext(self.topic, MessageField.VALUE))
+            value = serialize({"sensor": f"s-{i}", "level": i / 4},
+                              SerializationContext(self.topic, MessageField.VALUE))
             producer.produce(self.topic, value, f"k{i}".encode(), partition=i % 2, headers=[("origin", b"a11y")])
         # A value taller than its cell (a scrolled box) and a header that is not text.
         long_value = json.dumps({f"field_{i}": "x" * 60 for i in range(40)}, indent=2).encode()
