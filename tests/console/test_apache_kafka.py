@@ -136,6 +136,17 @@ def test_topics_list_and_a_topics_page(kafka_console, browser):
     assert len(k.admin.describe_topics(TopicCollection([name]))[name].result(30).partitions) == 3
     assert [r[0] for r in _table(browser, "#partitions")] == ["0", "1", "2"]
 
+    # Configs altered incrementally (IncrementalAlterConfigs), then the topic deleted by its name.
+    _fill(browser, "set_name_0", "retention.ms")
+    _fill(browser, "set_value_0", "7200000")
+    _submit(browser, "Apply config changes", ".flash.success")
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
+    assert k.admin.describe_configs([resource])[resource].result(30)["retention.ms"].value == "7200000"
+    open_page(browser, f"{k.url}/topics/{name}/delete", "#confirm")
+    _fill(browser, "confirm", name)
+    _submit(browser, "Delete topic", ".flash.success")
+    wait_until(lambda: name not in k.admin.list_topics(timeout=30).topics, 30, f"{name} was not deleted")
+
 
 def test_create_a_topic_through_the_form(kafka_console, browser):
     k = kafka_console
@@ -238,6 +249,9 @@ def test_groups_list_and_a_groups_page_with_its_lag(kafka_console, browser, lagg
     row = browser.find_element(By.XPATH, f"//table[@id='groups']//tr[th[normalize-space()='{group}']]")
     cells = [c.text for c in row.find_elements(By.CSS_SELECTOR, "td")]
     assert cells[:4] == [protocol, "STABLE", "1", str(2 * PER_PARTITION - 7)], cells
+    # The topic's page lists the group with its offsets and lag there too.
+    open_page(browser, f"{k.url}/topics/{topic}", "#groups")
+    assert [group, "2", "5"] in _table(browser, "#groups")
 
     open_page(browser, f"{k.url}/groups/view/{quote(group, safe='')}", "#lag-table")
     assert browser.find_element(By.ID, "group-state").text == "STABLE"
