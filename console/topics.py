@@ -269,6 +269,19 @@ def groups_reading(admin: AdminClient, topic: str, ends: dict[int, int | None]):
     return out, note
 
 
+def has_schema_validation(admin: AdminClient) -> bool:
+    """Whether the broker validates records against the registry (ours and Confluent Server do; Apache
+    Kafka refuses the topic configs as unknown): such a broker has `confluent.schema.registry.url`
+    among its configs. When Kafka cannot be asked, the form offers it and the broker decides."""
+    try:
+        cluster = wait(admin.describe_cluster(request_timeout=SERVICE_TIMEOUT_S))
+        resource = ConfigResource(ConfigResource.Type.BROKER, str(cluster.nodes[0].id))
+        return "confluent.schema.registry.url" in wait(
+            admin.describe_configs([resource], request_timeout=SERVICE_TIMEOUT_S)[resource])
+    except (AdminFailure, IndexError):
+        return True
+
+
 # -- changes ----------------------------------------------------------------------------------
 
 
@@ -278,6 +291,7 @@ def create(admin: AdminClient, name: str, partitions: int, replication: int, con
     for validate_only in (True, False):
         wait(admin.create_topics([new_topic], validate_only=validate_only,
                                  request_timeout=SERVICE_TIMEOUT_S)[name])
+    _wait_for_leaders(admin, name)
 
 
 def alter_configs(admin: AdminClient, name: str, sets: dict[str, str], deletes: list[str]) -> None:
@@ -294,6 +308,28 @@ def add_partitions(admin: AdminClient, name: str, total: int) -> None:
     for validate_only in (True, False):
         wait(admin.create_partitions([NewPartitions(name, total)], validate_only=validate_only,
                                      request_timeout=SERVICE_TIMEOUT_S)[name])
+    _wait_for_leaders(admin, name, total)
+
+
+def _wait_for_leaders(admin: AdminClient, name: str, partitions: int | None = None) -> None:
+    """Apache Kafka answers CreateTopics and CreatePartitions before its broker serves the new
+    partitions (ours, at once): for a moment ListOffsets answers NOT_LEADER_OR_FOLLOWER and the topic's
+    page could not show its offsets. So wait, bounded, until their offsets can be read; past the
+    bound the page says what Kafka says."""
+    deadline = time.monotonic() + SERVICE_TIMEOUT_S
+    while True:
+        try:
+            described = wait(admin.describe_topics(TopicCollection([name]), request_timeout=SERVICE_TIMEOUT_S)[name])
+            ids = [p.id for p in described.partitions]
+            led = all(p.leader is not None for p in described.partitions)
+            if led and (partitions is None or len(ids) >= partitions):
+                offsets(admin, name, ids)
+                return
+        except AdminFailure:
+            pass  # not yet
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
 
 
 def delete(admin: AdminClient, name: str) -> None:

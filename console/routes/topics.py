@@ -112,12 +112,16 @@ def _config_error_field(message: str, rows: list[tuple[str, str]], prefix: str =
     return "configs"
 
 
+def _create_page(form, errors: dict):
+    return render_template("topics/create.html", title="Create a topic", form=form, errors=errors,
+                           config_rows=CONFIG_ROWS, schema_validation=topics.has_schema_validation(_admin()))
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def create():
     form, errors = request.form, {}
     if request.method == "GET":
-        return render_template("topics/create.html", title="Create a topic", form={}, errors={},
-                               config_rows=CONFIG_ROWS)
+        return _create_page({}, {})
     name = form.get("name", "").strip()
     if not name:
         errors["name"] = "A topic needs a name."
@@ -140,8 +144,7 @@ def create():
         except (ValueError, TypeError) as exc:  # confluent-kafka refuses it before sending (an int32 overflow)
             errors["form"] = str(exc)
     if errors:
-        return render_template("topics/create.html", title="Create a topic", form=form, errors=errors,
-                               config_rows=CONFIG_ROWS)
+        return _create_page(form, errors)
     flash(f"Topic {name} created.", "success")
     return redirect(url_for("topics.detail", name=name))
 
