@@ -201,8 +201,9 @@ def test_fetch_and_list_offsets_of_unknown_partition(shared_broker):
             {"partition": p, "current_leader_epoch": -1, "fetch_offset": off, "last_fetched_epoch": -1,
              "log_start_offset": -1, "partition_max_bytes": 1 << 20} for p, off in ((5, 0), (0, 99))]}],
     })
-    errors = [p["error_code"] for p in resp["responses"][0]["partitions"]]
-    assert errors == [code("UNKNOWN_TOPIC_OR_PARTITION"), code("OFFSET_OUT_OF_RANGE")]
+    # By partition: Kafka answers the partitions it could not look up after the others.
+    errors = {p["partition_index"]: p["error_code"] for t in resp["responses"] for p in t["partitions"]}
+    assert errors == {5: code("UNKNOWN_TOPIC_OR_PARTITION"), 0: code("OFFSET_OUT_OF_RANGE")}
     resp = client.call(2, 7, {"replica_id": -1, "isolation_level": 0, "topics": [
         {"name": topic, "partitions": [{"partition_index": 5, "current_leader_epoch": -1, "timestamp": -1}]}]})
     assert resp["topics"][0]["partitions"][0]["error_code"] == code("UNKNOWN_TOPIC_OR_PARTITION")
