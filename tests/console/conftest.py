@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -28,6 +29,24 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 # Screenshots of the main pages, kept as the run's artifacts (docs/console/ holds the README's copies).
 SCREENSHOTS = Path(os.environ.get("SCHEMABUS_SCREENSHOTS", REPO / "build" / "console-screenshots"))
 PAGE_WAIT_S = 20.0
+# chromedriver's answer when an element is read while the page it was on is being replaced (a click
+# that loads a new page): not the StaleElementReferenceException Selenium's conditions expect.
+NAVIGATION_RACE = "does not belong to the document"
+
+
+class PageWait(WebDriverWait):
+    """WebDriverWait for pages that replace each other: an element caught mid-navigation means "not
+    yet", and the condition is asked again."""
+
+    def until(self, method, message: str = ""):
+        def tolerant(driver):
+            try:
+                return method(driver)
+            except WebDriverException as exc:
+                if NAVIGATION_RACE in str(exc):
+                    return False
+                raise
+        return super().until(tolerant, message)
 
 
 class ConsoleProcess(ServiceProcess):
@@ -113,7 +132,7 @@ def open_page(driver, url: str, ready_css: str = "main h1"):
     """Loads `url`, waits for `ready_css`, and fails on any error in the browser's console."""
     console_errors(driver)  # forget the previous page's
     driver.get(url)
-    WebDriverWait(driver, PAGE_WAIT_S).until(
+    PageWait(driver, PAGE_WAIT_S).until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready_css)),
         f"{url}: {ready_css} did not appear within {PAGE_WAIT_S}s")
     errors = console_errors(driver)

@@ -24,12 +24,11 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from serdes import MessageField, SchemaRegistryClient, SerializationContext
 from serdes.avro import AvroSerializer
 from tests.conftest import JS_DIR, unique_topic
-from tests.console.conftest import PAGE_WAIT_S, console_errors, open_page
+from tests.console.conftest import PAGE_WAIT_S, PageWait, console_errors, open_page
 from tests.console.test_security import secured, signed_in  # noqa: F401 (fixtures: the secured broker's pages)
 
 AXE_VERSION = "4.14.1"  # tests/js/package.json pins the same
@@ -94,8 +93,8 @@ def _submit(driver, button_xpath: str, ready_css: str) -> None:
     console_errors(driver)
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.XPATH, button_xpath).click()
-    WebDriverWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old), f"{button_xpath} loaded no page")
-    WebDriverWait(driver, PAGE_WAIT_S).until(
+    PageWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old), f"{button_xpath} loaded no page")
+    PageWait(driver, PAGE_WAIT_S).until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready_css)),
         f"after {button_xpath}: {ready_css} did not appear within {PAGE_WAIT_S}s on {driver.current_url}")
     errors = console_errors(driver)
@@ -191,7 +190,7 @@ def _new_connector_with_errors(driver, base, s):
     _fill(driver, "#f-topic", "two,topics")
     _fill(driver, "#f-batch-size", "0")
     driver.find_element(By.ID, "create-connector").click()
-    WebDriverWait(driver, PAGE_WAIT_S).until(
+    PageWait(driver, PAGE_WAIT_S).until(
         expected_conditions.presence_of_element_located((By.ID, "f-batch-size-error")), "no error for batch.size")
 
 
@@ -213,7 +212,7 @@ def _failed_connector(driver, base, s):
     def failed(_):
         status = requests.get(f"{s.platform.connect.url}/connectors/{s.failing}/status", timeout=30).json()
         return [t["state"] for t in status.get("tasks", [])] == ["FAILED"]
-    WebDriverWait(driver, 60).until(failed, f"{s.failing}'s task did not fail within 60s")
+    PageWait(driver, 60).until(failed, f"{s.failing}'s task did not fail within 60s")
     open_page(driver, f"{base}/connect/connectors/{s.failing}", "pre.trace[data-task='0']")
 
 
@@ -230,7 +229,7 @@ def _version_delete_confirm(driver, base, s):
 def _not_found(driver, base, s):
     """The error page (with the 404 the browser logs as an error, so not through open_page)."""
     driver.get(base + "/topics/no-such-topic-a11y")
-    WebDriverWait(driver, PAGE_WAIT_S).until(expected_conditions.text_to_be_present_in_element(
+    PageWait(driver, PAGE_WAIT_S).until(expected_conditions.text_to_be_present_in_element(
         (By.CSS_SELECTOR, "main h1"), "404"), "no 404 page")
 
 
@@ -296,7 +295,7 @@ def test_security_pages_have_no_serious_accessibility_violations(secured, signed
     open_page(signed_in, console.url + path, ready_css)
     assert_accessible(signed_in, axe_source)
     refused(signed_in)
-    WebDriverWait(signed_in, PAGE_WAIT_S).until(
+    PageWait(signed_in, PAGE_WAIT_S).until(
         expected_conditions.presence_of_element_located((By.ID, "form-problem")), "the form's errors did not show")
     assert not console_errors(signed_in)
     assert_accessible(signed_in, axe_source)
@@ -321,7 +320,7 @@ def test_the_skip_link_comes_first_and_moves_the_focus_to_the_content(console_pl
     assert (first.get_attribute("class"), first.text) == ("skip", "Skip to content"), first.get_attribute("outerHTML")
     assert first.is_displayed() and first.location["x"] >= 0  # shown while it has the focus
     _press(browser, Keys.ENTER)
-    WebDriverWait(browser, PAGE_WAIT_S).until(lambda d: _focused(d).get_attribute("id") == "main",
+    PageWait(browser, PAGE_WAIT_S).until(lambda d: _focused(d).get_attribute("id") == "main",
                                               "the skip link did not move the focus to <main>")
     # The next Tab goes on from the content, past the navigation.
     _press(browser, Keys.TAB)
@@ -353,7 +352,7 @@ def test_a_topic_is_created_with_the_keyboard_alone(console_platform, browser, a
     else:
         raise AssertionError(f"Tab never reached the Create topic button; it went through {visited}")
     assert [v for v in visited if v in typed] == list(typed), visited  # every field, in reading order
-    WebDriverWait(browser, PAGE_WAIT_S).until(
+    PageWait(browser, PAGE_WAIT_S).until(
         expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, "main h1"), f"Topic {name}"),
         f"submitting with Enter did not lead to the topic's page; the page says "
         f"{browser.find_element(By.TAG_NAME, 'main').text[:800]}")

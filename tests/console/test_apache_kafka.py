@@ -15,12 +15,11 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, To
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from serdes import MessageField, SchemaRegistryClient, SerializationContext
 from serdes.avro import AvroSerializer
 from tests.conftest import unique_topic, wait_until
-from tests.console.conftest import PAGE_WAIT_S, ConsoleProcess, console_errors, open_page
+from tests.console.conftest import ConsoleProcess, PAGE_WAIT_S, PageWait, console_errors, open_page
 from tests.registry.conftest import RegistryProcess
 
 READING = json.dumps({"type": "record", "name": "Reading", "namespace": "console.kafka", "fields": [
@@ -68,8 +67,8 @@ def _submit(driver, label: str, ready_css: str) -> None:
     console_errors(driver)
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.XPATH, f"//button[normalize-space()='{label}']").click()
-    WebDriverWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old), f"{label!r} loaded no page")
-    WebDriverWait(driver, PAGE_WAIT_S).until(
+    PageWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old), f"{label!r} loaded no page")
+    PageWait(driver, PAGE_WAIT_S).until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready_css)),
         f"after {label!r}: {ready_css} did not appear; the page says "
         f"{driver.find_element(By.TAG_NAME, 'body').text[:1500]}")
@@ -262,7 +261,7 @@ def test_groups_list_and_a_groups_page_with_its_lag(kafka_console, browser, lagg
     # The page refreshes its lag (htmx, every 5 s) from Kafka too, without an error in the browser.
     browser.execute_script("window.lagSwaps = 0; document.getElementById('lag').addEventListener("
                            "'htmx:afterSwap', () => window.lagSwaps++)")
-    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return window.lagSwaps") > 0,
+    PageWait(browser, 30).until(lambda d: d.execute_script("return window.lagSwaps") > 0,
                                      "the lag was not refreshed within 30 s")
     assert not console_errors(browser)
     lag = {tuple(r[:2]): r[2:5] for r in _table(browser, "#lag-table")}

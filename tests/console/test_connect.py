@@ -10,10 +10,9 @@ import requests
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import unique_topic, wait_until
-from tests.console.conftest import PAGE_WAIT_S, console_errors, open_page, screenshot
+from tests.console.conftest import PAGE_WAIT_S, PageWait, console_errors, open_page, screenshot
 
 FILE_SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 JDBC_SOURCE = "io.confluent.connect.jdbc.JdbcSourceConnector"
@@ -53,7 +52,7 @@ def _fill(driver, field_id: str, text: str) -> None:
 
 def _wait_text(driver, css: str, text: str):
     try:
-        WebDriverWait(driver, PAGE_WAIT_S).until(
+        PageWait(driver, PAGE_WAIT_S).until(
             expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
     except TimeoutException:
         raise AssertionError(f"{css} never showed {text!r} within {PAGE_WAIT_S}s; the page at {driver.current_url} "
@@ -64,7 +63,7 @@ def _wait_text(driver, css: str, text: str):
 def _press(driver, button_id: str, flash: str, confirm: bool = False) -> None:
     driver.find_element(By.ID, button_id).click()
     if confirm:
-        WebDriverWait(driver, PAGE_WAIT_S).until(expected_conditions.alert_is_present()).accept()
+        PageWait(driver, PAGE_WAIT_S).until(expected_conditions.alert_is_present()).accept()
     _wait_text(driver, "p.flash", flash)
 
 

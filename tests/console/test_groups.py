@@ -12,10 +12,9 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, To
 from confluent_kafka.admin import AdminClient, NewTopic
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import unique_topic, wait_until
-from tests.console.conftest import PAGE_WAIT_S, console_errors, open_page, screenshot
+from tests.console.conftest import PAGE_WAIT_S, PageWait, console_errors, open_page, screenshot
 
 PER_PARTITION = 10
 HOUR_MS = 3600 * 1000
@@ -97,8 +96,8 @@ def _submit(driver, xpath: str, ready_css: str):
     console_errors(driver)
     old = driver.find_element(By.CSS_SELECTOR, "main h1")
     driver.find_element(By.XPATH, xpath).click()
-    WebDriverWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old), f"clicking {xpath} loaded no page")
-    WebDriverWait(driver, PAGE_WAIT_S).until(
+    PageWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old), f"clicking {xpath} loaded no page")
+    PageWait(driver, PAGE_WAIT_S).until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready_css)),
         f"after clicking {xpath}: {ready_css} did not appear within {PAGE_WAIT_S}s")
     errors = console_errors(driver)
@@ -150,7 +149,7 @@ def test_group_page_members_lag_and_chart_and_an_active_group_is_not_reset(conso
 
     # The chart gains a sample at each refresh (htmx polls the lag every few seconds).
     points = "const c = Chart.getChart('lag-chart'); return c ? c.data.datasets[0].data.length : 0"
-    WebDriverWait(browser, 30).until(lambda d: d.execute_script(points) >= 2,
+    PageWait(browser, 30).until(lambda d: d.execute_script(points) >= 2,
                                      "the lag chart did not gain a second sample within 30s")
     assert browser.execute_script("return Chart.getChart('lag-chart').data.datasets[0].label") == topic
     assert browser.execute_script("return Chart.getChart('lag-chart').data.datasets[0].data.at(-1)") == 10
@@ -161,9 +160,9 @@ def test_group_page_members_lag_and_chart_and_an_active_group_is_not_reset(conso
         producer.produce(topic, b"more", partition=0)
     assert producer.flush(30) == 0
     last = "return Chart.getChart('lag-chart').data.datasets[0].data.at(-1)"
-    WebDriverWait(browser, 30).until(lambda d: d.execute_script(last) == 15,
+    PageWait(browser, 30).until(lambda d: d.execute_script(last) == 15,
                                      "the lag chart did not show the lag of 15 within 30s")
-    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "total-lag").text == "15",
+    PageWait(browser, 30).until(lambda d: d.find_element(By.ID, "total-lag").text == "15",
                                      "the lag table did not show the lag of 15 within 30s")
     assert not console_errors(browser)
     browser.execute_script("document.getElementById('lag-h').scrollIntoView()")

@@ -16,7 +16,6 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from google.protobuf import json_format
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from serdes import MessageField, Schema, SchemaRegistryClient, SerializationContext, record_subject_name_strategy
 from serdes.avro import AvroDeserializer, AvroSerializer
@@ -24,7 +23,7 @@ from serdes.json_schema import JSONDeserializer, JSONSerializer
 from serdes.kafka import DeserializingConsumer
 from serdes.protobuf import ProtobufDeserializer, ProtobufSerializer
 from tests.conftest import unique_topic
-from tests.console.conftest import PAGE_WAIT_S, console_errors, open_page, screenshot
+from tests.console.conftest import PAGE_WAIT_S, PageWait, console_errors, open_page, screenshot
 from tests.console.test_topics import field_error, fill, submit, wait_for_text
 
 AVRO_READING = json.dumps({
@@ -183,7 +182,7 @@ def test_browse_by_offset_and_timestamp(console_platform, browser, admin):
     browser.find_element(By.CSS_SELECTOR, "#start option[value='timestamp']").click()
     fill(browser, "timestamp", when)
     submit(browser, "Show records")
-    WebDriverWait(browser, PAGE_WAIT_S).until(lambda d: "timestamp=" in d.current_url, "the form was not sent")
+    PageWait(browser, PAGE_WAIT_S).until(lambda d: "timestamp=" in d.current_url, "the form was not sent")
     offsets = [r.get_attribute("data-offset") for r in browser.find_elements(By.CSS_SELECTOR, "tr.record")]
     assert offsets == ["2", "3"]
     page = open_page(browser, f"{base}?start=latest&limit=1", "#records")  # all partitions: the newest
@@ -211,12 +210,12 @@ def test_live_tail_shows_records_written_after_the_page_opened(console_platform,
     assert not browser.find_elements(By.CSS_SELECTOR, "#tail-rows tr.record")  # only what comes next
     marker = f"tailed-{time.monotonic_ns()}"
     produce_raw(console_platform.bootstrap, topic, [{"key": b"k", "value": marker.encode(), "partition": 1}])
-    WebDriverWait(browser, PAGE_WAIT_S).until(
+    PageWait(browser, PAGE_WAIT_S).until(
         lambda d: any(marker in r.text for r in d.find_elements(By.CSS_SELECTOR, "#tail-rows tr.record")),
         "the record produced after the page opened did not appear in the live tail")
     second = f"tailed-again-{time.monotonic_ns()}"
     produce_raw(console_platform.bootstrap, topic, [{"value": second.encode(), "partition": 0}])
-    WebDriverWait(browser, PAGE_WAIT_S).until(
+    PageWait(browser, PAGE_WAIT_S).until(
         lambda d: any(second in r.text for r in d.find_elements(By.CSS_SELECTOR, "#tail-rows tr.record")),
         "a second record did not appear in the live tail")
     texts = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#tail-rows tr.record")]

@@ -10,10 +10,10 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from tests.conftest import unique_topic
-from tests.console.conftest import PAGE_WAIT_S, console_errors, open_page, screenshot
+from tests.console.conftest import PAGE_WAIT_S, PageWait, console_errors, open_page, screenshot
 
 JSON_TYPE = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
 
@@ -58,8 +58,8 @@ def _click(driver, xpath: str, ready_css: str = "main h1"):
     console_errors(driver)  # forget the previous page's
     old = driver.find_element(By.CSS_SELECTOR, "main h1")
     driver.find_element(By.XPATH, xpath).click()
-    WebDriverWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old), f"clicking {xpath} loaded no page")
-    WebDriverWait(driver, PAGE_WAIT_S).until(
+    PageWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old), f"clicking {xpath} loaded no page")
+    PageWait(driver, PAGE_WAIT_S).until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready_css)),
         f"after clicking {xpath}: {ready_css} did not appear within {PAGE_WAIT_S}s")
     errors = console_errors(driver)

@@ -18,11 +18,10 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.ui import WebDriverWait
 
 from http_security.users import user_entry
 from tests.conftest import BrokerProcess, free_port, unique_topic
-from tests.console.conftest import PAGE_WAIT_S, ConsoleProcess, console_errors, open_page, screenshot
+from tests.console.conftest import ConsoleProcess, PAGE_WAIT_S, PageWait, console_errors, open_page, screenshot
 
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 ADMIN_PASSWORD = "admin-pw-c0n5013"
@@ -94,12 +93,19 @@ def signed_in(browser):
 
 def _wait_text(driver, css: str, text: str):
     try:
-        WebDriverWait(driver, PAGE_WAIT_S).until(
+        PageWait(driver, PAGE_WAIT_S).until(
             expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
     except TimeoutException:
         raise AssertionError(f"{css} never showed {text!r}; the page shows: "
                              f"{driver.find_element(By.TAG_NAME, 'main').text[:1500]}") from None
     assert not console_errors(driver)
+
+
+def _save_user(driver) -> None:
+    """Submits the user form and waits for the page it loads: the old page may show the same flash."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "save-user").click()
+    PageWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old), "saving the user loaded no page")
 
 
 def _fill(driver, field_id: str, text: str) -> None:
@@ -171,7 +177,7 @@ def test_acls_are_created_and_deleted_through_the_page(secured, signed_in):
     screenshot(driver, "acls")
 
     driver.find_element(By.CSS_SELECTOR, f"button[aria-label*='{principal} WRITE on TOPIC {topic}']").click()
-    WebDriverWait(driver, PAGE_WAIT_S).until(expected_conditions.alert_is_present()).accept()
+    PageWait(driver, PAGE_WAIT_S).until(expected_conditions.alert_is_present()).accept()
     _wait_text(driver, "p.flash", "ACL deleted (1 binding)")
     assert _acls_of(admin, principal) == []
 
@@ -186,7 +192,7 @@ def test_scram_users_are_created_changed_and_deleted_and_the_password_never_show
     _fill(driver, "user", user)
     _fill(driver, "password", password)
     _fill(driver, "iterations", "100")
-    driver.find_element(By.ID, "save-user").click()
+    _save_user(driver)
     _wait_text(driver, "#form-problem", "The user was not saved")
     _assert_described_error(driver, "iterations", "4096 to 16384")
     assert driver.find_element(By.ID, "password").get_attribute("value") == ""
@@ -196,7 +202,7 @@ def test_scram_users_are_created_changed_and_deleted_and_the_password_never_show
     _fill(driver, "password", password)
     _fill(driver, "iterations", "4096")
     driver.find_element(By.ID, "mechanism-SCRAM-SHA-256").click()  # SCRAM-SHA-512 only
-    driver.find_element(By.ID, "save-user").click()
+    _save_user(driver)
     _wait_text(driver, "p.flash", f"SCRAM credentials of {user} saved")
     assert _scram_of(admin, user) == [(ScramMechanism.SCRAM_SHA_512, 4096)]
     assert "SCRAM-SHA-512 (4096)" in driver.find_element(By.CSS_SELECTOR, f"tr[data-user='{user}']").text
@@ -208,13 +214,13 @@ def test_scram_users_are_created_changed_and_deleted_and_the_password_never_show
     _fill(driver, "user", user)
     _fill(driver, "password", new_password)
     _fill(driver, "iterations", "8192")
-    driver.find_element(By.ID, "save-user").click()
+    _save_user(driver)
     _wait_text(driver, "p.flash", f"SCRAM credentials of {user} saved")
     assert _scram_of(admin, user) == [(ScramMechanism.SCRAM_SHA_256, 8192), (ScramMechanism.SCRAM_SHA_512, 8192)]
     assert new_password not in driver.page_source
 
     driver.find_element(By.CSS_SELECTOR, f"button[aria-label='Delete user {user}']").click()
-    WebDriverWait(driver, PAGE_WAIT_S).until(expected_conditions.alert_is_present()).accept()
+    PageWait(driver, PAGE_WAIT_S).until(expected_conditions.alert_is_present()).accept()
     _wait_text(driver, "p.flash", f"SCRAM user {user} deleted")
     assert _scram_of(admin, user) is None
 

@@ -10,11 +10,10 @@ from confluent_kafka import Consumer, Producer, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from cli.metrics_status import scrape
 from tests.conftest import BrokerProcess, free_port, unique_topic
-from tests.console.conftest import PAGE_WAIT_S, ConsoleProcess, console_errors, open_page, screenshot
+from tests.console.conftest import ConsoleProcess, PAGE_WAIT_S, PageWait, console_errors, open_page, screenshot
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +50,15 @@ def submit(driver, label: str) -> None:
     """Clicks a form's button and waits for the page it loads (so nothing is read off the old one)."""
     old_page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.XPATH, f"//button[normalize-space()='{label}']").click()
-    WebDriverWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old_page),
+    PageWait(driver, PAGE_WAIT_S).until(expected_conditions.staleness_of(old_page),
                                              f"clicking {label!r} loaded no page")
-    WebDriverWait(driver, PAGE_WAIT_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, "main h1"),
+    PageWait(driver, PAGE_WAIT_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, "main h1"),
                                              f"the page after {label!r} did not load")
 
 
 def field_error(driver, field_id: str) -> str:
     """The error shown for a field, checked to be tied to it (aria-describedby, aria-invalid)."""
-    WebDriverWait(driver, PAGE_WAIT_S).until(lambda d: d.find_elements(By.ID, f"{field_id}-error"),
+    PageWait(driver, PAGE_WAIT_S).until(lambda d: d.find_elements(By.ID, f"{field_id}-error"),
                                              f"no error shown for {field_id}")
     element = driver.find_element(By.ID, field_id)
     assert f"{field_id}-error" in (element.get_attribute("aria-describedby") or "").split()
@@ -68,7 +67,7 @@ def field_error(driver, field_id: str) -> str:
 
 
 def wait_for_text(driver, css: str, text: str) -> None:
-    WebDriverWait(driver, PAGE_WAIT_S).until(
+    PageWait(driver, PAGE_WAIT_S).until(
         lambda d: any(text in e.text for e in d.find_elements(By.CSS_SELECTOR, css)),
         f"{text!r} did not appear in {css}")
 
@@ -88,7 +87,7 @@ def test_topics_list_hides_internal_topics_until_asked(console_platform, browser
     # Without broker.metrics.url the sizes say where they would come from.
     assert "broker.metrics.url" in page.find_element(By.ID, "metrics-note").text
     page.find_element(By.PARTIAL_LINK_TEXT, "Show internal topics").click()
-    WebDriverWait(browser, PAGE_WAIT_S).until(
+    PageWait(browser, PAGE_WAIT_S).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-topic='__consumer_offsets']"),
         "the internal topics did not appear")
     assert not console_errors(browser)
@@ -127,7 +126,7 @@ def test_sizes_and_rates_come_from_the_broker_metrics(metered, browser):
     for i in range(200):
         producer.produce(name, b"y" * 10)
     assert producer.flush(15) == 0
-    WebDriverWait(browser, 40).until(
+    PageWait(browser, 40).until(
         lambda d: d.find_element(By.CSS_SELECTOR, f"tr[data-topic='{name}'] td.rate-messages").text
         not in ("–", "0.0"), "no messages-in rate appeared after the table refreshed")
     screenshot(browser, "topics")
@@ -260,7 +259,7 @@ def test_delete_asks_for_the_name(console_platform, browser, admin):
     fill(browser, "confirm", name)
     submit(browser, "Delete topic")
     wait_for_text(browser, ".flash", f"Topic {name} deleted")
-    WebDriverWait(browser, PAGE_WAIT_S).until(lambda _: name not in topic_names(admin), "the topic was not deleted")
+    PageWait(browser, PAGE_WAIT_S).until(lambda _: name not in topic_names(admin), "the topic was not deleted")
 
 
 def test_unknown_topic_is_a_404(console_platform):
